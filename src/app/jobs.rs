@@ -1,0 +1,201 @@
+//! Background work for the window: opening videos, decoding thumbnails and frames. The UI thread
+//! only sends requests and receives events; every decode runs here, with progress and cancel.
+
+use std::collections::VecDeque;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use crossbeam_channel::{Receiver, Sender};
+
+use crate::video::{plan, Control, Resize, RgbFrame, Video};
+
+/// Largest picture the viewer asks for; bigger videos are scaled down to fit (memory, upload).
+pub const VIEW_MAX: (u32, u32) = (1920, 1080);
+const THUMB: (u32, u32) = (192, 108);
+
+pub enum JobEvent {
+    Progress { label: String, done: usize, total: usize },
+    VideoOpened { video: Video },
+    Thumbnails { generation: u64, frames: Vec<(usize, RgbFrame)>, substituted: usize },
+    Frame { generation: u64, number: usize, image: RgbFrame },
+    Failed { what: String, error: String },
+    Cancelled { what: String },
+}
+
+/// The worker threads and the channels to them.
+pub struct Jobs {
+    events_tx: Sender<JobEvent>,
+    pub events: Receiver<JobEvent>,
+    cancel: Arc<AtomicBool>,
+    frame_slot: Arc<(Mutex<Option<FrameRequest>>, Condvar)>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+    busy: Arc<AtomicBool>,
+}
+
+#[derive(Clone)]
+struct FrameRequest {
+    generation: u64,
+    video: Video,
+    number: usize,
+}
+
+impl Jobs {
+    pub fn new(repaint: Arc<dyn Fn() + Send + Sync>) -> Self {
+        let (events_tx, events) = crossbeam_channel::unbounded();
+        let frame_slot = Arc::new((Mutex::new(None), Condvar::new()));
+        spawn_frame_worker(frame_slot.clone(), events_tx.clone(), repaint.clone());
+        Self { events_tx, events, cancel: Arc::new(AtomicBool::new(false)), frame_slot, repaint, busy: Arc::new(AtomicBool::new(false)) }
+    }
+
+    pub fn busy(&self) -> bool {
+        self.busy.load(Ordering::Relaxed)
+    }
+
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+    }
+
+    /// Open a video, then decode its strip of thumbnails, in a worker thread.
+    pub fn open_video(&mut self, path: PathBuf, strip_frames: usize, generation: u64) {
+        self.cancel.store(true, Ordering::Relaxed);
+        let cancel = Arc::new(AtomicBool::new(false));
+        self.cancel = cancel.clone();
+        let (tx, repaint, busy) = (self.events_tx.clone(), self.repaint.clone(), self.busy.clone());
+        busy.store(true, Ordering::Relaxed);
+        std::thread::spawn(move || {
+            let what = format!("Opening {}", path.display());
+            let send = |e: JobEvent| {
+                let _ = tx.send(e);
+                repaint();
+            };
+            send(JobEvent::Progress { label: what.clone(), done: 0, total: 1 });
+            match Video::open(&path) {
+                Ok(video) => {
+                    send(JobEvent::VideoOpened { video: video.clone() });
+                    let numbers = plan::tsn_centres(video.frame_count(), strip_frames.max(1));
+                    let progress = |done: usize, total: usize| send(JobEvent::Progress { label: "Decoding thumbnails".into(), done, total });
+                    let ctl = Control { cancel: Some(&cancel), progress: Some(&progress), threads: 0 };
+                    match video.frames_with(&numbers, Resize::Fit { width: THUMB.0, height: THUMB.1 }, &ctl) {
+                        Ok(d) => send(JobEvent::Thumbnails { generation, substituted: d.stats.substituted.len(), frames: numbers.into_iter().zip(d.frames).collect() }),
+                        Err(crate::video::VideoError::Cancelled) => send(JobEvent::Cancelled { what: "thumbnails".into() }),
+                        Err(e) => send(JobEvent::Failed { what: "Decoding thumbnails".into(), error: e.to_string() }),
+                    }
+                }
+                Err(crate::video::VideoError::Cancelled) => send(JobEvent::Cancelled { what }),
+                Err(e) => send(JobEvent::Failed { what, error: e.to_string() }),
+            }
+            busy.store(false, Ordering::Relaxed);
+            repaint();
+        });
+    }
+
+    /// Ask for frame `number` at viewer size. Only the latest request is kept: scrubbing fast
+    /// never queues a backlog of decodes.
+    pub fn request_frame(&self, video: &Video, number: usize, generation: u64) {
+        let (lock, cv) = &*self.frame_slot;
+        if let Ok(mut slot) = lock.lock() {
+            *slot = Some(FrameRequest { generation, video: video.clone(), number });
+            cv.notify_one();
+        }
+    }
+}
+
+fn spawn_frame_worker(slot: Arc<(Mutex<Option<FrameRequest>>, Condvar)>, tx: Sender<JobEvent>, repaint: Arc<dyn Fn() + Send + Sync>) {
+    std::thread::spawn(move || loop {
+        let req = {
+            let (lock, cv) = &*slot;
+            let Ok(mut guard) = lock.lock() else { return };
+            loop {
+                if let Some(r) = guard.take() {
+                    break r;
+                }
+                guard = match cv.wait(guard) {
+                    Ok(g) => g,
+                    Err(_) => return,
+                };
+            }
+        };
+        let resize = Resize::Fit { width: VIEW_MAX.0, height: VIEW_MAX.1 };
+        let p = req.video.probe();
+        let resize = if p.display_width <= VIEW_MAX.0 && p.display_height <= VIEW_MAX.1 { Resize::Native } else { resize };
+        let event = match req.video.frames_with(&[req.number], resize, &Control { threads: 1, ..Default::default() }) {
+            Ok(mut d) => match d.frames.pop() {
+                Some(image) => JobEvent::Frame { generation: req.generation, number: req.number, image },
+                None => continue,
+            },
+            Err(e) => JobEvent::Failed { what: format!("Decoding frame {}", req.number), error: e.to_string() },
+        };
+        if tx.send(event).is_err() {
+            return;
+        }
+        repaint();
+    });
+}
+
+/// Decoded frames kept for the viewer, least recently used dropped first, within a byte budget.
+pub struct FrameCache {
+    budget: usize,
+    used: usize,
+    entries: VecDeque<(usize, RgbFrame)>,
+}
+
+impl FrameCache {
+    pub fn new(budget_bytes: usize) -> Self {
+        Self { budget: budget_bytes, used: 0, entries: VecDeque::new() }
+    }
+
+    pub fn get(&mut self, n: usize) -> Option<&RgbFrame> {
+        let i = self.entries.iter().position(|(k, _)| *k == n)?;
+        let e = self.entries.remove(i)?;
+        self.entries.push_front(e);
+        self.entries.front().map(|(_, f)| f)
+    }
+
+    pub fn insert(&mut self, n: usize, frame: RgbFrame) {
+        if let Some(i) = self.entries.iter().position(|(k, _)| *k == n) {
+            if let Some((_, old)) = self.entries.remove(i) {
+                self.used -= old.data.len();
+            }
+        }
+        self.used += frame.data.len();
+        self.entries.push_front((n, frame));
+        while self.used > self.budget && self.entries.len() > 1 {
+            if let Some((_, old)) = self.entries.pop_back() {
+                self.used -= old.data.len();
+            }
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.used = 0;
+    }
+
+    pub fn bytes(&self) -> usize {
+        self.used
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn frame(bytes: usize) -> RgbFrame {
+        RgbFrame { width: (bytes / 3) as u32, height: 1, data: vec![0; bytes] }
+    }
+
+    #[test]
+    fn cache_keeps_within_budget_and_drops_least_recent() {
+        let mut c = FrameCache::new(300);
+        c.insert(1, frame(120));
+        c.insert(2, frame(120));
+        assert!(c.get(1).is_some()); // 1 is now the most recent
+        c.insert(3, frame(120));
+        assert!(c.bytes() <= 300);
+        assert!(c.get(2).is_none());
+        assert!(c.get(1).is_some() && c.get(3).is_some());
+        c.insert(3, frame(30));
+        assert_eq!(c.bytes(), 150);
+    }
+}

@@ -1,0 +1,23 @@
+//! `adalens bench …`: measured runs reported in BENCHMARKS.md (never timing asserts in tests).
+
+#[derive(clap::Subcommand, Debug)]
+pub enum BenchCommand {
+    /// Sample frames (TSN centres) from video files: end-to-end time, the decode limit, memory.
+    Video(super::bench_video::BenchVideoArgs),
+    /// Budget solver speed on a random calibration set.
+    Budget {
+        #[arg(long, default_value_t = 5000)]
+        samples: usize,
+        #[arg(long, default_value_t = 17)]
+        steps: usize,
+        #[arg(long, default_value_t = 200)]
+        classes: usize,
+    },
+}
+
+pub fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
+    match cmd {
+        BenchCommand::Video(a) => super::bench_video::run(a),
+        BenchCommand::Budget { samples, steps, classes } => super::budget_cmd::bench(*samples, *steps, *classes),
+    }
+}

@@ -1,0 +1,8 @@
+//! adalens: inspect the decisions of adaptive video-recognition models.
+//!
+//! Layers (imports point downwards only): `app` (egui) → `video` (FFmpeg), `decision` (pure math).
+//! `video` and `decision` know nothing of each other or of the GUI.
+
+pub mod decision;
+pub mod video;
+pub mod app;

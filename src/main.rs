@@ -1,0 +1,52 @@
+//! adalens: with no subcommand, the window; subcommands run the same library code headless.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+mod cli;
+
+#[derive(Parser, Debug)]
+#[command(name = "adalens", version, about = "Inspect the decisions of adaptive video-recognition models", args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    /// Video to open in the window (no subcommand).
+    video: Option<PathBuf>,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print a video's probe (container, codec, size, rotation, timing) and frame index summary.
+    Probe(cli::probe::ProbeArgs),
+    /// Write exact frame numbers as PNG files (compare with the ffmpeg CLI).
+    Frames(cli::frames::FramesArgs),
+    /// Thresholds for a compute budget from a calibration set (AdaFocusV3 eq. 7).
+    Budget(cli::budget_cmd::BudgetArgs),
+    /// Benchmarks (see BENCHMARKS.md).
+    #[command(subcommand)]
+    Bench(cli::bench::BenchCommand),
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ADALENS_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    let result = match cli.command {
+        None => adalens::app::run(cli.video),
+        Some(Command::Probe(a)) => cli::probe::run(&a),
+        Some(Command::Frames(a)) => cli::frames::run(&a),
+        Some(Command::Budget(a)) => cli::budget_cmd::run(&a),
+        Some(Command::Bench(b)) => cli::bench::run(&b),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("adalens: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

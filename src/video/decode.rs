@@ -1,0 +1,430 @@
+//! Decoding a set of frame numbers: seek to the keyframe each frame needs, decode forward only
+//! as far as needed, share the decoding between frames of one GOP, and spread independent GOPs
+//! over worker threads (each with its own demuxer and decoder).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Mutex;
+
+use ffmpeg_next::ffi;
+use serde::{Deserialize, Serialize};
+
+use super::convert::{FrameConverter, Resize, RgbFrame};
+use super::error::VideoError;
+use super::index::{FrameIndex, OrderSource};
+use super::open::open_input;
+use super::probe::StreamFacts;
+
+/// Cancellation and progress for a decode running in a worker thread.
+#[derive(Default, Clone, Copy)]
+pub struct Control<'a> {
+    pub cancel: Option<&'a AtomicBool>,
+    /// Called with (frames done, frames requested) from decoding threads.
+    pub progress: Option<&'a (dyn Fn(usize, usize) + Sync)>,
+    /// Worker threads to use; 0 = one per core.
+    pub threads: usize,
+}
+
+impl Control<'_> {
+    fn cancelled(&self) -> bool {
+        self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
+    }
+}
+
+/// What a decode did, for the user and for benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DecodeStats {
+    /// Distinct frame numbers decoded to RGB.
+    pub unique_frames: usize,
+    /// Packets sent to decoders (the decoding work actually done).
+    pub packets_decoded: usize,
+    pub seeks: usize,
+    pub workers: usize,
+    /// Packets the decoder rejected and frames it flagged as damaged.
+    pub corrupt_packets: usize,
+    pub corrupt_frames: usize,
+    /// Requested frames that could not be decoded, each with the frame shown in its place.
+    pub substituted: Vec<(usize, usize)>,
+}
+
+#[derive(Debug)]
+pub struct Decoded {
+    /// One picture per requested frame number, in the order requested.
+    pub frames: Vec<RgbFrame>,
+    pub stats: DecodeStats,
+}
+
+/// Packets past a missing frame to keep feeding before giving it up: the deepest reordering
+/// H.264/HEVC allow, plus margin.
+const REORDER_SLACK: u32 = 40;
+
+pub(crate) fn decode_frames(
+    path: &Path,
+    facts: &StreamFacts,
+    index: &FrameIndex,
+    numbers: &[usize],
+    resize: Resize,
+    ctl: &Control,
+) -> Result<Decoded, VideoError> {
+    if let Some(&bad) = numbers.iter().find(|&&n| n >= index.len()) {
+        return Err(VideoError::FrameOutOfRange { path: path.to_path_buf(), frame: bad, count: index.len() });
+    }
+    // Validate the geometry once, up front, so a bad size is one clear error.
+    let (dw, dh) = if facts.rotation % 180 == 90 { (facts.height, facts.width) } else { (facts.width, facts.height) };
+    resize.plan(dw.max(1), dh.max(1))?;
+    let unique: Vec<usize> = numbers.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let chunks = split_by_gop(index, &unique, worker_count(ctl, &unique, index));
+    let results: Mutex<HashMap<usize, RgbFrame>> = Mutex::new(HashMap::new());
+    let done = AtomicUsize::new(0);
+    let total = unique.len();
+    let threads_each = (available_cores() / chunks.len().max(1)).max(1);
+    let outcomes: Vec<Result<WorkerStats, VideoError>> = std::thread::scope(|s| {
+        let handles: Vec<_> = chunks
+            .iter()
+            .map(|chunk| {
+                let (results, done) = (&results, &done);
+                s.spawn(move || {
+                    let sink = |n: usize, img: RgbFrame| {
+                        if let Ok(mut r) = results.lock() {
+                            r.insert(n, img);
+                        }
+                        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        if let Some(p) = ctl.progress {
+                            p(d, total);
+                        }
+                    };
+                    decode_worker(path, facts, index, chunk, resize, ctl, threads_each, &sink)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().unwrap_or_else(|_| Err(VideoError::Decode { path: path.to_path_buf(), detail: "decoder thread panicked".into() })))
+            .collect()
+    });
+    let mut stats = DecodeStats { unique_frames: total, workers: chunks.len(), ..Default::default() };
+    let mut missing = Vec::new();
+    for o in outcomes {
+        let w = o?;
+        stats.packets_decoded += w.packets;
+        stats.seeks += w.seeks;
+        stats.corrupt_packets += w.corrupt_packets;
+        stats.corrupt_frames += w.corrupt_frames;
+        missing.extend(w.missing);
+    }
+    let mut results = results.into_inner().unwrap_or_default();
+    if results.is_empty() {
+        return Err(VideoError::Decode { path: path.to_path_buf(), detail: format!("{} frames requested, none decoded", total) });
+    }
+    // A frame that would not decode is shown as the nearest frame that did, and reported.
+    missing.sort_unstable();
+    for m in missing {
+        if let Some(&near) = results.keys().min_by_key(|&&k| (k.abs_diff(m), k)) {
+            stats.substituted.push((m, near));
+            let img = results[&near].clone();
+            results.insert(m, img);
+        }
+    }
+    let frames = numbers.iter().map(|n| results.get(n).cloned()).collect::<Option<Vec<_>>>().ok_or_else(|| {
+        VideoError::Decode { path: path.to_path_buf(), detail: "internal: a requested frame was lost".into() }
+    })?;
+    Ok(Decoded { frames, stats })
+}
+
+fn available_cores() -> usize {
+    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+}
+
+fn worker_count(ctl: &Control, unique: &[usize], index: &FrameIndex) -> usize {
+    let gops = unique.iter().map(|&n| index.seek_from[n]).collect::<BTreeSet<_>>().len();
+    let wanted = if ctl.threads == 0 { available_cores() } else { ctl.threads };
+    wanted.clamp(1, gops.max(1))
+}
+
+/// Split the sorted frame numbers into `workers` runs of whole GOPs with about equal decoding
+/// work (packets from each GOP's keyframe to its last needed frame).
+fn split_by_gop(index: &FrameIndex, unique: &[usize], workers: usize) -> Vec<Vec<usize>> {
+    let mut gops: Vec<(usize, Vec<usize>)> = Vec::new();
+    for &n in unique {
+        let key = index.seek_from[n];
+        match gops.last_mut() {
+            Some((k, v)) if *k == key => v.push(n),
+            _ => gops.push((key, vec![n])),
+        }
+    }
+    let cost = |(k, v): &(usize, Vec<usize>)| {
+        let kp = index.frames[*k].decode_pos;
+        v.iter().map(|&n| index.frames[n].decode_pos.saturating_sub(kp) + 1).max().unwrap_or(1) as usize
+    };
+    let total: usize = gops.iter().map(cost).sum();
+    let share = total.div_ceil(workers.max(1));
+    let mut chunks: Vec<Vec<usize>> = vec![Vec::new()];
+    let mut acc = 0;
+    for g in &gops {
+        let c = cost(g);
+        if acc > 0 && acc + c / 2 > share && chunks.len() < workers {
+            chunks.push(Vec::new());
+            acc = 0;
+        }
+        acc += c;
+        if let Some(last) = chunks.last_mut() {
+            last.extend_from_slice(&g.1);
+        }
+    }
+    chunks.retain(|c| !c.is_empty());
+    chunks
+}
+
+#[derive(Default)]
+struct WorkerStats {
+    packets: usize,
+    seeks: usize,
+    corrupt_packets: usize,
+    corrupt_frames: usize,
+    missing: Vec<usize>,
+}
+
+/// How decoded frames are matched to frame numbers.
+enum Matcher<'a> {
+    /// By presentation timestamp.
+    Pts(HashMap<i64, usize>),
+    /// By position in the output sequence expected after the last seek.
+    Count(Box<dyn Iterator<Item = usize> + 'a>),
+}
+
+struct Stream {
+    input: ffmpeg_next::format::context::Input,
+    decoder: ffmpeg_next::decoder::Video,
+}
+
+fn open_stream(path: &Path, facts: &StreamFacts, threads: usize) -> Result<Stream, VideoError> {
+    let input = open_input(path)?;
+    let stream = input.stream(facts.index).ok_or_else(|| VideoError::NoVideoStream(path.to_path_buf()))?;
+    let unsupported = || VideoError::UnsupportedCodec {
+        path: path.to_path_buf(),
+        codec: ffmpeg_next::codec::Id::from(facts.codec_id).name().to_string(),
+    };
+    let mut ctx = ffmpeg_next::codec::Context::from_parameters(stream.parameters()).map_err(|_| unsupported())?;
+    ctx.set_threading(ffmpeg_next::threading::Config {
+        kind: ffmpeg_next::threading::Type::Frame,
+        count: threads,
+        ..Default::default()
+    });
+    // SAFETY: setting the packet time base on an unopened context we own.
+    unsafe {
+        (*ctx.as_mut_ptr()).pkt_timebase = stream.time_base().into();
+    }
+    let decoder = ctx.decoder().video().map_err(|_| unsupported())?;
+    drop(stream);
+    Ok(Stream { input, decoder })
+}
+
+/// A demuxer and a one-thread decoder for the decode-limit benchmark.
+pub(crate) fn open_stream_for_limit(
+    path: &Path,
+    facts: &StreamFacts,
+) -> Result<(ffmpeg_next::format::context::Input, ffmpeg_next::decoder::Video, usize), VideoError> {
+    let st = open_stream(path, facts, 1)?;
+    Ok((st.input, st.decoder, facts.index))
+}
+
+/// Check that the codec can be decoded at all (used when opening a video).
+pub(crate) fn check_decoder(path: &Path, facts: &StreamFacts) -> Result<(), VideoError> {
+    open_stream(path, facts, 1).map(|_| ())
+}
+
+#[allow(clippy::too_many_arguments)]
+fn decode_worker(
+    path: &Path,
+    facts: &StreamFacts,
+    index: &FrameIndex,
+    wanted: &[usize],
+    resize: Resize,
+    ctl: &Control,
+    threads: usize,
+    sink: &dyn Fn(usize, RgbFrame),
+) -> Result<WorkerStats, VideoError> {
+    let mut st = open_stream(path, facts, threads)?;
+    let mut stats = WorkerStats::default();
+    let mut conv = FrameConverter::default();
+    let mut pending: BTreeSet<usize> = wanted.iter().copied().collect();
+    // Decode position of each packet, to know where the demuxer is.
+    let by_ts: HashMap<i64, u32> = match index.order {
+        OrderSource::Timestamps => index.frames.iter().map(|f| (f.pts, f.decode_pos)).collect(),
+        _ => index.frames.iter().filter_map(|f| f.dts.map(|d| (d, f.decode_pos))).collect(),
+    };
+    let mut matcher = match index.order {
+        OrderSource::Timestamps => Matcher::Pts(index.pts_lookup()),
+        _ => Matcher::Count(Box::new(std::iter::empty())),
+    };
+    let mut position: Option<u32> = None; // decode position of the last packet sent
+    let mut at_eof = false;
+    let mut frame = ffmpeg_next::frame::Video::empty();
+    let mut packet = ffmpeg_next::Packet::empty();
+    while let Some(&next) = pending.first() {
+        let key = index.seek_from[next];
+        let key_pos = index.frames[key].decode_pos;
+        let target_pos = index.frames[next].decode_pos;
+        let continuing = position.is_some_and(|p| key_pos <= p + 1) && !at_eof;
+        if !continuing {
+            let landed = seek(&mut st, facts, index, key, &by_ts, &mut packet)?;
+            stats.seeks += 1;
+            at_eof = false;
+            if let Matcher::Count(it) = &mut matcher {
+                *it = Box::new(index.outputs_from(landed));
+            }
+            position = None;
+            // The packet read to check the landing is sent below.
+            send(&mut st, &packet, &mut stats);
+            position = by_ts_pos(&packet, index, &by_ts).or(Some(index.frames[landed].decode_pos));
+            receive(&mut st, &mut frame, &mut matcher, &mut pending, &mut conv, facts, resize, sink, &mut stats)?;
+        }
+        // Feed packets until `next` comes out or is clearly not coming.
+        while pending.contains(&next) {
+            if ctl.cancelled() {
+                return Err(VideoError::Cancelled);
+            }
+            if position.is_some_and(|p| p > target_pos + REORDER_SLACK) || at_eof {
+                pending.remove(&next);
+                stats.missing.push(next);
+                break;
+            }
+            match read_video_packet(&mut st, facts.index, &mut packet) {
+                Some(()) => {
+                    send(&mut st, &packet, &mut stats);
+                    position = Some(match by_ts_pos(&packet, index, &by_ts) {
+                        Some(p) => p,
+                        None => position.map_or(0, |p| p + 1),
+                    });
+                }
+                None => {
+                    let _ = st.decoder.send_eof();
+                    at_eof = true;
+                }
+            }
+            receive(&mut st, &mut frame, &mut matcher, &mut pending, &mut conv, facts, resize, sink, &mut stats)?;
+        }
+    }
+    Ok(stats)
+}
+
+fn by_ts_pos(packet: &ffmpeg_next::Packet, index: &FrameIndex, by_ts: &HashMap<i64, u32>) -> Option<u32> {
+    let ts = match index.order {
+        OrderSource::Timestamps => packet.pts(),
+        _ => packet.dts(),
+    }?;
+    by_ts.get(&ts).copied()
+}
+
+fn read_video_packet(st: &mut Stream, stream: usize, packet: &mut ffmpeg_next::Packet) -> Option<()> {
+    loop {
+        match packet.read(&mut st.input) {
+            Ok(()) if packet.stream() == stream => return Some(()),
+            Ok(()) => continue,
+            Err(ffmpeg_next::Error::Eof) => return None,
+            // A damaged stretch of the file: FFmpeg resynchronises on the next read. Give up
+            // only when reads stop making progress.
+            Err(_) => {
+                // SAFETY: reading the I/O context's EOF latch.
+                let eof = unsafe {
+                    let pb = (*st.input.as_ptr()).pb;
+                    pb.is_null() || (*pb).eof_reached != 0
+                };
+                if eof {
+                    return None;
+                }
+            }
+        }
+    }
+}
+
+fn send(st: &mut Stream, packet: &ffmpeg_next::Packet, stats: &mut WorkerStats) {
+    stats.packets += 1;
+    if st.decoder.send_packet(packet).is_err() {
+        stats.corrupt_packets += 1;
+    }
+}
+
+/// Seek so that the next packets start at (or before) keyframe `key`, and leave the first
+/// packet of the video stream read into `packet`. Returns the keyframe actually landed on.
+fn seek(st: &mut Stream, facts: &StreamFacts, index: &FrameIndex, key: usize, by_ts: &HashMap<i64, u32>, packet: &mut ffmpeg_next::Packet) -> Result<usize, VideoError> {
+    st.decoder.flush();
+    let want_pos = index.frames[key].decode_pos;
+    // Try the keyframe itself, then earlier keyframes, then the start: some demuxers land after
+    // the requested point when timestamps and their index disagree.
+    let earlier: Vec<usize> = index.keyframes.iter().rev().copied().filter(|&k| k <= key).take(3).collect();
+    for (attempt, &k) in earlier.iter().chain(std::iter::once(&0usize)).enumerate() {
+        let f = &index.frames[k];
+        let ts = if attempt == earlier.len() { i64::MIN } else { f.dts.unwrap_or(f.pts) };
+        // SAFETY: plain seek on the demuxer we own.
+        let ret = unsafe { ffi::av_seek_frame(st.input.as_mut_ptr(), facts.index as i32, ts, ffi::AVSEEK_FLAG_BACKWARD) };
+        if ret < 0 && ts != i64::MIN {
+            continue;
+        }
+        if ret < 0 {
+            // Last resort for inputs that cannot seek at all: rewind the byte stream.
+            unsafe { ffi::avformat_seek_file(st.input.as_mut_ptr(), -1, i64::MIN, 0, 0, ffi::AVSEEK_FLAG_BYTE) };
+        }
+        st.decoder.flush();
+        if read_video_packet(st, facts.index, packet).is_none() {
+            continue;
+        }
+        let pos = by_ts_pos(packet, index, by_ts);
+        match pos {
+            Some(p) if p <= want_pos => {
+                let landed = index.display_of_decode_pos(p).unwrap_or(key);
+                return Ok(if index.frames[landed].key { landed } else { index.seek_from[landed] });
+            }
+            // No timestamp to place the packet (e.g. AVI frames without dts): trust the seek.
+            None if ts != i64::MIN => return Ok(k),
+            None => return Ok(0),
+            Some(_) => continue,
+        }
+    }
+    Err(VideoError::Decode { path: Default::default(), detail: format!("cannot seek to the keyframe before frame {key}") })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn receive(
+    st: &mut Stream,
+    frame: &mut ffmpeg_next::frame::Video,
+    matcher: &mut Matcher,
+    pending: &mut BTreeSet<usize>,
+    conv: &mut FrameConverter,
+    facts: &StreamFacts,
+    resize: Resize,
+    sink: &dyn Fn(usize, RgbFrame),
+    stats: &mut WorkerStats,
+) -> Result<(), VideoError> {
+    loop {
+        match st.decoder.receive_frame(frame) {
+            Ok(()) => {}
+            Err(ffmpeg_next::Error::Other { errno }) if errno == ffi::EAGAIN => return Ok(()),
+            Err(ffmpeg_next::Error::Eof) => return Ok(()),
+            Err(_) => {
+                stats.corrupt_frames += 1;
+                continue;
+            }
+        }
+        // SAFETY: reading fields of the frame just received.
+        let (ts, flags, errs) = unsafe {
+            let f = frame.as_ptr();
+            ((*f).best_effort_timestamp, (*f).flags, (*f).decode_error_flags)
+        };
+        if flags & ffi::AV_FRAME_FLAG_CORRUPT as i32 != 0 || errs != 0 {
+            stats.corrupt_frames += 1;
+        }
+        let n = match matcher {
+            Matcher::Pts(map) => map.get(&ts).copied(),
+            Matcher::Count(it) => it.next(),
+        };
+        if let Some(n) = n {
+            if pending.remove(&n) {
+                // SAFETY: the frame stays valid during the conversion.
+                let img = conv.convert(unsafe { frame.as_ptr() }, facts.rotation, resize)?;
+                sink(n, img);
+            }
+        }
+    }
+}

@@ -1,0 +1,98 @@
+//! The video pipeline (FFmpeg through ffmpeg-next; nothing else in adalens touches FFmpeg):
+//! probe a file, index its frames by demuxing, plan which frames a model samples, and decode
+//! exactly those frames to RGB.
+
+mod convert;
+mod decode;
+mod error;
+mod index;
+mod limit;
+mod open;
+pub mod plan;
+mod probe;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use convert::{rotate, Resize, RgbFrame};
+pub use decode::{Control, DecodeStats, Decoded};
+pub use error::VideoError;
+pub use index::{FrameEntry, FrameIndex, OrderSource};
+pub use limit::LimitReport;
+pub use probe::{Probe, MAX_PIXELS, MAX_SIDE};
+
+/// An opened video: its probe and frame index. Cheap to clone; decoding opens the file afresh
+/// in each worker, so a `Video` can be shared between threads.
+#[derive(Clone)]
+pub struct Video {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    probe: Probe,
+    index: FrameIndex,
+    facts: probe::StreamFacts,
+}
+
+impl std::fmt::Debug for Video {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Video").field("path", &self.inner.path).field("frames", &self.inner.index.len()).finish()
+    }
+}
+
+impl Video {
+    /// Open, probe and index `path`. Reads every packet of the file once (no decoding).
+    pub fn open(path: impl AsRef<Path>) -> Result<Video, VideoError> {
+        let path = path.as_ref().to_path_buf();
+        let mut input = open::open_input(&path)?;
+        let facts = probe::best_video_stream(&input).ok_or_else(|| VideoError::NoVideoStream(path.clone()))?;
+        if facts.width > MAX_SIDE || facts.height > MAX_SIDE || facts.width as u64 * facts.height as u64 > MAX_PIXELS {
+            return Err(VideoError::TooLarge {
+                path,
+                width: facts.width,
+                height: facts.height,
+                max_side: MAX_SIDE,
+                max_pixels: MAX_PIXELS,
+            });
+        }
+        decode::check_decoder(&path, &facts)?;
+        let mut probe = probe::read_probe(&input, &facts);
+        let index = index::build(&mut input, &facts);
+        if index.is_empty() {
+            return Err(VideoError::NoFrames(path));
+        }
+        probe.frame_count = index.len();
+        probe.keyframe_count = index.keyframes.len();
+        Ok(Video { inner: Arc::new(Inner { path, probe, index, facts }) })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    pub fn probe(&self) -> &Probe {
+        &self.inner.probe
+    }
+
+    pub fn index(&self) -> &FrameIndex {
+        &self.inner.index
+    }
+
+    pub fn frame_count(&self) -> usize {
+        self.inner.index.len()
+    }
+
+    /// Decode frames `numbers` (display order, from 0; repeats allowed) at `resize`.
+    pub fn frames(&self, numbers: &[usize], resize: Resize) -> Result<Decoded, VideoError> {
+        self.frames_with(numbers, resize, &Control::default())
+    }
+
+    /// As [`Video::frames`], with cancellation, progress and a thread count.
+    pub fn frames_with(&self, numbers: &[usize], resize: Resize, ctl: &Control) -> Result<Decoded, VideoError> {
+        if numbers.is_empty() {
+            return Ok(Decoded { frames: Vec::new(), stats: DecodeStats::default() });
+        }
+        decode::decode_frames(&self.inner.path, &self.inner.facts, &self.inner.index, numbers, resize, ctl)
+    }
+}

@@ -1,0 +1,191 @@
+//! What a video file is: container, codec, geometry, timing. Read from the headers and from the
+//! frame index (the exact frame count comes from the index, not from the header's estimate).
+
+use serde::{Deserialize, Serialize};
+
+use ffmpeg_next::ffi;
+use ffmpeg_next::format::context::Input;
+use ffmpeg_next::media::Type as MediaType;
+
+/// Largest frame adalens decodes: refusing bigger ones before allocating anything keeps a
+/// malformed header from asking for gigabytes.
+pub const MAX_SIDE: u32 = 16_384;
+pub const MAX_PIXELS: u64 = 8_192 * 8_192;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Probe {
+    /// Short demuxer name as FFmpeg reports it, e.g. `mov,mp4,m4a,3gp,3g2,mj2`.
+    pub container: String,
+    pub container_long: String,
+    pub codec: String,
+    pub codec_long: String,
+    pub pixel_format: String,
+    /// Size of the decoded picture as stored (before display rotation).
+    pub width: u32,
+    pub height: u32,
+    /// Clockwise rotation applied for display (0, 90, 180 or 270), from the display matrix.
+    pub rotation: u32,
+    /// Size after display rotation: what the user sees and what adalens outputs.
+    pub display_width: u32,
+    pub display_height: u32,
+    /// Container duration in seconds (FFmpeg's `format.duration`), if known.
+    pub duration_s: Option<f64>,
+    /// Nominal frame rate (`r_frame_rate`) and average frame rate (`avg_frame_rate`).
+    pub frame_rate_nominal: Option<f64>,
+    pub frame_rate_avg: Option<f64>,
+    /// Start time of the video stream in seconds.
+    pub start_time_s: f64,
+    /// Frames counted by the frame index (exact).
+    pub frame_count: usize,
+    /// Frame count written in the header, when the container has one (may be wrong).
+    pub header_frame_count: Option<u64>,
+    pub keyframe_count: usize,
+    pub has_audio: bool,
+    pub bit_rate: Option<u64>,
+}
+
+pub(crate) struct StreamFacts {
+    pub index: usize,
+    pub time_base: (i32, i32),
+    pub codec_id: ffi::AVCodecID,
+    pub width: u32,
+    pub height: u32,
+    pub rotation: u32,
+    /// Reordering depth declared by the stream (0 = display order equals decode order).
+    pub video_delay: i32,
+}
+
+fn rational(r: ffmpeg_next::Rational) -> Option<f64> {
+    (r.numerator() > 0 && r.denominator() > 0).then(|| r.numerator() as f64 / r.denominator() as f64)
+}
+
+/// Clockwise display rotation from a 3×3 16.16 fixed-point display matrix, rounded to the
+/// quarter turns the ffmpeg CLI's autorotate applies (it ignores other angles' flips too).
+fn rotation_from_matrix(bytes: &[u8]) -> u32 {
+    if bytes.len() < 36 {
+        return 0;
+    }
+    let m: Vec<f64> = bytes
+        .chunks_exact(4)
+        .take(9)
+        .map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]) as f64 / 65536.0)
+        .collect();
+    let (s0, s1) = (m[0].hypot(m[3]), m[1].hypot(m[4]));
+    if s0 == 0.0 || s1 == 0.0 {
+        return 0;
+    }
+    // av_display_rotation_get gives the counter-clockwise angle; the CLI negates it.
+    let ccw = (m[1] / s1).atan2(m[0] / s0).to_degrees();
+    let cw = (-ccw).rem_euclid(360.0);
+    let quarter = ((cw / 90.0).round() as u32) % 4;
+    quarter * 90
+}
+
+pub(crate) fn best_video_stream(input: &Input) -> Option<StreamFacts> {
+    let stream = input.streams().best(MediaType::Video)?;
+    let params = stream.parameters();
+    // SAFETY: the codec parameters belong to the stream, which outlives this call.
+    let (codec_id, width, height, video_delay) = unsafe {
+        let p = params.as_ptr();
+        ((*p).codec_id, (*p).width.max(0) as u32, (*p).height.max(0) as u32, (*p).video_delay)
+    };
+    let rotation = stream
+        .side_data()
+        .find(|sd| sd.kind() == ffmpeg_next::packet::side_data::Type::DisplayMatrix)
+        .map(|sd| rotation_from_matrix(sd.data()))
+        .unwrap_or(0);
+    let tb = stream.time_base();
+    Some(StreamFacts {
+        index: stream.index(),
+        time_base: (tb.numerator(), tb.denominator()),
+        codec_id,
+        width,
+        height,
+        rotation,
+        video_delay,
+    })
+}
+
+pub(crate) fn read_probe(input: &Input, facts: &StreamFacts) -> Probe {
+    let fmt = input.format();
+    let stream = input.stream(facts.index);
+    let codec = ffmpeg_next::codec::Id::from(facts.codec_id);
+    let decoder = ffmpeg_next::decoder::find(codec);
+    let (pixel_format, bit_rate) = stream
+        .as_ref()
+        .map(|s| unsafe {
+            let p = s.parameters().as_ptr();
+            let pf: ffmpeg_next::format::Pixel = std::mem::transmute::<i32, ffi::AVPixelFormat>((*p).format).into();
+            (format!("{pf:?}").to_lowercase(), (*p).bit_rate)
+        })
+        .unwrap_or_default();
+    let (nominal, avg, start, header_frames) = stream
+        .as_ref()
+        .map(|s| {
+            let tb = s.time_base();
+            let start = if s.start_time() == ffi::AV_NOPTS_VALUE {
+                0.0
+            } else {
+                s.start_time() as f64 * tb.numerator() as f64 / tb.denominator().max(1) as f64
+            };
+            (
+                rational(s.rate()),
+                rational(s.avg_frame_rate()),
+                start,
+                (s.frames() > 0).then_some(s.frames() as u64),
+            )
+        })
+        .unwrap_or((None, None, 0.0, None));
+    let duration = input.duration();
+    let (display_width, display_height) = if facts.rotation % 180 == 90 {
+        (facts.height, facts.width)
+    } else {
+        (facts.width, facts.height)
+    };
+    let container_bit_rate = input.bit_rate();
+    Probe {
+        container: fmt.name().to_string(),
+        container_long: fmt.description().to_string(),
+        codec: codec.name().to_string(),
+        codec_long: decoder.map(|d| d.description().to_string()).unwrap_or_default(),
+        pixel_format,
+        width: facts.width,
+        height: facts.height,
+        rotation: facts.rotation,
+        display_width,
+        display_height,
+        duration_s: (duration > 0).then(|| duration as f64 / ffi::AV_TIME_BASE as f64),
+        frame_rate_nominal: nominal,
+        frame_rate_avg: avg,
+        start_time_s: start,
+        frame_count: 0,
+        header_frame_count: header_frames,
+        keyframe_count: 0,
+        has_audio: input.streams().any(|s| s.parameters().medium() == MediaType::Audio),
+        bit_rate: [bit_rate, container_bit_rate].into_iter().find(|b| *b > 0).map(|b| b as u64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::rotation_from_matrix;
+
+    fn matrix(deg_ccw: f64) -> Vec<u8> {
+        // av_display_rotation_set: [cos, -sin, 0, sin, cos, 0, 0, 0, 1<<30]
+        let (s, c) = deg_ccw.to_radians().sin_cos();
+        let fx = |v: f64| ((v * 65536.0).round() as i32).to_ne_bytes();
+        let vals = [fx(c), fx(-s), [0; 4], fx(s), fx(c), [0; 4], [0; 4], [0; 4], (1i32 << 30).to_ne_bytes()];
+        vals.concat()
+    }
+
+    #[test]
+    fn rotation_angles_follow_the_cli() {
+        // `ffmpeg -display_rotation 90` stores +90 (counter-clockwise); the CLI turns the picture
+        // 90° clockwise ("transpose=clock") to show it.
+        assert_eq!(rotation_from_matrix(&matrix(0.0)), 0);
+        assert_eq!(rotation_from_matrix(&matrix(90.0)), 270);
+        assert_eq!(rotation_from_matrix(&matrix(-90.0)), 90);
+        assert_eq!(rotation_from_matrix(&matrix(180.0)), 180);
+        assert_eq!(rotation_from_matrix(&[0u8; 8]), 0);
+    }
+}

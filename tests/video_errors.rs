@@ -1,0 +1,183 @@
+//! Bad input gets its own typed error with a readable message: no panic, no hang.
+
+mod common;
+
+use std::io::{Seek, SeekFrom, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::path::PathBuf;
+
+use adalens::video::{Resize, Video, VideoError};
+use common::*;
+
+fn tmp() -> tempfile::TempDir {
+    tempfile::tempdir().unwrap()
+}
+
+fn small_mp4(dir: &std::path::Path, name: &str, extra: &[&str]) -> PathBuf {
+    let mut a = vec!["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=4", "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p"];
+    a.extend_from_slice(extra);
+    make_video(dir, name, &a)
+}
+
+#[test]
+fn missing_file() {
+    let e = Video::open("/nonexistent/clip.mp4").unwrap_err();
+    assert!(matches!(e, VideoError::NotFound(_)), "{e}");
+    assert!(e.to_string().contains("no such file"), "{e}");
+}
+
+#[test]
+fn directory() {
+    let d = tmp();
+    let e = Video::open(d.path()).unwrap_err();
+    assert!(matches!(e, VideoError::IsDirectory(_)), "{e}");
+}
+
+#[test]
+fn text_file_named_mp4() {
+    let d = tmp();
+    let p = d.path().join("notes.mp4");
+    std::fs::write(&p, "these are my notes, not a video\n".repeat(50)).unwrap();
+    let e = Video::open(&p).unwrap_err();
+    assert!(matches!(e, VideoError::NotMedia { .. }), "{e}");
+    assert!(e.to_string().contains("not a media file"), "{e}");
+}
+
+#[test]
+fn empty_file() {
+    let d = tmp();
+    let p = d.path().join("empty.mp4");
+    std::fs::write(&p, b"").unwrap();
+    assert!(matches!(Video::open(&p).unwrap_err(), VideoError::NotMedia { .. }));
+}
+
+#[test]
+fn audio_only() {
+    let d = tmp();
+    let p = make_video(d.path(), "a.m4a", &["-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac"]);
+    let e = Video::open(&p).unwrap_err();
+    assert!(matches!(e, VideoError::NoVideoStream(_)), "{e}");
+    assert!(e.to_string().contains("no video stream"));
+}
+
+#[test]
+fn video_stream_without_frames() {
+    let d = tmp();
+    let p = make_video(d.path(), "zero.mkv", &["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-frames:v", "0", "-c:v", "libx264"]);
+    let e = Video::open(&p).unwrap_err();
+    assert!(matches!(e, VideoError::NoFrames(_) | VideoError::NotMedia { .. }), "{e}");
+}
+
+#[test]
+fn unsupported_codec() {
+    let d = tmp();
+    let src = small_mp4(d.path(), "s.mp4", &[]);
+    let out = d.path().join("zzzz.avi");
+    // An unknown FourCC: the demuxer reads the stream, no decoder knows it.
+    ffmpeg(&["-i", src.to_str().unwrap(), "-c", "copy", "-tag:v", "ZZZZ", out.to_str().unwrap()]);
+    let e = Video::open(&out).unwrap_err();
+    assert!(matches!(e, VideoError::UnsupportedCodec { .. }), "{e}");
+}
+
+#[test]
+fn absurd_dimensions_are_refused_before_allocating() {
+    let d = tmp();
+    let p = d.path().join("huge.y4m");
+    let mut f = std::fs::File::create(&p).unwrap();
+    // A YUV4MPEG2 header claiming 60000×60000 (5.4 GB a frame) over a few bytes of data.
+    f.write_all(b"YUV4MPEG2 W60000 H60000 F25:1 Ip A1:1 C420jpeg\nFRAME\n").unwrap();
+    f.write_all(&[16u8; 4096]).unwrap();
+    drop(f);
+    let e = Video::open(&p).unwrap_err();
+    assert!(matches!(e, VideoError::TooLarge { .. } | VideoError::NotMedia { .. }), "{e}");
+}
+
+#[test]
+fn truncated_file_keeps_what_is_there() {
+    let d = tmp();
+    // Matroska can be read up to a cut; the frames that survive decode, the rest are gone.
+    let src = make_video(d.path(), "full.mkv", &["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=4", "-c:v", "libx264", "-g", "25"]);
+    let bytes = std::fs::read(&src).unwrap();
+    let cut = d.path().join("cut.mkv");
+    std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
+    let v = Video::open(&cut).unwrap();
+    assert!(v.frame_count() > 10 && v.frame_count() < 100, "{}", v.frame_count());
+    let last = v.frame_count() - 1;
+    let r = v.frames(&[0, last / 2, last], Resize::Native).unwrap();
+    assert_eq!(r.frames.len(), 3);
+    // MP4 cut before its index: a clear error, not a panic.
+    let mp4 = small_mp4(d.path(), "s.mp4", &[]);
+    let bytes = std::fs::read(&mp4).unwrap();
+    let cut = d.path().join("cut.mp4");
+    std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
+    match Video::open(&cut) {
+        Err(e) => assert!(matches!(e, VideoError::NotMedia { .. } | VideoError::NoFrames(_)), "{e}"),
+        Ok(v) => {
+            // moov at the front: the index holds what survived, and it decodes.
+            let r = v.frames(&[0], Resize::Native);
+            assert!(r.is_ok());
+        }
+    }
+}
+
+#[test]
+fn corrupt_packets_in_the_middle_are_skipped_and_counted() {
+    let d = tmp();
+    // MPEG-TS resynchronises after damage; overwrite a stretch in the middle with garbage.
+    let p = make_video(d.path(), "c.ts", &["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=8", "-c:v", "libx264", "-g", "50", "-bf", "0"]);
+    let len = std::fs::metadata(&p).unwrap().len();
+    let mut f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
+    let mut x = 0x2545_F491_4F6C_DD1Du64;
+    for k in [0.45, 0.55] {
+        f.seek(SeekFrom::Start((len as f64 * k) as u64)).unwrap();
+        let junk: Vec<u8> = (0..3000).map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            (x >> 24) as u8
+        }).collect();
+        f.write_all(&junk).unwrap();
+    }
+    drop(f);
+    let v = Video::open(&p).unwrap();
+    let n = v.frame_count();
+    assert!(n > 150, "index lost too much: {n}");
+    let all: Vec<usize> = (0..n).collect();
+    let r = v.frames(&all, Resize::Exact { width: 32, height: 24 }).unwrap();
+    assert_eq!(r.frames.len(), n);
+    let damage = r.stats.corrupt_packets + r.stats.corrupt_frames + r.stats.substituted.len() + v.index().corrupt_packets;
+    assert!(damage > 0, "the damage went unnoticed: {:?}", r.stats);
+    // Frames far from the damage still equal the CLI's.
+    assert_same_picture(&r.frames[5].data, &cli_frame(&p, 5, "scale=32:24", 32, 24), "frame 5");
+}
+
+#[test]
+fn frame_numbers_past_the_end_are_an_error() {
+    let d = tmp();
+    let p = small_mp4(d.path(), "s.mp4", &[]);
+    let v = Video::open(&p).unwrap();
+    let e = v.frames(&[0, 100], Resize::Native).unwrap_err();
+    assert!(matches!(e, VideoError::FrameOutOfRange { frame: 100, count: 100, .. }), "{e}");
+    let e = v.frames(&[0], Resize::Exact { width: 0, height: 10 }).unwrap_err();
+    assert!(matches!(e, VideoError::InvalidRequest(_)), "{e}");
+    let e = v.frames(&[0], Resize::Exact { width: 100_000, height: 10 }).unwrap_err();
+    assert!(matches!(e, VideoError::InvalidRequest(_)), "{e}");
+}
+
+#[test]
+fn unusual_and_non_utf8_paths() {
+    let d = tmp();
+    let src = small_mp4(d.path(), "s.mp4", &[]);
+    let names: Vec<std::ffi::OsString> = vec![
+        "a:b ü ✓ 'quoted' #1.mp4".into(),
+        std::ffi::OsStr::from_bytes(b"bytes-\xff\xfe-not-utf8.mp4").to_os_string(),
+        "file:looks-like-a-url.mp4".into(),
+    ];
+    for name in names {
+        let p = d.path().join(&name);
+        std::fs::copy(&src, &p).unwrap();
+        let v = Video::open(&p).unwrap_or_else(|e| panic!("{:?}: {e}", name));
+        assert_eq!(v.frame_count(), 100);
+        assert_eq!(v.frames(&[99], Resize::Native).unwrap().frames.len(), 1);
+    }
+}
