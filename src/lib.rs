@@ -3,6 +3,7 @@
 //! Layers (imports point downwards only): `app` (egui) → `video` (FFmpeg), `decision` (pure math).
 //! `video` and `decision` know nothing of each other or of the GUI.
 
-pub mod decision;
-pub mod video;
 pub mod app;
+pub mod decision;
+pub mod model;
+pub mod video;

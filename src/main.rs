@@ -8,7 +8,12 @@ use clap::{Parser, Subcommand};
 mod cli;
 
 #[derive(Parser, Debug)]
-#[command(name = "adalens", version, about = "Inspect the decisions of adaptive video-recognition models", args_conflicts_with_subcommands = true)]
+#[command(
+    name = "adalens",
+    version,
+    about = "Inspect the decisions of adaptive video-recognition models",
+    args_conflicts_with_subcommands = true
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -31,7 +36,10 @@ enum Command {
 
 fn main() -> ExitCode {
     tracing_subscriber::fmt()
-        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ADALENS_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("ADALENS_LOG")
+                .unwrap_or_else(|_| "warn".into()),
+        )
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();

@@ -14,7 +14,18 @@ fn tmp() -> tempfile::TempDir {
 }
 
 fn small_mp4(dir: &std::path::Path, name: &str, extra: &[&str]) -> PathBuf {
-    let mut a = vec!["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=4", "-c:v", "libx264", "-g", "25", "-pix_fmt", "yuv420p"];
+    let mut a = vec![
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=size=160x120:rate=25:duration=4",
+        "-c:v",
+        "libx264",
+        "-g",
+        "25",
+        "-pix_fmt",
+        "yuv420p",
+    ];
     a.extend_from_slice(extra);
     make_video(dir, name, &a)
 }
@@ -48,13 +59,27 @@ fn empty_file() {
     let d = tmp();
     let p = d.path().join("empty.mp4");
     std::fs::write(&p, b"").unwrap();
-    assert!(matches!(Video::open(&p).unwrap_err(), VideoError::NotMedia { .. }));
+    assert!(matches!(
+        Video::open(&p).unwrap_err(),
+        VideoError::NotMedia { .. }
+    ));
 }
 
 #[test]
 fn audio_only() {
     let d = tmp();
-    let p = make_video(d.path(), "a.m4a", &["-f", "lavfi", "-i", "sine=frequency=440:duration=1", "-c:a", "aac"]);
+    let p = make_video(
+        d.path(),
+        "a.m4a",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "sine=frequency=440:duration=1",
+            "-c:a",
+            "aac",
+        ],
+    );
     let e = Video::open(&p).unwrap_err();
     assert!(matches!(e, VideoError::NoVideoStream(_)), "{e}");
     assert!(e.to_string().contains("no video stream"));
@@ -63,20 +88,56 @@ fn audio_only() {
 #[test]
 fn video_stream_without_frames() {
     let d = tmp();
-    let p = make_video(d.path(), "zero.mkv", &["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25", "-frames:v", "0", "-c:v", "libx264"]);
+    let p = make_video(
+        d.path(),
+        "zero.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25",
+            "-frames:v",
+            "0",
+            "-c:v",
+            "libx264",
+        ],
+    );
     let e = Video::open(&p).unwrap_err();
-    assert!(matches!(e, VideoError::NoFrames(_) | VideoError::NotMedia { .. }), "{e}");
+    assert!(
+        matches!(e, VideoError::NoFrames(_) | VideoError::NotMedia { .. }),
+        "{e}"
+    );
 }
 
 #[test]
 fn unsupported_codec() {
     let d = tmp();
     let src = small_mp4(d.path(), "s.mp4", &[]);
+    let avi = d.path().join("s.avi");
+    ffmpeg(&[
+        "-i",
+        src.to_str().unwrap(),
+        "-c",
+        "copy",
+        avi.to_str().unwrap(),
+    ]);
+    // Rewrite the stream's FourCC (in strh and strf) to one no decoder knows: the demuxer still
+    // reads the stream, but nothing can decode it.
+    let mut bytes = std::fs::read(&avi).unwrap();
+    let head = bytes.len().min(8192);
+    let mut patched = 0;
+    for i in 0..head - 4 {
+        if &bytes[i..i + 4] == b"avc1" || &bytes[i..i + 4] == b"H264" {
+            bytes[i..i + 4].copy_from_slice(b"ZZZZ");
+            patched += 1;
+        }
+    }
+    assert!(patched >= 1, "no FourCC found to patch");
     let out = d.path().join("zzzz.avi");
-    // An unknown FourCC: the demuxer reads the stream, no decoder knows it.
-    ffmpeg(&["-i", src.to_str().unwrap(), "-c", "copy", "-tag:v", "ZZZZ", out.to_str().unwrap()]);
+    std::fs::write(&out, bytes).unwrap();
     let e = Video::open(&out).unwrap_err();
     assert!(matches!(e, VideoError::UnsupportedCodec { .. }), "{e}");
+    assert!(e.to_string().contains("cannot be decoded"), "{e}");
 }
 
 #[test]
@@ -85,23 +146,44 @@ fn absurd_dimensions_are_refused_before_allocating() {
     let p = d.path().join("huge.y4m");
     let mut f = std::fs::File::create(&p).unwrap();
     // A YUV4MPEG2 header claiming 60000×60000 (5.4 GB a frame) over a few bytes of data.
-    f.write_all(b"YUV4MPEG2 W60000 H60000 F25:1 Ip A1:1 C420jpeg\nFRAME\n").unwrap();
+    f.write_all(b"YUV4MPEG2 W60000 H60000 F25:1 Ip A1:1 C420jpeg\nFRAME\n")
+        .unwrap();
     f.write_all(&[16u8; 4096]).unwrap();
     drop(f);
     let e = Video::open(&p).unwrap_err();
-    assert!(matches!(e, VideoError::TooLarge { .. } | VideoError::NotMedia { .. }), "{e}");
+    assert!(
+        matches!(e, VideoError::TooLarge { .. } | VideoError::NotMedia { .. }),
+        "{e}"
+    );
 }
 
 #[test]
 fn truncated_file_keeps_what_is_there() {
     let d = tmp();
     // Matroska can be read up to a cut; the frames that survive decode, the rest are gone.
-    let src = make_video(d.path(), "full.mkv", &["-f", "lavfi", "-i", "testsrc2=size=160x120:rate=25:duration=4", "-c:v", "libx264", "-g", "25"]);
+    let src = make_video(
+        d.path(),
+        "full.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=4",
+            "-c:v",
+            "libx264",
+            "-g",
+            "25",
+        ],
+    );
     let bytes = std::fs::read(&src).unwrap();
     let cut = d.path().join("cut.mkv");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let v = Video::open(&cut).unwrap();
-    assert!(v.frame_count() > 10 && v.frame_count() < 100, "{}", v.frame_count());
+    assert!(
+        v.frame_count() > 10 && v.frame_count() < 100,
+        "{}",
+        v.frame_count()
+    );
     let last = v.frame_count() - 1;
     let r = v.frames(&[0, last / 2, last], Resize::Native).unwrap();
     assert_eq!(r.frames.len(), 3);
@@ -111,7 +193,10 @@ fn truncated_file_keeps_what_is_there() {
     let cut = d.path().join("cut.mp4");
     std::fs::write(&cut, &bytes[..bytes.len() / 3]).unwrap();
     match Video::open(&cut) {
-        Err(e) => assert!(matches!(e, VideoError::NotMedia { .. } | VideoError::NoFrames(_)), "{e}"),
+        Err(e) => assert!(
+            matches!(e, VideoError::NotMedia { .. } | VideoError::NoFrames(_)),
+            "{e}"
+        ),
         Ok(v) => {
             // moov at the front: the index holds what survived, and it decodes.
             let r = v.frames(&[0], Resize::Native);
@@ -124,18 +209,35 @@ fn truncated_file_keeps_what_is_there() {
 fn corrupt_packets_in_the_middle_are_skipped_and_counted() {
     let d = tmp();
     // MPEG-TS resynchronises after damage; overwrite a stretch in the middle with garbage.
-    let p = make_video(d.path(), "c.ts", &["-f", "lavfi", "-i", "testsrc2=size=320x240:rate=25:duration=8", "-c:v", "libx264", "-g", "50", "-bf", "0"]);
+    let p = make_video(
+        d.path(),
+        "c.ts",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=8",
+            "-c:v",
+            "libx264",
+            "-g",
+            "50",
+            "-bf",
+            "0",
+        ],
+    );
     let len = std::fs::metadata(&p).unwrap().len();
     let mut f = std::fs::OpenOptions::new().write(true).open(&p).unwrap();
     let mut x = 0x2545_F491_4F6C_DD1Du64;
     for k in [0.45, 0.55] {
         f.seek(SeekFrom::Start((len as f64 * k) as u64)).unwrap();
-        let junk: Vec<u8> = (0..3000).map(|_| {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            (x >> 24) as u8
-        }).collect();
+        let junk: Vec<u8> = (0..3000)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                (x >> 24) as u8
+            })
+            .collect();
         f.write_all(&junk).unwrap();
     }
     drop(f);
@@ -143,12 +245,27 @@ fn corrupt_packets_in_the_middle_are_skipped_and_counted() {
     let n = v.frame_count();
     assert!(n > 150, "index lost too much: {n}");
     let all: Vec<usize> = (0..n).collect();
-    let r = v.frames(&all, Resize::Exact { width: 32, height: 24 }).unwrap();
+    let r = v
+        .frames(
+            &all,
+            Resize::Exact {
+                width: 32,
+                height: 24,
+            },
+        )
+        .unwrap();
     assert_eq!(r.frames.len(), n);
-    let damage = r.stats.corrupt_packets + r.stats.corrupt_frames + r.stats.substituted.len() + v.index().corrupt_packets;
+    let damage = r.stats.corrupt_packets
+        + r.stats.corrupt_frames
+        + r.stats.substituted.len()
+        + v.index().corrupt_packets;
     assert!(damage > 0, "the damage went unnoticed: {:?}", r.stats);
     // Frames far from the damage still equal the CLI's.
-    assert_same_picture(&r.frames[5].data, &cli_frame(&p, 5, "scale=32:24", 32, 24), "frame 5");
+    assert_same_picture(
+        &r.frames[5].data,
+        &cli_frame(&p, 5, "scale=32:24", 32, 24),
+        "frame 5",
+    );
 }
 
 #[test]
@@ -157,10 +274,36 @@ fn frame_numbers_past_the_end_are_an_error() {
     let p = small_mp4(d.path(), "s.mp4", &[]);
     let v = Video::open(&p).unwrap();
     let e = v.frames(&[0, 100], Resize::Native).unwrap_err();
-    assert!(matches!(e, VideoError::FrameOutOfRange { frame: 100, count: 100, .. }), "{e}");
-    let e = v.frames(&[0], Resize::Exact { width: 0, height: 10 }).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            VideoError::FrameOutOfRange {
+                frame: 100,
+                count: 100,
+                ..
+            }
+        ),
+        "{e}"
+    );
+    let e = v
+        .frames(
+            &[0],
+            Resize::Exact {
+                width: 0,
+                height: 10,
+            },
+        )
+        .unwrap_err();
     assert!(matches!(e, VideoError::InvalidRequest(_)), "{e}");
-    let e = v.frames(&[0], Resize::Exact { width: 100_000, height: 10 }).unwrap_err();
+    let e = v
+        .frames(
+            &[0],
+            Resize::Exact {
+                width: 100_000,
+                height: 10,
+            },
+        )
+        .unwrap_err();
     assert!(matches!(e, VideoError::InvalidRequest(_)), "{e}");
 }
 

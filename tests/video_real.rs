@@ -11,12 +11,28 @@ fn check_frames(name: &str, numbers: &[usize]) {
     let video = Video::open(&path).unwrap();
     let (w, h) = (video.probe().display_width, video.probe().display_height);
     let native = video.frames(numbers, Resize::Native).unwrap();
-    let small = video.frames(numbers, Resize::Exact { width: 224, height: 224 }).unwrap();
+    let small = video
+        .frames(
+            numbers,
+            Resize::Exact {
+                width: 224,
+                height: 224,
+            },
+        )
+        .unwrap();
     for (i, &n) in numbers.iter().enumerate() {
         let cli = cli_frame(&path, n, "", w, h);
-        assert_same_picture(&native.frames[i].data, &cli, &format!("{name} frame {n} native"));
+        assert_same_picture(
+            &native.frames[i].data,
+            &cli,
+            &format!("{name} frame {n} native"),
+        );
         let cli = cli_frame(&path, n, "scale=224:224", 224, 224);
-        assert_same_picture(&small.frames[i].data, &cli, &format!("{name} frame {n} at 224×224"));
+        assert_same_picture(
+            &small.frames[i].data,
+            &cli,
+            &format!("{name} frame {n} at 224×224"),
+        );
     }
     assert!(native.stats.substituted.is_empty());
 }
@@ -31,7 +47,11 @@ fn makeup_h264_probe() {
     assert_eq!(p.frame_count, 300);
     assert_eq!(p.frame_rate_nominal, Some(30.0));
     assert_eq!(p.frame_rate_avg, Some(30.0));
-    assert!((p.duration_s.unwrap() - 10.0).abs() < 0.05, "{:?}", p.duration_s);
+    assert!(
+        (p.duration_s.unwrap() - 10.0).abs() < 0.05,
+        "{:?}",
+        p.duration_s
+    );
     assert_eq!(p.start_time_s, 0.0);
     assert_eq!(v.index().order, OrderSource::Timestamps);
     assert_eq!(v.index().keyframes[0], 0);
@@ -57,7 +77,13 @@ fn makeup_h264_test_crop_equals_the_cli() {
     let d = v.frames(&[0, 123], Resize::PAPER_TEST).unwrap();
     for (i, n) in [0usize, 123].into_iter().enumerate() {
         // 340×256 → Resize(256) = 340×256 → CenterCrop(224) at (58, 16)
-        let cli = cli_frame(&path, n, "scale=340:256,format=rgb24,crop=224:224:58:16", 224, 224);
+        let cli = cli_frame(
+            &path,
+            n,
+            "scale=340:256,format=rgb24,crop=224:224:58:16",
+            224,
+            224,
+        );
         assert_same_picture(&d.frames[i].data, &cli, &format!("test crop frame {n}"));
     }
 }
@@ -73,7 +99,11 @@ fn mpeg4_avi_with_audio_probe_and_frames() {
     assert_eq!(p.frame_count, 164);
     assert_eq!(p.frame_rate_nominal, Some(25.0));
     assert!(p.has_audio);
-    assert!((p.duration_s.unwrap() - 6.56).abs() < 0.05, "{:?}", p.duration_s);
+    assert!(
+        (p.duration_s.unwrap() - 6.56).abs() < 0.05,
+        "{:?}",
+        p.duration_s
+    );
     check_frames(name, &[0, 1, 2, 3, 4, 5, 40, 81, 100, 162, 163]);
 }
 
@@ -98,7 +128,15 @@ fn tsn_plan_decodes_in_request_order_with_repeats() {
     let mut numbers = plan::tsn_centres(v.frame_count(), 8);
     numbers.reverse();
     numbers.push(numbers[0]);
-    let d = v.frames(&numbers, Resize::Exact { width: 64, height: 48 }).unwrap();
+    let d = v
+        .frames(
+            &numbers,
+            Resize::Exact {
+                width: 64,
+                height: 48,
+            },
+        )
+        .unwrap();
     assert_eq!(d.frames.len(), numbers.len());
     assert_eq!(d.frames[0], d.frames[numbers.len() - 1]);
     for (i, &n) in numbers.iter().enumerate().take(3) {

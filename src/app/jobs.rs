@@ -15,12 +15,29 @@ pub const VIEW_MAX: (u32, u32) = (1920, 1080);
 const THUMB: (u32, u32) = (192, 108);
 
 pub enum JobEvent {
-    Progress { label: String, done: usize, total: usize },
-    VideoOpened { video: Video },
-    Thumbnails { generation: u64, frames: Vec<(usize, RgbFrame)>, substituted: usize },
-    Frame { generation: u64, number: usize, image: RgbFrame },
-    Failed { what: String, error: String },
-    Cancelled { what: String },
+    Progress {
+        label: String,
+        done: usize,
+        total: usize,
+    },
+    VideoOpened {
+        video: Video,
+    },
+    Thumbnails {
+        generation: u64,
+        frames: Vec<(usize, RgbFrame)>,
+        substituted: usize,
+    },
+    Frame {
+        generation: u64,
+        number: usize,
+        image: RgbFrame,
+    },
+    Failed {
+        what: String,
+        error: String,
+    },
+    Cancelled,
 }
 
 /// The worker threads and the channels to them.
@@ -45,7 +62,14 @@ impl Jobs {
         let (events_tx, events) = crossbeam_channel::unbounded();
         let frame_slot = Arc::new((Mutex::new(None), Condvar::new()));
         spawn_frame_worker(frame_slot.clone(), events_tx.clone(), repaint.clone());
-        Self { events_tx, events, cancel: Arc::new(AtomicBool::new(false)), frame_slot, repaint, busy: Arc::new(AtomicBool::new(false)) }
+        Self {
+            events_tx,
+            events,
+            cancel: Arc::new(AtomicBool::new(false)),
+            frame_slot,
+            repaint,
+            busy: Arc::new(AtomicBool::new(false)),
+        }
     }
 
     pub fn busy(&self) -> bool {
@@ -61,7 +85,11 @@ impl Jobs {
         self.cancel.store(true, Ordering::Relaxed);
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancel = cancel.clone();
-        let (tx, repaint, busy) = (self.events_tx.clone(), self.repaint.clone(), self.busy.clone());
+        let (tx, repaint, busy) = (
+            self.events_tx.clone(),
+            self.repaint.clone(),
+            self.busy.clone(),
+        );
         busy.store(true, Ordering::Relaxed);
         std::thread::spawn(move || {
             let what = format!("Opening {}", path.display());
@@ -69,21 +97,54 @@ impl Jobs {
                 let _ = tx.send(e);
                 repaint();
             };
-            send(JobEvent::Progress { label: what.clone(), done: 0, total: 1 });
+            send(JobEvent::Progress {
+                label: what.clone(),
+                done: 0,
+                total: 1,
+            });
             match Video::open(&path) {
                 Ok(video) => {
-                    send(JobEvent::VideoOpened { video: video.clone() });
+                    send(JobEvent::VideoOpened {
+                        video: video.clone(),
+                    });
                     let numbers = plan::tsn_centres(video.frame_count(), strip_frames.max(1));
-                    let progress = |done: usize, total: usize| send(JobEvent::Progress { label: "Decoding thumbnails".into(), done, total });
-                    let ctl = Control { cancel: Some(&cancel), progress: Some(&progress), threads: 0 };
-                    match video.frames_with(&numbers, Resize::Fit { width: THUMB.0, height: THUMB.1 }, &ctl) {
-                        Ok(d) => send(JobEvent::Thumbnails { generation, substituted: d.stats.substituted.len(), frames: numbers.into_iter().zip(d.frames).collect() }),
-                        Err(crate::video::VideoError::Cancelled) => send(JobEvent::Cancelled { what: "thumbnails".into() }),
-                        Err(e) => send(JobEvent::Failed { what: "Decoding thumbnails".into(), error: e.to_string() }),
+                    let progress = |done: usize, total: usize| {
+                        send(JobEvent::Progress {
+                            label: "Decoding thumbnails".into(),
+                            done,
+                            total,
+                        })
+                    };
+                    let ctl = Control {
+                        cancel: Some(&cancel),
+                        progress: Some(&progress),
+                        threads: 0,
+                    };
+                    match video.frames_with(
+                        &numbers,
+                        Resize::Fit {
+                            width: THUMB.0,
+                            height: THUMB.1,
+                        },
+                        &ctl,
+                    ) {
+                        Ok(d) => send(JobEvent::Thumbnails {
+                            generation,
+                            substituted: d.stats.substituted.len(),
+                            frames: numbers.into_iter().zip(d.frames).collect(),
+                        }),
+                        Err(crate::video::VideoError::Cancelled) => send(JobEvent::Cancelled),
+                        Err(e) => send(JobEvent::Failed {
+                            what: "Decoding thumbnails".into(),
+                            error: e.to_string(),
+                        }),
                     }
                 }
-                Err(crate::video::VideoError::Cancelled) => send(JobEvent::Cancelled { what }),
-                Err(e) => send(JobEvent::Failed { what, error: e.to_string() }),
+                Err(crate::video::VideoError::Cancelled) => send(JobEvent::Cancelled),
+                Err(e) => send(JobEvent::Failed {
+                    what,
+                    error: e.to_string(),
+                }),
             }
             busy.store(false, Ordering::Relaxed);
             repaint();
@@ -95,13 +156,21 @@ impl Jobs {
     pub fn request_frame(&self, video: &Video, number: usize, generation: u64) {
         let (lock, cv) = &*self.frame_slot;
         if let Ok(mut slot) = lock.lock() {
-            *slot = Some(FrameRequest { generation, video: video.clone(), number });
+            *slot = Some(FrameRequest {
+                generation,
+                video: video.clone(),
+                number,
+            });
             cv.notify_one();
         }
     }
 }
 
-fn spawn_frame_worker(slot: Arc<(Mutex<Option<FrameRequest>>, Condvar)>, tx: Sender<JobEvent>, repaint: Arc<dyn Fn() + Send + Sync>) {
+fn spawn_frame_worker(
+    slot: Arc<(Mutex<Option<FrameRequest>>, Condvar)>,
+    tx: Sender<JobEvent>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+) {
     std::thread::spawn(move || loop {
         let req = {
             let (lock, cv) = &*slot;
@@ -116,15 +185,36 @@ fn spawn_frame_worker(slot: Arc<(Mutex<Option<FrameRequest>>, Condvar)>, tx: Sen
                 };
             }
         };
-        let resize = Resize::Fit { width: VIEW_MAX.0, height: VIEW_MAX.1 };
+        let resize = Resize::Fit {
+            width: VIEW_MAX.0,
+            height: VIEW_MAX.1,
+        };
         let p = req.video.probe();
-        let resize = if p.display_width <= VIEW_MAX.0 && p.display_height <= VIEW_MAX.1 { Resize::Native } else { resize };
-        let event = match req.video.frames_with(&[req.number], resize, &Control { threads: 1, ..Default::default() }) {
+        let resize = if p.display_width <= VIEW_MAX.0 && p.display_height <= VIEW_MAX.1 {
+            Resize::Native
+        } else {
+            resize
+        };
+        let event = match req.video.frames_with(
+            &[req.number],
+            resize,
+            &Control {
+                threads: 1,
+                ..Default::default()
+            },
+        ) {
             Ok(mut d) => match d.frames.pop() {
-                Some(image) => JobEvent::Frame { generation: req.generation, number: req.number, image },
+                Some(image) => JobEvent::Frame {
+                    generation: req.generation,
+                    number: req.number,
+                    image,
+                },
                 None => continue,
             },
-            Err(e) => JobEvent::Failed { what: format!("Decoding frame {}", req.number), error: e.to_string() },
+            Err(e) => JobEvent::Failed {
+                what: format!("Decoding frame {}", req.number),
+                error: e.to_string(),
+            },
         };
         if tx.send(event).is_err() {
             return;
@@ -142,7 +232,11 @@ pub struct FrameCache {
 
 impl FrameCache {
     pub fn new(budget_bytes: usize) -> Self {
-        Self { budget: budget_bytes, used: 0, entries: VecDeque::new() }
+        Self {
+            budget: budget_bytes,
+            used: 0,
+            entries: VecDeque::new(),
+        }
     }
 
     pub fn get(&mut self, n: usize) -> Option<&RgbFrame> {
@@ -172,7 +266,8 @@ impl FrameCache {
         self.used = 0;
     }
 
-    pub fn bytes(&self) -> usize {
+    #[cfg(test)]
+    fn bytes(&self) -> usize {
         self.used
     }
 }
@@ -182,7 +277,11 @@ mod tests {
     use super::*;
 
     fn frame(bytes: usize) -> RgbFrame {
-        RgbFrame { width: (bytes / 3) as u32, height: 1, data: vec![0; bytes] }
+        RgbFrame {
+            width: (bytes / 3) as u32,
+            height: 1,
+            data: vec![0; bytes],
+        }
     }
 
     #[test]

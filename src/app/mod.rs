@@ -28,8 +28,12 @@ pub fn run(video: Option<PathBuf>) -> anyhow::Result<()> {
             .with_drag_and_drop(true),
         ..Default::default()
     };
-    eframe::run_native("adalens", options, Box::new(move |cc| Ok(Box::new(AdalensApp::new(cc, video)))))
-        .map_err(|e| anyhow!("the window could not start: {e}"))
+    eframe::run_native(
+        "adalens",
+        options,
+        Box::new(move |cc| Ok(Box::new(AdalensApp::new(cc, video)))),
+    )
+    .map_err(|e| anyhow!("the window could not start: {e}"))
 }
 
 /// A user-visible error: what failed and FFmpeg's or our detail.
@@ -68,7 +72,10 @@ pub struct AdalensApp {
 
 impl AdalensApp {
     fn new(cc: &eframe::CreationContext<'_>, video: Option<PathBuf>) -> Self {
-        let state: AppState = cc.storage.and_then(|s| eframe::get_value(s, eframe::APP_KEY)).unwrap_or_default();
+        let state: AppState = cc
+            .storage
+            .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
+            .unwrap_or_default();
         let ctx = cc.egui_ctx.clone();
         let jobs = Jobs::new(Arc::new(move || ctx.request_repaint()));
         let mut app = Self {
@@ -102,7 +109,13 @@ impl AdalensApp {
                 Command::PickVideo => {
                     let picked = rfd::FileDialog::new()
                         .set_title("Open video")
-                        .add_filter("Videos", &["mp4", "mkv", "webm", "avi", "mov", "m4v", "mpg", "mpeg", "ts", "flv", "wmv"])
+                        .add_filter(
+                            "Videos",
+                            &[
+                                "mp4", "mkv", "webm", "avi", "mov", "m4v", "mpg", "mpeg", "ts",
+                                "flv", "wmv",
+                            ],
+                        )
                         .add_filter("All files", &["*"])
                         .pick_file();
                     if let Some(p) = picked {
@@ -111,7 +124,8 @@ impl AdalensApp {
                 }
                 Command::OpenVideo(path) => {
                     self.generation += 1;
-                    self.jobs.open_video(path, self.state.strip_frames, self.generation);
+                    self.jobs
+                        .open_video(path, self.state.strip_frames, self.generation);
                 }
                 Command::Seek(n) => self.seek(n),
                 Command::Step(d) => {
@@ -131,10 +145,18 @@ impl AdalensApp {
             let shown = l.frame_texture.as_ref().map(|(n, _)| *n);
             if shown != Some(l.current) {
                 if let Some(img) = self.cache.get(l.current) {
-                    l.frame_texture = Some((l.current, ctx.load_texture("frame", to_color_image(img), egui::TextureOptions::LINEAR)));
+                    l.frame_texture = Some((
+                        l.current,
+                        ctx.load_texture(
+                            "frame",
+                            to_color_image(img),
+                            egui::TextureOptions::LINEAR,
+                        ),
+                    ));
                 } else if self.requested_frame != Some(l.current) {
                     self.requested_frame = Some(l.current);
-                    self.jobs.request_frame(&l.video, l.current, self.generation);
+                    self.jobs
+                        .request_frame(&l.video, l.current, self.generation);
                 }
             }
         }
@@ -149,24 +171,49 @@ impl AdalensApp {
     fn handle_events(&mut self, ctx: &egui::Context) {
         while let Ok(e) = self.jobs.events.try_recv() {
             match e {
-                JobEvent::Progress { label, done, total } => self.progress = Some(Progress { label, done, total }),
+                JobEvent::Progress { label, done, total } => {
+                    self.progress = Some(Progress { label, done, total })
+                }
                 JobEvent::VideoOpened { video } => {
                     self.state.remember_video(video.path().to_path_buf());
                     self.cache.clear();
                     self.requested_frame = None;
-                    self.loaded = Some(Loaded { video, current: 0, thumbnails: Vec::new(), frame_texture: None, substituted_thumbnails: 0 });
+                    self.loaded = Some(Loaded {
+                        video,
+                        current: 0,
+                        thumbnails: Vec::new(),
+                        frame_texture: None,
+                        substituted_thumbnails: 0,
+                    });
                 }
-                JobEvent::Thumbnails { generation, frames, substituted } if generation == self.generation => {
+                JobEvent::Thumbnails {
+                    generation,
+                    frames,
+                    substituted,
+                } if generation == self.generation => {
                     self.progress = None;
                     if let Some(l) = &mut self.loaded {
                         l.substituted_thumbnails = substituted;
                         l.thumbnails = frames
                             .iter()
-                            .map(|(n, img)| (*n, ctx.load_texture(format!("thumb{n}"), to_color_image(img), egui::TextureOptions::LINEAR)))
+                            .map(|(n, img)| {
+                                (
+                                    *n,
+                                    ctx.load_texture(
+                                        format!("thumb{n}"),
+                                        to_color_image(img),
+                                        egui::TextureOptions::LINEAR,
+                                    ),
+                                )
+                            })
                             .collect();
                     }
                 }
-                JobEvent::Frame { generation, number, image } if generation == self.generation => {
+                JobEvent::Frame {
+                    generation,
+                    number,
+                    image,
+                } if generation == self.generation => {
                     self.cache.insert(number, image);
                     if self.requested_frame == Some(number) {
                         self.requested_frame = None;
@@ -176,9 +223,12 @@ impl AdalensApp {
                 JobEvent::Failed { what, error } => {
                     self.progress = None;
                     self.requested_frame = None;
-                    self.errors.push(ErrorNote { what, detail: error });
+                    self.errors.push(ErrorNote {
+                        what,
+                        detail: error,
+                    });
                 }
-                JobEvent::Cancelled { .. } => self.progress = None,
+                JobEvent::Cancelled => self.progress = None,
             }
         }
         if !self.jobs.busy() && self.progress.as_ref().is_some_and(|p| p.done >= p.total) {
@@ -187,7 +237,14 @@ impl AdalensApp {
     }
 
     fn handle_input(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<PathBuf> = ctx.input(|i| i.raw.dropped_files.iter().filter_map(|f| f.path.clone()).collect());
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
         if let Some(p) = dropped.into_iter().next() {
             self.commands.push(Command::OpenVideo(p));
         }
@@ -195,7 +252,13 @@ impl AdalensApp {
             return;
         }
         let (right, left, shift, home, end) = ctx.input(|i| {
-            (i.key_pressed(egui::Key::ArrowRight), i.key_pressed(egui::Key::ArrowLeft), i.modifiers.shift, i.key_pressed(egui::Key::Home), i.key_pressed(egui::Key::End))
+            (
+                i.key_pressed(egui::Key::ArrowRight),
+                i.key_pressed(egui::Key::ArrowLeft),
+                i.modifiers.shift,
+                i.key_pressed(egui::Key::Home),
+                i.key_pressed(egui::Key::End),
+            )
         });
         let step = if shift { 10 } else { 1 };
         if right {

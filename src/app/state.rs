@@ -19,7 +19,12 @@ pub struct AppState {
 
 impl Default for AppState {
     fn default() -> Self {
-        Self { recent_videos: Vec::new(), strip_frames: 32, show_strip: true, show_probe: true }
+        Self {
+            recent_videos: Vec::new(),
+            strip_frames: 32,
+            show_strip: true,
+            show_probe: true,
+        }
     }
 }
 
@@ -44,7 +49,13 @@ mod tests {
         s.remember_video(PathBuf::from("v5.mp4"));
         assert_eq!(s.recent_videos.len(), MAX_RECENT);
         assert_eq!(s.recent_videos[0], PathBuf::from("v5.mp4"));
-        assert_eq!(s.recent_videos.iter().filter(|p| p.ends_with("v5.mp4")).count(), 1);
+        assert_eq!(
+            s.recent_videos
+                .iter()
+                .filter(|p| p.ends_with("v5.mp4"))
+                .count(),
+            1
+        );
     }
 
     #[test]

@@ -18,6 +18,10 @@ pub enum BenchCommand {
 pub fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Video(a) => super::bench_video::run(a),
-        BenchCommand::Budget { samples, steps, classes } => super::budget_cmd::bench(*samples, *steps, *classes),
+        BenchCommand::Budget {
+            samples,
+            steps,
+            classes,
+        } => super::budget_cmd::bench(*samples, *steps, *classes),
     }
 }

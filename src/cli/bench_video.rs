@@ -37,7 +37,10 @@ fn peak_rss_mb() -> Option<f64> {
 }
 
 pub fn run(a: &BenchVideoArgs) -> anyhow::Result<()> {
-    let resize = Resize::Exact { width: a.size, height: a.size };
+    let resize = Resize::Exact {
+        width: a.size,
+        height: a.size,
+    };
     let mut rows = Vec::new();
     for file in &a.files {
         let (mut open_t, mut total_t, mut limit_t) = (Vec::new(), Vec::new(), Vec::new());
@@ -48,14 +51,23 @@ pub fn run(a: &BenchVideoArgs) -> anyhow::Result<()> {
             let video = Video::open(file)?;
             let t_open = t0.elapsed();
             let targets = plan::tsn_centres(video.frame_count(), a.frames);
-            let decoded = video.frames_with(&targets, resize, &Control { threads: a.threads, ..Default::default() })?;
+            let decoded = video.frames_with(
+                &targets,
+                resize,
+                &Control {
+                    threads: a.threads,
+                    ..Default::default()
+                },
+            )?;
             total_t.push(t0.elapsed());
             open_t.push(t_open);
             let limit = video.decode_limit(&targets)?;
             limit_t.push(limit.time);
             last = Some((video, targets, decoded.stats, limit));
         }
-        let Some((video, targets, stats, limit)) = last else { continue };
+        let Some((video, targets, stats, limit)) = last else {
+            continue;
+        };
         let total = median(total_t);
         let limit_med = median(limit_t);
         let row = serde_json::json!({

@@ -21,7 +21,9 @@ pub struct FramesArgs {
 }
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {
-    let (w, h) = s.split_once(['x', 'X', '×']).ok_or("expected WxH, e.g. 224x224")?;
+    let (w, h) = s
+        .split_once(['x', 'X', '×'])
+        .ok_or("expected WxH, e.g. 224x224")?;
     let w: u32 = w.trim().parse().map_err(|_| format!("bad width '{w}'"))?;
     let h: u32 = h.trim().parse().map_err(|_| format!("bad height '{h}'"))?;
     if w == 0 || h == 0 {
@@ -35,7 +37,10 @@ pub fn run(a: &FramesArgs) -> anyhow::Result<()> {
     let resize = match (a.size, a.test_crop) {
         (Some((width, height)), _) => Resize::Exact { width, height },
         // 256/224 is the papers' ratio; keep it for other crop sizes.
-        (None, Some(c)) => Resize::TestCrop { shorter: (c as u64 * 256 / 224) as u32, crop: c },
+        (None, Some(c)) => Resize::TestCrop {
+            shorter: (c as u64 * 256 / 224) as u32,
+            crop: c,
+        },
         (None, None) => Resize::Native,
     };
     let decoded = video.frames(&a.at, resize)?;
@@ -43,7 +48,8 @@ pub fn run(a: &FramesArgs) -> anyhow::Result<()> {
     for (n, img) in a.at.iter().zip(&decoded.frames) {
         let path = a.out.join(format!("frame_{n:06}.png"));
         let rgb = img.to_image().context("frame buffer has the wrong size")?;
-        rgb.save(&path).with_context(|| format!("writing {}", path.display()))?;
+        rgb.save(&path)
+            .with_context(|| format!("writing {}", path.display()))?;
         println!("{}", path.display());
     }
     let s = &decoded.stats;
@@ -51,7 +57,10 @@ pub fn run(a: &FramesArgs) -> anyhow::Result<()> {
         eprintln!("warning: {} frames could not be decoded and were replaced by their nearest decoded neighbour: {:?}", s.substituted.len(), s.substituted);
     }
     if s.corrupt_packets + s.corrupt_frames > 0 {
-        eprintln!("warning: {} corrupt packets, {} damaged frames met while decoding", s.corrupt_packets, s.corrupt_frames);
+        eprintln!(
+            "warning: {} corrupt packets, {} damaged frames met while decoding",
+            s.corrupt_packets, s.corrupt_frames
+        );
     }
     Ok(())
 }

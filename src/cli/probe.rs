@@ -32,21 +32,57 @@ pub fn run(a: &ProbeArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
     }
-    let opt = |v: Option<f64>, unit: &str| v.map_or("unknown".to_string(), |v| format!("{v:.3}{unit}"));
+    let opt =
+        |v: Option<f64>, unit: &str| v.map_or("unknown".to_string(), |v| format!("{v:.3}{unit}"));
     println!("file        {}", a.video.display());
     println!("container   {} ({})", p.container, p.container_long);
-    println!("codec       {} ({}), {}", p.codec, p.codec_long, p.pixel_format);
-    println!("size        {}×{} stored, {}×{} displayed (rotation {}°)", p.width, p.height, p.display_width, p.display_height, p.rotation);
+    println!(
+        "codec       {} ({}), {}",
+        p.codec, p.codec_long, p.pixel_format
+    );
+    println!(
+        "size        {}×{} stored, {}×{} displayed (rotation {}°)",
+        p.width, p.height, p.display_width, p.display_height, p.rotation
+    );
     println!("duration    {}", opt(p.duration_s, " s"));
-    println!("frame rate  {} nominal, {} average", opt(p.frame_rate_nominal, " fps"), opt(p.frame_rate_avg, " fps"));
+    println!(
+        "frame rate  {} nominal, {} average",
+        opt(p.frame_rate_nominal, " fps"),
+        opt(p.frame_rate_avg, " fps")
+    );
     println!("start time  {:.3} s", p.start_time_s);
-    println!("frames      {} (header says {}), {} keyframes", p.frame_count, p.header_frame_count.map_or("nothing".into(), |n| n.to_string()), p.keyframe_count);
+    println!(
+        "frames      {} (header says {}), {} keyframes",
+        p.frame_count,
+        p.header_frame_count
+            .map_or("nothing".into(), |n| n.to_string()),
+        p.keyframe_count
+    );
     println!("audio       {}", if p.has_audio { "yes" } else { "no" });
-    println!("index       display order from {:?}; frames from {first_s:.3} s to {last_s:.3} s", idx.order);
-    let keys: Vec<String> = idx.keyframes.iter().take(12).map(|k| k.to_string()).collect();
-    println!("keyframes   {}{}", keys.join(", "), if idx.keyframes.len() > 12 { ", …" } else { "" });
+    println!(
+        "index       display order from {:?}; frames from {first_s:.3} s to {last_s:.3} s",
+        idx.order
+    );
+    let keys: Vec<String> = idx
+        .keyframes
+        .iter()
+        .take(12)
+        .map(|k| k.to_string())
+        .collect();
+    println!(
+        "keyframes   {}{}",
+        keys.join(", "),
+        if idx.keyframes.len() > 12 {
+            ", …"
+        } else {
+            ""
+        }
+    );
     if idx.corrupt_packets > 0 {
-        println!("warning     {} packets are marked corrupt", idx.corrupt_packets);
+        println!(
+            "warning     {} packets are marked corrupt",
+            idx.corrupt_packets
+        );
     }
     Ok(())
 }

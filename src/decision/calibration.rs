@@ -287,6 +287,20 @@ impl CalibrationSet {
             ));
         }
         let samples = fit.samples + eval.samples;
+        let costs = match (&fit.costs, &eval.costs) {
+            (StepCosts::PerStep(a), StepCosts::PerStep(b)) if a == b => fit.costs.clone(),
+            _ => {
+                let mut c = Vec::with_capacity(samples * fit.steps);
+                for set in [&fit, &eval] {
+                    for i in 0..set.samples {
+                        for t in 0..set.steps {
+                            c.push(set.cost(i, t));
+                        }
+                    }
+                }
+                StepCosts::PerSample(c)
+            }
+        };
         let labels = match (fit.labels, eval.labels) {
             (Labels::Single(mut a), Labels::Single(b)) => {
                 a.extend(b);
@@ -300,20 +314,6 @@ impl CalibrationSet {
                 let mut a = to_multi(a);
                 a.extend(to_multi(b));
                 Labels::Multi(a)
-            }
-        };
-        let costs = match (&fit.costs, &eval.costs) {
-            (StepCosts::PerStep(a), StepCosts::PerStep(b)) if a == b => fit.costs.clone(),
-            _ => {
-                let mut c = Vec::with_capacity(samples * fit.steps);
-                for set in [&fit, &eval] {
-                    for i in 0..set.samples {
-                        for t in 0..set.steps {
-                            c.push(set.cost(i, t));
-                        }
-                    }
-                }
-                StepCosts::PerSample(c)
             }
         };
         let mut outputs = fit.outputs;
@@ -441,7 +441,9 @@ impl CalibrationSet {
             out.extend_from_slice(&v.to_le_bytes());
         }
         match &self.labels {
-            Labels::Single(v) => v.iter().for_each(|l| out.extend_from_slice(&l.to_le_bytes())),
+            Labels::Single(v) => v
+                .iter()
+                .for_each(|l| out.extend_from_slice(&l.to_le_bytes())),
             Labels::Multi(v) => {
                 for set in v {
                     out.extend_from_slice(&(set.len() as u32).to_le_bytes());
@@ -452,9 +454,9 @@ impl CalibrationSet {
             }
         }
         match &self.costs {
-            StepCosts::PerStep(c) | StepCosts::PerSample(c) => {
-                c.iter().for_each(|x| out.extend_from_slice(&x.to_le_bytes()))
-            }
+            StepCosts::PerStep(c) | StepCosts::PerSample(c) => c
+                .iter()
+                .for_each(|x| out.extend_from_slice(&x.to_le_bytes())),
         }
         out.extend(self.roles.iter().map(|r| r.to_byte()));
         let sum = fnv1a64(&out);
@@ -558,7 +560,8 @@ impl CalibrationSet {
             .take(samples, "roles")?
             .iter()
             .map(|&b| {
-                Role::from_byte(b).ok_or_else(|| DecisionError::Invalid(format!("unknown role {b}")))
+                Role::from_byte(b)
+                    .ok_or_else(|| DecisionError::Invalid(format!("unknown role {b}")))
             })
             .collect::<Result<Vec<_>>>()?;
         if r.pos != body.len() {
@@ -718,7 +721,10 @@ mod tests {
             Err(DecisionError::BadMagic)
         ));
         for cut in [0, 5, 8, 12, 20, bytes.len() - 1] {
-            assert!(CalibrationSet::from_bytes(&bytes[..cut]).is_err(), "cut {cut}");
+            assert!(
+                CalibrationSet::from_bytes(&bytes[..cut]).is_err(),
+                "cut {cut}"
+            );
         }
         let mut flipped = bytes.clone();
         flipped[60] ^= 0x40;

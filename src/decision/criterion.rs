@@ -115,7 +115,12 @@ pub fn probabilities(row: &[f32], kind: OutputKind, out: &mut Vec<f64>) {
 }
 
 /// Computes [`RowStats`] for one row; `scratch` avoids an allocation per row.
-pub fn row_stats(row: &[f32], kind: OutputKind, labels: &[u32], scratch: &mut Vec<f64>) -> RowStats {
+pub fn row_stats(
+    row: &[f32],
+    kind: OutputKind,
+    labels: &[u32],
+    scratch: &mut Vec<f64>,
+) -> RowStats {
     probabilities(row, kind, scratch);
     let mut entropy = 0.0;
     let mut confidence = f64::NEG_INFINITY;

@@ -112,7 +112,12 @@ impl PreparedCalibration {
     }
 
     /// Evaluates one solution into a curve point (adaptive + optional random baseline + mAP).
-    pub fn curve_point(&self, sol: &Solution, opts: &CurveOptions, index: u64) -> Result<CurvePoint> {
+    pub fn curve_point(
+        &self,
+        sol: &Solution,
+        opts: &CurveOptions,
+        index: u64,
+    ) -> Result<CurvePoint> {
         let ev = self.evaluate(sol);
         let random = if opts.with_random {
             let r = self.random_exit(&ev.counts, opts.random_seed.wrapping_add(index))?;
@@ -173,7 +178,12 @@ impl PreparedCalibration {
     }
 
     /// The curve for a list of geometric parameters (e.g. [`geometric_ps`]).
-    pub fn curve_for_ps(&self, criterion: Criterion, ps: &[f64], opts: &CurveOptions) -> Result<Curve> {
+    pub fn curve_for_ps(
+        &self,
+        criterion: Criterion,
+        ps: &[f64],
+        opts: &CurveOptions,
+    ) -> Result<Curve> {
         let adaptive = ps
             .iter()
             .enumerate()

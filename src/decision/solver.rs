@@ -155,7 +155,11 @@ impl PreparedCalibration {
             } else {
                 Clamp::None
             };
-            (f64::INFINITY, planned_counts(f64::INFINITY, n, self.steps), clamp)
+            (
+                f64::INFINITY,
+                planned_counts(f64::INFINITY, n, self.steps),
+                clamp,
+            )
         } else {
             // At lo every planned exit is step 0 (cost = min ≤ budget); at hi every planned exit
             // is the last step (cost = max > budget). See the module docs for why.
@@ -185,7 +189,7 @@ impl PreparedCalibration {
             }
             (lo, counts_lo, Clamp::None)
         };
-        let mut sol = self.solve_counts(criterion, p, counts);
+        let mut sol = self.plan(criterion, p, counts);
         sol.budget = Some(budget);
         sol.clamp = clamp;
         Ok(sol)
@@ -198,12 +202,31 @@ impl PreparedCalibration {
             return Err(DecisionError::BadP(p));
         }
         let counts = planned_counts(p, self.fit.n, self.steps);
-        Ok(self.solve_counts(criterion, p, counts))
+        Ok(self.plan(criterion, p, counts))
     }
 
-    /// Thresholds for explicit planned exit counts on the fitting split (they must sum to its
-    /// size); `p` is only recorded.
-    pub fn solve_counts(&self, criterion: Criterion, p: f64, counts: Vec<usize>) -> Solution {
+    /// Thresholds for explicit planned exit counts on the fitting split (one per step, summing
+    /// to its size); `p` is only recorded.
+    pub fn solve_counts(
+        &self,
+        criterion: Criterion,
+        p: f64,
+        counts: Vec<usize>,
+    ) -> Result<Solution> {
+        if counts.len() != self.steps || counts.iter().sum::<usize>() != self.fit.n {
+            return Err(DecisionError::BadCounts(format!(
+                "{} counts summing to {} for {} steps and {} fitting samples",
+                counts.len(),
+                counts.iter().sum::<usize>(),
+                self.steps,
+                self.fit.n
+            )));
+        }
+        Ok(self.plan(criterion, p, counts))
+    }
+
+    /// [`Self::solve_counts`] for counts known to be valid.
+    fn plan(&self, criterion: Criterion, p: f64, counts: Vec<usize>) -> Solution {
         let mut exits = vec![0u16; self.fit.n];
         let score_thresholds = fit_thresholds(&self.fit, criterion, &counts, &mut exits);
         let fit_gflops = plan_cost(&self.fit, &counts, &exits);
@@ -252,19 +275,41 @@ fn plan_cost(d: &SplitData, counts: &[usize], exits: &[u16]) -> f64 {
 }
 
 /// The greedy threshold fit: at each step the `counts[t]` surest still-running samples stop and
-/// the threshold is the score of the last of them. Writes each sample's planned exit into `exits`.
-fn fit_thresholds(d: &SplitData, criterion: Criterion, counts: &[usize], exits: &mut [u16]) -> Vec<f64> {
+/// the threshold is the score of the last of them (−∞ when the plan stops everyone still
+/// running). Writes each sample's planned exit into `exits`.
+fn fit_thresholds(
+    d: &SplitData,
+    criterion: Criterion,
+    counts: &[usize],
+    exits: &mut [u16],
+) -> Vec<f64> {
     let steps = counts.len();
     let n = d.n;
     let scores = &d.scores[criterion.index()];
     let orders = &d.orders[criterion.index()];
     let mut thresholds = vec![f64::INFINITY; steps];
     let mut done = vec![false; n];
+    let mut running = n;
     for t in 0..steps.saturating_sub(1) {
         let m = counts[t];
         if m == 0 {
             continue;
         }
+        if m >= running {
+            // The plan stops everyone still running here: say so, rather than the criterion of
+            // the least sure fitting sample, so evaluation samples less sure than every fitting
+            // sample stop here too instead of running (and paying) to the last step.
+            for (j, d) in done.iter_mut().enumerate() {
+                if !*d {
+                    *d = true;
+                    exits[j] = t as u16;
+                }
+            }
+            thresholds[t] = f64::NEG_INFINITY;
+            running = 0;
+            continue;
+        }
+        running -= m;
         let mut taken = 0;
         for &j in &orders[t * n..(t + 1) * n] {
             let j = j as usize;
@@ -322,7 +367,12 @@ mod tests {
     /// 4 samples, 3 steps, 2 classes; logits chosen so the entropy ranking is obvious.
     fn hand_set() -> PreparedCalibration {
         // (sample, step) → logit margin of class 0 over class 1; larger margin = lower entropy.
-        let margins = [[3.0, 4.0, 5.0], [1.0, 0.5, 6.0], [2.0, 3.5, 0.1], [0.2, 0.3, 0.4]];
+        let margins = [
+            [3.0, 4.0, 5.0],
+            [1.0, 0.5, 6.0],
+            [2.0, 3.5, 0.1],
+            [0.2, 0.3, 0.4],
+        ];
         let mut out = Vec::new();
         for m in margins {
             for v in m {
@@ -377,6 +427,9 @@ mod tests {
         let at_min = prep.solve_budget(Criterion::Entropy, 1.0).expect("solve");
         assert_eq!(at_min.clamp, Clamp::None);
         assert_eq!(at_min.planned_counts, vec![4, 0, 0]);
+        // everyone stops at step 0: the rule says "everybody", not a criterion value
+        assert_eq!(at_min.thresholds()[0], f64::INFINITY);
+        assert_eq!(at_min.finite_thresholds()[0], None);
         let at_max = prep.solve_budget(Criterion::Entropy, 4.0).expect("solve");
         assert_eq!(at_max.clamp, Clamp::None);
         assert_eq!(at_max.planned_counts, vec![0, 0, 4]);

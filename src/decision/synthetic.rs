@@ -43,6 +43,23 @@ impl SplitMix64 {
     }
 }
 
+/// Cumulative GFLOPs per step shaped like Uni-AdaFocus (MobileNetV2 glance on 16 frames, then
+/// one ResNet-50 128×128 patch per step; the official table for 17 steps), extended to any step
+/// count. Non-round values on purpose: budgets in tests do not land exactly on plan costs.
+pub fn uniadafocus_like_costs(steps: usize) -> Vec<f64> {
+    (0..steps)
+        .map(|k| {
+            let k = k as f64;
+            let mut g = 0.299511328 * 16.0 + 1.334601664 * k;
+            g += (5.246976 * 16.0 + 8.392704 * k + 0.8192 * 16.0 + 1.6384 * k) * 1e-3;
+            if k > 0.0 {
+                g += 0.00412992 + 0.822485376;
+            }
+            g
+        })
+        .collect()
+}
+
 /// Parameters of a synthetic set.
 #[derive(Clone, Debug, PartialEq)]
 pub struct SyntheticSpec {

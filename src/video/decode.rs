@@ -68,12 +68,25 @@ pub(crate) fn decode_frames(
     ctl: &Control,
 ) -> Result<Decoded, VideoError> {
     if let Some(&bad) = numbers.iter().find(|&&n| n >= index.len()) {
-        return Err(VideoError::FrameOutOfRange { path: path.to_path_buf(), frame: bad, count: index.len() });
+        return Err(VideoError::FrameOutOfRange {
+            path: path.to_path_buf(),
+            frame: bad,
+            count: index.len(),
+        });
     }
     // Validate the geometry once, up front, so a bad size is one clear error.
-    let (dw, dh) = if facts.rotation % 180 == 90 { (facts.height, facts.width) } else { (facts.width, facts.height) };
+    let (dw, dh) = if facts.rotation % 180 == 90 {
+        (facts.height, facts.width)
+    } else {
+        (facts.width, facts.height)
+    };
     resize.plan(dw.max(1), dh.max(1))?;
-    let unique: Vec<usize> = numbers.iter().copied().collect::<BTreeSet<_>>().into_iter().collect();
+    let unique: Vec<usize> = numbers
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
     let chunks = split_by_gop(index, &unique, worker_count(ctl, &unique, index));
     let results: Mutex<HashMap<usize, RgbFrame>> = Mutex::new(HashMap::new());
     let done = AtomicUsize::new(0);
@@ -100,10 +113,21 @@ pub(crate) fn decode_frames(
             .collect();
         handles
             .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(VideoError::Decode { path: path.to_path_buf(), detail: "decoder thread panicked".into() })))
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    Err(VideoError::Decode {
+                        path: path.to_path_buf(),
+                        detail: "decoder thread panicked".into(),
+                    })
+                })
+            })
             .collect()
     });
-    let mut stats = DecodeStats { unique_frames: total, workers: chunks.len(), ..Default::default() };
+    let mut stats = DecodeStats {
+        unique_frames: total,
+        workers: chunks.len(),
+        ..Default::default()
+    };
     let mut missing = Vec::new();
     for o in outcomes {
         let w = o?;
@@ -115,7 +139,10 @@ pub(crate) fn decode_frames(
     }
     let mut results = results.into_inner().unwrap_or_default();
     if results.is_empty() {
-        return Err(VideoError::Decode { path: path.to_path_buf(), detail: format!("{} frames requested, none decoded", total) });
+        return Err(VideoError::Decode {
+            path: path.to_path_buf(),
+            detail: format!("{} frames requested, none decoded", total),
+        });
     }
     // A frame that would not decode is shown as the nearest frame that did, and reported.
     missing.sort_unstable();
@@ -126,19 +153,34 @@ pub(crate) fn decode_frames(
             results.insert(m, img);
         }
     }
-    let frames = numbers.iter().map(|n| results.get(n).cloned()).collect::<Option<Vec<_>>>().ok_or_else(|| {
-        VideoError::Decode { path: path.to_path_buf(), detail: "internal: a requested frame was lost".into() }
-    })?;
+    let frames = numbers
+        .iter()
+        .map(|n| results.get(n).cloned())
+        .collect::<Option<Vec<_>>>()
+        .ok_or_else(|| VideoError::Decode {
+            path: path.to_path_buf(),
+            detail: "internal: a requested frame was lost".into(),
+        })?;
     Ok(Decoded { frames, stats })
 }
 
 fn available_cores() -> usize {
-    std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1)
+    std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
 }
 
 fn worker_count(ctl: &Control, unique: &[usize], index: &FrameIndex) -> usize {
-    let gops = unique.iter().map(|&n| index.seek_from[n]).collect::<BTreeSet<_>>().len();
-    let wanted = if ctl.threads == 0 { available_cores() } else { ctl.threads };
+    let gops = unique
+        .iter()
+        .map(|&n| index.seek_from[n])
+        .collect::<BTreeSet<_>>()
+        .len();
+    let wanted = if ctl.threads == 0 {
+        available_cores()
+    } else {
+        ctl.threads
+    };
     wanted.clamp(1, gops.max(1))
 }
 
@@ -155,7 +197,10 @@ fn split_by_gop(index: &FrameIndex, unique: &[usize], workers: usize) -> Vec<Vec
     }
     let cost = |(k, v): &(usize, Vec<usize>)| {
         let kp = index.frames[*k].decode_pos;
-        v.iter().map(|&n| index.frames[n].decode_pos.saturating_sub(kp) + 1).max().unwrap_or(1) as usize
+        v.iter()
+            .map(|&n| index.frames[n].decode_pos.saturating_sub(kp) + 1)
+            .max()
+            .unwrap_or(1) as usize
     };
     let total: usize = gops.iter().map(cost).sum();
     let share = total.div_ceil(workers.max(1));
@@ -196,16 +241,22 @@ enum Matcher<'a> {
 struct Stream {
     input: ffmpeg_next::format::context::Input,
     decoder: ffmpeg_next::decoder::Video,
+    path: std::path::PathBuf,
 }
 
 fn open_stream(path: &Path, facts: &StreamFacts, threads: usize) -> Result<Stream, VideoError> {
     let input = open_input(path)?;
-    let stream = input.stream(facts.index).ok_or_else(|| VideoError::NoVideoStream(path.to_path_buf()))?;
+    let stream = input
+        .stream(facts.index)
+        .ok_or_else(|| VideoError::NoVideoStream(path.to_path_buf()))?;
     let unsupported = || VideoError::UnsupportedCodec {
         path: path.to_path_buf(),
-        codec: ffmpeg_next::codec::Id::from(facts.codec_id).name().to_string(),
+        codec: ffmpeg_next::codec::Id::from(facts.codec_id)
+            .name()
+            .to_string(),
     };
-    let mut ctx = ffmpeg_next::codec::Context::from_parameters(stream.parameters()).map_err(|_| unsupported())?;
+    let mut ctx = ffmpeg_next::codec::Context::from_parameters(stream.parameters())
+        .map_err(|_| unsupported())?;
     ctx.set_threading(ffmpeg_next::threading::Config {
         kind: ffmpeg_next::threading::Type::Frame,
         count: threads,
@@ -217,14 +268,25 @@ fn open_stream(path: &Path, facts: &StreamFacts, threads: usize) -> Result<Strea
     }
     let decoder = ctx.decoder().video().map_err(|_| unsupported())?;
     drop(stream);
-    Ok(Stream { input, decoder })
+    Ok(Stream {
+        input,
+        decoder,
+        path: path.to_path_buf(),
+    })
 }
 
 /// A demuxer and a one-thread decoder for the decode-limit benchmark.
 pub(crate) fn open_stream_for_limit(
     path: &Path,
     facts: &StreamFacts,
-) -> Result<(ffmpeg_next::format::context::Input, ffmpeg_next::decoder::Video, usize), VideoError> {
+) -> Result<
+    (
+        ffmpeg_next::format::context::Input,
+        ffmpeg_next::decoder::Video,
+        usize,
+    ),
+    VideoError,
+> {
     let st = open_stream(path, facts, 1)?;
     Ok((st.input, st.decoder, facts.index))
 }
@@ -252,7 +314,11 @@ fn decode_worker(
     // Decode position of each packet, to know where the demuxer is.
     let by_ts: HashMap<i64, u32> = match index.order {
         OrderSource::Timestamps => index.frames.iter().map(|f| (f.pts, f.decode_pos)).collect(),
-        _ => index.frames.iter().filter_map(|f| f.dts.map(|d| (d, f.decode_pos))).collect(),
+        _ => index
+            .frames
+            .iter()
+            .filter_map(|f| f.dts.map(|d| (d, f.decode_pos)))
+            .collect(),
     };
     let mut matcher = match index.order {
         OrderSource::Timestamps => Matcher::Pts(index.pts_lookup()),
@@ -274,11 +340,20 @@ fn decode_worker(
             if let Matcher::Count(it) = &mut matcher {
                 *it = Box::new(index.outputs_from(landed));
             }
-            position = None;
             // The packet read to check the landing is sent below.
             send(&mut st, &packet, &mut stats);
             position = by_ts_pos(&packet, index, &by_ts).or(Some(index.frames[landed].decode_pos));
-            receive(&mut st, &mut frame, &mut matcher, &mut pending, &mut conv, facts, resize, sink, &mut stats)?;
+            receive(
+                &mut st,
+                &mut frame,
+                &mut matcher,
+                &mut pending,
+                &mut conv,
+                facts,
+                resize,
+                sink,
+                &mut stats,
+            )?;
         }
         // Feed packets until `next` comes out or is clearly not coming.
         while pending.contains(&next) {
@@ -303,13 +378,27 @@ fn decode_worker(
                     at_eof = true;
                 }
             }
-            receive(&mut st, &mut frame, &mut matcher, &mut pending, &mut conv, facts, resize, sink, &mut stats)?;
+            receive(
+                &mut st,
+                &mut frame,
+                &mut matcher,
+                &mut pending,
+                &mut conv,
+                facts,
+                resize,
+                sink,
+                &mut stats,
+            )?;
         }
     }
     Ok(stats)
 }
 
-fn by_ts_pos(packet: &ffmpeg_next::Packet, index: &FrameIndex, by_ts: &HashMap<i64, u32>) -> Option<u32> {
+fn by_ts_pos(
+    packet: &ffmpeg_next::Packet,
+    index: &FrameIndex,
+    by_ts: &HashMap<i64, u32>,
+) -> Option<u32> {
     let ts = match index.order {
         OrderSource::Timestamps => packet.pts(),
         _ => packet.dts(),
@@ -317,7 +406,11 @@ fn by_ts_pos(packet: &ffmpeg_next::Packet, index: &FrameIndex, by_ts: &HashMap<i
     by_ts.get(&ts).copied()
 }
 
-fn read_video_packet(st: &mut Stream, stream: usize, packet: &mut ffmpeg_next::Packet) -> Option<()> {
+fn read_video_packet(
+    st: &mut Stream,
+    stream: usize,
+    packet: &mut ffmpeg_next::Packet,
+) -> Option<()> {
     loop {
         match packet.read(&mut st.input) {
             Ok(()) if packet.stream() == stream => return Some(()),
@@ -346,43 +439,92 @@ fn send(st: &mut Stream, packet: &ffmpeg_next::Packet, stats: &mut WorkerStats) 
     }
 }
 
-/// Seek so that the next packets start at (or before) keyframe `key`, and leave the first
-/// packet of the video stream read into `packet`. Returns the keyframe actually landed on.
-fn seek(st: &mut Stream, facts: &StreamFacts, index: &FrameIndex, key: usize, by_ts: &HashMap<i64, u32>, packet: &mut ffmpeg_next::Packet) -> Result<usize, VideoError> {
-    st.decoder.flush();
+/// Seek so that decoding starts at (or before) keyframe `key`, and leave the first keyframe
+/// packet after the seek in `packet`. Returns the keyframe actually landed on. Demuxers index
+/// by different clocks (MP4 by decode time, Matroska by presentation time), so the landing is
+/// checked and the seek retried earlier when it overshoots.
+fn seek(
+    st: &mut Stream,
+    facts: &StreamFacts,
+    index: &FrameIndex,
+    key: usize,
+    by_ts: &HashMap<i64, u32>,
+    packet: &mut ffmpeg_next::Packet,
+) -> Result<usize, VideoError> {
     let want_pos = index.frames[key].decode_pos;
-    // Try the keyframe itself, then earlier keyframes, then the start: some demuxers land after
-    // the requested point when timestamps and their index disagree.
-    let earlier: Vec<usize> = index.keyframes.iter().rev().copied().filter(|&k| k <= key).take(3).collect();
-    for (attempt, &k) in earlier.iter().chain(std::iter::once(&0usize)).enumerate() {
+    let mut targets: Vec<i64> = Vec::new();
+    let earlier = index
+        .keyframes
+        .iter()
+        .rev()
+        .copied()
+        .filter(|&k| k <= key)
+        .take(3);
+    for k in earlier {
         let f = &index.frames[k];
-        let ts = if attempt == earlier.len() { i64::MIN } else { f.dts.unwrap_or(f.pts) };
-        // SAFETY: plain seek on the demuxer we own.
-        let ret = unsafe { ffi::av_seek_frame(st.input.as_mut_ptr(), facts.index as i32, ts, ffi::AVSEEK_FLAG_BACKWARD) };
-        if ret < 0 && ts != i64::MIN {
-            continue;
-        }
-        if ret < 0 {
-            // Last resort for inputs that cannot seek at all: rewind the byte stream.
-            unsafe { ffi::avformat_seek_file(st.input.as_mut_ptr(), -1, i64::MIN, 0, 0, ffi::AVSEEK_FLAG_BYTE) };
-        }
-        st.decoder.flush();
-        if read_video_packet(st, facts.index, packet).is_none() {
-            continue;
-        }
-        let pos = by_ts_pos(packet, index, by_ts);
-        match pos {
-            Some(p) if p <= want_pos => {
-                let landed = index.display_of_decode_pos(p).unwrap_or(key);
-                return Ok(if index.frames[landed].key { landed } else { index.seek_from[landed] });
-            }
-            // No timestamp to place the packet (e.g. AVI frames without dts): trust the seek.
-            None if ts != i64::MIN => return Ok(k),
-            None => return Ok(0),
-            Some(_) => continue,
+        targets.push(f.pts);
+        if let Some(d) = f.dts.filter(|d| *d != f.pts) {
+            targets.push(d);
         }
     }
-    Err(VideoError::Decode { path: Default::default(), detail: format!("cannot seek to the keyframe before frame {key}") })
+    targets.push(i64::MIN); // the start of the file
+    for ts in targets {
+        // SAFETY: plain seek on the demuxer we own.
+        let ret = unsafe {
+            ffi::av_seek_frame(
+                st.input.as_mut_ptr(),
+                facts.index as i32,
+                ts,
+                ffi::AVSEEK_FLAG_BACKWARD,
+            )
+        };
+        if ret < 0 {
+            if ts != i64::MIN {
+                continue;
+            }
+            // Inputs that cannot seek by time at all: rewind the byte stream.
+            // SAFETY: as above.
+            unsafe {
+                ffi::avformat_seek_file(
+                    st.input.as_mut_ptr(),
+                    -1,
+                    i64::MIN,
+                    0,
+                    0,
+                    ffi::AVSEEK_FLAG_BYTE,
+                )
+            };
+        }
+        st.decoder.flush();
+        // Decoding must begin on a keyframe: skip whatever the demuxer returns before one.
+        let mut found = false;
+        for _ in 0..10_000 {
+            if read_video_packet(st, facts.index, packet).is_none() {
+                break;
+            }
+            if packet.is_key() {
+                found = true;
+                break;
+            }
+        }
+        if !found {
+            continue;
+        }
+        match by_ts_pos(packet, index, by_ts) {
+            Some(p) if p <= want_pos => {
+                let landed = index.display_of_decode_pos(p).unwrap_or(key);
+                return Ok(landed);
+            }
+            Some(_) => continue,
+            // No timestamp to place the packet: only the start of the file is a known place.
+            None if ts == i64::MIN => return Ok(index.keyframes.first().copied().unwrap_or(0)),
+            None => continue,
+        }
+    }
+    Err(VideoError::Decode {
+        path: st.path.clone(),
+        detail: format!("cannot seek to the keyframe of frame {key}"),
+    })
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -410,7 +552,11 @@ fn receive(
         // SAFETY: reading fields of the frame just received.
         let (ts, flags, errs) = unsafe {
             let f = frame.as_ptr();
-            ((*f).best_effort_timestamp, (*f).flags, (*f).decode_error_flags)
+            (
+                (*f).best_effort_timestamp,
+                (*f).flags,
+                (*f).decode_error_flags,
+            )
         };
         if flags & ffi::AV_FRAME_FLAG_CORRUPT as i32 != 0 || errs != 0 {
             stats.corrupt_frames += 1;

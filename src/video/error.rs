@@ -31,7 +31,9 @@ pub enum VideoError {
     },
     #[error("{0}: the video stream holds no frames")]
     NoFrames(PathBuf),
-    #[error("{path}: frame {frame} does not exist (the video has {count} frames, numbered from 0)")]
+    #[error(
+        "{path}: frame {frame} does not exist (the video has {count} frames, numbered from 0)"
+    )]
     FrameOutOfRange {
         path: PathBuf,
         frame: usize,

@@ -6,6 +6,7 @@ use std::collections::HashMap;
 
 use ffmpeg_next::ffi;
 use ffmpeg_next::format::context::Input;
+use ffmpeg_next::packet::Ref as _;
 use serde::{Deserialize, Serialize};
 
 use super::probe::StreamFacts;
@@ -62,16 +63,24 @@ impl FrameIndex {
     /// Seconds of frame `n` on the stream's clock.
     pub fn seconds(&self, n: usize) -> Option<f64> {
         let (num, den) = self.time_base;
-        self.frames.get(n).map(|f| f.pts as f64 * num as f64 / den.max(1) as f64)
+        self.frames
+            .get(n)
+            .map(|f| f.pts as f64 * num as f64 / den.max(1) as f64)
     }
 
     pub fn display_of_decode_pos(&self, pos: u32) -> Option<usize> {
-        self.decode_to_display.get(pos as usize).map(|d| *d as usize)
+        self.decode_to_display
+            .get(pos as usize)
+            .map(|d| *d as usize)
     }
 
     /// Map from presentation timestamp to display number (for matching decoded frames).
     pub fn pts_lookup(&self) -> HashMap<i64, usize> {
-        self.frames.iter().enumerate().map(|(i, f)| (f.pts, i)).collect()
+        self.frames
+            .iter()
+            .enumerate()
+            .map(|(i, f)| (f.pts, i))
+            .collect()
     }
 
     /// The frames a decoder outputs, in order, after starting at keyframe `key` (a display
@@ -135,7 +144,11 @@ fn order(packets: Vec<RawPacket>, facts: &StreamFacts, corrupt: usize, parsed: b
     };
     // Timestamps for frames that have none: the sorted decode timestamps (a constant-rate
     // stream shows its frames at the same instants it decodes them), else the position.
-    let mut fallback: Vec<i64> = packets.iter().enumerate().map(|(i, p)| p.dts.unwrap_or(i as i64)).collect();
+    let mut fallback: Vec<i64> = packets
+        .iter()
+        .enumerate()
+        .map(|(i, p)| p.dts.unwrap_or(i as i64))
+        .collect();
     fallback.sort_unstable();
     let frames: Vec<FrameEntry> = display
         .iter()
@@ -255,9 +268,25 @@ impl PictureTypeParser {
                 ffi::AV_NOPTS_VALUE,
                 0,
             );
-            Some((*self.parser).pict_type as ffi::AVPictureType)
+            Some(picture_type_from((*self.parser).pict_type))
         }
     }
+}
+
+fn picture_type_from(v: i32) -> ffi::AVPictureType {
+    use ffi::AVPictureType::*;
+    [
+        AV_PICTURE_TYPE_I,
+        AV_PICTURE_TYPE_P,
+        AV_PICTURE_TYPE_B,
+        AV_PICTURE_TYPE_S,
+        AV_PICTURE_TYPE_SI,
+        AV_PICTURE_TYPE_SP,
+        AV_PICTURE_TYPE_BI,
+    ]
+    .into_iter()
+    .find(|t| *t as i32 == v)
+    .unwrap_or(AV_PICTURE_TYPE_NONE)
 }
 
 impl Drop for PictureTypeParser {
@@ -279,12 +308,24 @@ mod tests {
             pts,
             dts: Some(dts),
             key,
-            picture: Some(if b { ffi::AVPictureType::AV_PICTURE_TYPE_B } else { ffi::AVPictureType::AV_PICTURE_TYPE_P }),
+            picture: Some(if b {
+                ffi::AVPictureType::AV_PICTURE_TYPE_B
+            } else {
+                ffi::AVPictureType::AV_PICTURE_TYPE_P
+            }),
         }
     }
 
     fn facts(delay: i32) -> StreamFacts {
-        StreamFacts { index: 0, time_base: (1, 25), codec_id: ffi::AVCodecID::AV_CODEC_ID_MPEG4, width: 8, height: 8, rotation: 0, video_delay: delay }
+        StreamFacts {
+            index: 0,
+            time_base: (1, 25),
+            codec_id: ffi::AVCodecID::AV_CODEC_ID_MPEG4,
+            width: 8,
+            height: 8,
+            rotation: 0,
+            video_delay: delay,
+        }
     }
 
     #[test]
@@ -307,7 +348,10 @@ mod tests {
         // Leading pictures 4 and 5 need the first GOP.
         assert_eq!(idx.seek_from, vec![0, 0, 0, 0, 0, 0, 6]);
         assert_eq!(idx.outputs_from(6).collect::<Vec<_>>(), vec![6]);
-        assert_eq!(idx.outputs_from(0).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 5, 6]);
+        assert_eq!(
+            idx.outputs_from(0).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 4, 5, 6]
+        );
     }
 
     #[test]
@@ -325,7 +369,10 @@ mod tests {
         assert_eq!(idx.order, OrderSource::PictureTypes);
         let pos: Vec<u32> = idx.frames.iter().map(|f| f.decode_pos).collect();
         assert_eq!(pos, vec![0, 2, 3, 1, 5, 4]);
-        assert_eq!(idx.frames.iter().map(|f| f.pts).collect::<Vec<_>>(), vec![0, 1, 2, 3, 4, 5]);
+        assert_eq!(
+            idx.frames.iter().map(|f| f.pts).collect::<Vec<_>>(),
+            vec![0, 1, 2, 3, 4, 5]
+        );
     }
 
     #[test]

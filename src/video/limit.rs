@@ -5,6 +5,8 @@
 use std::collections::BTreeMap;
 use std::time::{Duration, Instant};
 
+use ffmpeg_next::packet::Ref as _;
+
 use super::decode::open_stream_for_limit;
 use super::{Video, VideoError};
 
@@ -20,7 +22,11 @@ impl Video {
     pub fn decode_limit(&self, numbers: &[usize]) -> Result<LimitReport, VideoError> {
         let index = self.index();
         if let Some(&bad) = numbers.iter().find(|&&n| n >= index.len()) {
-            return Err(VideoError::FrameOutOfRange { path: self.path().to_path_buf(), frame: bad, count: index.len() });
+            return Err(VideoError::FrameOutOfRange {
+                path: self.path().to_path_buf(),
+                frame: bad,
+                count: index.len(),
+            });
         }
         // Per keyframe (decode position), the furthest decode position needed.
         let mut runs: BTreeMap<u32, u32> = BTreeMap::new();
@@ -30,7 +36,8 @@ impl Video {
             let e = runs.entry(k).or_insert(t);
             *e = (*e).max(t);
         }
-        let (mut input, mut decoder, stream) = open_stream_for_limit(self.path(), &self.inner.facts)?;
+        let (mut input, mut decoder, stream) =
+            open_stream_for_limit(self.path(), &self.inner.facts)?;
         // All packets of the stream in decode order; those an edit list discards are kept (the
         // decoder needs them as references) but do not advance the frame position.
         let mut packets: Vec<(Option<u32>, ffmpeg_next::Packet)> = Vec::new();
@@ -40,7 +47,8 @@ impl Video {
                 continue;
             }
             // SAFETY: reading a packet field.
-            let discard = unsafe { (*p.as_ptr()).flags } & ffmpeg_next::ffi::AV_PKT_FLAG_DISCARD as i32 != 0;
+            let discard =
+                unsafe { (*p.as_ptr()).flags } & ffmpeg_next::ffi::AV_PKT_FLAG_DISCARD as i32 != 0;
             packets.push(((!discard).then_some(pos), p));
             if !discard {
                 pos += 1;
@@ -63,6 +71,10 @@ impl Video {
             let _ = decoder.send_eof();
             while decoder.receive_frame(&mut frame).is_ok() {}
         }
-        Ok(LimitReport { packets_decoded: count, gops: runs.len(), time: start.elapsed() })
+        Ok(LimitReport {
+            packets_decoded: count,
+            gops: runs.len(),
+            time: start.elapsed(),
+        })
     }
 }

@@ -37,7 +37,10 @@ struct Inner {
 
 impl std::fmt::Debug for Video {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Video").field("path", &self.inner.path).field("frames", &self.inner.index.len()).finish()
+        f.debug_struct("Video")
+            .field("path", &self.inner.path)
+            .field("frames", &self.inner.index.len())
+            .finish()
     }
 }
 
@@ -46,8 +49,12 @@ impl Video {
     pub fn open(path: impl AsRef<Path>) -> Result<Video, VideoError> {
         let path = path.as_ref().to_path_buf();
         let mut input = open::open_input(&path)?;
-        let facts = probe::best_video_stream(&input).ok_or_else(|| VideoError::NoVideoStream(path.clone()))?;
-        if facts.width > MAX_SIDE || facts.height > MAX_SIDE || facts.width as u64 * facts.height as u64 > MAX_PIXELS {
+        let facts = probe::best_video_stream(&input)
+            .ok_or_else(|| VideoError::NoVideoStream(path.clone()))?;
+        if facts.width > MAX_SIDE
+            || facts.height > MAX_SIDE
+            || facts.width as u64 * facts.height as u64 > MAX_PIXELS
+        {
             return Err(VideoError::TooLarge {
                 path,
                 width: facts.width,
@@ -64,7 +71,14 @@ impl Video {
         }
         probe.frame_count = index.len();
         probe.keyframe_count = index.keyframes.len();
-        Ok(Video { inner: Arc::new(Inner { path, probe, index, facts }) })
+        Ok(Video {
+            inner: Arc::new(Inner {
+                path,
+                probe,
+                index,
+                facts,
+            }),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -89,10 +103,25 @@ impl Video {
     }
 
     /// As [`Video::frames`], with cancellation, progress and a thread count.
-    pub fn frames_with(&self, numbers: &[usize], resize: Resize, ctl: &Control) -> Result<Decoded, VideoError> {
+    pub fn frames_with(
+        &self,
+        numbers: &[usize],
+        resize: Resize,
+        ctl: &Control,
+    ) -> Result<Decoded, VideoError> {
         if numbers.is_empty() {
-            return Ok(Decoded { frames: Vec::new(), stats: DecodeStats::default() });
+            return Ok(Decoded {
+                frames: Vec::new(),
+                stats: DecodeStats::default(),
+            });
         }
-        decode::decode_frames(&self.inner.path, &self.inner.facts, &self.inner.index, numbers, resize, ctl)
+        decode::decode_frames(
+            &self.inner.path,
+            &self.inner.facts,
+            &self.inner.index,
+            numbers,
+            resize,
+            ctl,
+        )
     }
 }

@@ -11,7 +11,9 @@ pub fn tsn_centres(frame_count: usize, segments: usize) -> Vec<usize> {
         return Vec::new();
     }
     let tick = frame_count as f64 / segments as f64;
-    (0..segments).map(|i| ((tick * (i as f64 + 0.5)) as usize).min(frame_count - 1)).collect()
+    (0..segments)
+        .map(|i| ((tick * (i as f64 + 0.5)) as usize).min(frame_count - 1))
+        .collect()
 }
 
 /// TSN training sampling: one frame drawn uniformly inside each segment, from a seeded stream.
@@ -40,7 +42,12 @@ pub struct Clip {
 /// `Δ = frames − frames_per_clip·stride` (PySlowFast's offset variant, so the first clip starts at
 /// the first frame and the last one ends at the end); one clip sits in the middle. Frames past
 /// the end of a short video repeat the last frame.
-pub fn uniform_clips(frame_count: usize, clips: usize, frames_per_clip: usize, stride: usize) -> Vec<Clip> {
+pub fn uniform_clips(
+    frame_count: usize,
+    clips: usize,
+    frames_per_clip: usize,
+    stride: usize,
+) -> Vec<Clip> {
     if frame_count == 0 || clips == 0 {
         return Vec::new();
     }
@@ -48,8 +55,16 @@ pub fn uniform_clips(frame_count: usize, clips: usize, frames_per_clip: usize, s
     let delta = frame_count.saturating_sub(span);
     (0..clips)
         .map(|c| {
-            let start = if clips == 1 { delta / 2 } else { c * delta / (clips - 1) };
-            Clip { frames: (0..frames_per_clip).map(|j| (start + j * stride.max(1)).min(frame_count - 1)).collect() }
+            let start = if clips == 1 {
+                delta / 2
+            } else {
+                c * delta / (clips - 1)
+            };
+            Clip {
+                frames: (0..frames_per_clip)
+                    .map(|j| (start + j * stride.max(1)).min(frame_count - 1))
+                    .collect(),
+            }
         })
         .collect()
 }
@@ -61,7 +76,10 @@ mod tests {
     #[test]
     fn tsn_centres_match_the_tsn_formula() {
         // 300 frames, 8 segments: tick 37.5 → 18, 56, 93, 131, 168, 206, 243, 281
-        assert_eq!(tsn_centres(300, 8), vec![18, 56, 93, 131, 168, 206, 243, 281]);
+        assert_eq!(
+            tsn_centres(300, 8),
+            vec![18, 56, 93, 131, 168, 206, 243, 281]
+        );
         assert_eq!(tsn_centres(16, 16), (0..16).collect::<Vec<_>>());
         assert!(tsn_centres(0, 8).is_empty());
     }
@@ -79,7 +97,10 @@ mod tests {
         assert_eq!(a, tsn_random(100, 10, 7));
         assert_ne!(a, tsn_random(100, 10, 8));
         for (i, f) in a.iter().enumerate() {
-            assert!((i * 10..(i + 1) * 10).contains(f), "{f} outside segment {i}");
+            assert!(
+                (i * 10..(i + 1) * 10).contains(f),
+                "{f} outside segment {i}"
+            );
         }
         assert!(tsn_random(3, 8, 1).iter().all(|&f| f < 3));
     }

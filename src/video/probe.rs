@@ -56,7 +56,8 @@ pub(crate) struct StreamFacts {
 }
 
 fn rational(r: ffmpeg_next::Rational) -> Option<f64> {
-    (r.numerator() > 0 && r.denominator() > 0).then(|| r.numerator() as f64 / r.denominator() as f64)
+    (r.numerator() > 0 && r.denominator() > 0)
+        .then(|| r.numerator() as f64 / r.denominator() as f64)
 }
 
 /// Clockwise display rotation from a 3×3 16.16 fixed-point display matrix, rounded to the
@@ -74,9 +75,9 @@ fn rotation_from_matrix(bytes: &[u8]) -> u32 {
     if s0 == 0.0 || s1 == 0.0 {
         return 0;
     }
-    // av_display_rotation_get gives the counter-clockwise angle; the CLI negates it.
-    let ccw = (m[1] / s1).atan2(m[0] / s0).to_degrees();
-    let cw = (-ccw).rem_euclid(360.0);
+    // av_display_rotation_get is −atan2(m1, m0) (counter-clockwise); the CLI turns the picture
+    // by its negation, clockwise: atan2(m1, m0).
+    let cw = (m[1] / s1).atan2(m[0] / s0).to_degrees().rem_euclid(360.0);
     let quarter = ((cw / 90.0).round() as u32) % 4;
     quarter * 90
 }
@@ -87,7 +88,12 @@ pub(crate) fn best_video_stream(input: &Input) -> Option<StreamFacts> {
     // SAFETY: the codec parameters belong to the stream, which outlives this call.
     let (codec_id, width, height, video_delay) = unsafe {
         let p = params.as_ptr();
-        ((*p).codec_id, (*p).width.max(0) as u32, (*p).height.max(0) as u32, (*p).video_delay)
+        (
+            (*p).codec_id,
+            (*p).width.max(0) as u32,
+            (*p).height.max(0) as u32,
+            (*p).video_delay,
+        )
     };
     let rotation = stream
         .side_data()
@@ -115,7 +121,8 @@ pub(crate) fn read_probe(input: &Input, facts: &StreamFacts) -> Probe {
         .as_ref()
         .map(|s| unsafe {
             let p = s.parameters().as_ptr();
-            let pf: ffmpeg_next::format::Pixel = std::mem::transmute::<i32, ffi::AVPixelFormat>((*p).format).into();
+            let pf: ffmpeg_next::format::Pixel =
+                std::mem::transmute::<i32, ffi::AVPixelFormat>((*p).format).into();
             (format!("{pf:?}").to_lowercase(), (*p).bit_rate)
         })
         .unwrap_or_default();
@@ -147,7 +154,9 @@ pub(crate) fn read_probe(input: &Input, facts: &StreamFacts) -> Probe {
         container: fmt.name().to_string(),
         container_long: fmt.description().to_string(),
         codec: codec.name().to_string(),
-        codec_long: decoder.map(|d| d.description().to_string()).unwrap_or_default(),
+        codec_long: decoder
+            .map(|d| d.description().to_string())
+            .unwrap_or_default(),
         pixel_format,
         width: facts.width,
         height: facts.height,
@@ -161,8 +170,13 @@ pub(crate) fn read_probe(input: &Input, facts: &StreamFacts) -> Probe {
         frame_count: 0,
         header_frame_count: header_frames,
         keyframe_count: 0,
-        has_audio: input.streams().any(|s| s.parameters().medium() == MediaType::Audio),
-        bit_rate: [bit_rate, container_bit_rate].into_iter().find(|b| *b > 0).map(|b| b as u64),
+        has_audio: input
+            .streams()
+            .any(|s| s.parameters().medium() == MediaType::Audio),
+        bit_rate: [bit_rate, container_bit_rate]
+            .into_iter()
+            .find(|b| *b > 0)
+            .map(|b| b as u64),
     }
 }
 
@@ -170,22 +184,31 @@ pub(crate) fn read_probe(input: &Input, facts: &StreamFacts) -> Probe {
 mod tests {
     use super::rotation_from_matrix;
 
-    fn matrix(deg_ccw: f64) -> Vec<u8> {
-        // av_display_rotation_set: [cos, -sin, 0, sin, cos, 0, 0, 0, 1<<30]
-        let (s, c) = deg_ccw.to_radians().sin_cos();
-        let fx = |v: f64| ((v * 65536.0).round() as i32).to_ne_bytes();
-        let vals = [fx(c), fx(-s), [0; 4], fx(s), fx(c), [0; 4], [0; 4], [0; 4], (1i32 << 30).to_ne_bytes()];
-        vals.concat()
+    fn matrix(m: [i32; 9]) -> Vec<u8> {
+        m.iter().flat_map(|v| v.to_ne_bytes()).collect()
     }
 
     #[test]
     fn rotation_angles_follow_the_cli() {
-        // `ffmpeg -display_rotation 90` stores +90 (counter-clockwise); the CLI turns the picture
-        // 90° clockwise ("transpose=clock") to show it.
-        assert_eq!(rotation_from_matrix(&matrix(0.0)), 0);
-        assert_eq!(rotation_from_matrix(&matrix(90.0)), 270);
-        assert_eq!(rotation_from_matrix(&matrix(-90.0)), 90);
-        assert_eq!(rotation_from_matrix(&matrix(180.0)), 180);
+        // The matrix FFmpeg 5.1 stores for `-metadata:s:v rotate=90` (ffprobe: "rotation": 90);
+        // the CLI shows it turned 90° counter-clockwise ("transpose=cclock"), i.e. 270° clockwise.
+        let one = 65536;
+        assert_eq!(
+            rotation_from_matrix(&matrix([0, -one, 0, one, 0, 0, 0, 0, 1 << 30])),
+            270
+        );
+        assert_eq!(
+            rotation_from_matrix(&matrix([0, one, 0, -one, 0, 0, 0, 0, 1 << 30])),
+            90
+        );
+        assert_eq!(
+            rotation_from_matrix(&matrix([-one, 0, 0, 0, -one, 0, 0, 0, 1 << 30])),
+            180
+        );
+        assert_eq!(
+            rotation_from_matrix(&matrix([one, 0, 0, 0, one, 0, 0, 0, 1 << 30])),
+            0
+        );
         assert_eq!(rotation_from_matrix(&[0u8; 8]), 0);
     }
 }

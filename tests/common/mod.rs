@@ -8,15 +8,30 @@ use std::process::Command;
 /// The shared real-footage folder beside the checkout. Tests that need it fail loudly when it is
 /// missing rather than pass without checking anything.
 pub fn shared_video(name: &str) -> PathBuf {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/videos").join(name);
-    assert!(p.exists(), "real test footage missing: {} (the repository expects ../shared/videos beside it)", p.display());
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/videos")
+        .join(name);
+    assert!(
+        p.exists(),
+        "real test footage missing: {} (the repository expects ../shared/videos beside it)",
+        p.display()
+    );
     p
 }
 
 /// Run the ffmpeg CLI; panics with its stderr on failure.
 pub fn ffmpeg(args: &[&str]) {
-    let out = Command::new("ffmpeg").args(["-hide_banner", "-loglevel", "error", "-y"]).args(args).output().expect("ffmpeg CLI not installed (scripts/bootstrap installs it)");
-    assert!(out.status.success(), "ffmpeg {:?} failed: {}", args, String::from_utf8_lossy(&out.stderr));
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-y"])
+        .args(args)
+        .output()
+        .expect("ffmpeg CLI not installed (scripts/bootstrap installs it)");
+    assert!(
+        out.status.success(),
+        "ffmpeg {:?} failed: {}",
+        args,
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// Make a video with the ffmpeg CLI from `args` (inputs and options), written to `dir/name`.
@@ -32,26 +47,70 @@ pub fn make_video(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
 /// What the ffmpeg CLI decodes as frame number `n` (display order), after `extra` filters,
 /// as RGB24 of `w`×`h`.
 pub fn cli_frame(path: &Path, n: usize, extra: &str, w: u32, h: u32) -> Vec<u8> {
-    let vf = if extra.is_empty() { format!("select=eq(n\\,{n})") } else { format!("select=eq(n\\,{n}),{extra}") };
+    let vf = if extra.is_empty() {
+        format!("select=eq(n\\,{n})")
+    } else {
+        format!("select=eq(n\\,{n}),{extra}")
+    };
     let out = Command::new("ffmpeg")
         .args(["-hide_banner", "-loglevel", "error", "-i"])
         .arg(path)
-        .args(["-vf", &vf, "-frames:v", "1", "-f", "rawvideo", "-pix_fmt", "rgb24", "-"])
+        .args([
+            "-vf",
+            &vf,
+            "-frames:v",
+            "1",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "rgb24",
+            "-",
+        ])
         .output()
         .expect("ffmpeg CLI");
-    assert!(out.status.success(), "ffmpeg reference for frame {n} failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert_eq!(out.stdout.len(), (w * h * 3) as usize, "ffmpeg reference frame {n} of {} has {} bytes, expected {w}×{h}×3", path.display(), out.stdout.len());
+    assert!(
+        out.status.success(),
+        "ffmpeg reference for frame {n} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        out.stdout.len(),
+        (w * h * 3) as usize,
+        "ffmpeg reference frame {n} of {} has {} bytes, expected {w}×{h}×3",
+        path.display(),
+        out.stdout.len()
+    );
     out.stdout
 }
 
 /// Frames decoded by the ffmpeg CLI (counting every frame it outputs).
 pub fn cli_frame_count(path: &Path) -> usize {
     let out = Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0", "-count_frames", "-show_entries", "stream=nb_read_frames", "-of", "csv=p=0"])
+        .args([
+            "-v",
+            "error",
+            "-select_streams",
+            "v:0",
+            "-count_frames",
+            "-show_entries",
+            "stream=nb_read_frames",
+            "-of",
+            "csv=p=0",
+        ])
         .arg(path)
         .output()
         .expect("ffprobe");
-    String::from_utf8_lossy(&out.stdout).trim().trim_end_matches(',').parse().expect("frame count from ffprobe")
+    // MPEG-TS lists the stream once per program: take the first line.
+    let text = String::from_utf8_lossy(&out.stdout);
+    let first = text
+        .lines()
+        .map(str::trim)
+        .find(|l| !l.is_empty())
+        .unwrap_or("");
+    first
+        .trim_end_matches(',')
+        .parse()
+        .unwrap_or_else(|_| panic!("frame count from ffprobe: {text:?}"))
 }
 
 /// Largest per-channel difference and how many bytes differ.
@@ -72,10 +131,18 @@ pub fn diff(a: &[u8], b: &[u8]) -> (u8, usize) {
 /// Assert our frame equals the CLI's within one level (swscale rounding), naming the frame.
 pub fn assert_same_picture(ours: &[u8], cli: &[u8], what: &str) {
     let (max, count) = diff(ours, cli);
-    assert!(max <= 1, "{what}: differs from the ffmpeg CLI by up to {max} levels in {count} of {} bytes", ours.len());
+    assert!(
+        max <= 1,
+        "{what}: differs from the ffmpeg CLI by up to {max} levels in {count} of {} bytes",
+        ours.len()
+    );
 }
 
 /// Mean absolute difference, to tell "a different frame" from "the same frame".
 pub fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x.abs_diff(*y) as f64).sum::<f64>() / a.len().max(1) as f64
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| x.abs_diff(*y) as f64)
+        .sum::<f64>()
+        / a.len().max(1) as f64
 }

@@ -9,44 +9,69 @@ impl AdalensApp {
         let count = l.video.frame_count();
         let current = l.current;
         let mut seek_to = None;
-        egui::Panel::bottom("strip").resizable(true).default_size(150.0).show(ui, |ui| {
-            ui.horizontal(|ui| {
-                let secs = l.video.index().seconds(current).unwrap_or(0.0);
-                ui.label(format!("frame {current} / {} · {secs:.3} s", count.saturating_sub(1)));
-                ui.weak("←/→ one frame, Shift ×10, Home/End");
+        egui::Panel::bottom("strip")
+            .resizable(true)
+            .default_size(150.0)
+            .show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    let secs = l.video.index().seconds(current).unwrap_or(0.0);
+                    ui.label(format!(
+                        "frame {current} / {} · {secs:.3} s",
+                        count.saturating_sub(1)
+                    ));
+                    ui.weak("←/→ one frame, Shift ×10, Home/End");
+                });
+                let width = ui.available_width();
+                let height = (ui.available_height() - 4.0).max(40.0);
+                let (rect, response) = ui
+                    .allocate_exact_size(egui::vec2(width, height), egui::Sense::click_and_drag());
+                let painter = ui.painter_at(rect);
+                painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
+                let x_of =
+                    |n: usize| rect.left() + rect.width() * (n as f32 + 0.5) / count.max(1) as f32;
+                // Each thumbnail fills the span of frames up to the next one.
+                let n_thumbs = l.thumbnails.len().max(1);
+                let slot = rect.width() / n_thumbs as f32;
+                for (i, (n, tex)) in l.thumbnails.iter().enumerate() {
+                    let size = tex.size_vec2();
+                    let h = rect.height().min(slot * size.y / size.x.max(1.0));
+                    let r = egui::Rect::from_min_size(
+                        egui::pos2(rect.left() + i as f32 * slot, rect.center().y - h / 2.0),
+                        egui::vec2(slot - 1.0, h),
+                    );
+                    painter.image(
+                        tex.id(),
+                        r,
+                        egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+                        egui::Color32::WHITE,
+                    );
+                    let _ = n;
+                }
+                for (n, _) in &l.thumbnails {
+                    let x = x_of(*n);
+                    painter.line_segment(
+                        [
+                            egui::pos2(x, rect.bottom() - 6.0),
+                            egui::pos2(x, rect.bottom()),
+                        ],
+                        ui.visuals().widgets.inactive.fg_stroke,
+                    );
+                }
+                let x = x_of(current);
+                painter.line_segment(
+                    [egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())],
+                    egui::Stroke::new(2.0, ui.visuals().selection.stroke.color),
+                );
+                if let Some(pos) = response.interact_pointer_pos() {
+                    let frac = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
+                    seek_to = Some(((frac * count as f32) as usize).min(count.saturating_sub(1)));
+                }
+                if let Some(pos) = response.hover_pos() {
+                    let frac = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
+                    let n = ((frac * count as f32) as usize).min(count.saturating_sub(1));
+                    response.on_hover_text_at_pointer(format!("frame {n}"));
+                }
             });
-            let width = ui.available_width();
-            let height = (ui.available_height() - 4.0).max(40.0);
-            let (rect, response) = ui.allocate_exact_size(egui::vec2(width, height), egui::Sense::click_and_drag());
-            let painter = ui.painter_at(rect);
-            painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
-            let x_of = |n: usize| rect.left() + rect.width() * (n as f32 + 0.5) / count.max(1) as f32;
-            // Each thumbnail fills the span of frames up to the next one.
-            let n_thumbs = l.thumbnails.len().max(1);
-            let slot = rect.width() / n_thumbs as f32;
-            for (i, (n, tex)) in l.thumbnails.iter().enumerate() {
-                let size = tex.size_vec2();
-                let h = rect.height().min(slot * size.y / size.x.max(1.0));
-                let r = egui::Rect::from_min_size(egui::pos2(rect.left() + i as f32 * slot, rect.center().y - h / 2.0), egui::vec2(slot - 1.0, h));
-                painter.image(tex.id(), r, egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)), egui::Color32::WHITE);
-                let _ = n;
-            }
-            for (n, _) in &l.thumbnails {
-                let x = x_of(*n);
-                painter.line_segment([egui::pos2(x, rect.bottom() - 6.0), egui::pos2(x, rect.bottom())], ui.visuals().widgets.inactive.fg_stroke);
-            }
-            let x = x_of(current);
-            painter.line_segment([egui::pos2(x, rect.top()), egui::pos2(x, rect.bottom())], egui::Stroke::new(2.0, ui.visuals().selection.stroke.color));
-            if let Some(pos) = response.interact_pointer_pos() {
-                let frac = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
-                seek_to = Some(((frac * count as f32) as usize).min(count.saturating_sub(1)));
-            }
-            if let Some(pos) = response.hover_pos() {
-                let frac = ((pos.x - rect.left()) / rect.width()).clamp(0.0, 1.0);
-                let n = ((frac * count as f32) as usize).min(count.saturating_sub(1));
-                response.on_hover_text_at_pointer(format!("frame {n}"));
-            }
-        });
         if let Some(n) = seek_to {
             if n != current {
                 self.push(Command::Seek(n));

@@ -17,7 +17,10 @@ impl AdalensApp {
                     let scale = (avail.x / size.x).min(avail.y / size.y).max(0.01);
                     ui.centered_and_justified(|ui| {
                         ui.add(egui::Image::new(tex).fit_to_exact_size(size * scale))
-                            .on_hover_text(format!("frame {n}, {}×{}", size.x as u32, size.y as u32));
+                            .on_hover_text(format!(
+                                "frame {n}, {}×{}",
+                                size.x as u32, size.y as u32
+                            ));
                     });
                 }
                 None => {

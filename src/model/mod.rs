@@ -1,0 +1,3 @@
+//! Model-side code: reading what PyTorch and candle produce.
+
+pub mod official_logits;
