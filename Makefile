@@ -17,7 +17,7 @@ run: build
 	./target/release/adalens $(VIDEO)
 
 test: bootstrap
-	$(CARGO) test --all-targets
+	$(CARGO) test
 
 clippy: bootstrap
 	$(CARGO) clippy --all-targets -- -D warnings

@@ -363,8 +363,12 @@ def main():
         decord_ok, decord_ver = True, getattr(decord, "__version__", "?")
     except Exception as e:  # pragma: no cover
         decord_ok, decord_ver = False, f"not importable: {e}"
-    import av
-    import numpy as np
+    try:
+        import av
+        import numpy as np
+    except ImportError as e:
+        sys.exit(f"{e}: run with the bench venv, e.g. /opt/pyenv-bench/bin/python "
+                 f"{sys.argv[0]} ... (see scripts/requirements-bench.txt)")
 
     n_frames = probe_frame_count(path)
     indices = tsn_indices(n_frames, args.frames)

@@ -19,7 +19,9 @@ impl AdalensApp {
                         "frame {current} / {} · {secs:.3} s",
                         count.saturating_sub(1)
                     ));
-                    ui.weak("←/→ one frame, Shift ×10, Home/End");
+                    ui.weak(
+                        "Left/Right: one frame · Shift: ten · Home/End · click or drag to scrub",
+                    );
                 });
                 let width = ui.available_width();
                 let height = (ui.available_height() - 4.0).max(40.0);
@@ -29,23 +31,33 @@ impl AdalensApp {
                 painter.rect_filled(rect, 2.0, ui.visuals().extreme_bg_color);
                 let x_of =
                     |n: usize| rect.left() + rect.width() * (n as f32 + 0.5) / count.max(1) as f32;
-                // Each thumbnail fills the span of frames up to the next one.
+                // A filmstrip: each thumbnail fills the span of frames up to the next one, centre-
+                // cropped to the slot so the strip has no gaps at any width.
                 let n_thumbs = l.thumbnails.len().max(1);
                 let slot = rect.width() / n_thumbs as f32;
-                for (i, (n, tex)) in l.thumbnails.iter().enumerate() {
-                    let size = tex.size_vec2();
-                    let h = rect.height().min(slot * size.y / size.x.max(1.0));
+                let strip_h = rect.height() - 8.0;
+                for (i, (_, tex)) in l.thumbnails.iter().enumerate() {
                     let r = egui::Rect::from_min_size(
-                        egui::pos2(rect.left() + i as f32 * slot, rect.center().y - h / 2.0),
-                        egui::vec2(slot - 1.0, h),
+                        egui::pos2(rect.left() + i as f32 * slot, rect.top()),
+                        egui::vec2(slot - 1.0, strip_h),
                     );
-                    painter.image(
-                        tex.id(),
-                        r,
-                        egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
-                        egui::Color32::WHITE,
-                    );
-                    let _ = n;
+                    let size = tex.size_vec2();
+                    let (img_aspect, slot_aspect) =
+                        (size.x / size.y.max(1.0), r.width() / r.height().max(1.0));
+                    let uv = if img_aspect > slot_aspect {
+                        let w = slot_aspect / img_aspect;
+                        egui::Rect::from_min_max(
+                            egui::pos2(0.5 - w / 2.0, 0.0),
+                            egui::pos2(0.5 + w / 2.0, 1.0),
+                        )
+                    } else {
+                        let h = img_aspect / slot_aspect;
+                        egui::Rect::from_min_max(
+                            egui::pos2(0.0, 0.5 - h / 2.0),
+                            egui::pos2(1.0, 0.5 + h / 2.0),
+                        )
+                    };
+                    painter.image(tex.id(), r, uv, egui::Color32::WHITE);
                 }
                 for (n, _) in &l.thumbnails {
                     let x = x_of(*n);

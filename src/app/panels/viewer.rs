@@ -11,16 +11,12 @@ impl AdalensApp {
                 return;
             };
             match &l.frame_texture {
-                Some((n, tex)) => {
+                Some((_, tex)) => {
                     let avail = ui.available_size();
                     let size = tex.size_vec2();
                     let scale = (avail.x / size.x).min(avail.y / size.y).max(0.01);
                     ui.centered_and_justified(|ui| {
-                        ui.add(egui::Image::new(tex).fit_to_exact_size(size * scale))
-                            .on_hover_text(format!(
-                                "frame {n}, {}×{}",
-                                size.x as u32, size.y as u32
-                            ));
+                        ui.add(egui::Image::new(tex).fit_to_exact_size(size * scale));
                     });
                 }
                 None => {
