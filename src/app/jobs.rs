@@ -92,7 +92,7 @@ impl Jobs {
         );
         busy.store(true, Ordering::Relaxed);
         std::thread::spawn(move || {
-            let what = format!("Opening {}", path.display());
+            let what = "Opening the video".to_string();
             let send = |e: JobEvent| {
                 let _ = tx.send(e);
                 repaint();

@@ -9,7 +9,7 @@ impl AdalensApp {
                 let mut dismiss = false;
                 for e in &self.errors {
                     ui.horizontal_wrapped(|ui| {
-                        ui.colored_label(ui.visuals().error_fg_color, format!("⚠ {}:", e.what));
+                        ui.colored_label(ui.visuals().error_fg_color, format!("Error — {}:", e.what));
                         ui.label(&e.detail);
                     });
                 }
