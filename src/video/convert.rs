@@ -164,9 +164,6 @@ pub(crate) struct Converter {
     key: (i32, i32, i32, i32, i32, u32, u32),
 }
 
-// SAFETY: the context is used by one thread at a time (it lives inside one decode worker).
-unsafe impl Send for Converter {}
-
 impl Drop for Converter {
     fn drop(&mut self) {
         // SAFETY: created by sws_getContext, freed once.

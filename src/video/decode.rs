@@ -334,7 +334,16 @@ fn decode_worker(
         let target_pos = index.frames[next].decode_pos;
         let continuing = position.is_some_and(|p| key_pos <= p + 1) && !at_eof;
         if !continuing {
-            let landed = seek(&mut st, facts, index, key, &by_ts, &mut packet)?;
+            let landed = match seek(&mut st, facts, index, key, &by_ts, &mut packet) {
+                Ok(l) => l,
+                // This frame cannot be reached; the others may still be.
+                Err(_) => {
+                    pending.remove(&next);
+                    stats.missing.push(next);
+                    position = None;
+                    continue;
+                }
+            };
             stats.seeks += 1;
             at_eof = false;
             if let Matcher::Count(it) = &mut matcher {
@@ -411,20 +420,22 @@ fn read_video_packet(
     stream: usize,
     packet: &mut ffmpeg_next::Packet,
 ) -> Option<()> {
+    // Read errors that neither advance nor reach EOF must not spin forever.
+    let mut errors = 0;
     loop {
         match packet.read(&mut st.input) {
             Ok(()) if packet.stream() == stream => return Some(()),
             Ok(()) => continue,
             Err(ffmpeg_next::Error::Eof) => return None,
-            // A damaged stretch of the file: FFmpeg resynchronises on the next read. Give up
-            // only when reads stop making progress.
+            // A damaged stretch of the file: FFmpeg resynchronises on the next read.
             Err(_) => {
+                errors += 1;
                 // SAFETY: reading the I/O context's EOF latch.
                 let eof = unsafe {
                     let pb = (*st.input.as_ptr()).pb;
                     pb.is_null() || (*pb).eof_reached != 0
                 };
-                if eof {
+                if eof || errors > 1000 {
                     return None;
                 }
             }
