@@ -51,14 +51,23 @@ pub fn run(a: &BenchVideoArgs) -> anyhow::Result<()> {
             let video = Video::open(file)?;
             let t_open = t0.elapsed();
             let targets = plan::tsn_centres(video.frame_count(), a.frames);
-            let decoded = video.frames_with(&targets, resize, &Control { threads: a.threads, ..Default::default() })?;
+            let decoded = video.frames_with(
+                &targets,
+                resize,
+                &Control {
+                    threads: a.threads,
+                    ..Default::default()
+                },
+            )?;
             total_t.push(t0.elapsed());
             open_t.push(t_open);
             last = Some((video, targets, decoded.stats));
         }
         // Peak memory of sampling alone, before the limit run (which holds every packet).
         let sample_peak = peak_rss_mb();
-        let Some((video, targets, stats)) = last else { continue };
+        let Some((video, targets, stats)) = last else {
+            continue;
+        };
         let mut limit = None;
         for _ in 0..a.repeat.max(1) {
             let l = video.decode_limit(&targets)?;

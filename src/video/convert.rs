@@ -188,7 +188,7 @@ impl FrameConverter {
     ) -> Result<RgbFrame, VideoError> {
         // The CLI turns the decoded picture (transpose / hflip+vflip filters) before it scales
         // and converts; doing the same keeps resized frames identical to its output.
-        if rotation % 360 != 0 {
+        if !rotation.is_multiple_of(360) {
             // SAFETY: as below.
             if let Some(turned) = unsafe { turn_planes(frame, rotation) } {
                 // SAFETY: `turned` is a complete frame owned here for the call.
@@ -241,7 +241,7 @@ impl FrameConverter {
                     sw as i32,
                     sh as i32,
                     ffi::AVPixelFormat::AV_PIX_FMT_RGB24,
-                    ffi::SWS_BICUBIC as i32,
+                    ffi::SWS_BICUBIC,
                     std::ptr::null_mut(),
                     std::ptr::null_mut(),
                     std::ptr::null(),
@@ -254,7 +254,7 @@ impl FrameConverter {
                 // As the CLI's scale filter: the frame's own matrix (BT.601 when unspecified)
                 // and its range.
                 let spc = if cs == ffi::AVColorSpace::AVCOL_SPC_UNSPECIFIED as i32 {
-                    ffi::SWS_CS_DEFAULT as i32
+                    ffi::SWS_CS_DEFAULT
                 } else {
                     cs
                 };

@@ -267,7 +267,6 @@ fn open_stream(path: &Path, facts: &StreamFacts, threads: usize) -> Result<Strea
         (*ctx.as_mut_ptr()).pkt_timebase = stream.time_base().into();
     }
     let decoder = ctx.decoder().video().map_err(|_| unsupported())?;
-    drop(stream);
     Ok(Stream {
         input,
         decoder,
@@ -569,7 +568,7 @@ fn receive(
                 (*f).decode_error_flags,
             )
         };
-        if flags & ffi::AV_FRAME_FLAG_CORRUPT as i32 != 0 || errs != 0 {
+        if flags & ffi::AV_FRAME_FLAG_CORRUPT != 0 || errs != 0 {
             stats.corrupt_frames += 1;
         }
         let n = match matcher {

@@ -111,7 +111,7 @@ pub(crate) fn build(input: &mut Input, facts: &StreamFacts) -> FrameIndex {
         }
         // SAFETY: reading plain fields of a packet we own.
         let flags = unsafe { (*packet.as_ptr()).flags };
-        if flags & ffi::AV_PKT_FLAG_DISCARD as i32 != 0 {
+        if flags & ffi::AV_PKT_FLAG_DISCARD != 0 {
             // Edit lists mark packets before the start; the decoder decodes them as references
             // but outputs no frame for them, so they get no frame number.
             continue;
@@ -245,7 +245,7 @@ impl PictureTypeParser {
                 ffi::avcodec_parameters_to_context(ctx, s.parameters().as_ptr());
             }
             // Each packet holds whole frames already.
-            (*parser).flags |= ffi::PARSER_FLAG_COMPLETE_FRAMES as i32;
+            (*parser).flags |= ffi::PARSER_FLAG_COMPLETE_FRAMES;
             Some(Self { parser, ctx })
         }
     }

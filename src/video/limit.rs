@@ -48,7 +48,7 @@ impl Video {
             }
             // SAFETY: reading a packet field.
             let discard =
-                unsafe { (*p.as_ptr()).flags } & ffmpeg_next::ffi::AV_PKT_FLAG_DISCARD as i32 != 0;
+                unsafe { (*p.as_ptr()).flags } & ffmpeg_next::ffi::AV_PKT_FLAG_DISCARD != 0;
             packets.push(((!discard).then_some(pos), p));
             if !discard {
                 pos += 1;
