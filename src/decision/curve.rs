@@ -162,18 +162,8 @@ impl PreparedCalibration {
         budgets: &[f64],
         opts: &CurveOptions,
     ) -> Result<Curve> {
-        let adaptive = budgets
-            .iter()
-            .enumerate()
-            .map(|(i, &b)| {
-                let sol = self.solve_budget(criterion, b)?;
-                self.curve_point(&sol, opts, i as u64)
-            })
-            .collect::<Result<Vec<_>>>()?;
-        Ok(Curve {
-            criterion,
-            adaptive,
-            fixed_step: self.fixed_step_curve(opts.with_map)?,
+        self.curve_with(criterion, budgets, opts, |b| {
+            self.solve_budget(criterion, b)
         })
     }
 
@@ -184,13 +174,21 @@ impl PreparedCalibration {
         ps: &[f64],
         opts: &CurveOptions,
     ) -> Result<Curve> {
-        let adaptive = ps
+        self.curve_with(criterion, ps, opts, |p| self.solve_p(criterion, p))
+    }
+
+    /// One adaptive point per operating parameter, plus the fixed-step curve.
+    fn curve_with(
+        &self,
+        criterion: Criterion,
+        params: &[f64],
+        opts: &CurveOptions,
+        solve: impl Fn(f64) -> Result<Solution>,
+    ) -> Result<Curve> {
+        let adaptive = params
             .iter()
             .enumerate()
-            .map(|(i, &p)| {
-                let sol = self.solve_p(criterion, p)?;
-                self.curve_point(&sol, opts, i as u64)
-            })
+            .map(|(i, &x)| self.curve_point(&solve(x)?, opts, i as u64))
             .collect::<Result<Vec<_>>>()?;
         Ok(Curve {
             criterion,

@@ -308,7 +308,6 @@ fn decode_worker(
 ) -> Result<WorkerStats, VideoError> {
     let mut st = open_stream(path, facts, threads)?;
     let mut stats = WorkerStats::default();
-    let mut conv = FrameConverter::default();
     let mut pending: BTreeSet<usize> = wanted.iter().copied().collect();
     // Decode position of each packet, to know where the demuxer is.
     let by_ts: HashMap<i64, u32> = match index.order {
@@ -319,13 +318,19 @@ fn decode_worker(
             .filter_map(|f| f.dts.map(|d| (d, f.decode_pos)))
             .collect(),
     };
-    let mut matcher = match index.order {
-        OrderSource::Timestamps => Matcher::Pts(index.pts_lookup()),
-        _ => Matcher::Count(Box::new(std::iter::empty())),
+    let mut out = Output {
+        frame: ffmpeg_next::frame::Video::empty(),
+        matcher: match index.order {
+            OrderSource::Timestamps => Matcher::Pts(index.pts_lookup()),
+            _ => Matcher::Count(Box::new(std::iter::empty())),
+        },
+        conv: FrameConverter::default(),
+        rotation: facts.rotation,
+        resize,
+        sink,
     };
     let mut position: Option<u32> = None; // decode position of the last packet sent
     let mut at_eof = false;
-    let mut frame = ffmpeg_next::frame::Video::empty();
     let mut packet = ffmpeg_next::Packet::empty();
     while let Some(&next) = pending.first() {
         let key = index.seek_from[next];
@@ -345,23 +350,13 @@ fn decode_worker(
             };
             stats.seeks += 1;
             at_eof = false;
-            if let Matcher::Count(it) = &mut matcher {
+            if let Matcher::Count(it) = &mut out.matcher {
                 *it = Box::new(index.outputs_from(landed));
             }
             // The packet read to check the landing is sent below.
             send(&mut st, &packet, &mut stats);
             position = by_ts_pos(&packet, index, &by_ts).or(Some(index.frames[landed].decode_pos));
-            receive(
-                &mut st,
-                &mut frame,
-                &mut matcher,
-                &mut pending,
-                &mut conv,
-                facts,
-                resize,
-                sink,
-                &mut stats,
-            )?;
+            out.drain(&mut st, &mut pending, &mut stats)?;
         }
         // Feed packets until `next` comes out or is clearly not coming.
         while pending.contains(&next) {
@@ -386,17 +381,7 @@ fn decode_worker(
                     at_eof = true;
                 }
             }
-            receive(
-                &mut st,
-                &mut frame,
-                &mut matcher,
-                &mut pending,
-                &mut conv,
-                facts,
-                resize,
-                sink,
-                &mut stats,
-            )?;
+            out.drain(&mut st, &mut pending, &mut stats)?;
         }
     }
     Ok(stats)
@@ -537,49 +522,58 @@ fn seek(
     })
 }
 
-#[allow(clippy::too_many_arguments)]
-fn receive(
-    st: &mut Stream,
-    frame: &mut ffmpeg_next::frame::Video,
-    matcher: &mut Matcher,
-    pending: &mut BTreeSet<usize>,
-    conv: &mut FrameConverter,
-    facts: &StreamFacts,
+/// The decoder's output side: matches frames to frame numbers and converts the wanted ones.
+struct Output<'a> {
+    frame: ffmpeg_next::frame::Video,
+    matcher: Matcher<'a>,
+    conv: FrameConverter,
+    rotation: u32,
     resize: Resize,
-    sink: &dyn Fn(usize, RgbFrame),
-    stats: &mut WorkerStats,
-) -> Result<(), VideoError> {
-    loop {
-        match st.decoder.receive_frame(frame) {
-            Ok(()) => {}
-            Err(ffmpeg_next::Error::Other { errno }) if errno == ffi::EAGAIN => return Ok(()),
-            Err(ffmpeg_next::Error::Eof) => return Ok(()),
-            Err(_) => {
-                stats.corrupt_frames += 1;
-                continue;
+    sink: &'a dyn Fn(usize, RgbFrame),
+}
+
+impl Output<'_> {
+    /// Take every frame the decoder has ready; convert and hand over those still pending.
+    fn drain(
+        &mut self,
+        st: &mut Stream,
+        pending: &mut BTreeSet<usize>,
+        stats: &mut WorkerStats,
+    ) -> Result<(), VideoError> {
+        loop {
+            match st.decoder.receive_frame(&mut self.frame) {
+                Ok(()) => {}
+                Err(ffmpeg_next::Error::Other { errno }) if errno == ffi::EAGAIN => return Ok(()),
+                Err(ffmpeg_next::Error::Eof) => return Ok(()),
+                Err(_) => {
+                    stats.corrupt_frames += 1;
+                    continue;
+                }
             }
-        }
-        // SAFETY: reading fields of the frame just received.
-        let (ts, flags, errs) = unsafe {
-            let f = frame.as_ptr();
-            (
-                (*f).best_effort_timestamp,
-                (*f).flags,
-                (*f).decode_error_flags,
-            )
-        };
-        if flags & ffi::AV_FRAME_FLAG_CORRUPT != 0 || errs != 0 {
-            stats.corrupt_frames += 1;
-        }
-        let n = match matcher {
-            Matcher::Pts(map) => map.get(&ts).copied(),
-            Matcher::Count(it) => it.next(),
-        };
-        if let Some(n) = n {
-            if pending.remove(&n) {
+            // SAFETY: reading fields of the frame just received.
+            let (ts, flags, errs) = unsafe {
+                let f = self.frame.as_ptr();
+                (
+                    (*f).best_effort_timestamp,
+                    (*f).flags,
+                    (*f).decode_error_flags,
+                )
+            };
+            if flags & ffi::AV_FRAME_FLAG_CORRUPT as i32 != 0 || errs != 0 {
+                stats.corrupt_frames += 1;
+            }
+            let n = match &mut self.matcher {
+                Matcher::Pts(map) => map.get(&ts).copied(),
+                Matcher::Count(it) => it.next(),
+            };
+            if let Some(n) = n.filter(|n| pending.remove(n)) {
                 // SAFETY: the frame stays valid during the conversion.
-                let img = conv.convert(unsafe { frame.as_ptr() }, facts.rotation, resize)?;
-                sink(n, img);
+                let img = self.conv.convert(
+                    unsafe { self.frame.as_ptr() },
+                    self.rotation,
+                    self.resize,
+                )?;
+                (self.sink)(n, img);
             }
         }
     }
