@@ -559,7 +559,7 @@ impl Output<'_> {
                     (*f).decode_error_flags,
                 )
             };
-            if flags & ffi::AV_FRAME_FLAG_CORRUPT as i32 != 0 || errs != 0 {
+            if flags & ffi::AV_FRAME_FLAG_CORRUPT != 0 || errs != 0 {
                 stats.corrupt_frames += 1;
             }
             let n = match &mut self.matcher {
