@@ -13,7 +13,8 @@ scripts/make_bench_videos.sh "$out"
 for f in "$out"/h264_720p_10min.mp4 "$out"/h264_1080p_60s.mp4; do
   echo "== $f"
   # One process per file, started through GNU time so its peak RSS is its own.
-  /usr/bin/time -f "adalens peak RSS %M KiB, wall %e s" target/release/adalens bench video "$f" --frames 16 --size 224 --repeat "$repeat"
+  timer=(); [ -x /usr/bin/time ] && timer=(/usr/bin/time -f "adalens process: peak RSS %M KiB, wall %e s")
+  "${timer[@]}" target/release/adalens bench video "$f" --frames 16 --size 224 --repeat "$repeat"
   if [ -x "$PY" ]; then
     "$PY" scripts/bench_video_peers.py "$f" --frames 16 --size 224 --repeat "$repeat"
   else
