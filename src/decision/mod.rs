@@ -33,6 +33,7 @@ pub mod evaluate;
 pub mod prepared;
 pub mod solver;
 pub mod synthetic;
+pub mod trace;
 
 pub use calibration::{CalibrationSet, Labels, OutputKind, Role, StepCosts};
 pub use criterion::Criterion;
@@ -41,3 +42,4 @@ pub use error::{DecisionError, Result};
 pub use evaluate::{average_precision, Evaluation};
 pub use prepared::{PreparedCalibration, Split};
 pub use solver::{geometric_shares, planned_counts, Clamp, Solution};
+pub use trace::{DecisionTrace, TRACE_VERSION};

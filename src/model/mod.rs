@@ -1,3 +1,7 @@
-//! Model-side code: reading what PyTorch and candle produce.
+//! Networks and checkpoints (candle only here): backbones named as in torchvision, FLOPs as the
+//! papers count them, and readers for what PyTorch writes.
 
+pub mod backbones;
+pub mod flops;
+pub mod layers;
 pub mod official_logits;

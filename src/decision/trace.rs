@@ -1,0 +1,230 @@
+//! The DecisionTrace: everything an adaptive model decided on one video, in one serialisable,
+//! versioned value (ARCHITECTURE.md §3). Every view — timeline, viewer, figures, `inspect
+//! --json`, batch summaries — reads this and nothing else, so what one shows the others show.
+
+use serde::{Deserialize, Serialize};
+
+use super::criterion::Criterion;
+
+/// Bumped on any change that an older reader would misread.
+pub const TRACE_VERSION: u32 = 1;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DecisionTrace {
+    pub version: u32,
+    /// Architecture that made it (`uni_adafocus`, `ada3d`, `ada3d_focus`).
+    pub arch: String,
+    pub video: VideoInfo,
+    pub clips: Vec<ClipTrace>,
+    /// Mean of the clip predictions (the video-level prediction of the papers' test protocol),
+    /// top-k classes with probabilities.
+    pub video_prediction: Vec<ClassProb>,
+    pub class_names: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VideoInfo {
+    pub path: String,
+    pub frame_count: usize,
+    pub fps: Option<f64>,
+    pub width: u32,
+    pub height: u32,
+}
+
+/// What the model saw of a frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FrameRole {
+    /// Seen by the glance network only.
+    Glance,
+    /// Looked at closely (a cube covers it).
+    Focus,
+    /// Sampled but discarded by the frame policy, or never used.
+    Unused,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FrameDecision {
+    /// Frame number in the video (display order, from 0).
+    pub frame: usize,
+    pub seconds: f64,
+    /// Keep probability m_t of the frame policy (absent when the arch has none).
+    pub keep_prob: Option<f32>,
+    pub kept: bool,
+    pub role: FrameRole,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageDecision {
+    /// Probability n_k that stage k stays 3D.
+    pub prob: f32,
+    pub ran_3d: bool,
+}
+
+/// One spatio-temporal cube the local network looked at.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Cube {
+    /// 1-based: cube `order` feeds step `order`.
+    pub order: usize,
+    /// Centre in [0, 1] of the frame width and height.
+    pub x: f32,
+    pub y: f32,
+    /// Centre in time, as a frame number of the video.
+    pub z: usize,
+    /// Size in pixels of the model input, and in frames (T').
+    pub w: u32,
+    pub h: u32,
+    pub t: u32,
+    /// Frame numbers the cube covers.
+    pub frames: Vec<usize>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct ClassProb {
+    pub class: u32,
+    pub prob: f32,
+}
+
+/// The prediction after a step: step 0 is the glance, step k follows cube k.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepPrediction {
+    pub step: usize,
+    pub top: Vec<ClassProb>,
+    /// Entropy of the softmax prediction, in nats.
+    pub entropy: f32,
+    pub confidence: f32,
+    /// GFLOPs spent up to and including this step.
+    pub cumulative_gflops: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExitDecision {
+    pub criterion: Criterion,
+    /// Threshold per step in the criterion's units (entropy: exit if ≤; confidence: exit if ≥);
+    /// `None` where nobody exits at that step.
+    pub thresholds: Vec<Option<f64>>,
+    pub exit_step: usize,
+    pub gflops: f64,
+    /// The budget (mean GFLOPs per video) the thresholds were solved for, if any.
+    pub budget: Option<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClipTrace {
+    pub frames: Vec<FrameDecision>,
+    pub stages: Vec<StageDecision>,
+    pub cubes: Vec<Cube>,
+    pub steps: Vec<StepPrediction>,
+    pub exit: Option<ExitDecision>,
+}
+
+impl ClipTrace {
+    /// The step where the model stops under `thresholds`: the first step whose prediction meets
+    /// its threshold, else the last one.
+    pub fn exit_step(&self, criterion: Criterion, thresholds: &[Option<f64>]) -> usize {
+        let last = self.steps.len().saturating_sub(1);
+        self.steps
+            .iter()
+            .zip(thresholds)
+            .position(|(s, th)| match (criterion, th) {
+                (Criterion::Entropy, Some(t)) => (s.entropy as f64) <= *t,
+                (Criterion::Confidence, Some(t)) => (s.confidence as f64) >= *t,
+                (_, None) => false,
+            })
+            .unwrap_or(last)
+            .min(last)
+    }
+}
+
+impl DecisionTrace {
+    pub fn to_json(&self) -> serde_json::Result<String> {
+        serde_json::to_string_pretty(self)
+    }
+
+    /// Parse a trace, refusing versions this build does not know.
+    pub fn from_json(s: &str) -> Result<Self, String> {
+        let t: DecisionTrace =
+            serde_json::from_str(s).map_err(|e| format!("not a DecisionTrace: {e}"))?;
+        if t.version != TRACE_VERSION {
+            return Err(format!(
+                "DecisionTrace version {} is not supported (this build reads {TRACE_VERSION})",
+                t.version
+            ));
+        }
+        Ok(t)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn step(step: usize, entropy: f32, confidence: f32) -> StepPrediction {
+        StepPrediction {
+            step,
+            top: vec![ClassProb {
+                class: 1,
+                prob: confidence,
+            }],
+            entropy,
+            confidence,
+            cumulative_gflops: step as f64,
+        }
+    }
+
+    fn clip() -> ClipTrace {
+        ClipTrace {
+            frames: vec![],
+            stages: vec![],
+            cubes: vec![],
+            steps: vec![step(0, 2.0, 0.3), step(1, 1.0, 0.6), step(2, 0.2, 0.9)],
+            exit: None,
+        }
+    }
+
+    #[test]
+    fn exit_is_the_first_step_meeting_its_threshold() {
+        let c = clip();
+        assert_eq!(
+            c.exit_step(Criterion::Entropy, &[Some(1.5), Some(1.5), None]),
+            1
+        );
+        assert_eq!(
+            c.exit_step(Criterion::Entropy, &[Some(0.1), Some(0.1), Some(0.1)]),
+            2
+        );
+        assert_eq!(
+            c.exit_step(Criterion::Confidence, &[Some(0.2), None, None]),
+            0
+        );
+        assert_eq!(c.exit_step(Criterion::Confidence, &[None, None, None]), 2);
+    }
+
+    #[test]
+    fn json_round_trip_and_version_check() {
+        let t = DecisionTrace {
+            version: TRACE_VERSION,
+            arch: "uni_adafocus".into(),
+            video: VideoInfo {
+                path: "a.mp4".into(),
+                frame_count: 10,
+                fps: Some(25.0),
+                width: 320,
+                height: 240,
+            },
+            clips: vec![clip()],
+            video_prediction: vec![ClassProb {
+                class: 3,
+                prob: 0.5,
+            }],
+            class_names: vec!["a".into()],
+        };
+        let s = t.to_json().unwrap();
+        assert_eq!(DecisionTrace::from_json(&s).unwrap(), t);
+        let newer = s.replacen("\"version\": 1", "\"version\": 99", 1);
+        assert!(DecisionTrace::from_json(&newer)
+            .unwrap_err()
+            .contains("version 99"));
+        assert!(DecisionTrace::from_json("{}").is_err());
+    }
+}

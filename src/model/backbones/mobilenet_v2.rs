@@ -1,0 +1,217 @@
+//! MobileNetV2 (Sandler et al., "MobileNetV2: Inverted Residuals and Linear Bottlenecks",
+//! CVPR 2018) with torchvision's structure and `state_dict` names (`features.{i}.conv.…`), so
+//! the glance network of the official AdaFocus checkpoints loads without a key map.
+
+use candle_core::{Module, Result, Tensor, D};
+use candle_nn::VarBuilder;
+
+use crate::model::flops::FlopCount;
+use crate::model::layers::{Act, ConvBn};
+
+/// torchvision's `_make_divisible`: round to a multiple of 8, never below 90% of `v`.
+pub fn make_divisible(v: f64, divisor: usize) -> usize {
+    let d = divisor as f64;
+    let mut new_v = ((v + d / 2.0) as usize / divisor * divisor).max(divisor);
+    if (new_v as f64) < 0.9 * v {
+        new_v += divisor;
+    }
+    new_v
+}
+
+/// (expansion t, channels c, repeats n, first stride s) of the paper's Table 2.
+const SETTING: [(usize, usize, usize, usize); 7] = [
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+];
+
+#[derive(Debug, Clone)]
+struct InvertedResidual {
+    expand: Option<ConvBn>,
+    depthwise: ConvBn,
+    project: ConvBn,
+    residual: bool,
+}
+
+impl InvertedResidual {
+    fn new(inp: usize, oup: usize, stride: usize, t: usize, vb: VarBuilder) -> Result<Self> {
+        let hidden = (inp as f64 * t as f64).round() as usize;
+        let c = vb.pp("conv");
+        // With expansion: conv.0 (1×1), conv.1 (3×3 depthwise), conv.2 (1×1 linear), conv.3 (BN);
+        // without: conv.0 (depthwise), conv.1, conv.2.
+        let (expand, dw_at) = if t != 1 {
+            (
+                Some(ConvBn::new(
+                    inp,
+                    hidden,
+                    1,
+                    1,
+                    1,
+                    Act::Relu6,
+                    c.pp("0.0"),
+                    c.pp("0.1"),
+                )?),
+                1,
+            )
+        } else {
+            (None, 0)
+        };
+        let depthwise = ConvBn::new(
+            hidden,
+            hidden,
+            3,
+            stride,
+            hidden,
+            Act::Relu6,
+            c.pp(format!("{dw_at}.0")),
+            c.pp(format!("{dw_at}.1")),
+        )?;
+        let project = ConvBn::new(
+            hidden,
+            oup,
+            1,
+            1,
+            1,
+            Act::None,
+            c.pp(dw_at + 1),
+            c.pp(dw_at + 2),
+        )?;
+        Ok(Self {
+            expand,
+            depthwise,
+            project,
+            residual: stride == 1 && inp == oup,
+        })
+    }
+
+    fn flops(&self, name: &str, hw: (usize, usize), count: &mut FlopCount) -> (usize, usize) {
+        let hw = match &self.expand {
+            Some(e) => e.flops(&format!("{name}.expand"), hw, count),
+            None => hw,
+        };
+        let hw = self
+            .depthwise
+            .flops(&format!("{name}.depthwise"), hw, count);
+        self.project.flops(&format!("{name}.project"), hw, count)
+    }
+}
+
+impl Module for InvertedResidual {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let mut y = match &self.expand {
+            Some(e) => e.forward(x)?,
+            None => x.clone(),
+        };
+        y = self.project.forward(&self.depthwise.forward(&y)?)?;
+        if self.residual {
+            y + x
+        } else {
+            Ok(y)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct MobileNetV2 {
+    stem: ConvBn,
+    blocks: Vec<InvertedResidual>,
+    head: ConvBn,
+    classifier: Option<candle_nn::Linear>,
+}
+
+impl MobileNetV2 {
+    /// `vb` is the network's root (its `features` and, when `num_classes` is given,
+    /// `classifier.1`).
+    pub fn new(width_mult: f64, num_classes: Option<usize>, vb: VarBuilder) -> Result<Self> {
+        let f = vb.pp("features");
+        let mut inp = make_divisible(32.0 * width_mult, 8);
+        let last = make_divisible(1280.0 * width_mult.max(1.0), 8);
+        let stem = ConvBn::new(3, inp, 3, 2, 1, Act::Relu6, f.pp("0.0"), f.pp("0.1"))?;
+        let mut blocks = Vec::new();
+        for (t, c, n, s) in SETTING {
+            let oup = make_divisible(c as f64 * width_mult, 8);
+            for i in 0..n {
+                blocks.push(InvertedResidual::new(
+                    inp,
+                    oup,
+                    if i == 0 { s } else { 1 },
+                    t,
+                    f.pp(blocks.len() + 1),
+                )?);
+                inp = oup;
+            }
+        }
+        let idx = blocks.len() + 1;
+        let head = ConvBn::new(
+            inp,
+            last,
+            1,
+            1,
+            1,
+            Act::Relu6,
+            f.pp(format!("{idx}.0")),
+            f.pp(format!("{idx}.1")),
+        )?;
+        let classifier = num_classes
+            .map(|n| candle_nn::linear(last, n, vb.pp("classifier.1")))
+            .transpose()?;
+        Ok(Self {
+            stem,
+            blocks,
+            head,
+            classifier,
+        })
+    }
+
+    /// Channels of the last feature map (and of the pooled vector).
+    pub fn feature_dim(&self) -> usize {
+        self.head.out_channels()
+    }
+
+    /// The last feature map, N×C×h×w.
+    pub fn forward_features(&self, x: &Tensor) -> Result<Tensor> {
+        let mut y = self.stem.forward(x)?;
+        for b in &self.blocks {
+            y = b.forward(&y)?;
+        }
+        self.head.forward(&y)
+    }
+
+    /// Feature map and its global average (N×C).
+    pub fn features_and_pooled(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
+        let f = self.forward_features(x)?;
+        let pooled = f.mean(D::Minus1)?.mean(D::Minus1)?;
+        Ok((f, pooled))
+    }
+
+    /// Multiply-adds for one `h × w` image, without the classifier (as the papers count the
+    /// glance network).
+    pub fn flops(&self, hw: (usize, usize)) -> FlopCount {
+        let mut count = FlopCount::default();
+        let mut hw = self.stem.flops("features.0", hw, &mut count);
+        for (i, b) in self.blocks.iter().enumerate() {
+            hw = b.flops(&format!("features.{}", i + 1), hw, &mut count);
+        }
+        self.head.flops(
+            &format!("features.{}", self.blocks.len() + 1),
+            hw,
+            &mut count,
+        );
+        count
+    }
+}
+
+impl Module for MobileNetV2 {
+    /// Logits when built with a classifier, else the pooled features.
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        let (_, pooled) = self.features_and_pooled(x)?;
+        match &self.classifier {
+            Some(c) => c.forward(&pooled),
+            None => Ok(pooled),
+        }
+    }
+}

@@ -1,0 +1,4 @@
+//! Backbone networks, one file each, named as in torchvision so checkpoints load as they are.
+
+pub mod mobilenet_v2;
+pub mod resnet;
