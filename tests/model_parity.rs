@@ -10,12 +10,16 @@ use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model").join(name)
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/model")
+        .join(name)
 }
 
 fn weights(name: &str) -> VarBuilder<'static> {
     // SAFETY: the fixture file is not modified while mapped.
-    unsafe { VarBuilder::from_mmaped_safetensors(&[fixture(name)], DType::F32, &Device::Cpu).unwrap() }
+    unsafe {
+        VarBuilder::from_mmaped_safetensors(&[fixture(name)], DType::F32, &Device::Cpu).unwrap()
+    }
 }
 
 fn io(name: &str) -> std::collections::HashMap<String, Tensor> {
@@ -25,8 +29,25 @@ fn io(name: &str) -> std::collections::HashMap<String, Tensor> {
 /// Largest absolute difference relative to the reference's largest magnitude.
 fn rel_err(ours: &Tensor, reference: &Tensor) -> f32 {
     assert_eq!(ours.dims(), reference.dims());
-    let diff = (ours - reference).unwrap().abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
-    let scale = reference.abs().unwrap().flatten_all().unwrap().max(0).unwrap().to_scalar::<f32>().unwrap();
+    let diff = (ours - reference)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
+    let scale = reference
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap();
     diff / scale.max(1e-12)
 }
 
@@ -47,7 +68,14 @@ fn mobilenet_v2_matches_pytorch() {
 
 #[test]
 fn resnet_basic_matches_pytorch() {
-    let net = ResNet::new(Block::Basic, [1, 1, 1, 1], 6.0 / 64.0, Some(10), weights("resnet_basic_base6.safetensors")).unwrap();
+    let net = ResNet::new(
+        Block::Basic,
+        [1, 1, 1, 1],
+        6.0 / 64.0,
+        Some(10),
+        weights("resnet_basic_base6.safetensors"),
+    )
+    .unwrap();
     let io = io("resnet_basic_base6_io.safetensors");
     let (features, pooled) = net.features_and_pooled(&io["input"]).unwrap();
     check("features", &features, &io["features"]);
@@ -57,7 +85,14 @@ fn resnet_basic_matches_pytorch() {
 
 #[test]
 fn resnet_bottleneck_matches_pytorch() {
-    let net = ResNet::new(Block::Bottleneck, [2, 1, 1, 1], 6.0 / 64.0, Some(10), weights("resnet_bottleneck_base6.safetensors")).unwrap();
+    let net = ResNet::new(
+        Block::Bottleneck,
+        [2, 1, 1, 1],
+        6.0 / 64.0,
+        Some(10),
+        weights("resnet_bottleneck_base6.safetensors"),
+    )
+    .unwrap();
     let io = io("resnet_bottleneck_base6_io.safetensors");
     let (features, pooled) = net.features_and_pooled(&io["input"]).unwrap();
     check("features", &features, &io["features"]);
@@ -68,6 +103,8 @@ fn resnet_bottleneck_matches_pytorch() {
 #[test]
 fn a_missing_weight_is_an_error_naming_it() {
     // Asking for a wider network than the file holds must fail, not run with random weights.
-    let err = MobileNetV2::new(0.5, Some(10), weights("mobilenet_v2_w010.safetensors")).unwrap_err().to_string();
+    let err = MobileNetV2::new(0.5, Some(10), weights("mobilenet_v2_w010.safetensors"))
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("features"), "{err}");
 }
