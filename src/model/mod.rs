@@ -6,3 +6,4 @@ pub mod conv3d;
 pub mod flops;
 pub mod layers;
 pub mod official_logits;
+pub mod patch;
