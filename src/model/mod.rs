@@ -7,3 +7,5 @@ pub mod flops;
 pub mod layers;
 pub mod official_logits;
 pub mod patch;
+mod torch_pth;
+mod torch_zip;
