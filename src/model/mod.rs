@@ -2,6 +2,7 @@
 //! papers count them, and readers for what PyTorch writes.
 
 pub mod backbones;
+pub mod checkpoint;
 pub mod conv3d;
 pub mod flops;
 pub mod layers;

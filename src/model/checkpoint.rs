@@ -1,0 +1,194 @@
+//! Checkpoint files → named tensors. Reads safetensors and PyTorch's zip checkpoints
+//! (`.pth`, `.pth.tar`, `.pt`) without executing any pickle code (see `torch_pth`), accepts the
+//! wrappers training scripts save (`{'epoch': …, 'state_dict': …}`, PySlowFast's
+//! `{'model_state': …}`) and strips DataParallel's `module.` prefix, so networks built with
+//! their PyTorch names load with no key map.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use candle_core::pickle::Object;
+use candle_core::{DType, Device, Tensor};
+use candle_nn::VarBuilder;
+
+use super::torch_pth::{self, float_value, int_value, DecodeError, PickleError};
+use super::torch_zip::Archive;
+
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("{0}: no such file")]
+    NotFound(PathBuf),
+    #[error("{path}: cannot read: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not a checkpoint adalens can read: neither a PyTorch zip file nor safetensors ({detail})")]
+    UnknownFormat { path: PathBuf, detail: String },
+    #[error("{path}: damaged PyTorch archive: {message}")]
+    Archive { path: PathBuf, message: String },
+    #[error("{path}: refused: the file asks to call {callable}, which a checkpoint never needs (it could run code under torch.load)")]
+    Refused { path: PathBuf, callable: String },
+    #[error("{path}: unreadable pickle: {message}")]
+    Pickle { path: PathBuf, message: String },
+    #[error("{path}: no tensors found (top-level keys: {keys})")]
+    NoTensors { path: PathBuf, keys: String },
+    #[error("{path}: tensor {name}: {message}")]
+    Tensor {
+        path: PathBuf,
+        name: String,
+        message: String,
+    },
+}
+
+/// Keys under which training scripts nest the weights.
+const WRAPPERS: [&str; 4] = ["state_dict", "model_state", "model", "net"];
+
+/// Named tensors of a checkpoint, on the CPU, names without `module.`.
+#[derive(Debug, Clone)]
+pub struct StateDict {
+    pub tensors: BTreeMap<String, Tensor>,
+    /// "safetensors" or "pytorch".
+    pub format: &'static str,
+}
+
+impl StateDict {
+    /// Read `path`, recognising the format by its content, not its extension.
+    pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
+        let path = path.as_ref();
+        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => CheckpointError::NotFound(path.to_path_buf()),
+            _ => CheckpointError::Io {
+                path: path.to_path_buf(),
+                source,
+            },
+        })?;
+        let (tensors, format) = match torch_pth::not_zip_hint(&bytes) {
+            None => (load_pytorch(path, &bytes)?, "pytorch"),
+            Some(hint) => {
+                let t =
+                    candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| {
+                        CheckpointError::UnknownFormat {
+                            path: path.to_path_buf(),
+                            detail: format!("{hint}; as safetensors: {e}"),
+                        }
+                    })?;
+                (t, "safetensors")
+            }
+        };
+        let tensors: BTreeMap<String, Tensor> = tensors
+            .into_iter()
+            .map(|(k, v)| (strip_module(&k), v))
+            .collect();
+        if tensors.is_empty() {
+            return Err(CheckpointError::NoTensors {
+                path: path.to_path_buf(),
+                keys: "none".into(),
+            });
+        }
+        Ok(Self { tensors, format })
+    }
+
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.tensors.keys().map(String::as_str)
+    }
+
+    /// Only the tensors under `prefix.`, with the prefix removed (e.g. `global_CNN`).
+    pub fn sub(&self, prefix: &str) -> StateDict {
+        let p = format!("{prefix}.");
+        let tensors = self
+            .tensors
+            .iter()
+            .filter_map(|(k, v)| k.strip_prefix(&p).map(|s| (s.to_string(), v.clone())))
+            .collect();
+        StateDict {
+            tensors,
+            format: self.format,
+        }
+    }
+
+    /// A VarBuilder over these tensors: networks take their weights from it by name, and a
+    /// name it lacks is an error, never a randomly initialised layer.
+    pub fn var_builder(&self, dtype: DType, device: &Device) -> VarBuilder<'static> {
+        let map: HashMap<String, Tensor> = self.tensors.clone().into_iter().collect();
+        VarBuilder::from_tensors(map, dtype, device)
+    }
+}
+
+fn strip_module(name: &str) -> String {
+    name.strip_prefix("module.").unwrap_or(name).to_string()
+}
+
+fn unicode(o: &Object) -> Option<&str> {
+    match o {
+        Object::Unicode(s) => Some(s),
+        _ => None,
+    }
+}
+
+fn load_pytorch(path: &Path, bytes: &[u8]) -> Result<HashMap<String, Tensor>, CheckpointError> {
+    let p = || path.to_path_buf();
+    let archive =
+        Archive::parse(bytes).map_err(|message| CheckpointError::Archive { path: p(), message })?;
+    let pickle_err = |e: PickleError| match e {
+        PickleError::Refused(callable) => CheckpointError::Refused {
+            path: p(),
+            callable,
+        },
+        PickleError::Malformed(message) => CheckpointError::Pickle { path: p(), message },
+    };
+    let (obj, dir) = torch_pth::read_pickle(&archive).map_err(pickle_err)?;
+    let Object::Dict(top) = obj else {
+        return Err(CheckpointError::Pickle {
+            path: p(),
+            message: "data.pkl does not hold a dict".into(),
+        });
+    };
+    let keys: Vec<String> = top
+        .iter()
+        .filter_map(|(k, _)| unicode(k).map(str::to_string))
+        .collect();
+    // The weights: the first wrapper key holding a dict, else the top level itself.
+    let mut top = top;
+    let wrapped = WRAPPERS.iter().find_map(|w| {
+        top.iter()
+            .position(|(k, v)| unicode(k) == Some(w) && matches!(v, Object::Dict(_)))
+    });
+    let entries = match wrapped {
+        Some(i) => match top.swap_remove(i).1 {
+            Object::Dict(e) => e,
+            _ => Vec::new(),
+        },
+        None => top,
+    };
+    let infos = torch_pth::tensor_infos(entries, &dir).map_err(pickle_err)?;
+    if infos.is_empty() {
+        return Err(CheckpointError::NoTensors {
+            path: p(),
+            keys: keys.join(", "),
+        });
+    }
+    let mut out = HashMap::new();
+    for info in infos {
+        let err = |message: String| CheckpointError::Tensor {
+            path: p(),
+            name: info.name.clone(),
+            message,
+        };
+        let map = |e: DecodeError| match e {
+            DecodeError::Archive(m) | DecodeError::Layout(m) => err(m),
+        };
+        let tensor = if info.dtype.is_float() {
+            let v = torch_pth::decode(&archive, &info, float_value).map_err(map)?;
+            Tensor::from_vec(v.values, v.dims, &Device::Cpu)
+        } else {
+            let v = torch_pth::decode(&archive, &info, int_value).map_err(map)?;
+            let ints: Vec<i64> = v.values.into_iter().map(|x| x as i64).collect();
+            Tensor::from_vec(ints, v.dims, &Device::Cpu)
+        }
+        .map_err(|e| err(e.to_string()))?;
+        out.insert(info.name.clone(), tensor);
+    }
+    Ok(out)
+}
