@@ -11,11 +11,9 @@
 //!
 //! Pickle can run arbitrary code, so `data.pkl` is interpreted by candle's restricted unpickler
 //! (`candle_core::pickle::Stack`), which only rebuilds plain objects and tensor descriptions and
-//! never imports or calls anything. The zip container is read by a small bounds-checked reader
-//! below rather than by `candle_core::pickle::PthTensors`: through the `zip` crate version this
-//! project resolves (9.4), `PthTensors` rejects the zip64 end records current torch versions
-//! always write ("Invalid Central Directory header"). torch stores entries uncompressed, so
-//! reading them needs only the central directory; CRC-32 is checked.
+//! never imports or calls anything, behind an allow-list of callables (`super::torch_pth`). The
+//! zip container is read by `super::torch_zip` rather than `candle_core::pickle::PthTensors`,
+//! which rejects the zip64 end records current torch versions always write.
 //!
 //! The result is a plain [`CalibrationSet`]: training split → fitting the thresholds, validation
 //! split → evaluation, as the official script does; the cost is the official per-step GFLOPs
@@ -323,9 +321,6 @@ fn targets_to_labels(
         Ok(Labels::Multi(sets))
     }
 }
-
-/// The part of the zip format `torch.save` writes: stored (uncompressed) entries, zip64 end
-/// records, data descriptors. Every offset is bounds-checked; errors are messages.
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! The zip container of PyTorch's checkpoints (`torch.save` since 1.6), read by a small
 //! bounds-checked reader: torch stores entries uncompressed, so only the central directory is
-//! needed; CRC-32 is checked. (candle's `PthTensors`, through the `zip` crate version this
+//! needed; CRC-32 is checked. It handles what `torch.save` writes — stored entries, zip64 end
+//! records, data descriptors — and bounds-checks every offset; errors are messages. (candle's `PthTensors`, through the `zip` crate version this
 //! project resolves, rejects the zip64 end records current torch always writes.)
 
 use std::collections::HashMap;
