@@ -123,3 +123,50 @@ fn a_network_wider_than_the_checkpoint_is_an_error_not_random_weights() {
     let e = MobileNetV2::new(1.0, Some(10), sd.var_builder(DType::F32, &Device::Cpu)).unwrap_err();
     assert!(e.to_string().contains("shape"), "{e}");
 }
+
+#[test]
+fn official_adafocus_mobilenet_names_load_the_same_network() {
+    use adalens::model::backbones::mobilenet_v2::Naming;
+    // Rename the fixture's torchvision keys to the official AdaFocus ones with the mapping the
+    // fixture script recorded (names do not depend on the width).
+    let map: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixture("mobilenet_v2_official_keys.json")).unwrap(),
+    )
+    .unwrap();
+    let to_official: std::collections::HashMap<String, String> = map["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| {
+            (
+                k["torchvision"].as_str().unwrap().to_string(),
+                k["official"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut sd = StateDict::load(fixture("mobilenet_v2_w010.safetensors")).unwrap();
+    let renamed: std::collections::BTreeMap<String, candle_core::Tensor> = sd
+        .tensors
+        .iter()
+        .map(|(k, v)| (to_official[k].clone(), v.clone()))
+        .collect();
+    assert!(
+        renamed.contains_key("features.2.conv.6.weight")
+            && renamed.contains_key("classifier.weight")
+    );
+    sd.tensors = renamed;
+    let vb = sd.var_builder(DType::F32, &Device::Cpu);
+    let net = MobileNetV2::with_naming(0.1, Some(10), Naming::AdaFocus, vb).unwrap();
+    let io =
+        candle_core::safetensors::load(fixture("mobilenet_v2_w010_io.safetensors"), &Device::Cpu)
+            .unwrap();
+    let logits = candle_core::Module::forward(&net, &io["input"]).unwrap();
+    assert!(max_rel(&logits, &io["logits"]) < 1e-4);
+    // and torchvision naming on official keys fails, naming a missing tensor
+    let e = MobileNetV2::new(0.1, Some(10), sd.var_builder(DType::F32, &Device::Cpu)).unwrap_err();
+    assert!(
+        e.to_string().contains("features.1.conv.0.0.weight")
+            || e.to_string().contains("cannot find"),
+        "{e}"
+    );
+}

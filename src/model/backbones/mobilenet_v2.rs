@@ -18,6 +18,19 @@ pub fn make_divisible(v: f64, divisor: usize) -> usize {
     new_v
 }
 
+/// Which `state_dict` names the weights use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub enum Naming {
+    /// torchvision's `mobilenet_v2`: `features.{i}.conv.{0.0, 0.1, 1.0, 1.1, 2, 3}`,
+    /// `classifier.1`.
+    #[default]
+    Torchvision,
+    /// The variant in the official AdaFocusV2 / Uni-AdaFocus code (after tonylins'
+    /// pytorch-mobilenet-v2): one flat `conv` Sequential with the ReLU6 slots counted
+    /// (`conv.{0,1,3,4,6,7}`), and a bare `classifier`. Same network at width 1.0.
+    AdaFocus,
+}
+
 /// (expansion t, channels c, repeats n, first stride s) of the paper's Table 2.
 const SETTING: [(usize, usize, usize, usize); 7] = [
     (1, 16, 1, 1),
@@ -38,27 +51,38 @@ struct InvertedResidual {
 }
 
 impl InvertedResidual {
-    fn new(inp: usize, oup: usize, stride: usize, t: usize, vb: VarBuilder) -> Result<Self> {
+    fn new(
+        inp: usize,
+        oup: usize,
+        stride: usize,
+        t: usize,
+        naming: Naming,
+        vb: VarBuilder,
+    ) -> Result<Self> {
         let hidden = (inp as f64 * t as f64).round() as usize;
         let c = vb.pp("conv");
-        // With expansion: conv.0 (1×1), conv.1 (3×3 depthwise), conv.2 (1×1 linear), conv.3 (BN);
-        // without: conv.0 (depthwise), conv.1, conv.2.
-        let (expand, dw_at) = if t != 1 {
-            (
-                Some(ConvBn::new(
-                    inp,
-                    hidden,
-                    1,
-                    1,
-                    1,
-                    Act::Relu6,
-                    c.pp("0.0"),
-                    c.pp("0.1"),
-                )?),
+        // (conv, BN) names of the expand, depthwise and project layers. torchvision, with
+        // expansion: conv.0.0/0.1, conv.1.0/1.1, conv.2/3; without: conv.0.0/0.1, conv.1/2.
+        // AdaFocus: conv.0/1, conv.3/4, conv.6/7; without: conv.0/1, conv.3/4.
+        let names: [(&str, &str); 3] = match (naming, t != 1) {
+            (Naming::Torchvision, true) => [("0.0", "0.1"), ("1.0", "1.1"), ("2", "3")],
+            (Naming::Torchvision, false) => [("", ""), ("0.0", "0.1"), ("1", "2")],
+            (Naming::AdaFocus, true) => [("0", "1"), ("3", "4"), ("6", "7")],
+            (Naming::AdaFocus, false) => [("", ""), ("0", "1"), ("3", "4")],
+        };
+        let expand = if t != 1 {
+            Some(ConvBn::new(
+                inp,
+                hidden,
                 1,
-            )
+                1,
+                1,
+                Act::Relu6,
+                c.pp(names[0].0),
+                c.pp(names[0].1),
+            )?)
         } else {
-            (None, 0)
+            None
         };
         let depthwise = ConvBn::new(
             hidden,
@@ -67,8 +91,8 @@ impl InvertedResidual {
             stride,
             hidden,
             Act::Relu6,
-            c.pp(format!("{dw_at}.0")),
-            c.pp(format!("{dw_at}.1")),
+            c.pp(names[1].0),
+            c.pp(names[1].1),
         )?;
         let project = ConvBn::new(
             hidden,
@@ -77,8 +101,8 @@ impl InvertedResidual {
             1,
             1,
             Act::None,
-            c.pp(dw_at + 1),
-            c.pp(dw_at + 2),
+            c.pp(names[2].0),
+            c.pp(names[2].1),
         )?;
         Ok(Self {
             expand,
@@ -125,8 +149,18 @@ pub struct MobileNetV2 {
 
 impl MobileNetV2 {
     /// `vb` is the network's root (its `features` and, when `num_classes` is given,
-    /// `classifier.1`).
+    /// `classifier.1`), with torchvision's names.
     pub fn new(width_mult: f64, num_classes: Option<usize>, vb: VarBuilder) -> Result<Self> {
+        Self::with_naming(width_mult, num_classes, Naming::Torchvision, vb)
+    }
+
+    /// As [`MobileNetV2::new`], for weights saved under `naming`.
+    pub fn with_naming(
+        width_mult: f64,
+        num_classes: Option<usize>,
+        naming: Naming,
+        vb: VarBuilder,
+    ) -> Result<Self> {
         let f = vb.pp("features");
         let mut inp = make_divisible(32.0 * width_mult, 8);
         let last = make_divisible(1280.0 * width_mult.max(1.0), 8);
@@ -140,6 +174,7 @@ impl MobileNetV2 {
                     oup,
                     if i == 0 { s } else { 1 },
                     t,
+                    naming,
                     f.pp(blocks.len() + 1),
                 )?);
                 inp = oup;
@@ -156,8 +191,12 @@ impl MobileNetV2 {
             f.pp(format!("{idx}.0")),
             f.pp(format!("{idx}.1")),
         )?;
+        let head_name = match naming {
+            Naming::Torchvision => "classifier.1",
+            Naming::AdaFocus => "classifier",
+        };
         let classifier = num_classes
-            .map(|n| candle_nn::linear(last, n, vb.pp("classifier.1")))
+            .map(|n| candle_nn::linear(last, n, vb.pp(head_name)))
             .transpose()?;
         Ok(Self {
             stem,
