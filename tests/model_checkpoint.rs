@@ -2,41 +2,14 @@
 //! in a torch zip), read without executing pickle code; malicious and broken files refused with
 //! a clear error.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use adalens::model::backbones::mobilenet_v2::MobileNetV2;
 use adalens::model::backbones::resnet::{Block, ResNet};
 use adalens::model::checkpoint::{CheckpointError, StateDict};
 use candle_core::{DType, Device};
 
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/model")
-        .join(name)
-}
-
-fn max_rel(a: &candle_core::Tensor, b: &candle_core::Tensor) -> f32 {
-    let d: f32 = (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap();
-    let s: f32 = b
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap();
-    d / s.max(1e-12)
-}
+use common::{max_rel_err as max_rel, model_fixture as fixture};
 
 #[test]
 fn pth_tar_equals_safetensors_and_runs_the_network() {

@@ -1,13 +1,15 @@
 //! Conv3d built from conv2d against PyTorch's own conv3d (the independent check of the
 //! decomposition), on every case of tests/fixtures/model/conv3d.safetensors.
 
+mod common;
+
 use adalens::model::conv3d::Conv3d;
 use candle_core::{Device, Tensor};
+use common::{max_rel_err, model_fixture};
 
 #[test]
 fn conv3d_matches_torch_on_every_fixture_case() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/model/conv3d.safetensors");
+    let path = model_fixture("conv3d.safetensors");
     let tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
@@ -41,30 +43,12 @@ fn conv3d_matches_torch_on_every_fixture_case() {
             .unwrap();
         let want = &tensors[&format!("{name}.output")];
         assert_eq!(out.dims(), want.dims(), "{name}");
-        let diff: f32 = (&out - want)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar()
-            .unwrap();
-        let scale: f32 = want
-            .abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar()
-            .unwrap();
+        let err = max_rel_err(&out, want);
         assert!(
-            diff / scale < 1e-5,
+            err < 1e-5,
             "{name} ({}): relative error {}",
             case["note"],
-            diff / scale
+            err
         );
         checked += 1;
     }
@@ -96,16 +80,6 @@ fn centre_tap_is_a_2d_convolution_of_the_same_frames() {
         .unwrap();
     let want = f2.conv2d(&k, 1, 1, 1, 1).unwrap();
     let got = y.narrow(2, 2, 1).unwrap().squeeze(2).unwrap();
-    let diff: f32 = (got - want)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap();
-    assert!(diff < 1e-5);
+    assert!(max_rel_err(&got, &want) < 1e-5);
     assert_eq!(conv.macs((5, 6, 6), true) * 3, conv.macs((5, 6, 6), false));
 }

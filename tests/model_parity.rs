@@ -2,18 +2,13 @@
 //! statistics (scripts/make_model_fixtures.py), loaded from safetensors by their torchvision
 //! names, must reproduce PyTorch's feature maps, pooled vectors and logits.
 
-use std::path::{Path, PathBuf};
+mod common;
 
 use adalens::model::backbones::mobilenet_v2::MobileNetV2;
 use adalens::model::backbones::resnet::{Block, ResNet};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
-
-fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/model")
-        .join(name)
-}
+use common::{max_rel_err, model_fixture as fixture};
 
 fn weights(name: &str) -> VarBuilder<'static> {
     // SAFETY: the fixture file is not modified while mapped.
@@ -26,44 +21,32 @@ fn io(name: &str) -> std::collections::HashMap<String, Tensor> {
     candle_core::safetensors::load(fixture(name), &Device::Cpu).unwrap()
 }
 
-/// Largest absolute difference relative to the reference's largest magnitude.
-fn rel_err(ours: &Tensor, reference: &Tensor) -> f32 {
-    assert_eq!(ours.dims(), reference.dims());
-    let diff = (ours - reference)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    let scale = reference
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    diff / scale.max(1e-12)
+fn check(what: &str, ours: &Tensor, reference: &Tensor) {
+    let e = max_rel_err(ours, reference);
+    assert!(e < 1e-4, "{what}: relative error {e:.2e}");
 }
 
-fn check(what: &str, ours: &Tensor, reference: &Tensor) {
-    let e = rel_err(ours, reference);
-    assert!(e < 1e-4, "{what}: relative error {e:.2e}");
+/// Features, pooled vector and logits against the io fixture.
+fn check_network(
+    io_name: &str,
+    features_and_pooled: impl Fn(&Tensor) -> (Tensor, Tensor),
+    logits: impl Fn(&Tensor) -> Tensor,
+) {
+    let io = io(io_name);
+    let (features, pooled) = features_and_pooled(&io["input"]);
+    check("features", &features, &io["features"]);
+    check("pooled", &pooled, &io["pooled"]);
+    check("logits", &logits(&io["input"]), &io["logits"]);
 }
 
 #[test]
 fn mobilenet_v2_matches_pytorch() {
     let net = MobileNetV2::new(0.1, Some(10), weights("mobilenet_v2_w010.safetensors")).unwrap();
-    let io = io("mobilenet_v2_w010_io.safetensors");
-    let (features, pooled) = net.features_and_pooled(&io["input"]).unwrap();
-    check("features", &features, &io["features"]);
-    check("pooled", &pooled, &io["pooled"]);
-    check("logits", &net.forward(&io["input"]).unwrap(), &io["logits"]);
+    check_network(
+        "mobilenet_v2_w010_io.safetensors",
+        |x| net.features_and_pooled(x).unwrap(),
+        |x| net.forward(x).unwrap(),
+    );
 }
 
 #[test]
@@ -76,11 +59,11 @@ fn resnet_basic_matches_pytorch() {
         weights("resnet_basic_base6.safetensors"),
     )
     .unwrap();
-    let io = io("resnet_basic_base6_io.safetensors");
-    let (features, pooled) = net.features_and_pooled(&io["input"]).unwrap();
-    check("features", &features, &io["features"]);
-    check("pooled", &pooled, &io["pooled"]);
-    check("logits", &net.forward(&io["input"]).unwrap(), &io["logits"]);
+    check_network(
+        "resnet_basic_base6_io.safetensors",
+        |x| net.features_and_pooled(x).unwrap(),
+        |x| net.forward(x).unwrap(),
+    );
 }
 
 #[test]
@@ -93,11 +76,11 @@ fn resnet_bottleneck_matches_pytorch() {
         weights("resnet_bottleneck_base6.safetensors"),
     )
     .unwrap();
-    let io = io("resnet_bottleneck_base6_io.safetensors");
-    let (features, pooled) = net.features_and_pooled(&io["input"]).unwrap();
-    check("features", &features, &io["features"]);
-    check("pooled", &pooled, &io["pooled"]);
-    check("logits", &net.forward(&io["input"]).unwrap(), &io["logits"]);
+    check_network(
+        "resnet_bottleneck_base6_io.safetensors",
+        |x| net.features_and_pooled(x).unwrap(),
+        |x| net.forward(x).unwrap(),
+    );
 }
 
 #[test]

@@ -1,13 +1,15 @@
 //! Patch extraction against PyTorch's affine_grid + grid_sample (fixture from
 //! scripts/make_model_fixtures.py), including boxes that leave the frame.
 
+mod common;
+
 use adalens::model::patch::{affine_patches, region_from_action, theta_for_region};
 use candle_core::{Device, Tensor};
+use common::{max_rel_err, model_fixture};
 
 #[test]
 fn patches_match_grid_sample_and_the_official_box_formula() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/model/grid_sample.safetensors");
+    let path = model_fixture("grid_sample.safetensors");
     let t = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
     let (input, theta_ref, actions, boxes) = (&t["input"], &t["theta"], &t["actions"], &t["boxes"]);
     let (b, _, h, w) = input.dims4().unwrap();
@@ -38,28 +40,6 @@ fn patches_match_grid_sample_and_the_official_box_formula() {
     let out = affine_patches(input, theta_ref, (24, 24)).unwrap();
     let want = &t["output"];
     assert_eq!(out.dims(), want.dims());
-    let diff: f32 = (&out - want)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap();
-    let scale: f32 = want
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap();
-    assert!(
-        diff / scale < 1e-5,
-        "patches differ: relative {}",
-        diff / scale
-    );
+    let err = max_rel_err(&out, want);
+    assert!(err < 1e-5, "patches differ: relative {}", err);
 }

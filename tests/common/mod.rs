@@ -146,3 +146,26 @@ pub fn mean_abs_diff(a: &[u8], b: &[u8]) -> f64 {
         .sum::<f64>()
         / a.len().max(1) as f64
 }
+
+/// A file from tests/fixtures/model (made by scripts/make_model_fixtures.py).
+pub fn model_fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/model")
+        .join(name)
+}
+
+/// Largest absolute difference relative to the reference's largest magnitude.
+pub fn max_rel_err(ours: &candle_core::Tensor, reference: &candle_core::Tensor) -> f32 {
+    assert_eq!(ours.dims(), reference.dims(), "shapes differ");
+    let max_abs = |t: &candle_core::Tensor| -> f32 {
+        t.abs()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .max(0)
+            .unwrap()
+            .to_scalar()
+            .unwrap()
+    };
+    max_abs(&(ours - reference).unwrap()) / max_abs(reference).max(1e-12)
+}
