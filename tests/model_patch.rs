@@ -5,7 +5,7 @@ mod common;
 
 use adalens::model::patch::{affine_patches, region_from_action, theta_for_region};
 use candle_core::{Device, Tensor};
-use common::{max_rel_err, model_fixture};
+use common::{max_abs, max_rel_err, model_fixture};
 
 #[test]
 fn patches_match_grid_sample_and_the_official_box_formula() {
@@ -25,16 +25,7 @@ fn patches_match_grid_sample_and_the_official_box_formula() {
         thetas.extend(theta_for_region(r, (h, w)).concat());
     }
     let theta = Tensor::from_vec(thetas, (b, 2, 3), &Device::Cpu).unwrap();
-    let dt: f32 = (&theta - theta_ref)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar()
-        .unwrap();
+    let dt = max_abs(&(&theta - theta_ref).unwrap());
     assert!(dt < 1e-6, "theta differs by {dt}");
     // The sampling itself, from the fixture's theta.
     let out = affine_patches(input, theta_ref, (24, 24)).unwrap();

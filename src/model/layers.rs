@@ -1,7 +1,7 @@
 //! Building blocks shared by the backbones: a convolution with its BatchNorm folded in at load
 //! time (eval mode; same outputs, one op less per layer), with the FLOPs it costs.
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
 use super::flops::{conv2d_macs, conv_out, FlopCount};
@@ -114,5 +114,18 @@ impl ConvBn {
 impl Module for ConvBn {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.act.apply(&self.conv.forward(x)?)
+    }
+}
+
+/// Global average over the spatial axes: N×C×h×w → N×C.
+pub fn global_avg_pool(features: &Tensor) -> Result<Tensor> {
+    features.mean(D::Minus1)?.mean(D::Minus1)
+}
+
+/// Logits through the classifier head when the network has one, else the pooled features.
+pub fn classify(pooled: Tensor, head: Option<&candle_nn::Linear>) -> Result<Tensor> {
+    match head {
+        Some(h) => h.forward(&pooled),
+        None => Ok(pooled),
     }
 }

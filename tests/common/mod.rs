@@ -154,6 +154,18 @@ pub fn model_fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// Largest absolute element of a tensor.
+pub fn max_abs(t: &candle_core::Tensor) -> f32 {
+    t.abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar()
+        .unwrap()
+}
+
 /// Largest absolute difference relative to the reference's largest magnitude.
 pub fn max_rel_err(ours: &candle_core::Tensor, reference: &candle_core::Tensor) -> f32 {
     assert_eq!(ours.dims(), reference.dims(), "shapes differ");

@@ -2,11 +2,11 @@
 //! CVPR 2018) with torchvision's structure and `state_dict` names (`features.{i}.conv.…`), so
 //! the glance network of the official AdaFocus checkpoints loads without a key map.
 
-use candle_core::{Module, Result, Tensor, D};
+use candle_core::{Module, Result, Tensor};
 use candle_nn::VarBuilder;
 
 use crate::model::flops::FlopCount;
-use crate::model::layers::{Act, ConvBn};
+use crate::model::layers::{classify, global_avg_pool, Act, ConvBn};
 
 /// torchvision's `_make_divisible`: round to a multiple of 8, never below 90% of `v`.
 pub fn make_divisible(v: f64, divisor: usize) -> usize {
@@ -223,7 +223,7 @@ impl MobileNetV2 {
     /// Feature map and its global average (N×C).
     pub fn features_and_pooled(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let f = self.forward_features(x)?;
-        let pooled = f.mean(D::Minus1)?.mean(D::Minus1)?;
+        let pooled = global_avg_pool(&f)?;
         Ok((f, pooled))
     }
 
@@ -248,9 +248,6 @@ impl Module for MobileNetV2 {
     /// Logits when built with a classifier, else the pooled features.
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (_, pooled) = self.features_and_pooled(x)?;
-        match &self.classifier {
-            Some(c) => c.forward(&pooled),
-            None => Ok(pooled),
-        }
+        classify(pooled, self.classifier.as_ref())
     }
 }

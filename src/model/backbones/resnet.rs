@@ -7,7 +7,7 @@ use candle_core::{Module, Result, Tensor, D};
 use candle_nn::VarBuilder;
 
 use crate::model::flops::{conv_out, FlopCount};
-use crate::model::layers::{Act, ConvBn};
+use crate::model::layers::{classify, global_avg_pool, Act, ConvBn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Block {
@@ -228,7 +228,7 @@ impl ResNet {
     /// Feature map and its global average (N×C).
     pub fn features_and_pooled(&self, x: &Tensor) -> Result<(Tensor, Tensor)> {
         let f = self.forward_features(x)?;
-        let pooled = f.mean(D::Minus1)?.mean(D::Minus1)?;
+        let pooled = global_avg_pool(&f)?;
         Ok((f, pooled))
     }
 
@@ -249,9 +249,6 @@ impl ResNet {
 impl Module for ResNet {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (_, pooled) = self.features_and_pooled(x)?;
-        match &self.fc {
-            Some(fc) => fc.forward(&pooled),
-            None => Ok(pooled),
-        }
+        classify(pooled, self.fc.as_ref())
     }
 }
