@@ -6,4 +6,5 @@
 pub mod app;
 pub mod decision;
 pub mod model;
+pub mod pipeline;
 pub mod video;

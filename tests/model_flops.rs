@@ -51,3 +51,52 @@ fn torchvision_make_divisible() {
     assert_eq!(make_divisible(24.0 * 0.75, 8), 24); // 18 → 16 is below 90%, so 24
     assert_eq!(make_divisible(16.0 * 0.35, 8), 8);
 }
+
+#[test]
+fn uni_adafocus_steps_match_the_official_table() {
+    use adalens::model::backbones::mobilenet_v2::Naming;
+    use adalens::model::config::ModelConfig;
+    use adalens::model::uni_adafocus::UniAdaFocus;
+    let table: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/fixtures/model/flops.json"
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    for patch in [96usize, 128, 160, 192] {
+        // The official ActivityNet config: 200 classes, 16 glance frames, up to 16 patches.
+        let cfg: ModelConfig = serde_json::from_value(serde_json::json!({
+            "arch": "uni_adafocus", "num_classes": 200, "patch_size": patch
+        }))
+        .unwrap();
+        let ModelConfig::UniAdaFocus(cfg) = cfg;
+        let net = UniAdaFocus::new(cfg, Naming::AdaFocus, structure_only()).unwrap();
+        let flops = net.flops();
+        let steps = &table["uni_adafocus_per_step"]["by_patch_size"][patch.to_string()];
+        let counts: Vec<u64> = steps["count"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_u64().unwrap())
+            .collect();
+        let official: Vec<f64> = steps["official_gflops"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(counts.len(), 17);
+        for (k, (&count, &off)) in counts.iter().zip(&official).enumerate() {
+            assert_eq!(flops.step_total(k), count, "patch {patch}, {k} patches");
+            let g = flops.step_total(k) as f64 / 1e9;
+            assert!(
+                (g - off).abs() < 1e-6,
+                "patch {patch}, k={k}: {g} vs official {off}"
+            );
+        }
+        assert_eq!(flops.spatial_policy, 822_485_376);
+        assert_eq!(flops.temporal_policy, 4_129_920);
+    }
+}

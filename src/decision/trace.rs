@@ -4,7 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::criterion::Criterion;
+use super::calibration::OutputKind;
+use super::criterion::{row_stats, Criterion};
 
 /// Bumped on any change that an older reader would misread.
 pub const TRACE_VERSION: u32 = 1;
@@ -20,6 +21,19 @@ pub struct DecisionTrace {
     /// top-k classes with probabilities.
     pub video_prediction: Vec<ClassProb>,
     pub class_names: Vec<String>,
+    /// How model-input pixels map onto the video's pictures (absent for `--input` tensors).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<InputGeometry>,
+}
+
+/// The model input is the `source_rect` of the displayed picture (after rotation), scaled to
+/// `width × height`; boxes in input pixels map back to the video through it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct InputGeometry {
+    pub width: u32,
+    pub height: u32,
+    /// x, y, width, height in display pixels of the video.
+    pub source_rect: [f64; 4],
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +66,9 @@ pub struct FrameDecision {
     pub keep_prob: Option<f32>,
     pub kept: bool,
     pub role: FrameRole,
+    /// Weight the temporal policy gave a glance frame (the focus frames are its quantiles).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub focus_weight: Option<f32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -77,6 +94,10 @@ pub struct Cube {
     pub t: u32,
     /// Frame numbers the cube covers.
     pub frames: Vec<usize>,
+    /// The exact box, model-input pixels: x1, y1, x2, y2 (may reach outside the input, where
+    /// the patch samples zeros).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<[f32; 4]>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -95,6 +116,32 @@ pub struct StepPrediction {
     pub confidence: f32,
     /// GFLOPs spent up to and including this step.
     pub cumulative_gflops: f64,
+}
+
+impl StepPrediction {
+    /// The prediction of one row of logits: its `k` best classes (ties towards the lower
+    /// index), entropy and confidence of the softmax.
+    pub fn from_logits(step: usize, logits: &[f32], k: usize, cumulative_gflops: f64) -> Self {
+        let mut probs = Vec::new();
+        let stats = row_stats(logits, OutputKind::Logits, &[], &mut probs);
+        let mut order: Vec<usize> = (0..probs.len()).collect();
+        order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
+        let top = order
+            .into_iter()
+            .take(k)
+            .map(|c| ClassProb {
+                class: c as u32,
+                prob: probs[c] as f32,
+            })
+            .collect();
+        Self {
+            step,
+            top,
+            entropy: stats.entropy as f32,
+            confidence: stats.confidence as f32,
+            cumulative_gflops,
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -218,6 +265,7 @@ mod tests {
                 prob: 0.5,
             }],
             class_names: vec!["a".into()],
+            input: None,
         };
         let s = t.to_json().unwrap();
         assert_eq!(DecisionTrace::from_json(&s).unwrap(), t);

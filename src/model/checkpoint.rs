@@ -51,6 +51,8 @@ pub struct StateDict {
     pub tensors: BTreeMap<String, Tensor>,
     /// "safetensors" or "pytorch".
     pub format: &'static str,
+    /// The safetensors header's `__metadata__` (empty for PyTorch files).
+    pub metadata: BTreeMap<String, String>,
 }
 
 impl StateDict {
@@ -64,9 +66,13 @@ impl StateDict {
                 source,
             },
         })?;
+        let mut metadata = BTreeMap::new();
         let (tensors, format) = match torch_pth::not_zip_hint(&bytes) {
             None => (load_pytorch(path, &bytes)?, "pytorch"),
             Some(hint) => {
+                if let Ok((_, m)) = safetensors::SafeTensors::read_metadata(&bytes) {
+                    metadata.extend(m.metadata().clone().unwrap_or_default());
+                }
                 let t =
                     candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| {
                         CheckpointError::UnknownFormat {
@@ -87,7 +93,11 @@ impl StateDict {
                 keys: "none".into(),
             });
         }
-        Ok(Self { tensors, format })
+        Ok(Self {
+            tensors,
+            format,
+            metadata,
+        })
     }
 
     pub fn names(&self) -> impl Iterator<Item = &str> {
@@ -105,6 +115,7 @@ impl StateDict {
         StateDict {
             tensors,
             format: self.format,
+            metadata: self.metadata.clone(),
         }
     }
 

@@ -48,6 +48,14 @@ impl Conv3d {
         (t + 2 * self.padding.0).saturating_sub(self.temporal_kernel()) / self.stride.0 + 1
     }
 
+    /// Output (frames, height, width) for a T×H×W input.
+    pub fn out_shape(&self, (t, h, w): (usize, usize, usize)) -> (usize, usize, usize) {
+        let d = self.weight.dims();
+        let side =
+            |n: usize, k: usize| (n + 2 * self.padding.1).saturating_sub(k) / self.stride.1 + 1;
+        (self.out_frames(t), side(h, d[3]), side(w, d[4]))
+    }
+
     /// x: N×C×T×H×W → N×O×T'×H'×W'. With `centre_only`, the kernel's centre temporal slice
     /// alone (the layer run as 2D), with the same temporal stride and output length.
     pub fn forward(&self, x: &Tensor, centre_only: bool) -> Result<Tensor> {

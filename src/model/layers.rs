@@ -54,13 +54,7 @@ impl ConvBn {
     ) -> Result<Self> {
         let padding = (kernel - 1) / 2;
         let w = conv_vb.get((out_c, in_c / groups, kernel, kernel), "weight")?;
-        let gamma = bn_vb.get(out_c, "weight")?;
-        let beta = bn_vb.get(out_c, "bias")?;
-        let mean = bn_vb.get(out_c, "running_mean")?;
-        let var = bn_vb.get(out_c, "running_var")?;
-        let scale = gamma.broadcast_div(&(var + BN_EPS)?.sqrt()?)?;
-        let w = w.broadcast_mul(&scale.reshape((out_c, 1, 1, 1))?)?;
-        let b = (beta - mean.mul(&scale)?)?;
+        let (w, b) = fold_bn(&w, None, &bn_vb)?;
         let cfg = Conv2dConfig {
             padding,
             stride,
@@ -114,6 +108,68 @@ impl ConvBn {
 impl Module for ConvBn {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.act.apply(&self.conv.forward(x)?)
+    }
+}
+
+/// BatchNorm (eval mode) folded into the layer before it: `weight` has the output channels
+/// first (any rank: linear, conv2d, conv3d); returns the new weight and bias. `bn_vb` holds
+/// `weight`, `bias`, `running_mean`, `running_var` (PyTorch names).
+pub fn fold_bn(
+    weight: &Tensor,
+    bias: Option<&Tensor>,
+    bn_vb: &VarBuilder,
+) -> Result<(Tensor, Tensor)> {
+    let out_c = weight.dim(0)?;
+    let gamma = bn_vb.get(out_c, "weight")?;
+    let beta = bn_vb.get(out_c, "bias")?;
+    let mean = bn_vb.get(out_c, "running_mean")?;
+    let var = bn_vb.get(out_c, "running_var")?;
+    let scale = gamma.broadcast_div(&(var + BN_EPS)?.sqrt()?)?;
+    let mut shape = vec![1usize; weight.rank()];
+    shape[0] = out_c;
+    let w = weight.broadcast_mul(&scale.reshape(shape)?)?;
+    let shifted = match bias {
+        Some(b) => (b - mean)?,
+        None => mean.neg()?,
+    };
+    let b = (beta + shifted.mul(&scale)?)?;
+    Ok((w, b))
+}
+
+/// Linear → BatchNorm1d → ReLU with the BatchNorm folded in (the MLPs of the pooling
+/// classifier; `vb` holds `0` = Linear and `1` = BatchNorm1d, PyTorch's Sequential names).
+#[derive(Debug, Clone)]
+pub struct LinearBnRelu {
+    linear: candle_nn::Linear,
+    in_f: usize,
+    out_f: usize,
+}
+
+impl LinearBnRelu {
+    pub fn new(in_f: usize, out_f: usize, vb: VarBuilder) -> Result<Self> {
+        let w = vb.pp("0").get((out_f, in_f), "weight")?;
+        let b = vb.pp("0").get(out_f, "bias")?;
+        let (w, b) = fold_bn(&w, Some(&b), &vb.pp("1"))?;
+        Ok(Self {
+            linear: candle_nn::Linear::new(w, Some(b)),
+            in_f,
+            out_f,
+        })
+    }
+
+    pub fn out_features(&self) -> usize {
+        self.out_f
+    }
+
+    /// Multiply-adds per row: the linear layer plus one per BatchNorm channel.
+    pub fn macs(&self) -> u64 {
+        (self.in_f * self.out_f + self.out_f) as u64
+    }
+}
+
+impl Module for LinearBnRelu {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        self.linear.forward(x)?.relu()
     }
 }
 

@@ -1,12 +1,21 @@
-//! Networks and checkpoints (candle only here): backbones named as in torchvision, FLOPs as the
-//! papers count them, and readers for what PyTorch writes.
+//! Networks and checkpoints (candle only here): backbones named as in torchvision, the
+//! adaptive models built from them, FLOPs as the papers count them, and readers for what
+//! PyTorch writes.
 
 pub mod backbones;
 pub mod checkpoint;
+pub mod classifier;
+pub mod config;
 pub mod conv3d;
+pub mod device;
 pub mod flops;
+pub mod inspect;
+pub mod keys;
 pub mod layers;
+pub mod load;
 pub mod official_logits;
 pub mod patch;
+pub mod policy;
 mod torch_pth;
 mod torch_zip;
+pub mod uni_adafocus;

@@ -6,7 +6,7 @@
 use candle_core::{DType, Result, Tensor};
 
 /// The region a box action selects, in input pixels: `(x1, y1, x2, y2)` edges.
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Region {
     pub x1: f32,
     pub y1: f32,

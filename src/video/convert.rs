@@ -69,6 +69,19 @@ impl Resize {
         crop: 224,
     };
 
+    /// The part of a `w × h` displayed picture that ends up in the output, as x, y, width,
+    /// height in display pixels (the whole picture except for the test crop).
+    pub fn source_rect(&self, w: u32, h: u32) -> Result<[f64; 4], VideoError> {
+        let g = self.plan(w, h)?;
+        let (sx, sy) = (w as f64 / g.scaled_w as f64, h as f64 / g.scaled_h as f64);
+        Ok([
+            g.crop_x as f64 * sx,
+            g.crop_y as f64 * sy,
+            g.out_w as f64 * sx,
+            g.out_h as f64 * sy,
+        ])
+    }
+
     /// (scaled width, scaled height, crop rectangle x, y, w, h) for a display size.
     pub(crate) fn plan(&self, w: u32, h: u32) -> Result<Geometry, VideoError> {
         let g = match *self {

@@ -10,6 +10,7 @@ use crate::model::flops::{conv_out, FlopCount};
 use crate::model::layers::{classify, global_avg_pool, Act, ConvBn};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Block {
     Basic,
     Bottleneck,

@@ -1,0 +1,218 @@
+//! What a checkpoint's network looks like, beyond its weights: the JSON config (embedded in a
+//! safetensors file's metadata under `adalens.config`, or a sidecar `.json` next to any
+//! checkpoint). Field names follow the official code's command-line options where it has one
+//! (`num_segments`, `num_glance_segments`, `patch_size`, …); defaults are the official
+//! ActivityNet configuration.
+
+use serde::{Deserialize, Serialize};
+
+use super::backbones::resnet::Block;
+
+/// The metadata key of a native safetensors checkpoint that holds its config.
+pub const METADATA_KEY: &str = "adalens.config";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "arch", rename_all = "snake_case")]
+pub enum ModelConfig {
+    #[serde(rename = "uni_adafocus")]
+    UniAdaFocus(UniAdaFocusConfig),
+}
+
+impl ModelConfig {
+    pub fn arch(&self) -> &'static str {
+        match self {
+            ModelConfig::UniAdaFocus(_) => "uni_adafocus",
+        }
+    }
+
+    pub fn class_names(&self) -> Vec<String> {
+        match self {
+            ModelConfig::UniAdaFocus(c) => c.class_names(),
+        }
+    }
+
+    /// A readable reason when the numbers cannot describe a network.
+    pub fn validate(&self) -> Result<(), String> {
+        match self {
+            ModelConfig::UniAdaFocus(c) => c.validate(),
+        }
+    }
+}
+
+/// The `uni_adafocus` arch (Uni-AdaFocus / AdaFocusV3 with 2D patches).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UniAdaFocusConfig {
+    pub num_classes: usize,
+    /// Optional; `class 3` is shown where a name is missing.
+    #[serde(default)]
+    pub class_names: Vec<String>,
+    /// Side of the square model input (frames and glance), pixels.
+    #[serde(default = "d::input_size")]
+    pub input_size: usize,
+    /// Frames sampled from the video (TSN segment centres).
+    #[serde(default = "d::num_segments")]
+    pub num_segments: usize,
+    #[serde(default = "d::num_glance")]
+    pub num_glance_segments: usize,
+    #[serde(default = "d::num_focus")]
+    pub num_focus_segments: usize,
+    /// Side of the patch fed to the local network, pixels.
+    #[serde(default = "d::patch_size")]
+    pub patch_size: usize,
+    /// Smallest and largest side of the region a patch is cut from (96 and 224 in the
+    /// official code, which hard-codes them for 224² input).
+    #[serde(default = "d::patch_min_side")]
+    pub patch_min_side: f32,
+    #[serde(default = "d::patch_max_side")]
+    pub patch_max_side: f32,
+    #[serde(default = "d::one")]
+    pub glance_width_mult: f64,
+    #[serde(default = "d::local_block")]
+    pub local_block: Block,
+    #[serde(default = "d::local_layers")]
+    pub local_layers: [usize; 4],
+    #[serde(default = "d::one")]
+    pub local_width_mult: f64,
+    /// Width of the classifier's MLPs (4096 in the official code).
+    #[serde(default = "d::mlp_hidden")]
+    pub mlp_hidden: usize,
+    /// `stn_hidden_dim` and `temporal_hidden_dim` of the official options.
+    #[serde(default = "d::spatial_hidden")]
+    pub spatial_hidden: usize,
+    #[serde(default = "d::temporal_hidden")]
+    pub temporal_hidden: usize,
+    /// Softmax temperature of the temporal policy's weights that pick the focus frames.
+    #[serde(default = "d::one_f32")]
+    pub temperature: f32,
+    #[serde(default = "d::mean")]
+    pub mean: [f32; 3],
+    #[serde(default = "d::std")]
+    pub std: [f32; 3],
+}
+
+impl UniAdaFocusConfig {
+    /// Frames the glance network sees, as indices into the sampled frames (evaluation mode of
+    /// the official code: `arange(T)[1::T // G]`).
+    pub fn glance_indices(&self) -> Vec<usize> {
+        let step = (self.num_segments / self.num_glance_segments.max(1)).max(1);
+        (1..self.num_segments).step_by(step).collect()
+    }
+
+    /// Side of the glance feature map: five stride-2 convolutions with padding 1 (7 at 224²).
+    pub fn glance_map_side(&self) -> usize {
+        (0..5).fold(self.input_size, |s, _| s.div_ceil(2))
+    }
+
+    /// Short side the frames are resized to before the centre crop (the official test
+    /// transform: `input_size · 256 / 224`).
+    pub fn scale_size(&self) -> usize {
+        self.input_size * 256 / 224
+    }
+
+    pub fn class_names(&self) -> Vec<String> {
+        (0..self.num_classes)
+            .map(|i| {
+                self.class_names
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("class {i}"))
+            })
+            .collect()
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        let g = self.glance_indices().len();
+        if self.num_classes == 0 {
+            return Err("num_classes must be at least 1".into());
+        }
+        if self.num_glance_segments == 0 || g != self.num_glance_segments {
+            return Err(format!(
+                "num_segments {} and num_glance_segments {} do not fit: arange(T)[1::T//G] gives {g} glance frames",
+                self.num_segments, self.num_glance_segments
+            ));
+        }
+        if self.num_focus_segments == 0 || self.num_focus_segments > self.num_segments {
+            return Err(format!(
+                "num_focus_segments {} must be between 1 and num_segments {}",
+                self.num_focus_segments, self.num_segments
+            ));
+        }
+        if self.input_size < 32 || self.patch_size == 0 {
+            return Err(format!(
+                "input_size {} (at least 32) and patch_size {} do not describe a network",
+                self.input_size, self.patch_size
+            ));
+        }
+        if !(self.patch_min_side > 0.0 && self.patch_min_side <= self.patch_max_side) {
+            return Err(format!(
+                "patch_min_side {} must be positive and at most patch_max_side {}",
+                self.patch_min_side, self.patch_max_side
+            ));
+        }
+        if !(self.temperature > 0.0) {
+            return Err(format!("temperature {} must be positive", self.temperature));
+        }
+        if !self.class_names.is_empty() && self.class_names.len() != self.num_classes {
+            return Err(format!(
+                "{} class names for {} classes",
+                self.class_names.len(),
+                self.num_classes
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// serde defaults: the official ActivityNet configuration.
+mod d {
+    use super::Block;
+    pub fn input_size() -> usize {
+        224
+    }
+    pub fn num_segments() -> usize {
+        48
+    }
+    pub fn num_glance() -> usize {
+        16
+    }
+    pub fn num_focus() -> usize {
+        16
+    }
+    pub fn patch_size() -> usize {
+        96
+    }
+    pub fn patch_min_side() -> f32 {
+        96.0
+    }
+    pub fn patch_max_side() -> f32 {
+        224.0
+    }
+    pub fn one() -> f64 {
+        1.0
+    }
+    pub fn one_f32() -> f32 {
+        1.0
+    }
+    pub fn local_block() -> Block {
+        Block::Bottleneck
+    }
+    pub fn local_layers() -> [usize; 4] {
+        [3, 4, 6, 3]
+    }
+    pub fn mlp_hidden() -> usize {
+        4096
+    }
+    pub fn spatial_hidden() -> usize {
+        128
+    }
+    pub fn temporal_hidden() -> usize {
+        64
+    }
+    pub fn mean() -> [f32; 3] {
+        [0.485, 0.456, 0.406]
+    }
+    pub fn std() -> [f32; 3] {
+        [0.229, 0.224, 0.225]
+    }
+}

@@ -1,0 +1,282 @@
+//! Opening a checkpoint as a runnable network: the tensors (any format `checkpoint` reads),
+//! the config (flags > `--config` file or sidecar `.json` > the safetensors metadata > what the
+//! weights' shapes tell > the official defaults), and a build that checks every key.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device};
+use serde_json::{Map, Value};
+
+use super::checkpoint::{CheckpointError, StateDict};
+use super::config::{ModelConfig, METADATA_KEY};
+use super::keys::{KeyChecker, KeyReport};
+use super::uni_adafocus::{glance_naming, ignored_key, UniAdaFocus};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    #[error(transparent)]
+    Checkpoint(#[from] CheckpointError),
+    #[error("{path}: config: {message}")]
+    Config { path: PathBuf, message: String },
+    #[error(
+        "{path}: the checkpoint does not fit the {arch} network its config describes: {report}"
+    )]
+    Keys {
+        path: PathBuf,
+        arch: &'static str,
+        report: KeyReport,
+    },
+    #[error("{path}: building the network: {source}")]
+    Build {
+        path: PathBuf,
+        #[source]
+        source: candle_core::Error,
+    },
+}
+
+/// Config values given on the command line; they win over every file.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigOverrides {
+    pub num_classes: Option<usize>,
+    pub input_size: Option<usize>,
+    pub patch_size: Option<usize>,
+    pub num_segments: Option<usize>,
+    pub num_glance_segments: Option<usize>,
+    pub num_focus_segments: Option<usize>,
+}
+
+impl ConfigOverrides {
+    fn apply(&self, obj: &mut Map<String, Value>) {
+        let fields = [
+            ("num_classes", self.num_classes),
+            ("input_size", self.input_size),
+            ("patch_size", self.patch_size),
+            ("num_segments", self.num_segments),
+            ("num_glance_segments", self.num_glance_segments),
+            ("num_focus_segments", self.num_focus_segments),
+        ];
+        for (k, v) in fields {
+            if let Some(v) = v {
+                obj.insert(k.into(), v.into());
+            }
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Network {
+    UniAdaFocus(UniAdaFocus),
+}
+
+/// A checkpoint ready to run.
+#[derive(Debug, Clone)]
+pub struct LoadedModel {
+    pub path: PathBuf,
+    pub format: &'static str,
+    pub config: ModelConfig,
+    /// Where the config came from, for messages ("sidecar x.json", "safetensors metadata", …).
+    pub config_source: String,
+    pub network: Network,
+    pub device: Device,
+    /// Parameters per top-level part (`global_CNN`, `local_CNN`, …), BatchNorm buffers excluded.
+    pub parameters: Vec<(String, usize)>,
+    /// Tensors in the file and tensors the network used.
+    pub tensors_in_file: usize,
+    pub tensors_used: usize,
+}
+
+impl LoadedModel {
+    pub fn open(
+        path: impl AsRef<Path>,
+        config_file: Option<&Path>,
+        overrides: &ConfigOverrides,
+        device: &Device,
+    ) -> Result<Self, ModelError> {
+        let path = path.as_ref();
+        let sd = StateDict::load(path)?;
+        let (config, config_source) = resolve_config(path, &sd, config_file, overrides)?;
+        let checker = KeyChecker::new(&sd.tensors, DType::F32, device);
+        let network = match &config {
+            ModelConfig::UniAdaFocus(c) => {
+                let naming = glance_naming(|k| sd.tensors.contains_key(k));
+                UniAdaFocus::new(c.clone(), naming, checker.var_builder()).map(Network::UniAdaFocus)
+            }
+        };
+        let report = checker.report(ignored_key);
+        if !report.is_clean() {
+            return Err(ModelError::Keys {
+                path: path.to_path_buf(),
+                arch: config.arch(),
+                report,
+            });
+        }
+        let network = network.map_err(|source| ModelError::Build {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            format: sd.format,
+            parameters: parameter_counts(&sd),
+            tensors_in_file: sd.tensors.len(),
+            tensors_used: report.used,
+            config,
+            config_source,
+            network,
+            device: device.clone(),
+        })
+    }
+
+    pub fn arch(&self) -> &'static str {
+        self.config.arch()
+    }
+}
+
+fn parameter_counts(sd: &StateDict) -> Vec<(String, usize)> {
+    let mut parts: Vec<(String, usize)> = Vec::new();
+    for (name, t) in &sd.tensors {
+        if name.ends_with("running_mean") || name.ends_with("running_var") || !t.dtype().is_float()
+        {
+            continue;
+        }
+        let part = name.split('.').next().unwrap_or(name).to_string();
+        match parts.iter_mut().find(|(p, _)| *p == part) {
+            Some((_, n)) => *n += t.elem_count(),
+            None => parts.push((part, t.elem_count())),
+        }
+    }
+    parts
+}
+
+/// Candidate sidecar files: `x.pth.tar` → `x.json`, then `x.pth.tar.json`.
+fn sidecars(path: &Path) -> Vec<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
+    let mut stem = name.as_str();
+    for ext in [".pth.tar", ".safetensors", ".pth", ".pt", ".tar", ".bin"] {
+        if let Some(s) = stem.strip_suffix(ext) {
+            stem = s;
+            break;
+        }
+    }
+    vec![
+        path.with_file_name(format!("{stem}.json")),
+        path.with_file_name(format!("{name}.json")),
+    ]
+}
+
+fn resolve_config(
+    path: &Path,
+    sd: &StateDict,
+    config_file: Option<&Path>,
+    overrides: &ConfigOverrides,
+) -> Result<(ModelConfig, String), ModelError> {
+    let err = |message: String| ModelError::Config {
+        path: path.to_path_buf(),
+        message,
+    };
+    let read_json = |p: &Path| -> Result<Value, ModelError> {
+        let text = std::fs::read_to_string(p)
+            .map_err(|e| err(format!("cannot read {}: {e}", p.display())))?;
+        serde_json::from_str(&text)
+            .map_err(|e| err(format!("{} is not valid JSON: {e}", p.display())))
+    };
+    let (mut value, mut source) = if let Some(p) = config_file {
+        (read_json(p)?, format!("config {}", p.display()))
+    } else if let Some(p) = sidecars(path).into_iter().find(|p| p.is_file()) {
+        (read_json(&p)?, format!("sidecar {}", p.display()))
+    } else if let Some(text) = sd.metadata.get(METADATA_KEY) {
+        let v = serde_json::from_str(text).map_err(|e| {
+            err(format!(
+                "the embedded {METADATA_KEY} is not valid JSON: {e}"
+            ))
+        })?;
+        (v, "safetensors metadata".to_string())
+    } else {
+        (
+            Value::Object(Map::new()),
+            "inferred from the weights".to_string(),
+        )
+    };
+    let Value::Object(obj) = &mut value else {
+        return Err(err("the config must be a JSON object".into()));
+    };
+    let inferred = infer_from_weights(sd);
+    let mut filled = Vec::new();
+    for (k, v) in inferred {
+        if !obj.contains_key(&k) {
+            filled.push(k.clone());
+            obj.insert(k, v);
+        }
+    }
+    if !obj.contains_key("arch") {
+        return Err(err(
+            "no config says which network this is and the weights are not a known arch; give --config FILE or put a .json next to the checkpoint".into(),
+        ));
+    }
+    overrides.apply(obj);
+    if !filled.is_empty() && source != "inferred from the weights" {
+        source = format!("{source} + inferred {}", filled.join(", "));
+    }
+    let config: ModelConfig = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
+    config.validate().map_err(err)?;
+    Ok((config, source))
+}
+
+/// What the tensor names and shapes say about a uni_adafocus network.
+fn infer_from_weights(sd: &StateDict) -> Vec<(String, Value)> {
+    let t = &sd.tensors;
+    let dim = |k: &str, i: usize| t.get(k).and_then(|x| x.dims().get(i).copied());
+    let count = |prefix: &str, suffix: &str| {
+        (0..)
+            .take_while(|i| t.contains_key(&format!("{prefix}{i}{suffix}")))
+            .count()
+    };
+    let mut out: Vec<(String, Value)> = Vec::new();
+    if !(t.contains_key("global_CNN.features.0.0.weight")
+        && t.contains_key("local_CNN.conv1.weight"))
+    {
+        return out;
+    }
+    out.push(("arch".into(), "uni_adafocus".into()));
+    let mut put = |k: &str, v: Option<usize>| {
+        if let Some(v) = v.filter(|&v| v > 0) {
+            out.push((k.into(), v.into()));
+        }
+    };
+    put(
+        "num_classes",
+        dim("classifier.global_classifiers.0.1.weight", 0),
+    );
+    put(
+        "num_glance_segments",
+        Some(count("classifier.global_classifiers.", ".1.weight")),
+    );
+    put(
+        "num_focus_segments",
+        Some(count("classifier.local_classifiers.", ".1.weight")),
+    );
+    put(
+        "mlp_hidden",
+        dim("classifier.global_mlp.layers.0.weight", 0),
+    );
+    put("spatial_hidden", dim("spatial_policy.encoder.0.weight", 0));
+    put("temporal_hidden", dim("temporal_policy.Tconv.0.weight", 0));
+    let bottleneck = t.contains_key("local_CNN.layer1.0.conv3.weight");
+    out.push((
+        "local_block".into(),
+        if bottleneck { "bottleneck" } else { "basic" }.into(),
+    ));
+    let layers: Vec<usize> = (1..=4)
+        .map(|s| count(&format!("local_CNN.layer{s}."), ".conv1.weight"))
+        .collect();
+    if layers.iter().all(|&n| n > 0) {
+        out.push(("local_layers".into(), layers.into()));
+    }
+    if let Some(c) = dim("local_CNN.conv1.weight", 0) {
+        out.push(("local_width_mult".into(), (c as f64 / 64.0).into()));
+    }
+    out
+}

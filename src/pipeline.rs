@@ -1,0 +1,184 @@
+//! Where the video pipeline meets the model (the only module that knows both): sample the
+//! frames a checkpoint asks for, apply its test transform, run it, and describe the result as
+//! a DecisionTrace. Also reads already preprocessed frames from a safetensors file, so adalens
+//! can be compared with another implementation on identical input.
+
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Tensor};
+use serde::Serialize;
+
+use crate::decision::trace::{ClassProb, DecisionTrace, InputGeometry, VideoInfo, TRACE_VERSION};
+use crate::model::inspect::{uni_adafocus_clip, SampledFrames, TOP_K};
+use crate::model::load::{LoadedModel, Network};
+use crate::model::uni_adafocus::{UniAdaFocusFlops, UniAdaFocusOutput};
+use crate::video::{plan, Control, Resize, RgbFrame, Video, VideoError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    #[error(transparent)]
+    Video(#[from] VideoError),
+    #[error("{path}: {message}")]
+    Input { path: PathBuf, message: String },
+    #[error("running the model: {0}")]
+    Model(#[from] candle_core::Error),
+}
+
+/// Frames ready for the model, and where they came from.
+#[derive(Debug, Clone)]
+pub struct ModelInput {
+    /// T×3×S×S, normalised, on the model's device.
+    pub frames: Tensor,
+    pub sampled: SampledFrames,
+    pub video: VideoInfo,
+    pub geometry: Option<InputGeometry>,
+}
+
+/// A DecisionTrace plus the raw numbers behind it (per-step logits, policy outputs).
+#[derive(Debug, Clone, Serialize)]
+pub struct Inspection {
+    pub trace: DecisionTrace,
+    pub raw: UniAdaFocusOutput,
+    pub flops: UniAdaFocusFlops,
+}
+
+/// Sample and preprocess a video the way the checkpoint was evaluated: TSN segment centres,
+/// shorter side to `input_size·256/224`, centre crop `input_size`, ImageNet normalisation.
+pub fn video_input(
+    video: &Video,
+    model: &LoadedModel,
+    ctl: &Control,
+) -> Result<ModelInput, PipelineError> {
+    let Network::UniAdaFocus(net) = &model.network;
+    let c = &net.config;
+    let numbers = plan::tsn_centres(video.frame_count(), c.num_segments);
+    let resize = Resize::TestCrop {
+        shorter: c.scale_size() as u32,
+        crop: c.input_size as u32,
+    };
+    let decoded = video.frames_with(&numbers, resize, ctl)?;
+    let frames = normalise(&decoded.frames, c.mean, c.std, &model.device)?;
+    let probe = video.probe();
+    let seconds = numbers
+        .iter()
+        .map(|&n| video.index().seconds(n).unwrap_or(0.0))
+        .collect();
+    Ok(ModelInput {
+        frames,
+        sampled: SampledFrames { numbers, seconds },
+        video: VideoInfo {
+            path: video.path().display().to_string(),
+            frame_count: video.frame_count(),
+            fps: probe.frame_rate_avg.or(probe.frame_rate_nominal),
+            width: probe.display_width,
+            height: probe.display_height,
+        },
+        geometry: Some(InputGeometry {
+            width: c.input_size as u32,
+            height: c.input_size as u32,
+            source_rect: resize.source_rect(probe.display_width, probe.display_height)?,
+        }),
+    })
+}
+
+/// RGB frames → T×3×H×W float32, `(x/255 − mean)/std` per channel.
+pub fn normalise(
+    frames: &[RgbFrame],
+    mean: [f32; 3],
+    std: [f32; 3],
+    device: &Device,
+) -> candle_core::Result<Tensor> {
+    let Some(first) = frames.first() else {
+        candle_core::bail!("no frames to normalise")
+    };
+    let (w, h) = (first.width as usize, first.height as usize);
+    let mut data = Vec::with_capacity(frames.len() * 3 * w * h);
+    for f in frames {
+        if (f.width as usize, f.height as usize) != (w, h) {
+            candle_core::bail!(
+                "frames of different sizes: {}×{} and {w}×{h}",
+                f.width,
+                f.height
+            );
+        }
+        for ch in 0..3 {
+            data.extend(
+                f.data
+                    .iter()
+                    .skip(ch)
+                    .step_by(3)
+                    .map(|&v| (v as f32 / 255.0 - mean[ch]) / std[ch]),
+            );
+        }
+    }
+    Tensor::from_vec(data, (frames.len(), 3, h, w), device)
+}
+
+/// Frames already preprocessed (float32 T×3×S×S, normalised) from a safetensors file: the
+/// tensor named `frames`, or its only tensor.
+pub fn tensor_input(path: &Path, model: &LoadedModel) -> Result<ModelInput, PipelineError> {
+    let err = |message: String| PipelineError::Input {
+        path: path.to_path_buf(),
+        message,
+    };
+    let tensors = candle_core::safetensors::load(path, &Device::Cpu)
+        .map_err(|e| err(format!("not a readable safetensors file: {e}")))?;
+    let t = match tensors.get("frames") {
+        Some(t) => t.clone(),
+        None if tensors.len() == 1 => tensors
+            .into_values()
+            .next()
+            .ok_or_else(|| err("empty".into()))?,
+        None => {
+            let names: Vec<&String> = tensors.keys().collect();
+            return Err(err(format!(
+                "holds {names:?}; name the frames tensor `frames`"
+            )));
+        }
+    };
+    if t.dtype() != DType::F32 || t.rank() != 4 || t.dim(1).ok() != Some(3) {
+        return Err(err(format!(
+            "frames must be float32 T×3×H×W, found {:?} {:?}",
+            t.dtype(),
+            t.dims()
+        )));
+    }
+    let (n, _, h, w) = t.dims4()?;
+    Ok(ModelInput {
+        frames: t.to_device(&model.device)?,
+        sampled: SampledFrames {
+            numbers: (0..n).collect(),
+            seconds: vec![0.0; n],
+        },
+        video: VideoInfo {
+            path: path.display().to_string(),
+            frame_count: n,
+            fps: None,
+            width: w as u32,
+            height: h as u32,
+        },
+        geometry: None,
+    })
+}
+
+/// Run the model on `input` (all steps: inspection mode) and describe what it decided.
+pub fn inspect(model: &LoadedModel, input: &ModelInput) -> Result<Inspection, PipelineError> {
+    let Network::UniAdaFocus(net) = &model.network;
+    let raw = net.forward(&input.frames)?;
+    let flops = net.flops();
+    let clip = uni_adafocus_clip(&raw, &flops, &input.sampled, net.config.input_size);
+    let video_prediction = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
+    let trace = DecisionTrace {
+        version: TRACE_VERSION,
+        arch: model.arch().to_string(),
+        video: input.video.clone(),
+        clips: vec![clip],
+        video_prediction: video_prediction
+            .into_iter()
+            .take(TOP_K)
+            .collect::<Vec<ClassProb>>(),
+        class_names: model.config.class_names(),
+        input: input.geometry,
+    };
+    Ok(Inspection { trace, raw, flops })
+}

@@ -1,0 +1,474 @@
+//! The whole `uni_adafocus` model against its PyTorch reference
+//! (scripts/make_uni_adafocus_fixture.py): the official-style `.pth.tar` (DataParallel,
+//! `{'epoch', 'state_dict'}`, tonylins MobileNetV2 names) with its sidecar config, and the
+//! safetensors copy with the config in its metadata, must give PyTorch's policy outputs, focus
+//! indices (exactly), patch boxes and the logits of every step.
+
+mod common;
+
+use std::collections::HashMap;
+
+use adalens::decision::trace::FrameRole;
+use adalens::model::load::{ConfigOverrides, LoadedModel, ModelError, Network};
+use adalens::model::patch::Region;
+use adalens::pipeline;
+use adalens::video::RgbFrame;
+use candle_core::{DType, Device, Tensor};
+use common::{max_rel_err, model_fixture as fixture};
+
+fn io() -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(fixture("uni_adafocus_tiny_io.safetensors"), &Device::Cpu)
+        .unwrap()
+}
+
+fn open(path: &std::path::Path) -> LoadedModel {
+    LoadedModel::open(path, None, &ConfigOverrides::default(), &Device::Cpu)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// Video `b` of the fixture as RGB frames (the fixture stores T×3×S×S bytes).
+fn rgb_frames(io: &HashMap<String, Tensor>, b: usize) -> Vec<RgbFrame> {
+    let u8s = io["frames_u8"].get(b).unwrap(); // T×3×S×S
+    let (t, _, h, w) = u8s.dims4().unwrap();
+    let hwc = u8s.permute((0, 2, 3, 1)).unwrap().contiguous().unwrap();
+    (0..t)
+        .map(|i| RgbFrame {
+            width: w as u32,
+            height: h as u32,
+            data: hwc
+                .get(i)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<u8>()
+                .unwrap(),
+        })
+        .collect()
+}
+
+fn close(what: &str, ours: &Tensor, reference: &Tensor) {
+    let e = max_rel_err(ours, reference);
+    eprintln!("{what}: {e:.2e}");
+    assert!(e < 1e-4, "{what}: relative error {e:.2e}");
+}
+
+fn from_rows(v: &[Vec<f32>]) -> Tensor {
+    let n = v.len();
+    let flat: Vec<f32> = v.iter().flatten().copied().collect();
+    let m = flat.len() / n.max(1);
+    Tensor::from_vec(flat, (n, m), &Device::Cpu).unwrap()
+}
+
+/// Float32 noise of the reference itself: max |f32 − f64| / max |f64| of PyTorch's two runs.
+fn spread(io: &HashMap<String, Tensor>, k: &str) -> f32 {
+    let exact = &io[&format!("{k}_f64")];
+    max_rel_err(&io[k], &exact.to_dtype(DType::F32).unwrap())
+}
+
+/// End to end, float32 noise decides: a deep MobileNetV2 has ~2e-5 of it in its pooled
+/// features, and the temporal softmax, the spatial policy and the patch positions amplify it
+/// (see the fixture script). So the bound is on the distance to the exact (float64) result:
+/// within 1e-4, or within five times PyTorch float32's own distance where that is larger.
+/// Each part is also checked strictly on PyTorch's own inputs (the "same input" checks).
+fn close_to_noise(what: &str, io: &HashMap<String, Tensor>, k: &str, b: usize, ours: &Tensor) {
+    let exact = io[&format!("{k}_f64")]
+        .get(b)
+        .unwrap()
+        .to_dtype(DType::F32)
+        .unwrap();
+    let e = max_rel_err(ours, &exact);
+    let allowed = 1e-4f32.max(5.0 * spread(io, k));
+    eprintln!(
+        "{what}: {e:.2e} from float64 (allowed {allowed:.2e}); {:.2e} from PyTorch float32",
+        max_rel_err(ours, &io[k].get(b).unwrap())
+    );
+    assert!(
+        e < allowed,
+        "{what}: relative error {e:.2e} from float64 (allowed {allowed:.2e})"
+    );
+}
+
+fn region_rows(io: &HashMap<String, Tensor>, b: usize) -> Vec<Region> {
+    io["patch_boxes"]
+        .get(b)
+        .unwrap()
+        .to_vec2::<f32>()
+        .unwrap()
+        .into_iter()
+        .map(|r| Region {
+            x1: r[0],
+            y1: r[1],
+            x2: r[2],
+            y2: r[3],
+        })
+        .collect()
+}
+
+fn check_model(model: &LoadedModel) {
+    let io = io();
+    let Network::UniAdaFocus(net) = &model.network;
+    let cfg = &net.config;
+    for b in 0..2 {
+        let frames =
+            pipeline::normalise(&rgb_frames(&io, b), cfg.mean, cfg.std, &Device::Cpu).unwrap();
+        let out = net.forward(&frames).unwrap();
+        let r = |k: &str| io[k].get(b).unwrap();
+        let ints = |k: &str| -> Vec<usize> {
+            r(k).to_vec1::<i64>()
+                .unwrap()
+                .into_iter()
+                .map(|v| v as usize)
+                .collect()
+        };
+        assert_eq!(
+            out.glance_indices,
+            ints("glance_indices"),
+            "video {b}: glance frames"
+        );
+        close_to_noise("glance pooled", &io, "glance_pooled", b, &out.glance_pooled);
+        close_to_noise(
+            "glance logits",
+            &io,
+            "glance_logits",
+            b,
+            &from_rows(&out.glance_logits),
+        );
+        let v1 = |v: &[f32]| Tensor::new(v, &Device::Cpu).unwrap();
+        // The temporal policy on PyTorch's glance features: no noise to allow for.
+        let same_t = net.temporal_policy().forward(&r("glance_pooled")).unwrap();
+        close(
+            "temporal weights (same input)",
+            &v1(&same_t.weights_t),
+            &r("temporal_weights_t"),
+        );
+        close(
+            "temporal weights (same input)",
+            &v1(&same_t.weights),
+            &r("temporal_weights"),
+        );
+        close_to_noise(
+            "temporal weights",
+            &io,
+            "temporal_weights",
+            b,
+            &v1(&out.temporal.weights),
+        );
+        close_to_noise(
+            "temporal weights (T)",
+            &io,
+            "temporal_weights_t",
+            b,
+            &v1(&out.temporal.weights_t),
+        );
+        let a4 = |v: &[[f32; 4]]| from_rows(&v.iter().map(|a| a.to_vec()).collect::<Vec<_>>());
+        close_to_noise(
+            "spatial actions",
+            &io,
+            "spatial_actions",
+            b,
+            &a4(&out.actions),
+        );
+        close_to_noise(
+            "interpolated actions",
+            &io,
+            "spatial_actions_all",
+            b,
+            &a4(&out.actions_all),
+        );
+        close_to_noise(
+            "focus quantiles",
+            &io,
+            "focus_quantile",
+            b,
+            &v1(&out.focus_positions),
+        );
+        assert_eq!(
+            out.focus_indices,
+            ints("focus_indices"),
+            "video {b}: focus frames"
+        );
+        // Boxes in input pixels, relative to their largest coordinate (the frame side). The
+        // affine matrices follow from them; their translation doubles the action's float32
+        // noise, so they are not the place to measure it.
+        let boxes: Vec<Vec<f32>> = out
+            .regions
+            .iter()
+            .map(|r| vec![r.x1, r.y1, r.x2, r.y2])
+            .collect();
+        close_to_noise("patch boxes", &io, "patch_boxes", b, &from_rows(&boxes));
+        close_to_noise("local pooled", &io, "local_pooled", b, &out.local_pooled);
+        close_to_noise(
+            "patch logits",
+            &io,
+            "patch_logits",
+            b,
+            &from_rows(&out.patch_logits),
+        );
+        close_to_noise(
+            "every head",
+            &io,
+            "head_logits",
+            b,
+            &from_rows(&out.head_logits),
+        );
+        close_to_noise(
+            "step logits",
+            &io,
+            "step_logits",
+            b,
+            &from_rows(&out.step_logits),
+        );
+        assert_eq!(out.step_logits.len(), 1 + cfg.num_focus_segments);
+
+        // The local branch and the classifier on PyTorch's own boxes: no noise to allow for.
+        let same = net
+            .forward_with_boxes(&frames, Some(&region_rows(&io, b)))
+            .unwrap();
+        close(
+            "local pooled (same boxes)",
+            &same.local_pooled,
+            &r("local_pooled"),
+        );
+        close(
+            "patch logits (same boxes)",
+            &from_rows(&same.patch_logits),
+            &r("patch_logits"),
+        );
+        close(
+            "step logits (same boxes)",
+            &from_rows(&same.step_logits),
+            &r("step_logits"),
+        );
+    }
+}
+
+#[test]
+fn official_style_pth_tar_with_sidecar_matches_pytorch() {
+    let model = open(&fixture("uni_adafocus_tiny.pth.tar"));
+    assert_eq!(model.format, "pytorch");
+    assert!(
+        model.config_source.contains("uni_adafocus_tiny.json"),
+        "{}",
+        model.config_source
+    );
+    check_model(&model);
+}
+
+#[test]
+fn safetensors_with_embedded_config_matches_pytorch() {
+    // Alone in a folder, so the config can only come from the file's metadata.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("copy.safetensors");
+    std::fs::copy(fixture("uni_adafocus_tiny.safetensors"), &path).unwrap();
+    let model = open(&path);
+    assert_eq!(model.config_source, "safetensors metadata");
+    check_model(&model);
+}
+
+#[test]
+fn inspection_trace_says_what_the_model_did() {
+    let model = open(&fixture("uni_adafocus_tiny.pth.tar"));
+    let io = io();
+    let dir = tempfile::tempdir().unwrap();
+    let frames = pipeline::normalise(
+        &rgb_frames(&io, 0),
+        [0.485, 0.456, 0.406],
+        [0.229, 0.224, 0.225],
+        &Device::Cpu,
+    )
+    .unwrap();
+    let input = dir.path().join("frames.safetensors");
+    frames.save_safetensors("frames", &input).unwrap();
+    let input = pipeline::tensor_input(&input, &model).unwrap();
+    let ins = pipeline::inspect(&model, &input).unwrap();
+    let clip = &ins.trace.clips[0];
+    let focus: Vec<usize> = io["focus_indices"]
+        .get(0)
+        .unwrap()
+        .to_vec1::<i64>()
+        .unwrap()
+        .into_iter()
+        .map(|v| v as usize)
+        .collect();
+    let roles: Vec<FrameRole> = clip.frames.iter().map(|f| f.role).collect();
+    for (i, role) in roles.iter().enumerate() {
+        let want = if focus.contains(&i) {
+            FrameRole::Focus
+        } else if [1, 3, 5, 7].contains(&i) {
+            FrameRole::Glance
+        } else {
+            FrameRole::Unused
+        };
+        assert_eq!(*role, want, "frame {i}");
+    }
+    assert_eq!(clip.cubes.len(), 3);
+    assert_eq!(clip.cubes.iter().map(|c| c.z).collect::<Vec<_>>(), focus);
+    assert_eq!(clip.steps.len(), 4);
+    // cumulative GFLOPs grow with every step; step 0 is the glance only
+    let g: Vec<f64> = clip.steps.iter().map(|s| s.cumulative_gflops).collect();
+    assert!(g.windows(2).all(|w| w[1] > w[0]), "{g:?}");
+    assert!((g[0] - ins.flops.step_total(0) as f64 / 1e9).abs() < 1e-12);
+    // the steps' predictions are the softmax of the step logits
+    let want = io["step_logits"].get(0).unwrap().to_vec2::<f32>().unwrap();
+    for (s, row) in clip.steps.iter().zip(&want) {
+        let best = row
+            .iter()
+            .enumerate()
+            .max_by(|a, b| a.1.total_cmp(b.1))
+            .unwrap()
+            .0;
+        assert_eq!(s.top[0].class as usize, best);
+        assert!(s.entropy >= 0.0 && s.entropy <= (5f32).ln() + 1e-5);
+    }
+    assert_eq!(ins.trace.class_names[0], "archery");
+}
+
+/// Writes the fixture's tensors, changed by `edit`, to a temporary safetensors with config.
+fn edited(
+    edit: impl FnOnce(&mut HashMap<String, Tensor>),
+) -> (tempfile::TempDir, std::path::PathBuf) {
+    let mut t =
+        candle_core::safetensors::load(fixture("uni_adafocus_tiny.safetensors"), &Device::Cpu)
+            .unwrap();
+    edit(&mut t);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("edited.safetensors");
+    candle_core::safetensors::save(&t, &path).unwrap();
+    std::fs::copy(
+        fixture("uni_adafocus_tiny.json"),
+        dir.path().join("edited.json"),
+    )
+    .unwrap();
+    (dir, path)
+}
+
+fn load_error(path: &std::path::Path, overrides: &ConfigOverrides) -> String {
+    match LoadedModel::open(path, None, overrides, &Device::Cpu) {
+        Ok(_) => panic!("{} loaded", path.display()),
+        Err(e @ ModelError::Keys { .. }) => e.to_string(),
+        Err(e) => panic!("not a key error: {e}"),
+    }
+}
+
+#[test]
+fn every_key_problem_is_listed_at_once() {
+    let (_d, path) = edited(|t| {
+        t.remove("local_CNN.layer1.0.conv2.weight");
+        t.remove("temporal_policy.Tconv.6.weight");
+        t.insert(
+            "extra.head.weight".into(),
+            Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+        );
+        let w = Tensor::zeros((5, 7), DType::F32, &Device::Cpu).unwrap();
+        t.insert("global_CNN_fc.1.weight".into(), w);
+        t.insert(
+            "classifier.global_mlp.layers.0.bias".into(),
+            Tensor::zeros(32, DType::I64, &Device::Cpu).unwrap(),
+        );
+    });
+    let msg = load_error(&path, &ConfigOverrides::default());
+    for want in [
+        "2 missing key(s)",
+        "local_CNN.layer1.0.conv2.weight",
+        "temporal_policy.Tconv.6.weight",
+        "1 unexpected key(s): extra.head.weight",
+        "global_CNN_fc.1.weight expected [5, 1280] found [5, 7]",
+        "classifier.global_mlp.layers.0.bias is i64",
+    ] {
+        assert!(msg.contains(want), "missing {want:?} in: {msg}");
+    }
+}
+
+#[test]
+fn a_config_that_disagrees_with_the_weights_names_the_shapes() {
+    // --config FILE with another class count: every head's shape is named.
+    let dir = tempfile::tempdir().unwrap();
+    let mut cfg: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(fixture("uni_adafocus_tiny.json")).unwrap())
+            .unwrap();
+    cfg["num_classes"] = 7.into();
+    cfg.as_object_mut().unwrap().remove("class_names");
+    let cfg_path = dir.path().join("seven.json");
+    std::fs::write(&cfg_path, cfg.to_string()).unwrap();
+    let e = LoadedModel::open(
+        fixture("uni_adafocus_tiny.pth.tar"),
+        Some(&cfg_path),
+        &ConfigOverrides::default(),
+        &Device::Cpu,
+    )
+    .err()
+    .expect("loaded with the wrong class count");
+    let msg = e.to_string();
+    assert!(
+        msg.contains("classifier.global_classifiers.0.1.weight expected [7, 32] found [5, 32]"),
+        "{msg}"
+    );
+    assert!(msg.contains("shape mismatch"), "{msg}");
+    // a flag asking for more focus steps than the checkpoint has heads for: missing keys
+    let over = ConfigOverrides {
+        num_focus_segments: Some(4),
+        ..Default::default()
+    };
+    let msg = load_error(&fixture("uni_adafocus_tiny.pth.tar"), &over);
+    assert!(
+        msg.contains("missing key(s): classifier.local_classifiers.3.1.bias"),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_backbone_checkpoint_is_not_a_uni_adafocus_model() {
+    let e = LoadedModel::open(
+        fixture("mobilenet_v2_w010.pth.tar"),
+        None,
+        &ConfigOverrides::default(),
+        &Device::Cpu,
+    )
+    .err()
+    .expect("a bare MobileNetV2 loaded as a whole model");
+    assert!(e.to_string().contains("give --config"), "{e}");
+}
+
+#[test]
+fn policy_ops_match_pytorch() {
+    use adalens::model::policy::spatial::interpolate_actions;
+    use adalens::model::policy::temporal::quantile_focus;
+    let t =
+        candle_core::safetensors::load(fixture("policy_ops.safetensors"), &Device::Cpu).unwrap();
+    for name in ["interp0", "interp1"] {
+        let input = t[&format!("{name}.input")].to_vec3::<f32>().unwrap(); // B×4×G
+        let want = t[&format!("{name}.output")].to_vec3::<f32>().unwrap(); // B×4×T
+        for (a, w) in input.iter().zip(&want) {
+            let g = a[0].len();
+            let rows: Vec<[f32; 4]> = (0..g)
+                .map(|i| [a[0][i], a[1][i], a[2][i], a[3][i]])
+                .collect();
+            let got = interpolate_actions(&rows, w[0].len());
+            for (i, r) in got.iter().enumerate() {
+                for k in 0..4 {
+                    assert!(
+                        (r[k] - w[k][i]).abs() < 1e-6,
+                        "{name}: frame {i} action {k}"
+                    );
+                }
+            }
+        }
+    }
+    for (name, total, n) in [
+        ("quantile0", 48, 16),
+        ("quantile1", 48, 16),
+        ("quantile2", 32, 6),
+    ] {
+        let weights = t[&format!("{name}.weights")].to_vec2::<f32>().unwrap();
+        let q = t[&format!("{name}.quantile")].to_vec2::<f32>().unwrap();
+        let idx = t[&format!("{name}.indices")].to_vec2::<i64>().unwrap();
+        for ((w, q), idx) in weights.iter().zip(&q).zip(&idx) {
+            let (pos, got) = quantile_focus(w, total, n);
+            let want: Vec<usize> = idx.iter().map(|&v| v as usize).collect();
+            assert_eq!(got, want, "{name}: focus indices");
+            for (a, b) in pos.iter().zip(q) {
+                assert!((a - b).abs() < 1e-6, "{name}: quantile {a} vs {b}");
+            }
+        }
+    }
+}
