@@ -27,6 +27,10 @@ enum Command {
     Probe(cli::probe::ProbeArgs),
     /// Write exact frame numbers as PNG files (compare with the ffmpeg CLI).
     Frames(cli::frames::FramesArgs),
+    /// Run a checkpoint on a video (or preprocessed frames) and print what it decided.
+    Inspect(cli::inspect::InspectArgs),
+    /// What a checkpoint holds: arch, parameters per part, input, FLOPs per step.
+    InspectCheckpoint(cli::inspect::InspectCheckpointArgs),
     /// Thresholds for a compute budget from a calibration set (AdaFocusV3 eq. 7).
     Budget(cli::budget_cmd::BudgetArgs),
     /// Benchmarks (see BENCHMARKS.md).
@@ -47,6 +51,8 @@ fn main() -> ExitCode {
         None => adalens::app::run(cli.video),
         Some(Command::Probe(a)) => cli::probe::run(&a),
         Some(Command::Frames(a)) => cli::frames::run(&a),
+        Some(Command::Inspect(a)) => cli::inspect::run_inspect(&a),
+        Some(Command::InspectCheckpoint(a)) => cli::inspect::run_inspect_checkpoint(&a),
         Some(Command::Budget(a)) => cli::budget_cmd::run(&a),
         Some(Command::Bench(b)) => cli::bench::run(&b),
     };

@@ -396,8 +396,7 @@ fn a_config_that_disagrees_with_the_weights_names_the_shapes() {
         &ConfigOverrides::default(),
         &Device::Cpu,
     )
-    .err()
-    .expect("loaded with the wrong class count");
+    .expect_err("loaded with the wrong class count");
     let msg = e.to_string();
     assert!(
         msg.contains("classifier.global_classifiers.0.1.weight expected [7, 32] found [5, 32]"),
@@ -424,8 +423,7 @@ fn a_backbone_checkpoint_is_not_a_uni_adafocus_model() {
         &ConfigOverrides::default(),
         &Device::Cpu,
     )
-    .err()
-    .expect("a bare MobileNetV2 loaded as a whole model");
+    .expect_err("a bare MobileNetV2 loaded as a whole model");
     assert!(e.to_string().contains("give --config"), "{e}");
 }
 

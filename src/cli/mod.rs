@@ -4,4 +4,5 @@ pub mod bench;
 pub mod bench_video;
 pub mod budget_cmd;
 pub mod frames;
+pub mod inspect;
 pub mod probe;

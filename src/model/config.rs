@@ -144,13 +144,16 @@ impl UniAdaFocusConfig {
                 self.input_size, self.patch_size
             ));
         }
-        if !(self.patch_min_side > 0.0 && self.patch_min_side <= self.patch_max_side) {
+        if self.patch_min_side.is_nan()
+            || self.patch_min_side <= 0.0
+            || self.patch_min_side > self.patch_max_side
+        {
             return Err(format!(
                 "patch_min_side {} must be positive and at most patch_max_side {}",
                 self.patch_min_side, self.patch_max_side
             ));
         }
-        if !(self.temperature > 0.0) {
+        if self.temperature.is_nan() || self.temperature <= 0.0 {
             return Err(format!("temperature {} must be positive", self.temperature));
         }
         if !self.class_names.is_empty() && self.class_names.len() != self.num_classes {

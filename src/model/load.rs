@@ -24,7 +24,7 @@ pub enum ModelError {
     Keys {
         path: PathBuf,
         arch: &'static str,
-        report: KeyReport,
+        report: Box<KeyReport>,
     },
     #[error("{path}: building the network: {source}")]
     Build {
@@ -107,7 +107,7 @@ impl LoadedModel {
             return Err(ModelError::Keys {
                 path: path.to_path_buf(),
                 arch: config.arch(),
-                report,
+                report: Box::new(report),
             });
         }
         let network = network.map_err(|source| ModelError::Build {

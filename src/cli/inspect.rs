@@ -1,0 +1,240 @@
+//! `adalens inspect` (run a checkpoint on a video or on preprocessed frames, print the
+//! DecisionTrace) and `adalens inspect-checkpoint` (what a checkpoint holds: arch, parameters,
+//! input, FLOPs per step).
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use adalens::model::device;
+use adalens::model::load::{ConfigOverrides, LoadedModel, Network};
+use adalens::pipeline;
+use adalens::video::{Control, Video};
+use anyhow::Context;
+
+/// How to read a checkpoint: its config and the flags that override it.
+#[derive(clap::Args, Debug)]
+pub struct CheckpointArgs {
+    /// Config JSON (default: a sidecar `.json` next to the checkpoint, else the safetensors
+    /// metadata, else what the weights' shapes tell).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long)]
+    pub num_classes: Option<usize>,
+    #[arg(long)]
+    pub input_size: Option<usize>,
+    #[arg(long)]
+    pub patch_size: Option<usize>,
+    /// Frames sampled from the video (the official `num_segments`).
+    #[arg(long)]
+    pub num_segments: Option<usize>,
+    #[arg(long)]
+    pub num_glance: Option<usize>,
+    #[arg(long)]
+    pub num_focus: Option<usize>,
+    /// Run on the CPU even when a GPU is available.
+    #[arg(long)]
+    pub cpu: bool,
+}
+
+impl CheckpointArgs {
+    fn open(&self, path: &std::path::Path) -> anyhow::Result<LoadedModel> {
+        let choice = device::select(self.cpu);
+        tracing::info!("device: {}", choice.description);
+        let over = ConfigOverrides {
+            num_classes: self.num_classes,
+            input_size: self.input_size,
+            patch_size: self.patch_size,
+            num_segments: self.num_segments,
+            num_glance_segments: self.num_glance,
+            num_focus_segments: self.num_focus,
+        };
+        Ok(LoadedModel::open(
+            path,
+            self.config.as_deref(),
+            &over,
+            &choice.device,
+        )?)
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InspectArgs {
+    /// The video to run on (sampled and transformed as the checkpoint's config says).
+    #[arg(required_unless_present = "input", conflicts_with = "input")]
+    pub video: Option<PathBuf>,
+    /// Already preprocessed frames instead of a video: safetensors with a float32 T×3×H×W
+    /// tensor named `frames` (normalised), to compare with another implementation.
+    #[arg(long)]
+    pub input: Option<PathBuf>,
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[command(flatten)]
+    pub ck: CheckpointArgs,
+    /// Print JSON: the DecisionTrace plus the raw per-step logits and policy outputs.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_inspect(a: &InspectArgs) -> anyhow::Result<()> {
+    let model = a.ck.open(&a.checkpoint)?;
+    let t0 = Instant::now();
+    let input = match (&a.video, &a.input) {
+        (_, Some(frames)) => pipeline::tensor_input(frames, &model)?,
+        (Some(v), None) => {
+            let video = Video::open(v)?;
+            pipeline::video_input(&video, &model, &Control::default())?
+        }
+        (None, None) => anyhow::bail!("give a VIDEO or --input FRAMES.safetensors"),
+    };
+    let t_decode = t0.elapsed();
+    let ins = pipeline::inspect(&model, &input).context("running the model")?;
+    let t_model = t0.elapsed() - t_decode;
+    if a.json {
+        println!("{}", serde_json::to_string_pretty(&ins)?);
+        return Ok(());
+    }
+    let names = &ins.trace.class_names;
+    let name = |c: u32| {
+        names
+            .get(c as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("class {c}"))
+    };
+    let clip = &ins.trace.clips[0];
+    println!(
+        "checkpoint  {} ({}, {})",
+        model.path.display(),
+        model.arch(),
+        model.config_source
+    );
+    println!(
+        "input       {} ({} frames)",
+        ins.trace.video.path, ins.trace.video.frame_count
+    );
+    let Network::UniAdaFocus(net) = &model.network;
+    let glance: Vec<usize> = ins
+        .raw
+        .glance_indices
+        .iter()
+        .map(|&i| clip.frames[i].frame)
+        .collect();
+    println!(
+        "glance      frames {glance:?} (of {} sampled)",
+        net.config.num_segments
+    );
+    println!("step  frame  box (x1,y1)-(x2,y2) px      top-1                      p      entropy  GFLOPs");
+    for s in &clip.steps {
+        let (frame, boxs) = match s.step {
+            0 => ("glance".to_string(), String::new()),
+            k => {
+                let c = &clip.cubes[k - 1];
+                let r = c.region.unwrap_or_default();
+                (
+                    c.z.to_string(),
+                    format!("({:.0},{:.0})-({:.0},{:.0})", r[0], r[1], r[2], r[3]),
+                )
+            }
+        };
+        let top = s.top.first();
+        println!(
+            "{:>4}  {:>6}  {:<26}  {:<24} {:>6.3}  {:>7.3}  {:>6.3}",
+            s.step,
+            frame,
+            boxs,
+            top.map(|t| name(t.class)).unwrap_or_default(),
+            top.map(|t| t.prob).unwrap_or(0.0),
+            s.entropy,
+            s.cumulative_gflops
+        );
+    }
+    println!(
+        "time        frames {:.2} s, model {:.2} s on {}",
+        t_decode.as_secs_f64(),
+        t_model.as_secs_f64(),
+        if model.device.is_cuda() {
+            "CUDA"
+        } else {
+            "CPU"
+        }
+    );
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct InspectCheckpointArgs {
+    pub checkpoint: PathBuf,
+    #[command(flatten)]
+    pub ck: CheckpointArgs,
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run_inspect_checkpoint(a: &InspectCheckpointArgs) -> anyhow::Result<()> {
+    let model = a.ck.open(&a.checkpoint)?;
+    let Network::UniAdaFocus(net) = &model.network;
+    let c = &net.config;
+    let flops = net.flops();
+    let steps = flops.step_gflops();
+    if a.json {
+        let out = serde_json::json!({
+            "path": model.path,
+            "format": model.format,
+            "arch": model.arch(),
+            "config_source": model.config_source,
+            "config": model.config,
+            "tensors_in_file": model.tensors_in_file,
+            "tensors_used": model.tensors_used,
+            "parameters": model.parameters.iter().map(|(p, n)| serde_json::json!({"part": p, "count": n})).collect::<Vec<_>>(),
+            "input": {"frames": c.num_segments, "glance_frames": c.num_glance_segments, "focus_frames": c.num_focus_segments,
+                      "size": c.input_size, "patch": c.patch_size, "mean": c.mean, "std": c.std},
+            "flops": flops,
+            "gflops_per_step": steps,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("checkpoint  {} ({})", model.path.display(), model.format);
+    println!(
+        "arch        {} (config: {})",
+        model.arch(),
+        model.config_source
+    );
+    println!(
+        "tensors     {} in the file, {} used (the rest: training-only heads and BatchNorm counters)",
+        model.tensors_in_file, model.tensors_used
+    );
+    println!("classes     {}", c.num_classes);
+    println!(
+        "input       {} frames (TSN centres) at {}², glance {} of them, focus {} patches of {}² (regions {}–{} px)",
+        c.num_segments, c.input_size, c.num_glance_segments, c.num_focus_segments, c.patch_size, c.patch_min_side, c.patch_max_side
+    );
+    println!("parameters");
+    let total: usize = model.parameters.iter().map(|(_, n)| n).sum();
+    for (part, n) in &model.parameters {
+        println!("  {part:<18} {n:>12}");
+    }
+    println!("  {:<18} {total:>12}", "total");
+    println!("GFLOPs by part");
+    let g = |v: u64| v as f64 / 1e9;
+    println!(
+        "  glance            {:>12.6} per frame × {}",
+        g(flops.glance_per_frame),
+        flops.glance_frames
+    );
+    println!(
+        "  local             {:>12.6} per patch",
+        g(flops.local_per_patch)
+    );
+    println!("  spatial policy    {:>12.6}", g(flops.spatial_policy));
+    println!("  temporal policy   {:>12.6}", g(flops.temporal_policy));
+    println!(
+        "  classifier        {:>12.6} per glance frame, {:.6} per patch",
+        g(flops.classifier_per_glance),
+        g(flops.classifier_per_patch)
+    );
+    println!("GFLOPs after each step (step 0 = glance only)");
+    for (k, v) in steps.iter().enumerate() {
+        println!("  {k:>3}  {v:>12.6}");
+    }
+    Ok(())
+}

@@ -1,0 +1,193 @@
+//! `adalens inspect` and `adalens inspect-checkpoint` as a user runs them: the binary, real
+//! files, exit codes and readable errors.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use common::model_fixture as fixture;
+
+fn adalens(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_adalens"))
+        .args(args)
+        .output()
+        .expect("run adalens")
+}
+
+fn stdout(o: &Output) -> String {
+    assert!(
+        o.status.success(),
+        "adalens failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+fn path(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+#[test]
+fn inspect_checkpoint_reads_the_official_style_file() {
+    let ck = fixture("uni_adafocus_tiny.pth.tar");
+    let text = stdout(&adalens(&["inspect-checkpoint", path(&ck)]));
+    for want in [
+        "uni_adafocus",
+        "global_CNN",
+        "local_CNN",
+        "spatial_policy",
+        "GFLOPs after each step",
+    ] {
+        assert!(text.contains(want), "{want} missing:\n{text}");
+    }
+    let json: serde_json::Value = serde_json::from_str(&stdout(&adalens(&[
+        "inspect-checkpoint",
+        path(&ck),
+        "--json",
+    ])))
+    .unwrap();
+    assert_eq!(json["arch"], "uni_adafocus");
+    assert_eq!(json["gflops_per_step"].as_array().unwrap().len(), 4);
+    let params: u64 = json["parameters"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["count"].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        params, 295_426,
+        "parameters of the fixture (PyTorch: sum of p.numel())"
+    );
+}
+
+#[test]
+fn inspect_on_frames_prints_the_trace_and_raw_logits() {
+    let dir = tempfile::tempdir().unwrap();
+    // Frames from the fixture, normalised as the checkpoint expects.
+    let io = candle_core::safetensors::load(
+        fixture("uni_adafocus_tiny_io.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let u8s = io["frames_u8"]
+        .get(0)
+        .unwrap()
+        .to_dtype(candle_core::DType::F32)
+        .unwrap();
+    let mean = candle_core::Tensor::new(&[0.485f32, 0.456, 0.406], &candle_core::Device::Cpu)
+        .unwrap()
+        .reshape((1, 3, 1, 1))
+        .unwrap();
+    let std = candle_core::Tensor::new(&[0.229f32, 0.224, 0.225], &candle_core::Device::Cpu)
+        .unwrap()
+        .reshape((1, 3, 1, 1))
+        .unwrap();
+    let frames = (u8s / 255.0)
+        .unwrap()
+        .broadcast_sub(&mean)
+        .unwrap()
+        .broadcast_div(&std)
+        .unwrap();
+    let input = dir.path().join("frames.safetensors");
+    frames.save_safetensors("frames", &input).unwrap();
+    let ck = fixture("uni_adafocus_tiny.pth.tar");
+    let out = stdout(&adalens(&[
+        "inspect",
+        "--input",
+        path(&input),
+        "--checkpoint",
+        path(&ck),
+        "--json",
+    ]));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let focus: Vec<i64> = io["focus_indices"].get(0).unwrap().to_vec1().unwrap();
+    let got: Vec<i64> = json["raw"]["focus_indices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_i64().unwrap())
+        .collect();
+    assert_eq!(got, focus, "focus frames");
+    let steps = json["trace"]["clips"][0]["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 4);
+    assert_eq!(json["raw"]["step_logits"].as_array().unwrap().len(), 4);
+    assert_eq!(
+        json["trace"]["clips"][0]["cubes"].as_array().unwrap().len(),
+        3
+    );
+    // PyTorch's step logits, within the float32 noise the parity test documents
+    let want: Vec<Vec<f32>> = io["step_logits"].get(0).unwrap().to_vec2().unwrap();
+    let scale = want.iter().flatten().fold(0f32, |m, v| m.max(v.abs()));
+    for (row, w) in json["raw"]["step_logits"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(&want)
+    {
+        for (a, b) in row.as_array().unwrap().iter().zip(w) {
+            let e = (a.as_f64().unwrap() as f32 - b).abs() / scale;
+            assert!(e < 5e-4, "{a} vs {b}: {e:.1e} of the largest logit");
+        }
+    }
+}
+
+#[test]
+fn inspect_runs_on_a_video() {
+    let video = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/demo_testsrc_320x240.mp4");
+    let ck = fixture("uni_adafocus_tiny.safetensors");
+    let out = stdout(&adalens(&[
+        "inspect",
+        path(&video),
+        "--checkpoint",
+        path(&ck),
+        "--json",
+    ]));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let frames = json["trace"]["clips"][0]["frames"].as_array().unwrap();
+    // 8 TSN centres of 300 frames: floor(37.5 · (i + ½))
+    let numbers: Vec<u64> = frames
+        .iter()
+        .map(|f| f["frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, vec![18, 56, 93, 131, 168, 206, 243, 281]);
+    // shorter side to 128·256/224 = 146 (320×240 → 194×146), centre crop 128 at (33, 9):
+    // in display pixels x = 33·320/194, y = 9·240/146, w = 128·320/194, h = 128·240/146
+    let rect: Vec<f64> = json["trace"]["input"]["source_rect"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_f64().unwrap())
+        .collect();
+    let want = [
+        33.0 * 320.0 / 194.0,
+        9.0 * 240.0 / 146.0,
+        128.0 * 320.0 / 194.0,
+        128.0 * 240.0 / 146.0,
+    ];
+    for (a, b) in rect.iter().zip(want) {
+        assert!((a - b).abs() < 1e-9, "{rect:?} vs {want:?}");
+    }
+}
+
+#[test]
+fn bad_checkpoints_get_readable_errors() {
+    let video = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/demo_testsrc_320x240.mp4");
+    let dir = tempfile::tempdir().unwrap();
+    let truncated = dir.path().join("cut.pth.tar");
+    let bytes = std::fs::read(fixture("uni_adafocus_tiny.pth.tar")).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 2]).unwrap();
+    let missing = dir.path().join("nope.pth");
+    for (ck, want) in [
+        (fixture("evil.pth"), "refused"),
+        (truncated, "cut.pth.tar"),
+        (missing, "no such file"),
+        (fixture("mobilenet_v2_w010.pth.tar"), "give --config"),
+    ] {
+        let o = adalens(&["inspect", path(&video), "--checkpoint", path(&ck)]);
+        assert!(!o.status.success(), "{} was accepted", ck.display());
+        let err = String::from_utf8_lossy(&o.stderr);
+        assert!(err.contains(want), "{}: {err}", ck.display());
+        assert!(!err.contains("panicked"), "{err}");
+    }
+}
