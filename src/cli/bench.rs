@@ -4,6 +4,8 @@
 pub enum BenchCommand {
     /// Sample frames (TSN centres) from video files: end-to-end time, the decode limit, memory.
     Video(super::bench_video::BenchVideoArgs),
+    /// Glance (MobileNetV2 16×224²) and local (ResNet-50 16×128²) forward passes.
+    Model(super::bench_model::BenchModelArgs),
     /// Budget solver speed on a random calibration set.
     Budget {
         #[arg(long, default_value_t = 5000)]
@@ -18,6 +20,7 @@ pub enum BenchCommand {
 pub fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Video(a) => super::bench_video::run(a),
+        BenchCommand::Model(a) => super::bench_model::run(a),
         BenchCommand::Budget {
             samples,
             steps,

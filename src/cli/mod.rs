@@ -1,6 +1,7 @@
 //! Headless subcommands: thin wrappers that parse arguments and print; the work is in the library.
 
 pub mod bench;
+pub mod bench_model;
 pub mod bench_video;
 pub mod budget_cmd;
 pub mod frames;

@@ -4,6 +4,7 @@
 use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
+use super::depthwise::DepthwiseCpu;
 use super::flops::{conv2d_macs, conv_out, FlopCount};
 
 pub const BN_EPS: f64 = 1e-5;
@@ -29,6 +30,8 @@ impl Act {
 #[derive(Debug, Clone)]
 pub struct ConvBn {
     conv: Conv2d,
+    /// The CPU kernel for depthwise layers (candle's grouped conv2d is far slower there).
+    depthwise: Option<DepthwiseCpu>,
     in_c: usize,
     out_c: usize,
     kernel: usize,
@@ -62,7 +65,13 @@ impl ConvBn {
             groups,
             cudnn_fwd_algo: None,
         };
+        let depthwise = if groups > 1 && groups == in_c && in_c == out_c && w.device().is_cpu() {
+            Some(DepthwiseCpu::new(&w, &b, stride, padding)?)
+        } else {
+            None
+        };
         Ok(Self {
+            depthwise,
             conv: Conv2d::new(w, Some(b), cfg),
             in_c,
             out_c,
@@ -107,7 +116,11 @@ impl ConvBn {
 
 impl Module for ConvBn {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        self.act.apply(&self.conv.forward(x)?)
+        let y = match &self.depthwise {
+            Some(dw) if x.device().is_cpu() => x.contiguous()?.apply_op1_no_bwd(dw)?,
+            _ => self.conv.forward(x)?,
+        };
+        self.act.apply(&y)
     }
 }
 
