@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device, Tensor};
 use serde::Serialize;
 
-use crate::decision::trace::{ClassProb, DecisionTrace, InputGeometry, VideoInfo, TRACE_VERSION};
-use crate::model::inspect::{uni_adafocus_clip, SampledFrames, TOP_K};
+use crate::decision::trace::{DecisionTrace, InputGeometry, VideoInfo, TRACE_VERSION};
+use crate::model::inspect::{uni_adafocus_clip, SampledFrames};
 use crate::model::load::{LoadedModel, Network};
 use crate::model::uni_adafocus::{UniAdaFocusFlops, UniAdaFocusOutput};
 use crate::video::{plan, Control, Resize, RgbFrame, Video, VideoError};
@@ -167,16 +167,14 @@ pub fn inspect(model: &LoadedModel, input: &ModelInput) -> Result<Inspection, Pi
     let raw = net.forward(&input.frames)?;
     let flops = net.flops();
     let clip = uni_adafocus_clip(&raw, &flops, &input.sampled, net.config.input_size);
+    // One clip: the video prediction is the last step's.
     let video_prediction = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
     let trace = DecisionTrace {
         version: TRACE_VERSION,
         arch: model.arch().to_string(),
         video: input.video.clone(),
         clips: vec![clip],
-        video_prediction: video_prediction
-            .into_iter()
-            .take(TOP_K)
-            .collect::<Vec<ClassProb>>(),
+        video_prediction,
         class_names: model.config.class_names(),
         input: input.geometry,
     };

@@ -6,7 +6,7 @@ mod common;
 use std::path::Path;
 use std::process::{Command, Output};
 
-use common::model_fixture as fixture;
+use common::{model_fixture as fixture, uni_adafocus_input_file, uni_adafocus_io};
 
 fn adalens(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_adalens"))
@@ -65,32 +65,8 @@ fn inspect_checkpoint_reads_the_official_style_file() {
 fn inspect_on_frames_prints_the_trace_and_raw_logits() {
     let dir = tempfile::tempdir().unwrap();
     // Frames from the fixture, normalised as the checkpoint expects.
-    let io = candle_core::safetensors::load(
-        fixture("uni_adafocus_tiny_io.safetensors"),
-        &candle_core::Device::Cpu,
-    )
-    .unwrap();
-    let u8s = io["frames_u8"]
-        .get(0)
-        .unwrap()
-        .to_dtype(candle_core::DType::F32)
-        .unwrap();
-    let mean = candle_core::Tensor::new(&[0.485f32, 0.456, 0.406], &candle_core::Device::Cpu)
-        .unwrap()
-        .reshape((1, 3, 1, 1))
-        .unwrap();
-    let std = candle_core::Tensor::new(&[0.229f32, 0.224, 0.225], &candle_core::Device::Cpu)
-        .unwrap()
-        .reshape((1, 3, 1, 1))
-        .unwrap();
-    let frames = (u8s / 255.0)
-        .unwrap()
-        .broadcast_sub(&mean)
-        .unwrap()
-        .broadcast_div(&std)
-        .unwrap();
-    let input = dir.path().join("frames.safetensors");
-    frames.save_safetensors("frames", &input).unwrap();
+    let io = uni_adafocus_io();
+    let input = uni_adafocus_input_file(&io, 0, dir.path());
     let ck = fixture("uni_adafocus_tiny.pth.tar");
     let out = stdout(&adalens(&[
         "inspect",

@@ -12,38 +12,15 @@ use adalens::decision::trace::FrameRole;
 use adalens::model::load::{ConfigOverrides, LoadedModel, ModelError, Network};
 use adalens::model::patch::Region;
 use adalens::pipeline;
-use adalens::video::RgbFrame;
 use candle_core::{DType, Device, Tensor};
-use common::{max_rel_err, model_fixture as fixture};
-
-fn io() -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(fixture("uni_adafocus_tiny_io.safetensors"), &Device::Cpu)
-        .unwrap()
-}
+use common::{
+    max_rel_err, model_fixture as fixture, uni_adafocus_input_file, uni_adafocus_io as io,
+    uni_adafocus_rgb_frames as rgb_frames,
+};
 
 fn open(path: &std::path::Path) -> LoadedModel {
     LoadedModel::open(path, None, &ConfigOverrides::default(), &Device::Cpu)
         .unwrap_or_else(|e| panic!("{e}"))
-}
-
-/// Video `b` of the fixture as RGB frames (the fixture stores T×3×S×S bytes).
-fn rgb_frames(io: &HashMap<String, Tensor>, b: usize) -> Vec<RgbFrame> {
-    let u8s = io["frames_u8"].get(b).unwrap(); // T×3×S×S
-    let (t, _, h, w) = u8s.dims4().unwrap();
-    let hwc = u8s.permute((0, 2, 3, 1)).unwrap().contiguous().unwrap();
-    (0..t)
-        .map(|i| RgbFrame {
-            width: w as u32,
-            height: h as u32,
-            data: hwc
-                .get(i)
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .to_vec1::<u8>()
-                .unwrap(),
-        })
-        .collect()
 }
 
 fn close(what: &str, ours: &Tensor, reference: &Tensor) {
@@ -108,85 +85,28 @@ fn check_model(model: &LoadedModel) {
     let io = io();
     let Network::UniAdaFocus(net) = &model.network;
     let cfg = &net.config;
+    let v1 = |v: &[f32]| Tensor::new(v, &Device::Cpu).unwrap();
+    let a4 = |v: &[[f32; 4]]| from_rows(&v.iter().map(|a| a.to_vec()).collect::<Vec<_>>());
     for b in 0..2 {
         let frames =
             pipeline::normalise(&rgb_frames(&io, b), cfg.mean, cfg.std, &Device::Cpu).unwrap();
         let out = net.forward(&frames).unwrap();
         let r = |k: &str| io[k].get(b).unwrap();
         let ints = |k: &str| -> Vec<usize> {
-            r(k).to_vec1::<i64>()
-                .unwrap()
-                .into_iter()
-                .map(|v| v as usize)
-                .collect()
+            let v = r(k).to_vec1::<i64>().unwrap();
+            v.into_iter().map(|v| v as usize).collect()
         };
         assert_eq!(
             out.glance_indices,
             ints("glance_indices"),
             "video {b}: glance frames"
         );
-        close_to_noise("glance pooled", &io, "glance_pooled", b, &out.glance_pooled);
-        close_to_noise(
-            "glance logits",
-            &io,
-            "glance_logits",
-            b,
-            &from_rows(&out.glance_logits),
-        );
-        let v1 = |v: &[f32]| Tensor::new(v, &Device::Cpu).unwrap();
-        // The temporal policy on PyTorch's glance features: no noise to allow for.
-        let same_t = net.temporal_policy().forward(&r("glance_pooled")).unwrap();
-        close(
-            "temporal weights (same input)",
-            &v1(&same_t.weights_t),
-            &r("temporal_weights_t"),
-        );
-        close(
-            "temporal weights (same input)",
-            &v1(&same_t.weights),
-            &r("temporal_weights"),
-        );
-        close_to_noise(
-            "temporal weights",
-            &io,
-            "temporal_weights",
-            b,
-            &v1(&out.temporal.weights),
-        );
-        close_to_noise(
-            "temporal weights (T)",
-            &io,
-            "temporal_weights_t",
-            b,
-            &v1(&out.temporal.weights_t),
-        );
-        let a4 = |v: &[[f32; 4]]| from_rows(&v.iter().map(|a| a.to_vec()).collect::<Vec<_>>());
-        close_to_noise(
-            "spatial actions",
-            &io,
-            "spatial_actions",
-            b,
-            &a4(&out.actions),
-        );
-        close_to_noise(
-            "interpolated actions",
-            &io,
-            "spatial_actions_all",
-            b,
-            &a4(&out.actions_all),
-        );
-        close_to_noise(
-            "focus quantiles",
-            &io,
-            "focus_quantile",
-            b,
-            &v1(&out.focus_positions),
-        );
         assert_eq!(
             out.focus_indices,
             ints("focus_indices"),
             "video {b}: focus frames"
         );
+        assert_eq!(out.step_logits.len(), 1 + cfg.num_focus_segments);
         // Boxes in input pixels, relative to their largest coordinate (the frame side). The
         // affine matrices follow from them; their translation doubles the action's float32
         // noise, so they are not the place to measure it.
@@ -195,50 +115,81 @@ fn check_model(model: &LoadedModel) {
             .iter()
             .map(|r| vec![r.x1, r.y1, r.x2, r.y2])
             .collect();
-        close_to_noise("patch boxes", &io, "patch_boxes", b, &from_rows(&boxes));
-        close_to_noise("local pooled", &io, "local_pooled", b, &out.local_pooled);
-        close_to_noise(
-            "patch logits",
-            &io,
-            "patch_logits",
-            b,
-            &from_rows(&out.patch_logits),
-        );
-        close_to_noise(
-            "every head",
-            &io,
-            "head_logits",
-            b,
-            &from_rows(&out.head_logits),
-        );
-        close_to_noise(
-            "step logits",
-            &io,
-            "step_logits",
-            b,
-            &from_rows(&out.step_logits),
-        );
-        assert_eq!(out.step_logits.len(), 1 + cfg.num_focus_segments);
+        // End to end: (what, fixture key, ours).
+        let end_to_end = [
+            ("glance pooled", "glance_pooled", out.glance_pooled.clone()),
+            (
+                "glance logits",
+                "glance_logits",
+                from_rows(&out.glance_logits),
+            ),
+            (
+                "temporal weights",
+                "temporal_weights",
+                v1(&out.temporal.weights),
+            ),
+            (
+                "temporal weights (T)",
+                "temporal_weights_t",
+                v1(&out.temporal.weights_t),
+            ),
+            ("spatial actions", "spatial_actions", a4(&out.actions)),
+            (
+                "interpolated actions",
+                "spatial_actions_all",
+                a4(&out.actions_all),
+            ),
+            (
+                "focus quantiles",
+                "focus_quantile",
+                v1(&out.focus_positions),
+            ),
+            ("patch boxes", "patch_boxes", from_rows(&boxes)),
+            ("local pooled", "local_pooled", out.local_pooled.clone()),
+            ("patch logits", "patch_logits", from_rows(&out.patch_logits)),
+            ("every head", "head_logits", from_rows(&out.head_logits)),
+            ("step logits", "step_logits", from_rows(&out.step_logits)),
+        ];
+        for (what, key, ours) in &end_to_end {
+            close_to_noise(what, &io, key, b, ours);
+        }
 
-        // The local branch and the classifier on PyTorch's own boxes: no noise to allow for.
+        // Each part on PyTorch's own inputs: no noise to allow for. The temporal policy on
+        // PyTorch's glance features; the local branch and the classifier on PyTorch's boxes.
+        let same_t = net.temporal_policy().forward(&r("glance_pooled")).unwrap();
         let same = net
             .forward_with_boxes(&frames, Some(&region_rows(&io, b)))
             .unwrap();
-        close(
-            "local pooled (same boxes)",
-            &same.local_pooled,
-            &r("local_pooled"),
-        );
-        close(
-            "patch logits (same boxes)",
-            &from_rows(&same.patch_logits),
-            &r("patch_logits"),
-        );
-        close(
-            "step logits (same boxes)",
-            &from_rows(&same.step_logits),
-            &r("step_logits"),
-        );
+        let same_input = [
+            (
+                "temporal weights (same input)",
+                "temporal_weights",
+                v1(&same_t.weights),
+            ),
+            (
+                "temporal weights T (same input)",
+                "temporal_weights_t",
+                v1(&same_t.weights_t),
+            ),
+            (
+                "local pooled (same boxes)",
+                "local_pooled",
+                same.local_pooled.clone(),
+            ),
+            (
+                "patch logits (same boxes)",
+                "patch_logits",
+                from_rows(&same.patch_logits),
+            ),
+            (
+                "step logits (same boxes)",
+                "step_logits",
+                from_rows(&same.step_logits),
+            ),
+        ];
+        for (what, key, ours) in &same_input {
+            close(what, ours, &r(key));
+        }
     }
 }
 
@@ -270,15 +221,7 @@ fn inspection_trace_says_what_the_model_did() {
     let model = open(&fixture("uni_adafocus_tiny.pth.tar"));
     let io = io();
     let dir = tempfile::tempdir().unwrap();
-    let frames = pipeline::normalise(
-        &rgb_frames(&io, 0),
-        [0.485, 0.456, 0.406],
-        [0.229, 0.224, 0.225],
-        &Device::Cpu,
-    )
-    .unwrap();
-    let input = dir.path().join("frames.safetensors");
-    frames.save_safetensors("frames", &input).unwrap();
+    let input = uni_adafocus_input_file(&io, 0, dir.path());
     let input = pipeline::tensor_input(&input, &model).unwrap();
     let ins = pipeline::inspect(&model, &input).unwrap();
     let clip = &ins.trace.clips[0];

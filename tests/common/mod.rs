@@ -169,15 +169,56 @@ pub fn max_abs(t: &candle_core::Tensor) -> f32 {
 /// Largest absolute difference relative to the reference's largest magnitude.
 pub fn max_rel_err(ours: &candle_core::Tensor, reference: &candle_core::Tensor) -> f32 {
     assert_eq!(ours.dims(), reference.dims(), "shapes differ");
-    let max_abs = |t: &candle_core::Tensor| -> f32 {
-        t.abs()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .max(0)
-            .unwrap()
-            .to_scalar()
-            .unwrap()
-    };
     max_abs(&(ours - reference).unwrap()) / max_abs(reference).max(1e-12)
+}
+
+/// The tensors of the whole-model fixture (scripts/make_uni_adafocus_fixture.py).
+pub fn uni_adafocus_io() -> std::collections::HashMap<String, candle_core::Tensor> {
+    candle_core::safetensors::load(
+        model_fixture("uni_adafocus_tiny_io.safetensors"),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap()
+}
+
+/// Video `b` of that fixture as RGB frames (the fixture stores T×3×S×S bytes).
+pub fn uni_adafocus_rgb_frames(
+    io: &std::collections::HashMap<String, candle_core::Tensor>,
+    b: usize,
+) -> Vec<adalens::video::RgbFrame> {
+    let u8s = io["frames_u8"].get(b).unwrap(); // T×3×S×S
+    let (t, _, h, w) = u8s.dims4().unwrap();
+    let hwc = u8s.permute((0, 2, 3, 1)).unwrap().contiguous().unwrap();
+    (0..t)
+        .map(|i| adalens::video::RgbFrame {
+            width: w as u32,
+            height: h as u32,
+            data: hwc
+                .get(i)
+                .unwrap()
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<u8>()
+                .unwrap(),
+        })
+        .collect()
+}
+
+/// Video `b` of that fixture as the model's float input, written to `dir/frames.safetensors`
+/// (the `--input` format of `adalens inspect`).
+pub fn uni_adafocus_input_file(
+    io: &std::collections::HashMap<String, candle_core::Tensor>,
+    b: usize,
+    dir: &Path,
+) -> PathBuf {
+    let frames = adalens::pipeline::normalise(
+        &uni_adafocus_rgb_frames(io, b),
+        [0.485, 0.456, 0.406],
+        [0.229, 0.224, 0.225],
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let path = dir.join("frames.safetensors");
+    frames.save_safetensors("frames", &path).unwrap();
+    path
 }
