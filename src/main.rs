@@ -7,6 +7,11 @@ use clap::{Parser, Subcommand};
 
 mod cli;
 
+/// Tensors of tens of MB are allocated and freed on every layer; mimalloc reuses them where
+/// glibc returns them to the OS and pays page faults on the next forward pass.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "adalens",

@@ -14,10 +14,18 @@ pub struct DepthwiseCpu {
     kernel: usize,
     stride: usize,
     padding: usize,
+    /// The activation as a clamp: (−∞, ∞) none, (0, ∞) ReLU, (0, 6) ReLU6.
+    clamp: (f32, f32),
 }
 
 impl DepthwiseCpu {
-    pub fn new(weight: &Tensor, bias: &Tensor, stride: usize, padding: usize) -> Result<Self> {
+    pub fn new(
+        weight: &Tensor,
+        bias: &Tensor,
+        stride: usize,
+        padding: usize,
+        clamp: (f32, f32),
+    ) -> Result<Self> {
         let (c, one, k, k2) = weight.dims4()?;
         if one != 1 || k != k2 {
             candle_core::bail!("depthwise weight must be C×1×k×k, got {:?}", weight.dims());
@@ -29,6 +37,7 @@ impl DepthwiseCpu {
             kernel: k,
             stride,
             padding,
+            clamp,
         })
     }
 
@@ -76,6 +85,10 @@ impl DepthwiseCpu {
                     }
                 }
             }
+        }
+        let (lo, hi) = self.clamp;
+        if lo > f32::NEG_INFINITY || hi < f32::INFINITY {
+            dst.iter_mut().for_each(|v| *v = v.clamp(lo, hi));
         }
     }
 }
@@ -154,7 +167,8 @@ mod tests {
             let want = candle_nn::Conv2d::new(wt.clone(), Some(b.clone()), cfg)
                 .forward(&x)
                 .unwrap();
-            let op = DepthwiseCpu::new(&wt, &b, stride, p).unwrap();
+            let op =
+                DepthwiseCpu::new(&wt, &b, stride, p, (f32::NEG_INFINITY, f32::INFINITY)).unwrap();
             let got = x.apply_op1_no_bwd(&op).unwrap();
             assert_eq!(got.dims(), want.dims(), "k{k} s{stride} {h}×{w}");
             let err: f32 = (got - want)

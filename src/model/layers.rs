@@ -4,6 +4,7 @@
 use candle_core::{Module, Result, Tensor, D};
 use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
+use super::conv_cpu::Conv2dCpu;
 use super::depthwise::DepthwiseCpu;
 use super::flops::{conv2d_macs, conv_out, FlopCount};
 
@@ -24,14 +25,24 @@ impl Act {
             Act::Relu6 => x.clamp(0f32, 6f32),
         }
     }
+
+    /// The activation as the range it clamps to (the fused CPU kernels' epilogue).
+    pub fn range(self) -> (f32, f32) {
+        match self {
+            Act::None => (f32::NEG_INFINITY, f32::INFINITY),
+            Act::Relu => (0.0, f32::INFINITY),
+            Act::Relu6 => (0.0, 6.0),
+        }
+    }
 }
 
 /// Conv2d (no bias) + BatchNorm2d + activation, BatchNorm folded into the convolution.
 #[derive(Debug, Clone)]
 pub struct ConvBn {
     conv: Conv2d,
-    /// The CPU kernel for depthwise layers (candle's grouped conv2d is far slower there).
-    depthwise: Option<DepthwiseCpu>,
+    /// The CPU kernels, activation fused: depthwise layers (candle's grouped conv2d is far
+    /// slower there) and dense ones (one pass instead of five; see conv_cpu.rs).
+    cpu: Option<CpuConv>,
     in_c: usize,
     out_c: usize,
     kernel: usize,
@@ -65,13 +76,29 @@ impl ConvBn {
             groups,
             cudnn_fwd_algo: None,
         };
-        let depthwise = if groups > 1 && groups == in_c && in_c == out_c && w.device().is_cpu() {
-            Some(DepthwiseCpu::new(&w, &b, stride, padding)?)
+        let cpu = if !w.device().is_cpu() {
+            None
+        } else if groups == 1 {
+            Some(CpuConv::Dense(Conv2dCpu::new(
+                &w,
+                &b,
+                stride,
+                padding,
+                act.range(),
+            )?))
+        } else if groups == in_c && in_c == out_c {
+            Some(CpuConv::Depthwise(DepthwiseCpu::new(
+                &w,
+                &b,
+                stride,
+                padding,
+                act.range(),
+            )?))
         } else {
             None
         };
         Ok(Self {
-            depthwise,
+            cpu,
             conv: Conv2d::new(w, Some(b), cfg),
             in_c,
             out_c,
@@ -114,13 +141,36 @@ impl ConvBn {
     }
 }
 
+#[derive(Debug, Clone)]
+enum CpuConv {
+    Dense(Conv2dCpu),
+    Depthwise(DepthwiseCpu),
+}
+
+impl ConvBn {
+    /// `act(conv(x) + skip)`: the end of a residual block, fused on the CPU.
+    pub fn forward_residual(&self, x: &Tensor, skip: &Tensor) -> Result<Tensor> {
+        match &self.cpu {
+            Some(CpuConv::Dense(op)) if x.device().is_cpu() => {
+                x.contiguous()?.apply_op2_no_bwd(&skip.contiguous()?, op)
+            }
+            Some(CpuConv::Depthwise(op)) if x.device().is_cpu() && self.act == Act::None => {
+                x.contiguous()?.apply_op1_no_bwd(op)? + skip
+            }
+            _ => self.act.apply(&(self.conv.forward(x)? + skip)?),
+        }
+    }
+}
+
 impl Module for ConvBn {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let y = match &self.depthwise {
-            Some(dw) if x.device().is_cpu() => x.contiguous()?.apply_op1_no_bwd(dw)?,
-            _ => self.conv.forward(x)?,
-        };
-        self.act.apply(&y)
+        match &self.cpu {
+            Some(CpuConv::Dense(op)) if x.device().is_cpu() => x.contiguous()?.apply_op1_no_bwd(op),
+            Some(CpuConv::Depthwise(op)) if x.device().is_cpu() => {
+                x.contiguous()?.apply_op1_no_bwd(op)
+            }
+            _ => self.act.apply(&self.conv.forward(x)?),
+        }
     }
 }
 

@@ -7,6 +7,7 @@ pub mod checkpoint;
 pub mod classifier;
 pub mod config;
 pub mod conv3d;
+pub mod conv_cpu;
 pub mod depthwise;
 pub mod device;
 pub mod flops;

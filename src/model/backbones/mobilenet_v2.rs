@@ -126,15 +126,15 @@ impl InvertedResidual {
 
 impl Module for InvertedResidual {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut y = match &self.expand {
+        let y = match &self.expand {
             Some(e) => e.forward(x)?,
             None => x.clone(),
         };
-        y = self.project.forward(&self.depthwise.forward(&y)?)?;
+        let y = self.depthwise.forward(&y)?;
         if self.residual {
-            y + x
+            self.project.forward_residual(&y, x)
         } else {
-            Ok(y)
+            self.project.forward(&y)
         }
     }
 }

@@ -68,12 +68,13 @@ impl Residual {
                     3,
                     1,
                     1,
-                    Act::None,
+                    Act::Relu,
                     vb.pp("conv2"),
                     vb.pp("bn2"),
                 )?,
             ],
-            // torchvision puts the stride on the 3×3 convolution (ResNet v1.5).
+            // The last convolution of a block carries the ReLU that follows the skip addition
+            // (see forward). torchvision puts the stride on the 3×3 convolution (ResNet v1.5).
             Block::Bottleneck => vec![
                 ConvBn::new(
                     inplanes,
@@ -101,7 +102,7 @@ impl Residual {
                     1,
                     1,
                     1,
-                    Act::None,
+                    Act::Relu,
                     vb.pp("conv3"),
                     vb.pp("bn3"),
                 )?,
@@ -136,15 +137,19 @@ impl Residual {
 
 impl Module for Residual {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        let mut y = x.clone();
-        for c in &self.convs {
-            y = c.forward(&y)?;
-        }
         let skip = match &self.downsample {
             Some(d) => d.forward(x)?,
             None => x.clone(),
         };
-        (y + skip)?.relu()
+        let Some((last, first)) = self.convs.split_last() else {
+            candle_core::bail!("a residual block without convolutions")
+        };
+        let mut y = x.clone();
+        for c in first {
+            y = c.forward(&y)?;
+        }
+        // The last convolution is built with the block's ReLU: relu(conv(y) + skip).
+        last.forward_residual(&y, &skip)
     }
 }
 
