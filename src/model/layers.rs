@@ -36,20 +36,95 @@ impl Act {
     }
 }
 
+/// A 2D convolution with bias and activation, run by the fused CPU kernels on the CPU (dense:
+/// one pass instead of five, see conv_cpu.rs; depthwise: candle's grouped conv2d is far slower)
+/// and by candle's conv2d elsewhere.
+#[derive(Debug, Clone)]
+pub struct FusedConv2d {
+    conv: Conv2d,
+    cpu: Option<CpuConv>,
+    act: Act,
+}
+
+#[derive(Debug, Clone)]
+enum CpuConv {
+    Dense(Conv2dCpu),
+    Depthwise(DepthwiseCpu),
+}
+
+impl FusedConv2d {
+    /// `weight` O×(C/groups)×k×k, `bias` O.
+    pub fn new(
+        weight: Tensor,
+        bias: Tensor,
+        stride: usize,
+        padding: usize,
+        groups: usize,
+        act: Act,
+    ) -> Result<Self> {
+        let (out_c, in_per_group, _, _) = weight.dims4()?;
+        let cpu = if !weight.device().is_cpu() {
+            None
+        } else if groups == 1 {
+            let op = Conv2dCpu::new(&weight, &bias, stride, padding, act.range())?;
+            Some(CpuConv::Dense(op))
+        } else if in_per_group == 1 && groups == out_c {
+            let op = DepthwiseCpu::new(&weight, &bias, stride, padding, act.range())?;
+            Some(CpuConv::Depthwise(op))
+        } else {
+            None
+        };
+        let cfg = Conv2dConfig {
+            padding,
+            stride,
+            dilation: 1,
+            groups,
+            cudnn_fwd_algo: None,
+        };
+        Ok(Self {
+            conv: Conv2d::new(weight, Some(bias), cfg),
+            cpu,
+            act,
+        })
+    }
+
+    /// `act(conv(x) + skip)`: the end of a residual block, or one more temporal tap added to
+    /// the sum of the others; fused on the CPU.
+    pub fn forward_residual(&self, x: &Tensor, skip: &Tensor) -> Result<Tensor> {
+        match &self.cpu {
+            Some(CpuConv::Dense(op)) if x.device().is_cpu() => {
+                x.contiguous()?.apply_op2_no_bwd(&skip.contiguous()?, op)
+            }
+            Some(CpuConv::Depthwise(op)) if x.device().is_cpu() && self.act == Act::None => {
+                x.contiguous()?.apply_op1_no_bwd(op)? + skip
+            }
+            _ => self.act.apply(&(self.conv.forward(x)? + skip)?),
+        }
+    }
+}
+
+impl Module for FusedConv2d {
+    fn forward(&self, x: &Tensor) -> Result<Tensor> {
+        match &self.cpu {
+            Some(CpuConv::Dense(op)) if x.device().is_cpu() => x.contiguous()?.apply_op1_no_bwd(op),
+            Some(CpuConv::Depthwise(op)) if x.device().is_cpu() => {
+                x.contiguous()?.apply_op1_no_bwd(op)
+            }
+            _ => self.act.apply(&self.conv.forward(x)?),
+        }
+    }
+}
+
 /// Conv2d (no bias) + BatchNorm2d + activation, BatchNorm folded into the convolution.
 #[derive(Debug, Clone)]
 pub struct ConvBn {
-    conv: Conv2d,
-    /// The CPU kernels, activation fused: depthwise layers (candle's grouped conv2d is far
-    /// slower there) and dense ones (one pass instead of five; see conv_cpu.rs).
-    cpu: Option<CpuConv>,
+    conv: FusedConv2d,
     in_c: usize,
     out_c: usize,
     kernel: usize,
     stride: usize,
     padding: usize,
     groups: usize,
-    act: Act,
 }
 
 impl ConvBn {
@@ -69,45 +144,20 @@ impl ConvBn {
         let padding = (kernel - 1) / 2;
         let w = conv_vb.get((out_c, in_c / groups, kernel, kernel), "weight")?;
         let (w, b) = fold_bn(&w, None, &bn_vb)?;
-        let cfg = Conv2dConfig {
-            padding,
-            stride,
-            dilation: 1,
-            groups,
-            cudnn_fwd_algo: None,
-        };
-        let cpu = if !w.device().is_cpu() {
-            None
-        } else if groups == 1 {
-            Some(CpuConv::Dense(Conv2dCpu::new(
-                &w,
-                &b,
-                stride,
-                padding,
-                act.range(),
-            )?))
-        } else if groups == in_c && in_c == out_c {
-            Some(CpuConv::Depthwise(DepthwiseCpu::new(
-                &w,
-                &b,
-                stride,
-                padding,
-                act.range(),
-            )?))
-        } else {
-            None
-        };
         Ok(Self {
-            cpu,
-            conv: Conv2d::new(w, Some(b), cfg),
+            conv: FusedConv2d::new(w, b, stride, padding, groups, act)?,
             in_c,
             out_c,
             kernel,
             stride,
             padding,
             groups,
-            act,
         })
+    }
+
+    /// `act(conv(x) + skip)`: the end of a residual block.
+    pub fn forward_residual(&self, x: &Tensor, skip: &Tensor) -> Result<Tensor> {
+        self.conv.forward_residual(x, skip)
     }
 
     pub fn out_channels(&self) -> usize {
@@ -141,36 +191,9 @@ impl ConvBn {
     }
 }
 
-#[derive(Debug, Clone)]
-enum CpuConv {
-    Dense(Conv2dCpu),
-    Depthwise(DepthwiseCpu),
-}
-
-impl ConvBn {
-    /// `act(conv(x) + skip)`: the end of a residual block, fused on the CPU.
-    pub fn forward_residual(&self, x: &Tensor, skip: &Tensor) -> Result<Tensor> {
-        match &self.cpu {
-            Some(CpuConv::Dense(op)) if x.device().is_cpu() => {
-                x.contiguous()?.apply_op2_no_bwd(&skip.contiguous()?, op)
-            }
-            Some(CpuConv::Depthwise(op)) if x.device().is_cpu() && self.act == Act::None => {
-                x.contiguous()?.apply_op1_no_bwd(op)? + skip
-            }
-            _ => self.act.apply(&(self.conv.forward(x)? + skip)?),
-        }
-    }
-}
-
 impl Module for ConvBn {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        match &self.cpu {
-            Some(CpuConv::Dense(op)) if x.device().is_cpu() => x.contiguous()?.apply_op1_no_bwd(op),
-            Some(CpuConv::Depthwise(op)) if x.device().is_cpu() => {
-                x.contiguous()?.apply_op1_no_bwd(op)
-            }
-            _ => self.act.apply(&self.conv.forward(x)?),
-        }
+        self.conv.forward(x)
     }
 }
 

@@ -14,6 +14,7 @@ pub mod flops;
 pub mod inspect;
 pub mod keys;
 pub mod layers;
+pub mod layers3d;
 pub mod load;
 pub mod official_logits;
 pub mod patch;

@@ -2,3 +2,4 @@
 
 pub mod mobilenet_v2;
 pub mod resnet;
+pub mod resnet3d;
