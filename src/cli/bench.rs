@@ -6,6 +6,8 @@ pub enum BenchCommand {
     Video(super::bench_video::BenchVideoArgs),
     /// Glance (MobileNetV2 16×224²) and local (ResNet-50 16×128²) forward passes.
     Model(super::bench_model::BenchModelArgs),
+    /// SlowOnly-R50 on 8×224²: all stages 3D, all 2D, half the frames.
+    Model3d(super::bench_model3d::BenchModel3dArgs),
     /// Budget solver speed on a random calibration set.
     Budget {
         #[arg(long, default_value_t = 5000)]
@@ -21,6 +23,7 @@ pub fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
     match cmd {
         BenchCommand::Video(a) => super::bench_video::run(a),
         BenchCommand::Model(a) => super::bench_model::run(a),
+        BenchCommand::Model3d(a) => super::bench_model3d::run(a),
         BenchCommand::Budget {
             samples,
             steps,

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod bench_model;
+pub mod bench_model3d;
 pub mod bench_video;
 pub mod budget_cmd;
 pub mod frames;
