@@ -9,7 +9,8 @@ use candle_core::{DType, Device, Tensor};
 use serde::Serialize;
 
 use crate::decision::trace::{DecisionTrace, InputGeometry, VideoInfo, TRACE_VERSION};
-use crate::model::inspect::{uni_adafocus_clip, SampledFrames};
+use crate::model::ada3d::{ClipPolicy, ClipRun};
+use crate::model::inspect::{ada3d_clip, mean_of_softmax, uni_adafocus_clip, SampledFrames, TOP_K};
 use crate::model::load::{LoadedModel, Network};
 use crate::model::uni_adafocus::{UniAdaFocusFlops, UniAdaFocusOutput};
 use crate::video::{plan, Control, Resize, RgbFrame, Video, VideoError};
@@ -27,37 +28,87 @@ pub enum PipelineError {
 /// Frames ready for the model, and where they came from.
 #[derive(Debug, Clone)]
 pub struct ModelInput {
-    /// T×3×S×S, normalised, on the model's device.
+    /// (clips·T)×3×S×S, normalised, on the model's device; one clip for uni_adafocus.
     pub frames: Tensor,
+    /// T: frames per clip.
+    pub clip_len: usize,
     pub sampled: SampledFrames,
     pub video: VideoInfo,
     pub geometry: Option<InputGeometry>,
+}
+
+impl ModelInput {
+    pub fn clips(&self) -> usize {
+        self.sampled.numbers.len() / self.clip_len.max(1)
+    }
+}
+
+/// The raw numbers behind a trace, by arch.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum RawOutput {
+    UniAdaFocus(Box<UniAdaFocusOutput>),
+    Ada3d {
+        /// m and n of every clip (all 1 for resnet3d).
+        policies: Vec<ClipPolicy>,
+        /// Kept frames, 3D stages, logits and GFLOPs of every clip.
+        clips: Vec<ClipRun>,
+    },
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum FlopsReport {
+    UniAdaFocus(UniAdaFocusFlops),
+    /// Per clip as run, and one clip with every frame and stage (the paper's "Upper").
+    Ada3d {
+        gflops_per_clip: Vec<f64>,
+        gflops_full_clip: f64,
+    },
 }
 
 /// A DecisionTrace plus the raw numbers behind it (per-step logits, policy outputs).
 #[derive(Debug, Clone, Serialize)]
 pub struct Inspection {
     pub trace: DecisionTrace,
-    pub raw: UniAdaFocusOutput,
-    pub flops: UniAdaFocusFlops,
+    pub raw: RawOutput,
+    pub flops: FlopsReport,
 }
 
-/// Sample and preprocess a video the way the checkpoint was evaluated: TSN segment centres,
-/// shorter side to `input_size·256/224`, centre crop `input_size`, ImageNet normalisation.
+/// Sample and preprocess a video the way the checkpoint was evaluated. uni_adafocus: TSN
+/// segment centres, shorter side to `input_size·256/224`, centre crop. ada3d / resnet3d: the
+/// test protocol's clips (`num_clips` of `clip_frames` at `frame_stride`, spread uniformly),
+/// the same resize and crop.
 pub fn video_input(
     video: &Video,
     model: &LoadedModel,
     ctl: &Control,
 ) -> Result<ModelInput, PipelineError> {
-    let Network::UniAdaFocus(net) = &model.network;
-    let c = &net.config;
-    let numbers = plan::tsn_centres(video.frame_count(), c.num_segments);
+    let (numbers, clip_len, input_size, mean, std) = match &model.network {
+        Network::UniAdaFocus(net) => {
+            let c = &net.config;
+            let n = plan::tsn_centres(video.frame_count(), c.num_segments);
+            let len = n.len();
+            (n, len, c.input_size, c.mean, c.std)
+        }
+        Network::Ada3d(net) => {
+            let c = &net.config;
+            let clips = plan::uniform_clips(
+                video.frame_count(),
+                c.num_clips,
+                c.clip_frames,
+                c.frame_stride,
+            );
+            let n: Vec<usize> = clips.into_iter().flat_map(|c| c.frames).collect();
+            (n, c.clip_frames, c.input_size, c.mean, c.std)
+        }
+    };
     let resize = Resize::TestCrop {
-        shorter: c.scale_size() as u32,
-        crop: c.input_size as u32,
+        shorter: (input_size * 256 / 224) as u32,
+        crop: input_size as u32,
     };
     let decoded = video.frames_with(&numbers, resize, ctl)?;
-    let frames = normalise(&decoded.frames, c.mean, c.std, &model.device)?;
+    let frames = normalise(&decoded.frames, mean, std, &model.device)?;
     let probe = video.probe();
     let seconds = numbers
         .iter()
@@ -65,6 +116,7 @@ pub fn video_input(
         .collect();
     Ok(ModelInput {
         frames,
+        clip_len,
         sampled: SampledFrames { numbers, seconds },
         video: VideoInfo {
             path: video.path().display().to_string(),
@@ -74,8 +126,8 @@ pub fn video_input(
             height: probe.display_height,
         },
         geometry: Some(InputGeometry {
-            width: c.input_size as u32,
-            height: c.input_size as u32,
+            width: input_size as u32,
+            height: input_size as u32,
             source_rect: resize.source_rect(probe.display_width, probe.display_height)?,
         }),
     })
@@ -144,8 +196,18 @@ pub fn tensor_input(path: &Path, model: &LoadedModel) -> Result<ModelInput, Pipe
         )));
     }
     let (n, _, h, w) = t.dims4()?;
+    let clip_len = match &model.network {
+        Network::UniAdaFocus(_) => n,
+        Network::Ada3d(net) => net.config.clip_frames,
+    };
+    if n % clip_len != 0 {
+        return Err(err(format!(
+            "{n} frames are not whole clips of {clip_len} (the checkpoint's clip_frames)"
+        )));
+    }
     Ok(ModelInput {
         frames: t.to_device(&model.device)?,
+        clip_len,
         sampled: SampledFrames {
             numbers: (0..n).collect(),
             seconds: vec![0.0; n],
@@ -163,17 +225,46 @@ pub fn tensor_input(path: &Path, model: &LoadedModel) -> Result<ModelInput, Pipe
 
 /// Run the model on `input` (all steps: inspection mode) and describe what it decided.
 pub fn inspect(model: &LoadedModel, input: &ModelInput) -> Result<Inspection, PipelineError> {
-    let Network::UniAdaFocus(net) = &model.network;
-    let raw = net.forward(&input.frames)?;
-    let flops = net.flops();
-    let clip = uni_adafocus_clip(&raw, &flops, &input.sampled, net.config.input_size);
-    // One clip: the video prediction is the last step's.
-    let video_prediction = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
+    let (clips, video_prediction, raw, flops) = match &model.network {
+        Network::UniAdaFocus(net) => {
+            let raw = net.forward(&input.frames)?;
+            let flops = net.flops();
+            let clip = uni_adafocus_clip(&raw, &flops, &input.sampled, net.config.input_size);
+            // One clip: the video prediction is the last step's.
+            let video = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
+            let raw = RawOutput::UniAdaFocus(Box::new(raw));
+            (vec![clip], video, raw, FlopsReport::UniAdaFocus(flops))
+        }
+        Network::Ada3d(net) => {
+            let (n, t) = (input.clips(), input.clip_len);
+            let (_, c, h, w) = input.frames.dims4()?;
+            let clips = input.frames.reshape((n, t, c, h, w))?;
+            let (policies, runs) = net.forward(&clips)?;
+            let traces: Vec<_> = policies
+                .iter()
+                .zip(&runs)
+                .enumerate()
+                .map(|(i, (p, r))| ada3d_clip(p, r, &input.sampled.clip(i, t)))
+                .collect();
+            let logits: Vec<&[f32]> = runs.iter().map(|r| r.logits.as_slice()).collect();
+            let video = mean_of_softmax(&logits, TOP_K);
+            let k = net.backbone().spec().adaptive_stages().len();
+            let flops = FlopsReport::Ada3d {
+                gflops_per_clip: runs.iter().map(|r| r.gflops).collect(),
+                gflops_full_clip: net.flops(t, &vec![true; k])?.gflops(),
+            };
+            let raw = RawOutput::Ada3d {
+                policies,
+                clips: runs,
+            };
+            (traces, video, raw, flops)
+        }
+    };
     let trace = DecisionTrace {
         version: TRACE_VERSION,
         arch: model.arch().to_string(),
         video: input.video.clone(),
-        clips: vec![clip],
+        clips,
         video_prediction,
         class_names: model.config.class_names(),
         input: input.geometry,

@@ -167,3 +167,79 @@ fn bad_checkpoints_get_readable_errors() {
         assert!(!err.contains("panicked"), "{err}");
     }
 }
+
+/// The ada3d arch on a video: the test protocol's clips (uniform, stride 2 from the sidecar,
+/// 3 clips from the flag), each with 8 frames and their m_t, 5 stages with n_k, one prediction;
+/// a higher τ_f keeps no more frames than a lower one.
+#[test]
+fn inspect_runs_ada3d_on_a_video() {
+    let video = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/demo_testsrc_320x240.mp4");
+    let ck = fixture("ada3d_tiny.pyth");
+    let kept_at = |tau: &str| -> (serde_json::Value, usize) {
+        let out = stdout(&adalens(&[
+            "inspect",
+            path(&video),
+            "--checkpoint",
+            path(&ck),
+            "--num-clips",
+            "3",
+            "--frame-threshold",
+            tau,
+            "--json",
+        ]));
+        let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let kept = json["trace"]["clips"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|c| c["frames"].as_array().unwrap().clone())
+            .filter(|f| f["kept"] == true)
+            .count();
+        (json, kept)
+    };
+    let (json, kept_low) = kept_at("0.3");
+    let clips = json["trace"]["clips"].as_array().unwrap();
+    assert_eq!(clips.len(), 3);
+    // 300 frames, clips of 8 at stride 2 (span 16): starts 0, 142, 284.
+    let starts: Vec<u64> = clips
+        .iter()
+        .map(|c| c["frames"][0]["frame"].as_u64().unwrap())
+        .collect();
+    assert_eq!(starts, [0, 142, 284]);
+    for c in clips {
+        assert_eq!(c["frames"].as_array().unwrap().len(), 8);
+        assert_eq!(c["stages"].as_array().unwrap().len(), 5);
+        assert_eq!(c["steps"].as_array().unwrap().len(), 1);
+        assert!(c["frames"][0]["keep_prob"].is_number());
+    }
+    assert_eq!(json["raw"]["clips"].as_array().unwrap().len(), 3);
+    let (_, kept_high) = kept_at("0.9");
+    assert!(
+        kept_high <= kept_low && kept_high >= 3,
+        "{kept_high} vs {kept_low}"
+    );
+}
+
+/// A bare PySlowFast checkpoint: arch, K adaptive stages and the FLOPs table at 224².
+#[test]
+fn inspect_checkpoint_reads_a_pyslowfast_file() {
+    let ck = fixture("resnet3d_slow_only_tiny.pyth");
+    let out = stdout(&adalens(&["inspect-checkpoint", path(&ck), "--json"]));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["arch"], "resnet3d");
+    assert_eq!(json["config"]["backbone"]["preset"], "slow_only");
+    assert_eq!(json["adaptive_stages"].as_array().unwrap().len(), 2);
+    let rows = json["gflops"]["backbone_224"].as_array().unwrap();
+    assert_eq!(rows.len(), 2);
+    let (a8, b8) = (
+        rows[0]["all_3d"].as_f64().unwrap(),
+        rows[0]["all_2d"].as_f64().unwrap(),
+    );
+    let a16 = rows[1]["all_3d"].as_f64().unwrap();
+    assert!(b8 < a8 && (a16 - 2.0 * a8).abs() < 1e-3 * a8, "{rows:?}");
+    let text = stdout(&adalens(&["inspect-checkpoint", path(&ck)]));
+    assert!(
+        text.contains("K = 2 adaptive stages: s4 (res4), s5 (res5)"),
+        "{text}"
+    );
+}

@@ -71,7 +71,9 @@ fn uni_adafocus_steps_match_the_official_table() {
             "arch": "uni_adafocus", "num_classes": 200, "patch_size": patch
         }))
         .unwrap();
-        let ModelConfig::UniAdaFocus(cfg) = cfg;
+        let ModelConfig::UniAdaFocus(cfg) = cfg else {
+            panic!("uni_adafocus config expected")
+        };
         let net = UniAdaFocus::new(cfg, Naming::AdaFocus, structure_only()).unwrap();
         let flops = net.flops();
         let steps = &table["uni_adafocus_per_step"]["by_patch_size"][patch.to_string()];

@@ -11,7 +11,7 @@ use std::collections::HashMap;
 use adalens::decision::trace::FrameRole;
 use adalens::model::load::{ConfigOverrides, LoadedModel, ModelError, Network};
 use adalens::model::patch::Region;
-use adalens::pipeline;
+use adalens::pipeline::{self, FlopsReport};
 use candle_core::{DType, Device, Tensor};
 use common::{
     max_rel_err, model_fixture as fixture, uni_adafocus_input_file, uni_adafocus_io as io,
@@ -83,7 +83,9 @@ fn region_rows(io: &HashMap<String, Tensor>, b: usize) -> Vec<Region> {
 
 fn check_model(model: &LoadedModel) {
     let io = io();
-    let Network::UniAdaFocus(net) = &model.network;
+    let Network::UniAdaFocus(net) = &model.network else {
+        panic!("uni_adafocus expected")
+    };
     let cfg = &net.config;
     let v1 = |v: &[f32]| Tensor::new(v, &Device::Cpu).unwrap();
     let a4 = |v: &[[f32; 4]]| from_rows(&v.iter().map(|a| a.to_vec()).collect::<Vec<_>>());
@@ -250,7 +252,10 @@ fn inspection_trace_says_what_the_model_did() {
     // cumulative GFLOPs grow with every step; step 0 is the glance only
     let g: Vec<f64> = clip.steps.iter().map(|s| s.cumulative_gflops).collect();
     assert!(g.windows(2).all(|w| w[1] > w[0]), "{g:?}");
-    assert!((g[0] - ins.flops.step_total(0) as f64 / 1e9).abs() < 1e-12);
+    let FlopsReport::UniAdaFocus(flops) = &ins.flops else {
+        panic!("uni_adafocus FLOPs expected")
+    };
+    assert!((g[0] - flops.step_total(0) as f64 / 1e9).abs() < 1e-12);
     // the steps' predictions are the softmax of the step logits
     let want = io["step_logits"].get(0).unwrap().to_vec2::<f32>().unwrap();
     for (s, row) in clip.steps.iter().zip(&want) {

@@ -5,9 +5,12 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
+use adalens::decision::trace::DecisionTrace;
+use adalens::model::config::UniAdaFocusConfig;
 use adalens::model::device;
 use adalens::model::load::{ConfigOverrides, LoadedModel, Network};
-use adalens::pipeline;
+use adalens::model::uni_adafocus::UniAdaFocusOutput;
+use adalens::pipeline::{self, RawOutput};
 use adalens::video::{Control, Video};
 use anyhow::Context;
 
@@ -31,6 +34,15 @@ pub struct CheckpointArgs {
     pub num_glance: Option<usize>,
     #[arg(long)]
     pub num_focus: Option<usize>,
+    /// Ada3D's τ_f: keep a frame when m_t ≥ τ_f.
+    #[arg(long)]
+    pub frame_threshold: Option<f32>,
+    /// Ada3D's τ_s: keep a stage 3D when n_k ≥ τ_s.
+    #[arg(long)]
+    pub stage_threshold: Option<f32>,
+    /// Clips per video (ada3d / resnet3d test protocol).
+    #[arg(long)]
+    pub num_clips: Option<usize>,
     /// Run on the CPU even when a GPU is available.
     #[arg(long)]
     pub cpu: bool,
@@ -47,6 +59,9 @@ impl CheckpointArgs {
             num_segments: self.num_segments,
             num_glance_segments: self.num_glance,
             num_focus_segments: self.num_focus,
+            frame_threshold: self.frame_threshold,
+            stage_threshold: self.stage_threshold,
+            num_clips: self.num_clips,
         };
         Ok(LoadedModel::open(
             path,
@@ -93,14 +108,6 @@ pub fn run_inspect(a: &InspectArgs) -> anyhow::Result<()> {
         println!("{}", serde_json::to_string_pretty(&ins)?);
         return Ok(());
     }
-    let names = &ins.trace.class_names;
-    let name = |c: u32| {
-        names
-            .get(c as usize)
-            .cloned()
-            .unwrap_or_else(|| format!("class {c}"))
-    };
-    let clip = &ins.trace.clips[0];
     println!(
         "checkpoint  {} ({}, {})",
         model.path.display(),
@@ -111,16 +118,45 @@ pub fn run_inspect(a: &InspectArgs) -> anyhow::Result<()> {
         "input       {} ({} frames)",
         ins.trace.video.path, ins.trace.video.frame_count
     );
-    let Network::UniAdaFocus(net) = &model.network;
-    let glance: Vec<usize> = ins
-        .raw
+    match (&model.network, &ins.raw) {
+        (Network::UniAdaFocus(net), RawOutput::UniAdaFocus(raw)) => {
+            print_uni_adafocus(&net.config, raw, &ins.trace)
+        }
+        _ => super::inspect_3d::print_trace(&ins.trace),
+    }
+    println!(
+        "time        frames {:.2} s, model {:.2} s on {}",
+        t_decode.as_secs_f64(),
+        t_model.as_secs_f64(),
+        if model.device.is_cuda() {
+            "CUDA"
+        } else {
+            "CPU"
+        }
+    );
+    Ok(())
+}
+
+/// Class name for a class index, as the trace names it.
+pub fn class_name(trace: &DecisionTrace, c: u32) -> String {
+    trace
+        .class_names
+        .get(c as usize)
+        .cloned()
+        .unwrap_or_else(|| format!("class {c}"))
+}
+
+fn print_uni_adafocus(c: &UniAdaFocusConfig, raw: &UniAdaFocusOutput, trace: &DecisionTrace) {
+    let name = |c: u32| class_name(trace, c);
+    let clip = &trace.clips[0];
+    let glance: Vec<usize> = raw
         .glance_indices
         .iter()
         .map(|&i| clip.frames[i].frame)
         .collect();
     println!(
         "glance      frames {glance:?} (of {} sampled)",
-        net.config.num_segments
+        c.num_segments
     );
     println!("step  frame  box (x1,y1)-(x2,y2) px      top-1                      p      entropy  GFLOPs");
     for s in &clip.steps {
@@ -147,17 +183,6 @@ pub fn run_inspect(a: &InspectArgs) -> anyhow::Result<()> {
             s.cumulative_gflops
         );
     }
-    println!(
-        "time        frames {:.2} s, model {:.2} s on {}",
-        t_decode.as_secs_f64(),
-        t_model.as_secs_f64(),
-        if model.device.is_cuda() {
-            "CUDA"
-        } else {
-            "CPU"
-        }
-    );
-    Ok(())
 }
 
 #[derive(clap::Args, Debug)]
@@ -171,7 +196,10 @@ pub struct InspectCheckpointArgs {
 
 pub fn run_inspect_checkpoint(a: &InspectCheckpointArgs) -> anyhow::Result<()> {
     let model = a.ck.open(&a.checkpoint)?;
-    let Network::UniAdaFocus(net) = &model.network;
+    let net = match &model.network {
+        Network::UniAdaFocus(net) => net,
+        Network::Ada3d(net) => return super::inspect_3d::print_checkpoint(&model, net, a.json),
+    };
     let c = &net.config;
     let flops = net.flops();
     let steps = flops.step_gflops();

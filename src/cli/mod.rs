@@ -7,4 +7,5 @@ pub mod bench_video;
 pub mod budget_cmd;
 pub mod frames;
 pub mod inspect;
+pub mod inspect_3d;
 pub mod probe;

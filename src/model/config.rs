@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::ada3d_config::Ada3dConfig;
 use super::backbones::resnet::Block;
 
 /// The metadata key of a native safetensors checkpoint that holds its config.
@@ -16,18 +17,25 @@ pub const METADATA_KEY: &str = "adalens.config";
 pub enum ModelConfig {
     #[serde(rename = "uni_adafocus")]
     UniAdaFocus(UniAdaFocusConfig),
+    Ada3d(Ada3dConfig),
+    /// A bare 3D ResNet (PySlowFast checkpoint): Ada3dConfig without the selection fields.
+    #[serde(rename = "resnet3d")]
+    ResNet3d(Ada3dConfig),
 }
 
 impl ModelConfig {
     pub fn arch(&self) -> &'static str {
         match self {
             ModelConfig::UniAdaFocus(_) => "uni_adafocus",
+            ModelConfig::Ada3d(_) => "ada3d",
+            ModelConfig::ResNet3d(_) => "resnet3d",
         }
     }
 
     pub fn class_names(&self) -> Vec<String> {
         match self {
             ModelConfig::UniAdaFocus(c) => c.class_names(),
+            ModelConfig::Ada3d(c) | ModelConfig::ResNet3d(c) => c.class_names(),
         }
     }
 
@@ -35,6 +43,7 @@ impl ModelConfig {
     pub fn validate(&self) -> Result<(), String> {
         match self {
             ModelConfig::UniAdaFocus(c) => c.validate(),
+            ModelConfig::Ada3d(c) | ModelConfig::ResNet3d(c) => c.validate(),
         }
     }
 }

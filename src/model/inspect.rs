@@ -1,8 +1,11 @@
 //! From a forward pass to a DecisionTrace: which sampled frame played which role, the patches
 //! as cubes in focus order, and every step's prediction with its cumulative GFLOPs.
 
-use crate::decision::trace::{ClipTrace, Cube, FrameDecision, FrameRole, StepPrediction};
+use crate::decision::trace::{
+    ClassProb, ClipTrace, Cube, FrameDecision, FrameRole, StageDecision, StepPrediction,
+};
 
+use super::ada3d::{ClipPolicy, ClipRun};
 use super::uni_adafocus::{UniAdaFocusFlops, UniAdaFocusOutput};
 
 /// Classes listed per step.
@@ -13,6 +16,19 @@ pub const TOP_K: usize = 5;
 pub struct SampledFrames {
     pub numbers: Vec<usize>,
     pub seconds: Vec<f64>,
+}
+
+impl SampledFrames {
+    /// Clip `i` of clips of `len` frames.
+    pub fn clip(&self, i: usize, len: usize) -> SampledFrames {
+        fn part<T: Copy>(v: &[T], i: usize, len: usize) -> Vec<T> {
+            v.iter().skip(i * len).take(len).copied().collect()
+        }
+        SampledFrames {
+            numbers: part(&self.numbers, i, len),
+            seconds: part(&self.seconds, i, len),
+        }
+    }
 }
 
 /// One clip's trace from a `uni_adafocus` forward pass. `input_side` is the model input side.
@@ -84,4 +100,74 @@ pub fn uni_adafocus_clip(
         steps,
         exit: None,
     }
+}
+
+/// One clip's trace from an `ada3d` / `resnet3d` run: every frame of the clip with m_t and
+/// whether the 3D network saw it (role `Focus`; a discarded frame is `Unused`), every adaptive
+/// stage with n_k and whether it ran 3D, and the one prediction (step 0). No cubes: the clip
+/// itself is what the 3D network looks at.
+pub fn ada3d_clip(policy: &ClipPolicy, run: &ClipRun, sampled: &SampledFrames) -> ClipTrace {
+    let frames = sampled
+        .numbers
+        .iter()
+        .enumerate()
+        .map(|(i, &frame)| {
+            let kept = run.kept.contains(&i);
+            FrameDecision {
+                frame,
+                seconds: sampled.seconds.get(i).copied().unwrap_or(0.0),
+                keep_prob: policy.frame_probs.get(i).copied(),
+                kept,
+                role: if kept {
+                    FrameRole::Focus
+                } else {
+                    FrameRole::Unused
+                },
+                focus_weight: None,
+            }
+        })
+        .collect();
+    let stages = policy
+        .stage_probs
+        .iter()
+        .zip(&run.stages_3d)
+        .map(|(&prob, &ran_3d)| StageDecision { prob, ran_3d })
+        .collect();
+    ClipTrace {
+        frames,
+        stages,
+        cubes: Vec::new(),
+        steps: vec![StepPrediction::from_logits(
+            0,
+            &run.logits,
+            TOP_K,
+            run.gflops,
+        )],
+        exit: None,
+    }
+}
+
+/// The mean of the rows' softmax probabilities (the multi-clip video prediction), its `k`
+/// best classes.
+pub fn mean_of_softmax(rows: &[&[f32]], k: usize) -> Vec<ClassProb> {
+    let classes = rows.iter().map(|r| r.len()).max().unwrap_or(0);
+    let mut mean = vec![0f64; classes];
+    for row in rows {
+        let max = row.iter().copied().fold(f32::NEG_INFINITY, f32::max) as f64;
+        let exp: Vec<f64> = row.iter().map(|&v| (v as f64 - max).exp()).collect();
+        let sum: f64 = exp.iter().sum();
+        for (m, e) in mean.iter_mut().zip(exp) {
+            *m += e / sum / rows.len() as f64;
+        }
+    }
+    let mut order: Vec<usize> = (0..classes).collect();
+    order.sort_by(|&a, &b| mean[b].total_cmp(&mean[a]).then(a.cmp(&b)));
+    order
+        .into_iter()
+        .take(k)
+        .map(|c| ClassProb {
+            class: c as u32,
+            prob: mean[c] as f32,
+        })
+        .collect()
 }

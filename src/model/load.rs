@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 use candle_core::{DType, Device};
 use serde_json::{Map, Value};
 
+use super::ada3d::Ada3d;
 use super::checkpoint::{CheckpointError, StateDict};
 use super::config::{ModelConfig, METADATA_KEY};
 use super::keys::{KeyChecker, KeyReport};
@@ -43,6 +44,10 @@ pub struct ConfigOverrides {
     pub num_segments: Option<usize>,
     pub num_glance_segments: Option<usize>,
     pub num_focus_segments: Option<usize>,
+    /// Ada3D's τ_f and τ_s, and the clips per video.
+    pub frame_threshold: Option<f32>,
+    pub stage_threshold: Option<f32>,
+    pub num_clips: Option<usize>,
 }
 
 impl ConfigOverrides {
@@ -54,8 +59,17 @@ impl ConfigOverrides {
             ("num_segments", self.num_segments),
             ("num_glance_segments", self.num_glance_segments),
             ("num_focus_segments", self.num_focus_segments),
+            ("num_clips", self.num_clips),
         ];
         for (k, v) in fields {
+            if let Some(v) = v {
+                obj.insert(k.into(), v.into());
+            }
+        }
+        for (k, v) in [
+            ("frame_threshold", self.frame_threshold),
+            ("stage_threshold", self.stage_threshold),
+        ] {
             if let Some(v) = v {
                 obj.insert(k.into(), v.into());
             }
@@ -65,7 +79,9 @@ impl ConfigOverrides {
 
 #[derive(Debug, Clone)]
 pub enum Network {
-    UniAdaFocus(UniAdaFocus),
+    UniAdaFocus(Box<UniAdaFocus>),
+    /// `ada3d`, and `resnet3d` (the same without a selection network).
+    Ada3d(Box<Ada3d>),
 }
 
 /// A checkpoint ready to run.
@@ -99,10 +115,19 @@ impl LoadedModel {
         let network = match &config {
             ModelConfig::UniAdaFocus(c) => {
                 let naming = glance_naming(|k| sd.tensors.contains_key(k));
-                UniAdaFocus::new(c.clone(), naming, checker.var_builder()).map(Network::UniAdaFocus)
+                UniAdaFocus::new(c.clone(), naming, checker.var_builder())
+                    .map(|n| Network::UniAdaFocus(Box::new(n)))
             }
+            ModelConfig::Ada3d(c) => {
+                Ada3d::new(c.clone(), checker.var_builder()).map(|n| Network::Ada3d(Box::new(n)))
+            }
+            ModelConfig::ResNet3d(c) => Ada3d::without_selection(c.clone(), checker.var_builder())
+                .map(|n| Network::Ada3d(Box::new(n))),
         };
-        let report = checker.report(ignored_key);
+        let report = match &config {
+            ModelConfig::UniAdaFocus(_) => checker.report(ignored_key),
+            _ => checker.report(|k| k.ends_with("num_batches_tracked")),
+        };
         if !report.is_clean() {
             return Err(ModelError::Keys {
                 path: path.to_path_buf(),
@@ -155,7 +180,15 @@ fn sidecars(path: &Path) -> Vec<PathBuf> {
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
     let mut stem = name.as_str();
-    for ext in [".pth.tar", ".safetensors", ".pth", ".pt", ".tar", ".bin"] {
+    for ext in [
+        ".pth.tar",
+        ".safetensors",
+        ".pyth",
+        ".pth",
+        ".pt",
+        ".tar",
+        ".bin",
+    ] {
         if let Some(s) = stem.strip_suffix(ext) {
             stem = s;
             break;
@@ -235,6 +268,36 @@ fn infer_from_weights(sd: &StateDict) -> Vec<(String, Value)> {
             .count()
     };
     let mut out: Vec<(String, Value)> = Vec::new();
+    if let Some(stem) = t.get("s1.pathway0_stem.conv.weight") {
+        // A PySlowFast 3D ResNet, with Ada3D's selection network or without.
+        let arch = if t.contains_key("selection.frame_head.weight") {
+            "ada3d"
+        } else {
+            "resnet3d"
+        };
+        out.push(("arch".into(), arch.into()));
+        let dims = stem.dims();
+        let preset = if dims.get(2) == Some(&1) {
+            "slow_only"
+        } else {
+            "i3d"
+        };
+        let layers: Vec<usize> = (2..=5)
+            .map(|s| count(&format!("s{s}.pathway0_res"), ".branch2.a.weight"))
+            .collect();
+        let mut backbone = Map::new();
+        backbone.insert("preset".into(), preset.into());
+        backbone.insert("width".into(), dims.first().copied().unwrap_or(64).into());
+        backbone.insert("layers".into(), layers.into());
+        out.push(("backbone".into(), Value::Object(backbone)));
+        if let Some(n) = dim("head.projection.weight", 0) {
+            out.push(("num_classes".into(), n.into()));
+        }
+        if let Some(n) = dim("selection.frame_head.weight", 0) {
+            out.push(("clip_frames".into(), n.into()));
+        }
+        return out;
+    }
     if !(t.contains_key("global_CNN.features.0.0.weight")
         && t.contains_key("local_CNN.conv1.weight"))
     {

@@ -2,6 +2,8 @@
 //! adaptive models built from them, FLOPs as the papers count them, and readers for what
 //! PyTorch writes.
 
+pub mod ada3d;
+pub mod ada3d_config;
 pub mod backbones;
 pub mod checkpoint;
 pub mod classifier;

@@ -1,0 +1,163 @@
+//! The text output of `adalens inspect` and `inspect-checkpoint` for the 3D archs (`ada3d`,
+//! `resnet3d`): frames kept and stages run 3D per clip; parameters, K adaptive stages and the
+//! FLOPs table (8 and 16 frames of 224², all 3D and all 2D).
+
+use adalens::decision::trace::DecisionTrace;
+use adalens::model::ada3d::Ada3d;
+use adalens::model::load::LoadedModel;
+
+use super::inspect::class_name;
+
+pub fn print_trace(trace: &DecisionTrace) {
+    println!("clip  frames kept (m_t)                                stages 3D (n_k)          top-1                    p      GFLOPs");
+    for (i, clip) in trace.clips.iter().enumerate() {
+        let kept: Vec<String> = clip
+            .frames
+            .iter()
+            .map(|f| {
+                let mark = if f.kept { "+" } else { "-" };
+                format!("{mark}{}({:.2})", f.frame, f.keep_prob.unwrap_or(1.0))
+            })
+            .collect();
+        let stages: Vec<String> = clip
+            .stages
+            .iter()
+            .map(|s| format!("{}({:.2})", if s.ran_3d { "3D" } else { "2D" }, s.prob))
+            .collect();
+        let Some(step) = clip.steps.first() else {
+            continue;
+        };
+        let top = step.top.first();
+        println!(
+            "{i:>4}  {:<48} {:<24} {:<24} {:>6.3}  {:>7.3}",
+            kept.join(" "),
+            stages.join(" "),
+            top.map(|t| class_name(trace, t.class)).unwrap_or_default(),
+            top.map(|t| t.prob).unwrap_or(0.0),
+            step.cumulative_gflops
+        );
+    }
+    if let Some(top) = trace.video_prediction.first() {
+        let gflops: f64 = trace
+            .clips
+            .iter()
+            .filter_map(|c| c.steps.first())
+            .map(|s| s.cumulative_gflops)
+            .sum();
+        println!(
+            "video       {} ({:.3}, mean of {} clips), {gflops:.3} GFLOPs in all",
+            class_name(trace, top.class),
+            top.prob,
+            trace.clips.len()
+        );
+    }
+}
+
+/// FLOPs rows: (frames, all-3D GFLOPs, all-2D GFLOPs) of the 3D network at `side`².
+fn backbone_table(net: &Ada3d, side: usize) -> anyhow::Result<Vec<(usize, f64, f64)>> {
+    let k = net.backbone().spec().adaptive_stages().len();
+    [8, 16]
+        .into_iter()
+        .map(|t| {
+            let full = net.backbone().flops(t, (side, side), &vec![true; k])?;
+            let flat = net.backbone().flops(t, (side, side), &vec![false; k])?;
+            Ok((t, full.gflops(), flat.gflops()))
+        })
+        .collect()
+}
+
+pub fn print_checkpoint(model: &LoadedModel, net: &Ada3d, json: bool) -> anyhow::Result<()> {
+    let c = &net.config;
+    let spec = net.backbone().spec();
+    let k = spec.adaptive_stages().len();
+    let clip_full = net.flops(c.clip_frames, &vec![true; k])?;
+    let selection: u64 = clip_full
+        .layers
+        .iter()
+        .filter(|(n, _)| n.starts_with("selection."))
+        .map(|(_, v)| v)
+        .sum();
+    let table = backbone_table(net, 224)?;
+    let stage_names: Vec<String> = spec
+        .adaptive_stages()
+        .iter()
+        .map(|&s| {
+            if s == 0 {
+                "s1 (stem)".to_string()
+            } else {
+                format!("s{} (res{})", s + 1, s + 1)
+            }
+        })
+        .collect();
+    if json {
+        let out = serde_json::json!({
+            "path": model.path,
+            "format": model.format,
+            "arch": model.arch(),
+            "config_source": model.config_source,
+            "config": model.config,
+            "tensors_in_file": model.tensors_in_file,
+            "tensors_used": model.tensors_used,
+            "parameters": model.parameters.iter().map(|(p, n)| serde_json::json!({"part": p, "count": n})).collect::<Vec<_>>(),
+            "adaptive_stages": stage_names,
+            "gflops": {
+                "selection_per_clip": selection as f64 / 1e9,
+                "clip_all_3d": clip_full.gflops(),
+                "backbone_224": table.iter().map(|(t, a, b)| serde_json::json!({"frames": t, "all_3d": a, "all_2d": b})).collect::<Vec<_>>(),
+            },
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("checkpoint  {} ({})", model.path.display(), model.format);
+    println!(
+        "arch        {} (config: {})",
+        model.arch(),
+        model.config_source
+    );
+    println!(
+        "tensors     {} in the file, {} used (the rest: BatchNorm counters)",
+        model.tensors_in_file, model.tensors_used
+    );
+    println!("classes     {}", c.num_classes);
+    println!(
+        "backbone    {:?}, width {}, layers {:?}; K = {k} adaptive stages: {}",
+        spec.preset,
+        spec.width,
+        spec.layers,
+        stage_names.join(", ")
+    );
+    println!(
+        "input       {} clips of {} frames at stride {}, {}²",
+        c.num_clips, c.clip_frames, c.frame_stride, c.input_size
+    );
+    if net.has_selection() {
+        println!(
+            "selection   MobileNetV2 {} at {}², thresholds τ_f {} τ_s {}",
+            c.selection_width_mult, c.selection_size, c.frame_threshold, c.stage_threshold
+        );
+    }
+    println!("parameters");
+    let total: usize = model.parameters.iter().map(|(_, n)| n).sum();
+    for (part, n) in &model.parameters {
+        println!("  {part:<18} {n:>12}");
+    }
+    println!("  {:<18} {total:>12}", "total");
+    println!("GFLOPs");
+    if net.has_selection() {
+        println!(
+            "  selection network {:>12.6} per clip ({} frames)",
+            selection as f64 / 1e9,
+            c.clip_frames
+        );
+    }
+    println!(
+        "  one clip, every frame and stage 3D {:>12.6}",
+        clip_full.gflops()
+    );
+    println!("  3D network at 224²:  frames      all 3D      all 2D");
+    for (t, a, b) in table {
+        println!("                       {t:>6}  {a:>10.4}  {b:>10.4}");
+    }
+    Ok(())
+}

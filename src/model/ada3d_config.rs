@@ -1,0 +1,141 @@
+//! The `ada3d` arch's config (Ada3D, Li et al. ICCV 2021): a selection network (MobileNetV2 on
+//! every frame of the clip at reduced resolution, two heads) in front of a 3D ResNet whose
+//! frames and 3D stages it chooses. Defaults are the paper's: I3D-R50, clips of 8 frames at
+//! stride 8, 10 clips per video, 224² for the 3D network and 112² for the selection network,
+//! greedy thresholds 0.5.
+
+use serde::{Deserialize, Serialize};
+
+use super::backbones::resnet3d::{Preset, ResNet3dSpec};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ada3dConfig {
+    pub num_classes: usize,
+    #[serde(default)]
+    pub class_names: Vec<String>,
+    /// T: frames per clip.
+    #[serde(default = "d::clip_frames")]
+    pub clip_frames: usize,
+    /// Temporal stride s between a clip's frames, in video frames.
+    #[serde(default = "d::frame_stride")]
+    pub frame_stride: usize,
+    /// Clips per video, spread uniformly (the test protocol); the video prediction is the mean
+    /// of the clips' class probabilities.
+    #[serde(default = "d::num_clips")]
+    pub num_clips: usize,
+    /// Side of the square input of the 3D network.
+    #[serde(default = "d::input_size")]
+    pub input_size: usize,
+    /// Side of the selection network's input: the clip frames area-downscaled by
+    /// `input_size / selection_size` (an integer).
+    #[serde(default = "d::selection_size")]
+    pub selection_size: usize,
+    #[serde(default = "d::one")]
+    pub selection_width_mult: f64,
+    #[serde(default = "d::backbone")]
+    pub backbone: ResNet3dSpec,
+    /// τ_f: a frame is kept when m_t ≥ τ_f (at least one frame is always kept).
+    #[serde(default = "d::half")]
+    pub frame_threshold: f32,
+    /// τ_s: a stage stays 3D when n_k ≥ τ_s.
+    #[serde(default = "d::half")]
+    pub stage_threshold: f32,
+    #[serde(default = "d::mean")]
+    pub mean: [f32; 3],
+    #[serde(default = "d::std")]
+    pub std: [f32; 3],
+}
+
+impl Ada3dConfig {
+    /// Short side before the centre crop (PySlowFast's test scale: 256 for a 224 crop).
+    pub fn scale_size(&self) -> usize {
+        self.input_size * 256 / 224
+    }
+
+    pub fn selection_factor(&self) -> usize {
+        self.input_size / self.selection_size.max(1)
+    }
+
+    pub fn class_names(&self) -> Vec<String> {
+        (0..self.num_classes)
+            .map(|i| {
+                self.class_names
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("class {i}"))
+            })
+            .collect()
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.num_classes == 0 {
+            return Err("num_classes must be at least 1".into());
+        }
+        if self.clip_frames == 0 || self.frame_stride == 0 || self.num_clips == 0 {
+            return Err(format!(
+                "clip_frames {}, frame_stride {} and num_clips {} must be positive",
+                self.clip_frames, self.frame_stride, self.num_clips
+            ));
+        }
+        if self.input_size < 32
+            || self.selection_size == 0
+            || !self.input_size.is_multiple_of(self.selection_size)
+        {
+            return Err(format!(
+                "input_size {} (at least 32) must be a multiple of selection_size {}",
+                self.input_size, self.selection_size
+            ));
+        }
+        for (what, t) in [
+            ("frame_threshold", self.frame_threshold),
+            ("stage_threshold", self.stage_threshold),
+        ] {
+            if !(0.0..=1.0).contains(&t) {
+                return Err(format!("{what} {t} must be between 0 and 1"));
+            }
+        }
+        if !self.class_names.is_empty() && self.class_names.len() != self.num_classes {
+            return Err(format!(
+                "{} class names for {} classes",
+                self.class_names.len(),
+                self.num_classes
+            ));
+        }
+        self.backbone.validate()
+    }
+}
+
+mod d {
+    use super::{Preset, ResNet3dSpec};
+    pub fn clip_frames() -> usize {
+        8
+    }
+    pub fn frame_stride() -> usize {
+        8
+    }
+    pub fn num_clips() -> usize {
+        10
+    }
+    pub fn input_size() -> usize {
+        224
+    }
+    pub fn selection_size() -> usize {
+        112
+    }
+    pub fn one() -> f64 {
+        1.0
+    }
+    pub fn half() -> f32 {
+        0.5
+    }
+    pub fn backbone() -> ResNet3dSpec {
+        ResNet3dSpec::r50(Preset::I3d)
+    }
+    pub fn mean() -> [f32; 3] {
+        [0.45, 0.45, 0.45]
+    }
+    pub fn std() -> [f32; 3] {
+        [0.225, 0.225, 0.225]
+    }
+}
