@@ -10,7 +10,10 @@ use serde::Serialize;
 
 use crate::decision::trace::{DecisionTrace, InputGeometry, VideoInfo, TRACE_VERSION};
 use crate::model::ada3d::{ClipPolicy, ClipRun};
-use crate::model::inspect::{ada3d_clip, mean_of_softmax, uni_adafocus_clip, SampledFrames, TOP_K};
+use crate::model::ada3d_focus::Ada3dFocusOutput;
+use crate::model::inspect::{
+    ada3d_clip, ada3d_focus_clip, mean_of_softmax, uni_adafocus_clip, SampledFrames, TOP_K,
+};
 use crate::model::load::{LoadedModel, Network};
 use crate::model::uni_adafocus::{UniAdaFocusFlops, UniAdaFocusOutput};
 use crate::video::{plan, Control, Resize, RgbFrame, Video, VideoError};
@@ -48,6 +51,7 @@ impl ModelInput {
 #[serde(untagged)]
 pub enum RawOutput {
     UniAdaFocus(Box<UniAdaFocusOutput>),
+    Ada3dFocus(Box<Ada3dFocusOutput>),
     Ada3d {
         /// m and n of every clip (all 1 for resnet3d).
         policies: Vec<ClipPolicy>,
@@ -60,6 +64,10 @@ pub enum RawOutput {
 #[serde(untagged)]
 pub enum FlopsReport {
     UniAdaFocus(UniAdaFocusFlops),
+    /// Cumulative after each step (step 0 = the glance and policies).
+    Ada3dFocus {
+        gflops_per_step: Vec<f64>,
+    },
     /// Per clip as run, and one clip with every frame and stage (the paper's "Upper").
     Ada3d {
         gflops_per_clip: Vec<f64>,
@@ -86,6 +94,12 @@ pub fn video_input(
 ) -> Result<ModelInput, PipelineError> {
     let (numbers, clip_len, input_size, mean, std) = match &model.network {
         Network::UniAdaFocus(net) => {
+            let c = &net.config;
+            let n = plan::tsn_centres(video.frame_count(), c.num_segments);
+            let len = n.len();
+            (n, len, c.input_size, c.mean, c.std)
+        }
+        Network::Ada3dFocus(net) => {
             let c = &net.config;
             let n = plan::tsn_centres(video.frame_count(), c.num_segments);
             let len = n.len();
@@ -197,7 +211,7 @@ pub fn tensor_input(path: &Path, model: &LoadedModel) -> Result<ModelInput, Pipe
     }
     let (n, _, h, w) = t.dims4()?;
     let clip_len = match &model.network {
-        Network::UniAdaFocus(_) => n,
+        Network::UniAdaFocus(_) | Network::Ada3dFocus(_) => n,
         Network::Ada3d(net) => net.config.clip_frames,
     };
     if n % clip_len != 0 {
@@ -234,6 +248,20 @@ pub fn inspect(model: &LoadedModel, input: &ModelInput) -> Result<Inspection, Pi
             let video = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
             let raw = RawOutput::UniAdaFocus(Box::new(raw));
             (vec![clip], video, raw, FlopsReport::UniAdaFocus(flops))
+        }
+        Network::Ada3dFocus(net) => {
+            let out = net.forward(&input.frames)?;
+            let clip = ada3d_focus_clip(&out, &input.sampled, net.config.input_size);
+            let video = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
+            let flops = FlopsReport::Ada3dFocus {
+                gflops_per_step: out.step_gflops.clone(),
+            };
+            (
+                vec![clip],
+                video,
+                RawOutput::Ada3dFocus(Box::new(out)),
+                flops,
+            )
         }
         Network::Ada3d(net) => {
             let (n, t) = (input.clips(), input.clip_len);

@@ -243,3 +243,56 @@ fn inspect_checkpoint_reads_a_pyslowfast_file() {
         "{text}"
     );
 }
+
+/// The full model on a video: frames (m_t, kept, role), stages (n_k, 3D or 2D), cubes in
+/// order (centre, T' frames that are all kept, box) and one step per cube after the glance.
+#[test]
+fn inspect_runs_ada3d_focus_on_a_video() {
+    let video = Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/demo_testsrc_320x240.mp4");
+    let ck = fixture("ada3d_focus_tiny.safetensors");
+    let out = stdout(&adalens(&[
+        "inspect",
+        path(&video),
+        "--checkpoint",
+        path(&ck),
+        "--frame-threshold",
+        "0.3",
+        "--json",
+    ]));
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["trace"]["arch"], "ada3d_focus");
+    let clip = &json["trace"]["clips"][0];
+    let frames = clip["frames"].as_array().unwrap();
+    assert_eq!(frames.len(), 8);
+    let kept: Vec<u64> = frames
+        .iter()
+        .filter(|f| f["kept"] == true)
+        .map(|f| f["frame"].as_u64().unwrap())
+        .collect();
+    assert!(frames.iter().all(|f| f["keep_prob"].is_number()));
+    assert_eq!(clip["stages"].as_array().unwrap().len(), 2);
+    let cubes = clip["cubes"].as_array().unwrap();
+    assert_eq!(cubes.len(), 3.min(kept.len()));
+    for (k, c) in cubes.iter().enumerate() {
+        assert_eq!(c["order"].as_u64(), Some(k as u64 + 1));
+        assert_eq!(c["t"].as_u64(), Some(3.min(kept.len()) as u64));
+        for f in c["frames"].as_array().unwrap() {
+            assert!(
+                kept.contains(&f.as_u64().unwrap()),
+                "cube frame {f} not kept"
+            );
+        }
+        assert_eq!(c["w"].as_u64(), Some(40));
+    }
+    let steps = clip["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), cubes.len() + 1);
+    let g: Vec<f64> = steps
+        .iter()
+        .map(|s| s["cumulative_gflops"].as_f64().unwrap())
+        .collect();
+    assert!(g.windows(2).all(|w| w[1] > w[0]), "{g:?}");
+    assert_eq!(
+        json["raw"]["step_logits"].as_array().unwrap().len(),
+        steps.len()
+    );
+}

@@ -122,6 +122,7 @@ pub fn run_inspect(a: &InspectArgs) -> anyhow::Result<()> {
         (Network::UniAdaFocus(net), RawOutput::UniAdaFocus(raw)) => {
             print_uni_adafocus(&net.config, raw, &ins.trace)
         }
+        (_, RawOutput::Ada3dFocus(_)) => super::inspect_3d::print_focus_trace(&ins.trace),
         _ => super::inspect_3d::print_trace(&ins.trace),
     }
     println!(
@@ -199,6 +200,9 @@ pub fn run_inspect_checkpoint(a: &InspectCheckpointArgs) -> anyhow::Result<()> {
     let net = match &model.network {
         Network::UniAdaFocus(net) => net,
         Network::Ada3d(net) => return super::inspect_3d::print_checkpoint(&model, net, a.json),
+        Network::Ada3dFocus(net) => {
+            return super::inspect_3d::print_focus_checkpoint(&model, net, a.json)
+        }
     };
     let c = &net.config;
     let flops = net.flops();

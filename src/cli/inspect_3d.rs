@@ -4,7 +4,9 @@
 
 use adalens::decision::trace::DecisionTrace;
 use adalens::model::ada3d::Ada3d;
+use adalens::model::ada3d_focus::{Ada3dFocus, CubePlan, Plan};
 use adalens::model::load::LoadedModel;
+use adalens::model::patch::Region;
 
 use super::inspect::class_name;
 
@@ -158,6 +160,134 @@ pub fn print_checkpoint(model: &LoadedModel, net: &Ada3d, json: bool) -> anyhow:
     println!("  3D network at 224²:  frames      all 3D      all 2D");
     for (t, a, b) in table {
         println!("                       {t:>6}  {a:>10.4}  {b:>10.4}");
+    }
+    Ok(())
+}
+
+pub fn print_focus_trace(trace: &DecisionTrace) {
+    let Some(clip) = trace.clips.first() else {
+        return;
+    };
+    let frames: Vec<String> = clip
+        .frames
+        .iter()
+        .map(|f| {
+            let mark = if f.kept { "+" } else { "-" };
+            format!("{mark}{}({:.2})", f.frame, f.keep_prob.unwrap_or(1.0))
+        })
+        .collect();
+    println!("frames      {} (+ kept, m_t)", frames.join(" "));
+    let stages: Vec<String> = clip
+        .stages
+        .iter()
+        .map(|s| format!("{}({:.2})", if s.ran_3d { "3D" } else { "2D" }, s.prob))
+        .collect();
+    println!("stages      {}", stages.join(" "));
+    println!("step  cube frames        box (x1,y1)-(x2,y2) px      top-1                    p      entropy  GFLOPs");
+    for s in &clip.steps {
+        let (frames, boxs) = match s.step {
+            0 => ("glance".to_string(), String::new()),
+            k => match clip.cubes.get(k - 1) {
+                Some(c) => {
+                    let r = c.region.unwrap_or_default();
+                    (
+                        format!("{:?}", c.frames),
+                        format!("({:.0},{:.0})-({:.0},{:.0})", r[0], r[1], r[2], r[3]),
+                    )
+                }
+                None => (String::new(), String::new()),
+            },
+        };
+        let top = s.top.first();
+        println!(
+            "{:>4}  {:<18} {:<26}  {:<24} {:>6.3}  {:>7.3}  {:>6.3}",
+            s.step,
+            frames,
+            boxs,
+            top.map(|t| class_name(trace, t.class)).unwrap_or_default(),
+            top.map(|t| t.prob).unwrap_or(0.0),
+            s.entropy,
+            s.cumulative_gflops
+        );
+    }
+}
+
+/// The plan with every frame kept and every stage 3D or 2D: N cubes of T' frames.
+fn full_plan(net: &Ada3dFocus, all_3d: bool) -> Plan {
+    let c = &net.config;
+    let k = c.local.adaptive_stages().len();
+    let span = c.cube_frames.min(c.num_segments);
+    let region = Region {
+        x1: 0.0,
+        y1: 0.0,
+        x2: c.cube_size as f32,
+        y2: c.cube_size as f32,
+    };
+    Plan {
+        kept: (0..c.num_segments).collect(),
+        stages_3d: vec![all_3d; k],
+        positions: Vec::new(),
+        cubes: (0..c.num_cubes.min(c.num_segments))
+            .map(|_| CubePlan {
+                centre: 0,
+                frames: (0..span).collect(),
+                region,
+            })
+            .collect(),
+    }
+}
+
+pub fn print_focus_checkpoint(
+    model: &LoadedModel,
+    net: &Ada3dFocus,
+    json: bool,
+) -> anyhow::Result<()> {
+    let c = &net.config;
+    let g = |v: &[u64]| v.iter().map(|&x| x as f64 / 1e9).collect::<Vec<_>>();
+    let steps_3d = g(&net.step_flops(&full_plan(net, true))?);
+    let steps_2d = g(&net.step_flops(&full_plan(net, false))?);
+    let k = c.local.adaptive_stages().len();
+    if json {
+        let out = serde_json::json!({
+            "path": model.path,
+            "format": model.format,
+            "arch": model.arch(),
+            "config_source": model.config_source,
+            "config": model.config,
+            "tensors_in_file": model.tensors_in_file,
+            "tensors_used": model.tensors_used,
+            "parameters": model.parameters.iter().map(|(p, n)| serde_json::json!({"part": p, "count": n})).collect::<Vec<_>>(),
+            "adaptive_stages": k,
+            "gflops_per_step": {"all_kept_all_3d": steps_3d, "all_kept_all_2d": steps_2d},
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    println!("checkpoint  {} ({})", model.path.display(), model.format);
+    println!(
+        "arch        {} (config: {})",
+        model.arch(),
+        model.config_source
+    );
+    println!("classes     {}", c.num_classes);
+    println!(
+        "input       {} frames (TSN centres) at {}², glance at {}², up to {} cubes of {}²×{} frames",
+        c.num_segments, c.input_size, c.glance_size, c.num_cubes, c.cube_size, c.cube_frames
+    );
+    println!(
+        "local       3D ResNet {:?}, width {}, layers {:?}, K = {k} adaptive stages; τ_f {} τ_s {}",
+        c.local.preset, c.local.width, c.local.layers, c.frame_threshold, c.stage_threshold
+    );
+    println!("parameters");
+    let total: usize = model.parameters.iter().map(|(_, n)| n).sum();
+    for (part, n) in &model.parameters {
+        println!("  {part:<18} {n:>12}");
+    }
+    println!("  {:<18} {total:>12}", "total");
+    println!("GFLOPs after each step, every frame kept (step 0 = glance and policies)");
+    println!("  step      all 3D      all 2D");
+    for (i, (a, b)) in steps_3d.iter().zip(&steps_2d).enumerate() {
+        println!("  {i:>4}  {a:>10.4}  {b:>10.4}");
     }
     Ok(())
 }

@@ -139,3 +139,184 @@ mod d {
         [0.225, 0.225, 0.225]
     }
 }
+
+/// The `ada3d_focus` arch (ARCHITECTURE.md §1, the app's default family): a MobileNetV2 glance
+/// on all T frames feeds Ada3D's frame and stage heads, the glance classifier and the cube
+/// policy (AdaFocusV3's temporal and spatial policies); cubes H'×W'×T' are cut from the kept
+/// frames and run through the 3D ResNet with the chosen stages; the pooling classifier
+/// predicts after the glance and after each cube. Defaults are this project's paper-scale
+/// config (there is no official one).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Ada3dFocusConfig {
+    pub num_classes: usize,
+    #[serde(default)]
+    pub class_names: Vec<String>,
+    /// T: frames sampled from the video (TSN segment centres).
+    #[serde(default = "f::num_segments")]
+    pub num_segments: usize,
+    /// Side of the square model input the cubes are cut from.
+    #[serde(default = "d::input_size")]
+    pub input_size: usize,
+    /// Side of the glance input: the frames area-downscaled by `input_size / glance_size`.
+    #[serde(default = "d::selection_size")]
+    pub glance_size: usize,
+    #[serde(default = "d::one")]
+    pub glance_width_mult: f64,
+    /// H' = W': side of a cube, pixels of the 3D network's input.
+    #[serde(default = "f::cube_size")]
+    pub cube_size: usize,
+    /// T': consecutive kept frames per cube.
+    #[serde(default = "f::cube_frames")]
+    pub cube_frames: usize,
+    /// N: the most cubes (fewer when fewer frames are kept).
+    #[serde(default = "f::num_cubes")]
+    pub num_cubes: usize,
+    /// Smallest and largest side of the region a cube is cut from, resampled to `cube_size`
+    /// (the spatial policy's scale outputs pick between them; both default to `cube_size`,
+    /// i.e. fixed-size cubes at 1:1).
+    #[serde(default)]
+    pub cube_min_side: Option<f32>,
+    #[serde(default)]
+    pub cube_max_side: Option<f32>,
+    #[serde(default = "f::local")]
+    pub local: ResNet3dSpec,
+    #[serde(default = "f::mlp_hidden")]
+    pub mlp_hidden: usize,
+    #[serde(default = "f::spatial_hidden")]
+    pub spatial_hidden: usize,
+    #[serde(default = "f::temporal_hidden")]
+    pub temporal_hidden: usize,
+    /// Softmax temperature of the temporal policy's weights.
+    #[serde(default = "f::one_f32")]
+    pub temperature: f32,
+    #[serde(default = "d::half")]
+    pub frame_threshold: f32,
+    #[serde(default = "d::half")]
+    pub stage_threshold: f32,
+    #[serde(default = "f::mean")]
+    pub mean: [f32; 3],
+    #[serde(default = "f::std")]
+    pub std: [f32; 3],
+}
+
+impl Ada3dFocusConfig {
+    pub fn scale_size(&self) -> usize {
+        self.input_size * 256 / 224
+    }
+
+    pub fn glance_factor(&self) -> usize {
+        self.input_size / self.glance_size.max(1)
+    }
+
+    /// Side of the glance feature map (five stride-2 convolutions with padding 1).
+    pub fn glance_map_side(&self) -> usize {
+        (0..5).fold(self.glance_size, |s, _| s.div_ceil(2))
+    }
+
+    pub fn cube_sides(&self) -> (f32, f32) {
+        let p = self.cube_size as f32;
+        (
+            self.cube_min_side.unwrap_or(p),
+            self.cube_max_side.unwrap_or(p),
+        )
+    }
+
+    pub fn class_names(&self) -> Vec<String> {
+        (0..self.num_classes)
+            .map(|i| {
+                self.class_names
+                    .get(i)
+                    .cloned()
+                    .unwrap_or_else(|| format!("class {i}"))
+            })
+            .collect()
+    }
+
+    pub fn validate(&self) -> Result<(), String> {
+        if self.num_classes == 0 || self.num_segments == 0 || self.num_cubes == 0 {
+            return Err(format!(
+                "num_classes {}, num_segments {} and num_cubes {} must be positive",
+                self.num_classes, self.num_segments, self.num_cubes
+            ));
+        }
+        if self.input_size < 32
+            || self.glance_size == 0
+            || !self.input_size.is_multiple_of(self.glance_size)
+        {
+            return Err(format!(
+                "input_size {} (at least 32) must be a multiple of glance_size {}",
+                self.input_size, self.glance_size
+            ));
+        }
+        if self.cube_size == 0 || self.cube_size > self.input_size || self.cube_frames == 0 {
+            return Err(format!(
+                "cube_size {} must be between 1 and input_size {}, cube_frames {} positive",
+                self.cube_size, self.input_size, self.cube_frames
+            ));
+        }
+        let (lo, hi) = self.cube_sides();
+        if lo.is_nan() || lo <= 0.0 || lo > hi || hi > self.input_size as f32 {
+            return Err(format!(
+                "cube sides {lo}–{hi} must be positive, ordered and at most input_size {}",
+                self.input_size
+            ));
+        }
+        if self.temperature.is_nan() || self.temperature <= 0.0 {
+            return Err(format!("temperature {} must be positive", self.temperature));
+        }
+        for (what, t) in [
+            ("frame_threshold", self.frame_threshold),
+            ("stage_threshold", self.stage_threshold),
+        ] {
+            if !(0.0..=1.0).contains(&t) {
+                return Err(format!("{what} {t} must be between 0 and 1"));
+            }
+        }
+        if !self.class_names.is_empty() && self.class_names.len() != self.num_classes {
+            return Err(format!(
+                "{} class names for {} classes",
+                self.class_names.len(),
+                self.num_classes
+            ));
+        }
+        self.local.validate()
+    }
+}
+
+mod f {
+    use super::{Preset, ResNet3dSpec};
+    pub fn num_segments() -> usize {
+        16
+    }
+    pub fn cube_size() -> usize {
+        112
+    }
+    pub fn cube_frames() -> usize {
+        4
+    }
+    pub fn num_cubes() -> usize {
+        8
+    }
+    pub fn local() -> ResNet3dSpec {
+        ResNet3dSpec::r50(Preset::SlowOnly)
+    }
+    pub fn mlp_hidden() -> usize {
+        2048
+    }
+    pub fn spatial_hidden() -> usize {
+        128
+    }
+    pub fn temporal_hidden() -> usize {
+        64
+    }
+    pub fn one_f32() -> f32 {
+        1.0
+    }
+    pub fn mean() -> [f32; 3] {
+        [0.485, 0.456, 0.406]
+    }
+    pub fn std() -> [f32; 3] {
+        [0.229, 0.224, 0.225]
+    }
+}

@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::ada3d_config::Ada3dConfig;
+use super::ada3d_config::{Ada3dConfig, Ada3dFocusConfig};
 use super::backbones::resnet::Block;
 
 /// The metadata key of a native safetensors checkpoint that holds its config.
@@ -18,6 +18,7 @@ pub enum ModelConfig {
     #[serde(rename = "uni_adafocus")]
     UniAdaFocus(UniAdaFocusConfig),
     Ada3d(Ada3dConfig),
+    Ada3dFocus(Ada3dFocusConfig),
     /// A bare 3D ResNet (PySlowFast checkpoint): Ada3dConfig without the selection fields.
     #[serde(rename = "resnet3d")]
     ResNet3d(Ada3dConfig),
@@ -28,6 +29,7 @@ impl ModelConfig {
         match self {
             ModelConfig::UniAdaFocus(_) => "uni_adafocus",
             ModelConfig::Ada3d(_) => "ada3d",
+            ModelConfig::Ada3dFocus(_) => "ada3d_focus",
             ModelConfig::ResNet3d(_) => "resnet3d",
         }
     }
@@ -36,6 +38,7 @@ impl ModelConfig {
         match self {
             ModelConfig::UniAdaFocus(c) => c.class_names(),
             ModelConfig::Ada3d(c) | ModelConfig::ResNet3d(c) => c.class_names(),
+            ModelConfig::Ada3dFocus(c) => c.class_names(),
         }
     }
 
@@ -44,6 +47,7 @@ impl ModelConfig {
         match self {
             ModelConfig::UniAdaFocus(c) => c.validate(),
             ModelConfig::Ada3d(c) | ModelConfig::ResNet3d(c) => c.validate(),
+            ModelConfig::Ada3dFocus(c) => c.validate(),
         }
     }
 }

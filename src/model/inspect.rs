@@ -6,6 +6,7 @@ use crate::decision::trace::{
 };
 
 use super::ada3d::{ClipPolicy, ClipRun};
+use super::ada3d_focus::Ada3dFocusOutput;
 use super::uni_adafocus::{UniAdaFocusFlops, UniAdaFocusOutput};
 
 /// Classes listed per step.
@@ -170,4 +171,83 @@ pub fn mean_of_softmax(rows: &[&[f32]], k: usize) -> Vec<ClassProb> {
             prob: mean[c] as f32,
         })
         .collect()
+}
+
+/// One clip's trace from an `ada3d_focus` run: every sampled frame with m_t, whether it was
+/// kept, its role (`Focus` when a cube covers it, `Glance` when kept but not covered, `Unused`
+/// when the frame policy discarded it) and its temporal weight; the stages; the cubes in order
+/// with their frames and boxes; every step.
+pub fn ada3d_focus_clip(
+    out: &Ada3dFocusOutput,
+    sampled: &SampledFrames,
+    input_side: usize,
+) -> ClipTrace {
+    let plan = &out.plan;
+    let frames = sampled
+        .numbers
+        .iter()
+        .enumerate()
+        .map(|(i, &frame)| {
+            let kept = plan.kept.contains(&i);
+            let covered = plan.cubes.iter().any(|c| c.frames.contains(&i));
+            FrameDecision {
+                frame,
+                seconds: sampled.seconds.get(i).copied().unwrap_or(0.0),
+                keep_prob: out.policy.frame_probs.get(i).copied(),
+                kept,
+                role: if covered {
+                    FrameRole::Focus
+                } else if kept {
+                    FrameRole::Glance
+                } else {
+                    FrameRole::Unused
+                },
+                focus_weight: out.temporal_weights.get(i).copied(),
+            }
+        })
+        .collect();
+    let stages = out
+        .policy
+        .stage_probs
+        .iter()
+        .zip(&plan.stages_3d)
+        .map(|(&prob, &ran_3d)| StageDecision { prob, ran_3d })
+        .collect();
+    let side = input_side as f32;
+    let number = |i: usize| sampled.numbers.get(i).copied().unwrap_or(i);
+    let cubes = plan
+        .cubes
+        .iter()
+        .enumerate()
+        .map(|(k, c)| {
+            let r = c.region;
+            Cube {
+                order: k + 1,
+                x: (r.x1 + r.x2) / 2.0 / side,
+                y: (r.y1 + r.y2) / 2.0 / side,
+                z: number(c.centre),
+                w: (r.x2 - r.x1).round() as u32,
+                h: (r.y2 - r.y1).round() as u32,
+                t: c.frames.len() as u32,
+                frames: c.frames.iter().map(|&i| number(i)).collect(),
+                region: Some([r.x1, r.y1, r.x2, r.y2]),
+            }
+        })
+        .collect();
+    let steps = out
+        .step_logits
+        .iter()
+        .enumerate()
+        .map(|(s, row)| {
+            let g = out.step_gflops.get(s).copied().unwrap_or(0.0);
+            StepPrediction::from_logits(s, row, TOP_K, g)
+        })
+        .collect();
+    ClipTrace {
+        frames,
+        stages,
+        cubes,
+        steps,
+        exit: None,
+    }
 }

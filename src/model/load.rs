@@ -8,6 +8,7 @@ use candle_core::{DType, Device};
 use serde_json::{Map, Value};
 
 use super::ada3d::Ada3d;
+use super::ada3d_focus::Ada3dFocus;
 use super::checkpoint::{CheckpointError, StateDict};
 use super::config::{ModelConfig, METADATA_KEY};
 use super::keys::{KeyChecker, KeyReport};
@@ -82,6 +83,7 @@ pub enum Network {
     UniAdaFocus(Box<UniAdaFocus>),
     /// `ada3d`, and `resnet3d` (the same without a selection network).
     Ada3d(Box<Ada3d>),
+    Ada3dFocus(Box<Ada3dFocus>),
 }
 
 /// A checkpoint ready to run.
@@ -123,6 +125,8 @@ impl LoadedModel {
             }
             ModelConfig::ResNet3d(c) => Ada3d::without_selection(c.clone(), checker.var_builder())
                 .map(|n| Network::Ada3d(Box::new(n))),
+            ModelConfig::Ada3dFocus(c) => Ada3dFocus::new(c.clone(), checker.var_builder())
+                .map(|n| Network::Ada3dFocus(Box::new(n))),
         };
         let report = match &config {
             ModelConfig::UniAdaFocus(_) => checker.report(ignored_key),
@@ -268,6 +272,31 @@ fn infer_from_weights(sd: &StateDict) -> Vec<(String, Value)> {
             .count()
     };
     let mut out: Vec<(String, Value)> = Vec::new();
+    if t.contains_key("local_CNN.s1.pathway0_stem.conv.weight") {
+        // ada3d_focus: its config is needed (sidecar or metadata); name the arch at least.
+        out.push(("arch".into(), "ada3d_focus".into()));
+        put_dim(
+            &mut out,
+            "num_classes",
+            dim("classifier.global_classifiers.0.1.weight", 0),
+        );
+        put_dim(
+            &mut out,
+            "num_segments",
+            dim("selection.frame_head.weight", 0),
+        );
+        put_dim(
+            &mut out,
+            "mlp_hidden",
+            dim("classifier.global_mlp.layers.0.weight", 0),
+        );
+        put_dim(
+            &mut out,
+            "num_cubes",
+            Some(count("classifier.local_classifiers.", ".1.weight")),
+        );
+        return out;
+    }
     if let Some(stem) = t.get("s1.pathway0_stem.conv.weight") {
         // A PySlowFast 3D ResNet, with Ada3D's selection network or without.
         let arch = if t.contains_key("selection.frame_head.weight") {
@@ -342,4 +371,10 @@ fn infer_from_weights(sd: &StateDict) -> Vec<(String, Value)> {
         out.push(("local_width_mult".into(), (c as f64 / 64.0).into()));
     }
     out
+}
+
+fn put_dim(out: &mut Vec<(String, Value)>, key: &str, v: Option<usize>) {
+    if let Some(v) = v.filter(|&v| v > 0) {
+        out.push((key.into(), v.into()));
+    }
 }

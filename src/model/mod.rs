@@ -4,6 +4,7 @@
 
 pub mod ada3d;
 pub mod ada3d_config;
+pub mod ada3d_focus;
 pub mod backbones;
 pub mod checkpoint;
 pub mod classifier;
