@@ -31,7 +31,8 @@ pub enum PipelineError {
 /// Frames ready for the model, and where they came from.
 #[derive(Debug, Clone)]
 pub struct ModelInput {
-    /// (clips·T)×3×S×S, normalised, on the model's device; one clip for uni_adafocus.
+    /// (clips·T)×3×S×S, normalised, on the model's device; one clip for uni_adafocus and
+    /// ada3d_focus.
     pub frames: Tensor,
     /// T: frames per clip.
     pub clip_len: usize,
@@ -84,7 +85,8 @@ pub struct Inspection {
 }
 
 /// Sample and preprocess a video the way the checkpoint was evaluated. uni_adafocus: TSN
-/// segment centres, shorter side to `input_size·256/224`, centre crop. ada3d / resnet3d: the
+/// segment centres, shorter side to `input_size·256/224`, centre crop; ada3d_focus the same
+/// with `num_segments`. ada3d / resnet3d: the
 /// test protocol's clips (`num_clips` of `clip_frames` at `frame_stride`, spread uniformly),
 /// the same resize and crop.
 pub fn video_input(
@@ -121,6 +123,12 @@ pub fn video_input(
         shorter: (input_size * 256 / 224) as u32,
         crop: input_size as u32,
     };
+    if numbers.is_empty() {
+        return Err(PipelineError::Input {
+            path: video.path().to_path_buf(),
+            message: "the video has no frames to sample".into(),
+        });
+    }
     let decoded = video.frames_with(&numbers, resize, ctl)?;
     let frames = normalise(&decoded.frames, mean, std, &model.device)?;
     let probe = video.probe();
@@ -210,9 +218,20 @@ pub fn tensor_input(path: &Path, model: &LoadedModel) -> Result<ModelInput, Pipe
         )));
     }
     let (n, _, h, w) = t.dims4()?;
+    if n == 0 {
+        return Err(err("holds no frames".into()));
+    }
     let clip_len = match &model.network {
         Network::UniAdaFocus(_) | Network::Ada3dFocus(_) => n,
-        Network::Ada3d(net) => net.config.clip_frames,
+        Network::Ada3d(net) => {
+            let s = net.config.input_size;
+            if (h, w) != (s, s) {
+                return Err(err(format!(
+                    "frames are {h}×{w}; this checkpoint takes {s}×{s} (input_size)"
+                )));
+            }
+            net.config.clip_frames
+        }
     };
     if n % clip_len != 0 {
         return Err(err(format!(

@@ -187,3 +187,49 @@ fn a_wrong_backbone_width_is_a_key_error() {
         "{err}"
     );
 }
+
+/// A flag the arch has no use for, a threshold that is not a number, and frames of the wrong
+/// size are errors that say so.
+#[test]
+fn flags_and_frames_that_do_not_fit_are_named() {
+    let open_with = |over: ConfigOverrides| {
+        LoadedModel::open(fixture("ada3d_tiny.pyth"), None, &over, &Device::Cpu)
+            .map(|_| ())
+            .unwrap_err()
+            .to_string()
+    };
+    let err = open_with(ConfigOverrides {
+        num_segments: Some(8),
+        ..Default::default()
+    });
+    assert!(
+        err.contains("--num-segments does not apply to the ada3d arch"),
+        "{err}"
+    );
+    let err = open_with(ConfigOverrides {
+        frame_threshold: Some(f32::NAN),
+        ..Default::default()
+    });
+    assert!(err.contains("--frame-threshold must be a number"), "{err}");
+    let err = open_with(ConfigOverrides {
+        stage_threshold: Some(1.5),
+        ..Default::default()
+    });
+    assert!(
+        err.contains("stage_threshold 1.5 must be between 0 and 1"),
+        "{err}"
+    );
+
+    let model = open("ada3d_tiny.pyth");
+    let dir = tempfile::tempdir().unwrap();
+    let small = dir.path().join("small.safetensors");
+    let frames = Tensor::zeros((8, 3, 16, 16), candle_core::DType::F32, &Device::Cpu).unwrap();
+    candle_core::safetensors::save(&[("frames", frames)].into_iter().collect(), &small).unwrap();
+    let err = pipeline::tensor_input(&small, &model)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("frames are 16×16; this checkpoint takes 48×48"),
+        "{err}"
+    );
+}

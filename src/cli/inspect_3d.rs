@@ -1,6 +1,7 @@
-//! The text output of `adalens inspect` and `inspect-checkpoint` for the 3D archs (`ada3d`,
-//! `resnet3d`): frames kept and stages run 3D per clip; parameters, K adaptive stages and the
-//! FLOPs table (8 and 16 frames of 224², all 3D and all 2D).
+//! The text output of `adalens inspect` and `inspect-checkpoint` for the 3D archs. `ada3d`,
+//! `resnet3d`: frames kept and stages run 3D per clip; parameters, K adaptive stages and the
+//! FLOPs table (8 and 16 frames of 224², all 3D and all 2D). `ada3d_focus`: frames, stages and
+//! every step with its cube; GFLOPs per step with every frame kept, all 3D and all 2D.
 
 use adalens::decision::trace::DecisionTrace;
 use adalens::model::ada3d::Ada3d;

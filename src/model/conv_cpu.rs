@@ -8,6 +8,37 @@
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use gemm::Parallelism;
 
+/// Threads the CPU kernels split work over (read once: the lookup reads cgroup files).
+pub(crate) fn cpu_threads() -> usize {
+    static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *THREADS.get_or_init(|| {
+        std::thread::available_parallelism()
+            .map(|t| t.get())
+            .unwrap_or(1)
+    })
+}
+
+/// Output side of a k-wide window at stride `s` with padding `p` over `n` values; an error when
+/// the padded input is narrower than the kernel (candle's conv2d refuses that too).
+pub(crate) fn out_side(n: usize, k: usize, s: usize, p: usize) -> Result<usize> {
+    if n + 2 * p < k || s == 0 {
+        candle_core::bail!("a {k}-wide kernel (padding {p}, stride {s}) on a {n}-wide input")
+    }
+    Ok((n + 2 * p - k) / s + 1)
+}
+
+/// The output columns `first..last` whose input column `o·s + off` lies inside `0..w`.
+pub(crate) fn inside_columns(w: usize, ow: usize, off: isize, s: usize) -> (usize, usize) {
+    let first = if off < 0 {
+        ((-off) as usize).div_ceil(s)
+    } else {
+        0
+    };
+    // Floor division: a negative numerator must not round up to column 0.
+    let last = ((w as isize - 1 - off).div_euclid(s as isize) + 1).clamp(0, ow as isize) as usize;
+    (first, last)
+}
+
 /// Conv2d (groups = 1, dilation 1) with bias, residual and clamp fused. Weight O×C×k×k.
 #[derive(Debug, Clone)]
 pub struct Conv2dCpu {
@@ -34,6 +65,9 @@ impl Conv2dCpu {
         if k != k2 {
             candle_core::bail!("conv2d-cpu: square kernels only, got {:?}", weight.dims());
         }
+        if bias.dims1()? != o {
+            candle_core::bail!("conv2d-cpu: {} biases for {o} outputs", bias.dims1()?);
+        }
         Ok(Self {
             weight: weight.flatten_all()?.to_vec1()?,
             bias: bias.to_vec1()?,
@@ -46,7 +80,8 @@ impl Conv2dCpu {
         })
     }
 
-    fn out_side(&self, n: usize) -> usize {
+    /// Output side; callers have checked the input with [`out_side`] first.
+    fn side(&self, n: usize) -> usize {
         (n + 2 * self.padding).saturating_sub(self.kernel) / self.stride + 1
     }
 
@@ -58,7 +93,7 @@ impl Conv2dCpu {
     /// zero outside the image.
     fn im2col(&self, src: &[f32], (h, w): (usize, usize), cols: &mut [f32]) {
         let (k, s, p) = (self.kernel, self.stride, self.padding as isize);
-        let (oh, ow) = (self.out_side(h), self.out_side(w));
+        let (oh, ow) = (self.side(h), self.side(w));
         let mut rows = cols.chunks_mut(oh * ow);
         for c in 0..self.in_c {
             let plane = &src[c * h * w..(c + 1) * h * w];
@@ -66,14 +101,7 @@ impl Conv2dCpu {
                 for kx in 0..k {
                     let Some(row) = rows.next() else { return };
                     let off = kx as isize - p;
-                    // Output columns whose input column ox·s + off lies inside the image.
-                    let first = if off < 0 {
-                        ((-off) as usize).div_ceil(s)
-                    } else {
-                        0
-                    };
-                    let last =
-                        ((w as isize - 1 - off) / s as isize + 1).clamp(0, ow as isize) as usize;
+                    let (first, last) = inside_columns(w, ow, off, s);
                     for (oy, out) in row.chunks_mut(ow).enumerate() {
                         let iy = (oy * s) as isize + ky as isize - p;
                         if iy < 0 || iy >= h as isize || first >= last {
@@ -106,7 +134,7 @@ impl Conv2dCpu {
         dst: &mut [f32],
         par: Parallelism,
     ) {
-        let pixels = self.out_side(hw.0) * self.out_side(hw.1);
+        let pixels = self.side(hw.0) * self.side(hw.1);
         let depth = self.in_c * self.kernel * self.kernel;
         let rhs: &[f32] = if self.is_pointwise() {
             src
@@ -157,7 +185,8 @@ impl Conv2dCpu {
                 self.in_c
             );
         }
-        let (oh, ow) = (self.out_side(h), self.out_side(w));
+        let (k, st, p) = (self.kernel, self.stride, self.padding);
+        let (oh, ow) = (out_side(h, k, st, p)?, out_side(w, k, st, p)?);
         let per_out = self.out_c * oh * ow;
         let mut out = match residual {
             Some(r) if r.len() == n * per_out => r.to_vec(),
@@ -172,9 +201,7 @@ impl Conv2dCpu {
         if input.len() != n * per_in {
             candle_core::bail!("conv2d-cpu: input must be contiguous");
         }
-        let threads = std::thread::available_parallelism()
-            .map(|t| t.get())
-            .unwrap_or(1);
+        let threads = cpu_threads();
         if n >= threads && threads > 1 {
             // Whole images per thread: no synchronisation inside a layer.
             let per = n.div_ceil(threads);
@@ -280,6 +307,9 @@ mod tests {
             (3, 2, 1, 9, 7, 1),
             (7, 2, 3, 15, 13, 2),
             (5, 1, 0, 9, 11, 2),
+            // Maps narrower than the stride: the last window starts past the edge.
+            (3, 2, 1, 1, 1, 2),
+            (7, 2, 3, 3, 2, 1),
         ] {
             let (ci, co) = (5, 6);
             let x = Tensor::randn(0f32, 1.0, (batch, ci, h, w), &dev).unwrap();
@@ -308,6 +338,17 @@ mod tests {
             let err = max_abs(&got, &want);
             assert!(err < 1e-4, "residual k{k} s{stride} p{pad} {h}×{w}: {err}");
         }
+    }
+
+    #[test]
+    fn refuses_an_input_narrower_than_the_kernel() {
+        let dev = Device::Cpu;
+        let wt = Tensor::zeros((4, 3, 5, 5), candle_core::DType::F32, &dev).unwrap();
+        let b = Tensor::zeros(4, candle_core::DType::F32, &dev).unwrap();
+        let op = Conv2dCpu::new(&wt, &b, 1, 0, (0.0, f32::INFINITY)).unwrap();
+        let x = Tensor::zeros((1, 3, 3, 8), candle_core::DType::F32, &dev).unwrap();
+        let err = x.apply_op1_no_bwd(&op).unwrap_err().to_string();
+        assert!(err.contains("5-wide kernel"), "{err}");
     }
 
     #[test]

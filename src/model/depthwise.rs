@@ -5,6 +5,8 @@
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
+use super::conv_cpu::{cpu_threads, inside_columns, out_side};
+
 /// Depthwise k×k convolution with bias (BatchNorm already folded in): weight C×1×k×k.
 #[derive(Debug, Clone)]
 pub struct DepthwiseCpu {
@@ -41,14 +43,15 @@ impl DepthwiseCpu {
         })
     }
 
-    fn out_side(&self, n: usize) -> usize {
+    /// Output side; `cpu_fwd` has checked the input with [`out_side`] first.
+    fn side(&self, n: usize) -> usize {
         (n + 2 * self.padding).saturating_sub(self.kernel) / self.stride + 1
     }
 
     /// One channel plane: `src` h×w → `dst` oh×ow.
     fn plane(&self, c: usize, src: &[f32], (h, w): (usize, usize), dst: &mut [f32]) {
         let (k, s, p) = (self.kernel, self.stride, self.padding as isize);
-        let ow = self.out_side(w);
+        let ow = self.side(w);
         let wk = &self.weight[c * k * k..(c + 1) * k * k];
         dst.fill(self.bias[c]);
         for (oy, out_row) in dst.chunks_mut(ow).enumerate() {
@@ -62,13 +65,7 @@ impl DepthwiseCpu {
                     let wv = wk[ky * k + kx];
                     // Output columns whose input column ox·s + kx − p lies inside the row.
                     let off = kx as isize - p;
-                    let first = if off < 0 {
-                        ((-off) as usize).div_ceil(s)
-                    } else {
-                        0
-                    };
-                    let last =
-                        ((w as isize - 1 - off) / s as isize + 1).clamp(0, ow as isize) as usize;
+                    let (first, last) = inside_columns(w, ow, off, s);
                     if first >= last {
                         continue;
                     }
@@ -113,13 +110,14 @@ impl CustomOp1 for DepthwiseCpu {
             Some((a, b)) => &data[a..b],
             None => candle_core::bail!("depthwise-conv2d: input must be contiguous"),
         };
-        let (oh, ow) = (self.out_side(h), self.out_side(w));
+        let (k, st, p) = (self.kernel, self.stride, self.padding);
+        let (oh, ow) = (out_side(h, k, st, p)?, out_side(w, k, st, p)?);
         let mut out = vec![0f32; n * c * oh * ow];
         let planes = n * c;
-        let threads = std::thread::available_parallelism()
-            .map(|t| t.get())
-            .unwrap_or(1)
-            .min(planes.max(1));
+        if planes == 0 {
+            return Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))));
+        }
+        let threads = cpu_threads().min(planes);
         let per = planes.div_ceil(threads);
         std::thread::scope(|scope| {
             for (t, chunk) in out.chunks_mut(per * oh * ow).enumerate() {
@@ -151,6 +149,9 @@ mod tests {
             (3, 2, 8, 8),
             (5, 1, 6, 5),
             (5, 2, 9, 11),
+            // Maps narrower than the stride: the last window starts past the edge.
+            (3, 2, 1, 1),
+            (3, 2, 2, 1),
         ] {
             let c = 6;
             let x = Tensor::randn(0f32, 1.0, (2, c, h, w), &dev).unwrap();

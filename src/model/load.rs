@@ -1,7 +1,9 @@
 //! Opening a checkpoint as a runnable network: the tensors (any format `checkpoint` reads),
-//! the config (flags > `--config` file or sidecar `.json` > the safetensors metadata > what the
-//! weights' shapes tell > the official defaults), and a build that checks every key.
+//! the config, and a build that checks every key. The config is the first of `--config FILE`,
+//! a sidecar `.json`, the safetensors metadata; fields it leaves out come from what the
+//! weights' shapes tell, then the arch's defaults; the command-line flags win over all.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{DType, Device};
@@ -52,29 +54,79 @@ pub struct ConfigOverrides {
 }
 
 impl ConfigOverrides {
-    fn apply(&self, obj: &mut Map<String, Value>) {
-        let fields = [
-            ("num_classes", self.num_classes),
-            ("input_size", self.input_size),
-            ("patch_size", self.patch_size),
-            ("num_segments", self.num_segments),
-            ("num_glance_segments", self.num_glance_segments),
-            ("num_focus_segments", self.num_focus_segments),
-            ("num_clips", self.num_clips),
+    /// The flags given, as (config field, command-line flag, value).
+    fn given(&self) -> Vec<(&'static str, &'static str, Value)> {
+        let mut out = Vec::new();
+        let ints = [
+            ("num_classes", "--num-classes", self.num_classes),
+            ("input_size", "--input-size", self.input_size),
+            ("patch_size", "--patch-size", self.patch_size),
+            ("num_segments", "--num-segments", self.num_segments),
+            (
+                "num_glance_segments",
+                "--num-glance",
+                self.num_glance_segments,
+            ),
+            ("num_focus_segments", "--num-focus", self.num_focus_segments),
+            ("num_clips", "--num-clips", self.num_clips),
         ];
-        for (k, v) in fields {
+        for (k, flag, v) in ints {
             if let Some(v) = v {
-                obj.insert(k.into(), v.into());
+                out.push((k, flag, v.into()));
             }
         }
-        for (k, v) in [
-            ("frame_threshold", self.frame_threshold),
-            ("stage_threshold", self.stage_threshold),
-        ] {
+        let floats = [
+            ("frame_threshold", "--frame-threshold", self.frame_threshold),
+            ("stage_threshold", "--stage-threshold", self.stage_threshold),
+        ];
+        for (k, flag, v) in floats {
             if let Some(v) = v {
-                obj.insert(k.into(), v.into());
+                // A NaN has no JSON form; it is named below as out of range.
+                let v = serde_json::Number::from_f64(v as f64).map_or(Value::Null, Value::Number);
+                out.push((k, flag, v));
             }
         }
+        out
+    }
+
+    /// Put the flags into the config of `arch`; a flag that arch has no field for, or a
+    /// threshold that is not a number, is an error naming the flag.
+    fn apply(&self, arch: &str, obj: &mut Map<String, Value>) -> Result<(), String> {
+        let fields: &[&str] = match arch {
+            "uni_adafocus" => &[
+                "num_classes",
+                "input_size",
+                "patch_size",
+                "num_segments",
+                "num_glance_segments",
+                "num_focus_segments",
+            ],
+            "ada3d" | "resnet3d" => &[
+                "num_classes",
+                "input_size",
+                "num_clips",
+                "frame_threshold",
+                "stage_threshold",
+            ],
+            "ada3d_focus" => &[
+                "num_classes",
+                "input_size",
+                "num_segments",
+                "frame_threshold",
+                "stage_threshold",
+            ],
+            _ => &[],
+        };
+        for (k, flag, v) in self.given() {
+            if !fields.contains(&k) {
+                return Err(format!("{flag} does not apply to the {arch} arch"));
+            }
+            if v.is_null() {
+                return Err(format!("{flag} must be a number between 0 and 1"));
+            }
+            obj.insert(k.into(), v);
+        }
+        Ok(())
     }
 }
 
@@ -253,7 +305,12 @@ fn resolve_config(
             "no config says which network this is and the weights are not a known arch; give --config FILE or put a .json next to the checkpoint".into(),
         ));
     }
-    overrides.apply(obj);
+    let arch = obj
+        .get("arch")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
+    overrides.apply(&arch, obj).map_err(err)?;
     if !filled.is_empty() && source != "inferred from the weights" {
         source = format!("{source} + inferred {}", filled.join(", "));
     }
@@ -262,7 +319,34 @@ fn resolve_config(
     Ok((config, source))
 }
 
-/// What the tensor names and shapes say about a uni_adafocus network.
+/// The 3D ResNet under `prefix`: preset from the stem's temporal kernel (1: SlowOnly, 5: I3D),
+/// width from its channels, depths from the blocks present.
+fn infer_resnet3d(t: &BTreeMap<String, candle_core::Tensor>, prefix: &str) -> Option<Value> {
+    let stem = t.get(&format!("{prefix}s1.pathway0_stem.conv.weight"))?;
+    let dims = stem.dims();
+    let preset = if dims.get(2) == Some(&1) {
+        "slow_only"
+    } else {
+        "i3d"
+    };
+    let layers: Vec<usize> = (2..=5)
+        .map(|s| {
+            (0..)
+                .take_while(|j| {
+                    t.contains_key(&format!("{prefix}s{s}.pathway0_res{j}.branch2.a.weight"))
+                })
+                .count()
+        })
+        .collect();
+    let mut spec = Map::new();
+    spec.insert("preset".into(), preset.into());
+    spec.insert("width".into(), dims.first().copied().unwrap_or(64).into());
+    spec.insert("layers".into(), layers.into());
+    Some(Value::Object(spec))
+}
+
+/// What the tensor names and shapes say about the network: its arch, and what each arch's
+/// weights tell (classes, heads, hidden widths, backbone layouts).
 fn infer_from_weights(sd: &StateDict) -> Vec<(String, Value)> {
     let t = &sd.tensors;
     let dim = |k: &str, i: usize| t.get(k).and_then(|x| x.dims().get(i).copied());
@@ -272,32 +356,32 @@ fn infer_from_weights(sd: &StateDict) -> Vec<(String, Value)> {
             .count()
     };
     let mut out: Vec<(String, Value)> = Vec::new();
-    if t.contains_key("local_CNN.s1.pathway0_stem.conv.weight") {
-        // ada3d_focus: its config is needed (sidecar or metadata); name the arch at least.
+    if let Some(local) = infer_resnet3d(t, "local_CNN.") {
         out.push(("arch".into(), "ada3d_focus".into()));
-        put_dim(
-            &mut out,
-            "num_classes",
-            dim("classifier.global_classifiers.0.1.weight", 0),
-        );
-        put_dim(
-            &mut out,
-            "num_segments",
-            dim("selection.frame_head.weight", 0),
-        );
-        put_dim(
-            &mut out,
-            "mlp_hidden",
-            dim("classifier.global_mlp.layers.0.weight", 0),
-        );
-        put_dim(
-            &mut out,
-            "num_cubes",
-            Some(count("classifier.local_classifiers.", ".1.weight")),
-        );
+        out.push(("local".into(), local));
+        let dims = [
+            (
+                "num_classes",
+                dim("classifier.global_classifiers.0.1.weight", 0),
+            ),
+            ("num_segments", dim("selection.frame_head.weight", 0)),
+            (
+                "mlp_hidden",
+                dim("classifier.global_mlp.layers.0.weight", 0),
+            ),
+            ("spatial_hidden", dim("spatial_policy.encoder.0.weight", 0)),
+            ("temporal_hidden", dim("temporal_policy.Tconv.0.weight", 0)),
+            (
+                "num_cubes",
+                Some(count("classifier.local_classifiers.", ".1.weight")),
+            ),
+        ];
+        for (k, v) in dims {
+            put_dim(&mut out, k, v);
+        }
         return out;
     }
-    if let Some(stem) = t.get("s1.pathway0_stem.conv.weight") {
+    if let Some(backbone) = infer_resnet3d(t, "") {
         // A PySlowFast 3D ResNet, with Ada3D's selection network or without.
         let arch = if t.contains_key("selection.frame_head.weight") {
             "ada3d"
@@ -305,20 +389,7 @@ fn infer_from_weights(sd: &StateDict) -> Vec<(String, Value)> {
             "resnet3d"
         };
         out.push(("arch".into(), arch.into()));
-        let dims = stem.dims();
-        let preset = if dims.get(2) == Some(&1) {
-            "slow_only"
-        } else {
-            "i3d"
-        };
-        let layers: Vec<usize> = (2..=5)
-            .map(|s| count(&format!("s{s}.pathway0_res"), ".branch2.a.weight"))
-            .collect();
-        let mut backbone = Map::new();
-        backbone.insert("preset".into(), preset.into());
-        backbone.insert("width".into(), dims.first().copied().unwrap_or(64).into());
-        backbone.insert("layers".into(), layers.into());
-        out.push(("backbone".into(), Value::Object(backbone)));
+        out.push(("backbone".into(), backbone));
         if let Some(n) = dim("head.projection.weight", 0) {
             out.push(("num_classes".into(), n.into()));
         }
