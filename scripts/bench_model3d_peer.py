@@ -9,24 +9,13 @@ warm-up, same thread count.
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from bench_model_peer import timed  # noqa: E402
 from make_resnet3d_fixture import ResNet3d  # noqa: E402
-
-
-def timed(fn, repeat):
-    fn()
-    runs = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        runs.append(time.perf_counter() - t)
-    return statistics.median(runs)
 
 
 def main():

@@ -41,7 +41,8 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from make_model_fixtures import (DEFAULT_OUT, c32, quantile_indices, randomise_bn,  # noqa: E402
                                  save_file, seeded_init, theta_from_actions)
 from make_resnet3d_fixture import Holder, ResNet3d  # noqa: E402
-from make_uni_adafocus_fixture import MEAN, STD, Classifier, boxes_from_theta  # noqa: E402
+from make_uni_adafocus_fixture import (MEAN, STD, Classifier, boxes_from_theta,  # noqa: E402
+                                       policy_modules)
 
 CONFIG = {
     "arch": "ada3d_focus",
@@ -88,18 +89,8 @@ class TinyAda3dFocus(nn.Module):
         m = cfg["glance_size"]
         for _ in range(5):
             m = (m + 1) // 2
-        sh, th = cfg["spatial_hidden"], cfg["temporal_hidden"]
-        self.spatial_policy = nn.Module()
-        self.spatial_policy.encoder = nn.Sequential(
-            nn.Conv3d(gdim, sh, (1, 1, 1), bias=False), nn.BatchNorm3d(sh), nn.ReLU(),
-            nn.Conv3d(sh, sh, (3, 3, 3), padding=1, bias=False), nn.BatchNorm3d(sh), nn.ReLU(),
-            nn.Conv3d(sh, sh, (3, 3, 3), padding=1, bias=False), nn.BatchNorm3d(sh), nn.ReLU(),
-            nn.Conv3d(sh, 4, (1, m, m), bias=False), nn.Sigmoid())
-        self.temporal_policy = nn.Module()
-        self.temporal_policy.Tconv = nn.Sequential(
-            nn.Conv2d(gdim, th, (3, 1), padding=(1, 0), bias=False), nn.BatchNorm2d(th), nn.ReLU(),
-            nn.Conv2d(th, th, (3, 1), padding=(1, 0), bias=False), nn.BatchNorm2d(th), nn.ReLU(),
-            nn.Conv2d(th, 1, (1, 1), bias=False))
+        self.spatial_policy, self.temporal_policy = policy_modules(
+            gdim, cfg["spatial_hidden"], cfg["temporal_hidden"], m)
         self.classifier = Classifier(gdim, loc["width"] * 32, cfg["mlp_hidden"], t, cfg["num_cubes"], c)
 
     def glance(self, frames):

@@ -74,6 +74,24 @@ CONFIG = {
 }
 
 
+def policy_modules(gdim, spatial_hidden, temporal_hidden, map_side):
+    """Uni-AdaFocus's spatial policy (`encoder`: Conv3d 1x1x1 -> 3x3x3 -> 3x3x3 -> 1xMxM to 4 actions,
+    sigmoid) and temporal policy (`Tconv`: (3,1) convs to one score per glance frame)."""
+    sh, th, m = spatial_hidden, temporal_hidden, map_side
+    spatial = nn.Module()
+    spatial.encoder = nn.Sequential(
+        nn.Conv3d(gdim, sh, (1, 1, 1), bias=False), nn.BatchNorm3d(sh), nn.ReLU(),
+        nn.Conv3d(sh, sh, (3, 3, 3), padding=1, bias=False), nn.BatchNorm3d(sh), nn.ReLU(),
+        nn.Conv3d(sh, sh, (3, 3, 3), padding=1, bias=False), nn.BatchNorm3d(sh), nn.ReLU(),
+        nn.Conv3d(sh, 4, (1, m, m), bias=False), nn.Sigmoid())
+    temporal = nn.Module()
+    temporal.Tconv = nn.Sequential(
+        nn.Conv2d(gdim, th, (3, 1), padding=(1, 0), bias=False), nn.BatchNorm2d(th), nn.ReLU(),
+        nn.Conv2d(th, th, (3, 1), padding=(1, 0), bias=False), nn.BatchNorm2d(th), nn.ReLU(),
+        nn.Conv2d(th, 1, (1, 1), bias=False))
+    return spatial, temporal
+
+
 class MLP(nn.Module):
     def __init__(self, cin, hidden):
         super().__init__()
@@ -125,19 +143,8 @@ class TinyUniAdaFocus(nn.Module):
         self.local_CNN = WidthResNet(Bottleneck, cfg["local_layers"], width=cfg["local_width_mult"], num_classes=c)
         ldim = self.local_CNN.feature_dim
         self.local_CNN_fc = nn.Sequential(nn.Dropout(0.2), nn.Linear(ldim, c))
-        m = cfg["input_size"] // 32
-        sh, th = cfg["spatial_hidden"], cfg["temporal_hidden"]
-        self.spatial_policy = nn.Module()
-        self.spatial_policy.encoder = nn.Sequential(
-            nn.Conv3d(gdim, sh, (1, 1, 1), bias=False), nn.BatchNorm3d(sh), nn.ReLU(),
-            nn.Conv3d(sh, sh, (3, 3, 3), padding=1, bias=False), nn.BatchNorm3d(sh), nn.ReLU(),
-            nn.Conv3d(sh, sh, (3, 3, 3), padding=1, bias=False), nn.BatchNorm3d(sh), nn.ReLU(),
-            nn.Conv3d(sh, 4, (1, m, m), bias=False), nn.Sigmoid())
-        self.temporal_policy = nn.Module()
-        self.temporal_policy.Tconv = nn.Sequential(
-            nn.Conv2d(gdim, th, (3, 1), padding=(1, 0), bias=False), nn.BatchNorm2d(th), nn.ReLU(),
-            nn.Conv2d(th, th, (3, 1), padding=(1, 0), bias=False), nn.BatchNorm2d(th), nn.ReLU(),
-            nn.Conv2d(th, 1, (1, 1), bias=False))
+        self.spatial_policy, self.temporal_policy = policy_modules(
+            gdim, cfg["spatial_hidden"], cfg["temporal_hidden"], cfg["input_size"] // 32)
         self.classifier = Classifier(gdim, ldim, cfg["mlp_hidden"], cfg["num_glance_segments"],
                                      cfg["num_focus_segments"], c)
 

@@ -10,18 +10,8 @@ use adalens::model::checkpoint::StateDict;
 use adalens::model::load::{ConfigOverrides, LoadedModel, Network};
 use adalens::pipeline;
 use candle_core::{Device, Tensor};
-use common::{max_rel_err, model_fixture as fixture};
+use common::{max_rel_err, model_fixture as fixture, open_model};
 use serde_json::Value;
-
-fn open(name: &str) -> LoadedModel {
-    LoadedModel::open(
-        fixture(name),
-        None,
-        &ConfigOverrides::default(),
-        &Device::Cpu,
-    )
-    .unwrap()
-}
 
 fn ada3d(model: &LoadedModel) -> &Ada3d {
     match &model.network {
@@ -89,14 +79,14 @@ fn ada3d_safetensors_matches_pytorch() {
     let dir = tempfile::tempdir().unwrap();
     let ck = dir.path().join("ada3d.safetensors");
     std::fs::copy(fixture("ada3d_tiny.safetensors"), &ck).unwrap();
-    let model = LoadedModel::open(&ck, None, &ConfigOverrides::default(), &Device::Cpu).unwrap();
+    let model = open_model(&ck);
     assert_eq!(model.config_source, "safetensors metadata");
     check_model(&model);
 }
 
 #[test]
 fn ada3d_pyslowfast_file_with_sidecar_matches_pytorch() {
-    let model = open("ada3d_tiny.pyth");
+    let model = open_model(fixture("ada3d_tiny.pyth"));
     assert!(
         model.config_source.starts_with("sidecar"),
         "{}",
@@ -109,7 +99,7 @@ fn ada3d_pyslowfast_file_with_sidecar_matches_pytorch() {
 /// the video prediction is the mean of the clips' softmax.
 #[test]
 fn inspection_trace_holds_every_clip() {
-    let model = open("ada3d_tiny.safetensors");
+    let model = open_model(fixture("ada3d_tiny.safetensors"));
     let input = pipeline::tensor_input(&fixture("ada3d_tiny_io.safetensors"), &model).unwrap();
     assert_eq!((input.clips(), input.clip_len), (2, 8));
     let ins = pipeline::inspect(&model, &input).unwrap();
@@ -144,7 +134,7 @@ fn inspection_trace_holds_every_clip() {
 /// classes read from the weights; every frame kept, every stage 3D, PyTorch's numbers.
 #[test]
 fn bare_pyslowfast_checkpoint_opens_as_resnet3d() {
-    let model = open("resnet3d_i3d_tiny.pyth");
+    let model = open_model(fixture("resnet3d_i3d_tiny.pyth"));
     assert_eq!(model.arch(), "resnet3d");
     assert_eq!(model.config_source, "inferred from the weights");
     let net = ada3d(&model);
@@ -220,7 +210,7 @@ fn flags_and_frames_that_do_not_fit_are_named() {
         "{err}"
     );
 
-    let model = open("ada3d_tiny.pyth");
+    let model = open_model(fixture("ada3d_tiny.pyth"));
     let dir = tempfile::tempdir().unwrap();
     let small = dir.path().join("small.safetensors");
     let frames = Tensor::zeros((8, 3, 16, 16), candle_core::DType::F32, &Device::Cpu).unwrap();

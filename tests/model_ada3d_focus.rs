@@ -7,19 +7,9 @@
 mod common;
 
 use adalens::model::ada3d_focus::Ada3dFocus;
-use adalens::model::load::{ConfigOverrides, LoadedModel, Network};
+use adalens::model::load::{LoadedModel, Network};
 use candle_core::{DType, Device, Tensor};
-use common::{max_rel_err, model_fixture as fixture};
-
-fn open(name: &str) -> LoadedModel {
-    LoadedModel::open(
-        fixture(name),
-        None,
-        &ConfigOverrides::default(),
-        &Device::Cpu,
-    )
-    .unwrap()
-}
+use common::{max_rel_err, model_fixture as fixture, open_model};
 
 fn net(model: &LoadedModel) -> &Ada3dFocus {
     match &model.network {
@@ -137,13 +127,13 @@ fn check_model(model: &LoadedModel) {
 
 #[test]
 fn safetensors_matches_pytorch() {
-    check_model(&open("ada3d_focus_tiny.safetensors"));
+    check_model(&open_model(fixture("ada3d_focus_tiny.safetensors")));
 }
 
 /// `torch.save({'epoch', 'state_dict'})` of the DataParallel model, config from the sidecar.
 #[test]
 fn pth_tar_matches_pytorch() {
-    let model = open("ada3d_focus_tiny.pth.tar");
+    let model = open_model(fixture("ada3d_focus_tiny.pth.tar"));
     assert!(
         model.config_source.starts_with("sidecar"),
         "{}",
@@ -156,7 +146,7 @@ fn pth_tar_matches_pytorch() {
 /// mode's prediction at that step and the FLOPs of the steps it ran.
 #[test]
 fn deployment_stops_at_the_exit_step() {
-    let model = open("ada3d_focus_tiny.safetensors");
+    let model = open_model(fixture("ada3d_focus_tiny.safetensors"));
     let net = net(&model);
     let x = frames(&io(), net);
     let (tau_f, tau_s) = (0.3, 0.7);
@@ -190,7 +180,7 @@ fn deployment_stops_at_the_exit_step() {
 /// and a config that does not fit the input is an error, not a panic.
 #[test]
 fn fewer_kept_frames_fewer_cubes_and_wrong_input_is_an_error() {
-    let model = open("ada3d_focus_tiny.safetensors");
+    let model = open_model(fixture("ada3d_focus_tiny.safetensors"));
     let net = net(&model);
     let x = frames(&io(), net);
     let cache = net.glance(&x).unwrap();

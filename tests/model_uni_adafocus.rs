@@ -14,14 +14,9 @@ use adalens::model::patch::Region;
 use adalens::pipeline::{self, FlopsReport};
 use candle_core::{DType, Device, Tensor};
 use common::{
-    max_rel_err, model_fixture as fixture, uni_adafocus_input_file, uni_adafocus_io as io,
-    uni_adafocus_rgb_frames as rgb_frames,
+    max_rel_err, model_fixture as fixture, open_model, uni_adafocus_input_file,
+    uni_adafocus_io as io, uni_adafocus_rgb_frames as rgb_frames,
 };
-
-fn open(path: &std::path::Path) -> LoadedModel {
-    LoadedModel::open(path, None, &ConfigOverrides::default(), &Device::Cpu)
-        .unwrap_or_else(|e| panic!("{e}"))
-}
 
 fn close(what: &str, ours: &Tensor, reference: &Tensor) {
     let e = max_rel_err(ours, reference);
@@ -197,7 +192,7 @@ fn check_model(model: &LoadedModel) {
 
 #[test]
 fn official_style_pth_tar_with_sidecar_matches_pytorch() {
-    let model = open(&fixture("uni_adafocus_tiny.pth.tar"));
+    let model = open_model(fixture("uni_adafocus_tiny.pth.tar"));
     assert_eq!(model.format, "pytorch");
     assert!(
         model.config_source.contains("uni_adafocus_tiny.json"),
@@ -213,14 +208,14 @@ fn safetensors_with_embedded_config_matches_pytorch() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("copy.safetensors");
     std::fs::copy(fixture("uni_adafocus_tiny.safetensors"), &path).unwrap();
-    let model = open(&path);
+    let model = open_model(&path);
     assert_eq!(model.config_source, "safetensors metadata");
     check_model(&model);
 }
 
 #[test]
 fn inspection_trace_says_what_the_model_did() {
-    let model = open(&fixture("uni_adafocus_tiny.pth.tar"));
+    let model = open_model(fixture("uni_adafocus_tiny.pth.tar"));
     let io = io();
     let dir = tempfile::tempdir().unwrap();
     let input = uni_adafocus_input_file(&io, 0, dir.path());

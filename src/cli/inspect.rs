@@ -208,44 +208,22 @@ pub fn run_inspect_checkpoint(a: &InspectCheckpointArgs) -> anyhow::Result<()> {
     let flops = net.flops();
     let steps = flops.step_gflops();
     if a.json {
-        let out = serde_json::json!({
-            "path": model.path,
-            "format": model.format,
-            "arch": model.arch(),
-            "config_source": model.config_source,
-            "config": model.config,
-            "tensors_in_file": model.tensors_in_file,
-            "tensors_used": model.tensors_used,
-            "parameters": model.parameters.iter().map(|(p, n)| serde_json::json!({"part": p, "count": n})).collect::<Vec<_>>(),
+        let extra = serde_json::json!({
             "input": {"frames": c.num_segments, "glance_frames": c.num_glance_segments, "focus_frames": c.num_focus_segments,
                       "size": c.input_size, "patch": c.patch_size, "mean": c.mean, "std": c.std},
             "flops": flops,
             "gflops_per_step": steps,
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", checkpoint_json(&model, extra)?);
         return Ok(());
     }
-    println!("checkpoint  {} ({})", model.path.display(), model.format);
-    println!(
-        "arch        {} (config: {})",
-        model.arch(),
-        model.config_source
-    );
-    println!(
-        "tensors     {} in the file, {} used (the rest: training-only heads and BatchNorm counters)",
-        model.tensors_in_file, model.tensors_used
-    );
+    print_checkpoint_head(&model);
     println!("classes     {}", c.num_classes);
     println!(
         "input       {} frames (TSN centres) at {}², glance {} of them, focus {} patches of {}² (regions {}–{} px)",
         c.num_segments, c.input_size, c.num_glance_segments, c.num_focus_segments, c.patch_size, c.patch_min_side, c.patch_max_side
     );
-    println!("parameters");
-    let total: usize = model.parameters.iter().map(|(_, n)| n).sum();
-    for (part, n) in &model.parameters {
-        println!("  {part:<18} {n:>12}");
-    }
-    println!("  {:<18} {total:>12}", "total");
+    print_parameters(&model);
     println!("GFLOPs by part");
     let g = |v: u64| v as f64 / 1e9;
     println!(
@@ -269,4 +247,48 @@ pub fn run_inspect_checkpoint(a: &InspectCheckpointArgs) -> anyhow::Result<()> {
         println!("  {k:>3}  {v:>12.6}");
     }
     Ok(())
+}
+
+/// `inspect-checkpoint --json` for any arch: what every checkpoint has, then `extra` (an
+/// object of the arch's own fields).
+pub fn checkpoint_json(model: &LoadedModel, extra: serde_json::Value) -> anyhow::Result<String> {
+    let mut out = serde_json::json!({
+            "path": model.path,
+            "format": model.format,
+            "arch": model.arch(),
+            "config_source": model.config_source,
+            "config": model.config,
+            "tensors_in_file": model.tensors_in_file,
+            "tensors_used": model.tensors_used,
+            "parameters": model.parameters.iter().map(|(p, n)| serde_json::json!({"part": p, "count": n})).collect::<Vec<_>>(),
+    });
+    if let (Some(obj), serde_json::Value::Object(more)) = (out.as_object_mut(), extra) {
+        obj.extend(more);
+    }
+    Ok(serde_json::to_string_pretty(&out)?)
+}
+
+/// The first lines of `inspect-checkpoint`: file, format, arch, where the config came from,
+/// how many tensors were used.
+pub fn print_checkpoint_head(model: &LoadedModel) {
+    println!("checkpoint  {} ({})", model.path.display(), model.format);
+    println!(
+        "arch        {} (config: {})",
+        model.arch(),
+        model.config_source
+    );
+    println!(
+        "tensors     {} in the file, {} used (the rest: training-only heads and BatchNorm counters)",
+        model.tensors_in_file, model.tensors_used
+    );
+}
+
+/// Parameters per top-level part and in all.
+pub fn print_parameters(model: &LoadedModel) {
+    println!("parameters");
+    let total: usize = model.parameters.iter().map(|(_, n)| n).sum();
+    for (part, n) in &model.parameters {
+        println!("  {part:<18} {n:>12}");
+    }
+    println!("  {:<18} {total:>12}", "total");
 }

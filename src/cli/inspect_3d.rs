@@ -3,38 +3,49 @@
 //! FLOPs table (8 and 16 frames of 224², all 3D and all 2D). `ada3d_focus`: frames, stages and
 //! every step with its cube; GFLOPs per step with every frame kept, all 3D and all 2D.
 
-use adalens::decision::trace::DecisionTrace;
+use adalens::decision::trace::{ClipTrace, DecisionTrace};
 use adalens::model::ada3d::Ada3d;
 use adalens::model::ada3d_focus::{Ada3dFocus, CubePlan, Plan};
 use adalens::model::load::LoadedModel;
 use adalens::model::patch::Region;
 
-use super::inspect::class_name;
+use super::inspect::{checkpoint_json, class_name, print_checkpoint_head, print_parameters};
+
+/// `+17(0.82) -18(0.10) …`: each frame, kept (+) or discarded (−), with m_t.
+fn frame_marks(clip: &ClipTrace) -> String {
+    let marks: Vec<String> = clip
+        .frames
+        .iter()
+        .map(|f| {
+            let mark = if f.kept { "+" } else { "-" };
+            format!("{mark}{}({:.2})", f.frame, f.keep_prob.unwrap_or(1.0))
+        })
+        .collect();
+    marks.join(" ")
+}
+
+/// `3D(0.91) 2D(0.12) …`: each adaptive stage as run, with n_k.
+fn stage_marks(clip: &ClipTrace) -> String {
+    let marks: Vec<String> = clip
+        .stages
+        .iter()
+        .map(|s| format!("{}({:.2})", if s.ran_3d { "3D" } else { "2D" }, s.prob))
+        .collect();
+    marks.join(" ")
+}
 
 pub fn print_trace(trace: &DecisionTrace) {
     println!("clip  frames kept (m_t)                                stages 3D (n_k)          top-1                    p      GFLOPs");
     for (i, clip) in trace.clips.iter().enumerate() {
-        let kept: Vec<String> = clip
-            .frames
-            .iter()
-            .map(|f| {
-                let mark = if f.kept { "+" } else { "-" };
-                format!("{mark}{}({:.2})", f.frame, f.keep_prob.unwrap_or(1.0))
-            })
-            .collect();
-        let stages: Vec<String> = clip
-            .stages
-            .iter()
-            .map(|s| format!("{}({:.2})", if s.ran_3d { "3D" } else { "2D" }, s.prob))
-            .collect();
+        let (kept, stages) = (frame_marks(clip), stage_marks(clip));
         let Some(step) = clip.steps.first() else {
             continue;
         };
         let top = step.top.first();
         println!(
             "{i:>4}  {:<48} {:<24} {:<24} {:>6.3}  {:>7.3}",
-            kept.join(" "),
-            stages.join(" "),
+            kept,
+            stages,
             top.map(|t| class_name(trace, t.class)).unwrap_or_default(),
             top.map(|t| t.prob).unwrap_or(0.0),
             step.cumulative_gflops
@@ -93,15 +104,7 @@ pub fn print_checkpoint(model: &LoadedModel, net: &Ada3d, json: bool) -> anyhow:
         })
         .collect();
     if json {
-        let out = serde_json::json!({
-            "path": model.path,
-            "format": model.format,
-            "arch": model.arch(),
-            "config_source": model.config_source,
-            "config": model.config,
-            "tensors_in_file": model.tensors_in_file,
-            "tensors_used": model.tensors_used,
-            "parameters": model.parameters.iter().map(|(p, n)| serde_json::json!({"part": p, "count": n})).collect::<Vec<_>>(),
+        let extra = serde_json::json!({
             "adaptive_stages": stage_names,
             "gflops": {
                 "selection_per_clip": selection as f64 / 1e9,
@@ -109,19 +112,10 @@ pub fn print_checkpoint(model: &LoadedModel, net: &Ada3d, json: bool) -> anyhow:
                 "backbone_224": table.iter().map(|(t, a, b)| serde_json::json!({"frames": t, "all_3d": a, "all_2d": b})).collect::<Vec<_>>(),
             },
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", checkpoint_json(model, extra)?);
         return Ok(());
     }
-    println!("checkpoint  {} ({})", model.path.display(), model.format);
-    println!(
-        "arch        {} (config: {})",
-        model.arch(),
-        model.config_source
-    );
-    println!(
-        "tensors     {} in the file, {} used (the rest: BatchNorm counters)",
-        model.tensors_in_file, model.tensors_used
-    );
+    print_checkpoint_head(model);
     println!("classes     {}", c.num_classes);
     println!(
         "backbone    {:?}, width {}, layers {:?}; K = {k} adaptive stages: {}",
@@ -140,12 +134,7 @@ pub fn print_checkpoint(model: &LoadedModel, net: &Ada3d, json: bool) -> anyhow:
             c.selection_width_mult, c.selection_size, c.frame_threshold, c.stage_threshold
         );
     }
-    println!("parameters");
-    let total: usize = model.parameters.iter().map(|(_, n)| n).sum();
-    for (part, n) in &model.parameters {
-        println!("  {part:<18} {n:>12}");
-    }
-    println!("  {:<18} {total:>12}", "total");
+    print_parameters(model);
     println!("GFLOPs");
     if net.has_selection() {
         println!(
@@ -169,21 +158,8 @@ pub fn print_focus_trace(trace: &DecisionTrace) {
     let Some(clip) = trace.clips.first() else {
         return;
     };
-    let frames: Vec<String> = clip
-        .frames
-        .iter()
-        .map(|f| {
-            let mark = if f.kept { "+" } else { "-" };
-            format!("{mark}{}({:.2})", f.frame, f.keep_prob.unwrap_or(1.0))
-        })
-        .collect();
-    println!("frames      {} (+ kept, m_t)", frames.join(" "));
-    let stages: Vec<String> = clip
-        .stages
-        .iter()
-        .map(|s| format!("{}({:.2})", if s.ran_3d { "3D" } else { "2D" }, s.prob))
-        .collect();
-    println!("stages      {}", stages.join(" "));
+    println!("frames      {} (+ kept, m_t)", frame_marks(clip));
+    println!("stages      {}", stage_marks(clip));
     println!("step  cube frames        box (x1,y1)-(x2,y2) px      top-1                    p      entropy  GFLOPs");
     for s in &clip.steps {
         let (frames, boxs) = match s.step {
@@ -249,27 +225,14 @@ pub fn print_focus_checkpoint(
     let steps_2d = g(&net.step_flops(&full_plan(net, false))?);
     let k = c.local.adaptive_stages().len();
     if json {
-        let out = serde_json::json!({
-            "path": model.path,
-            "format": model.format,
-            "arch": model.arch(),
-            "config_source": model.config_source,
-            "config": model.config,
-            "tensors_in_file": model.tensors_in_file,
-            "tensors_used": model.tensors_used,
-            "parameters": model.parameters.iter().map(|(p, n)| serde_json::json!({"part": p, "count": n})).collect::<Vec<_>>(),
+        let extra = serde_json::json!({
             "adaptive_stages": k,
             "gflops_per_step": {"all_kept_all_3d": steps_3d, "all_kept_all_2d": steps_2d},
         });
-        println!("{}", serde_json::to_string_pretty(&out)?);
+        println!("{}", checkpoint_json(model, extra)?);
         return Ok(());
     }
-    println!("checkpoint  {} ({})", model.path.display(), model.format);
-    println!(
-        "arch        {} (config: {})",
-        model.arch(),
-        model.config_source
-    );
+    print_checkpoint_head(model);
     println!("classes     {}", c.num_classes);
     println!(
         "input       {} frames (TSN centres) at {}², glance at {}², up to {} cubes of {}²×{} frames",
@@ -279,12 +242,7 @@ pub fn print_focus_checkpoint(
         "local       3D ResNet {:?}, width {}, layers {:?}, K = {k} adaptive stages; τ_f {} τ_s {}",
         c.local.preset, c.local.width, c.local.layers, c.frame_threshold, c.stage_threshold
     );
-    println!("parameters");
-    let total: usize = model.parameters.iter().map(|(_, n)| n).sum();
-    for (part, n) in &model.parameters {
-        println!("  {part:<18} {n:>12}");
-    }
-    println!("  {:<18} {total:>12}", "total");
+    print_parameters(model);
     println!("GFLOPs after each step, every frame kept (step 0 = glance and policies)");
     println!("  step      all 3D      all 2D");
     for (i, (a, b)) in steps_3d.iter().zip(&steps_2d).enumerate() {

@@ -21,6 +21,7 @@ use super::ada3d_config::Ada3dConfig;
 use super::backbones::mobilenet_v2::MobileNetV2;
 use super::backbones::resnet3d::ResNet3d;
 use super::flops::FlopCount;
+use super::layers::area_downscale;
 
 /// Greedy actions: indices with p ≥ τ; when none passes, the most probable one (a clip needs
 /// at least one frame).
@@ -175,8 +176,7 @@ impl Ada3d {
         };
         let f = self.config.selection_factor();
         let frames = clips.reshape((c * t, ch, h, w))?;
-        // Area downscaling (F.interpolate mode="area"): the mean of each f×f block.
-        let small = if f > 1 { frames.avg_pool2d(f)? } else { frames };
+        let small = area_downscale(&frames, f)?;
         let (_, pooled) = sel.net.features_and_pooled(&small)?;
         let per_frame = pooled.reshape((c, t, pooled.dim(D::Minus1)?))?;
         let (m, n) = sel.heads.forward(&per_frame)?;

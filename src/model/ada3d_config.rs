@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::backbones::resnet3d::{Preset, ResNet3dSpec};
+use super::config::{check_class_names, check_thresholds, mobilenet_map_side, named_classes};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,14 +59,7 @@ impl Ada3dConfig {
     }
 
     pub fn class_names(&self) -> Vec<String> {
-        (0..self.num_classes)
-            .map(|i| {
-                self.class_names
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| format!("class {i}"))
-            })
-            .collect()
+        named_classes(self.num_classes, &self.class_names)
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -87,21 +81,8 @@ impl Ada3dConfig {
                 self.input_size, self.selection_size
             ));
         }
-        for (what, t) in [
-            ("frame_threshold", self.frame_threshold),
-            ("stage_threshold", self.stage_threshold),
-        ] {
-            if !(0.0..=1.0).contains(&t) {
-                return Err(format!("{what} {t} must be between 0 and 1"));
-            }
-        }
-        if !self.class_names.is_empty() && self.class_names.len() != self.num_classes {
-            return Err(format!(
-                "{} class names for {} classes",
-                self.class_names.len(),
-                self.num_classes
-            ));
-        }
+        check_thresholds(self.frame_threshold, self.stage_threshold)?;
+        check_class_names(self.num_classes, &self.class_names)?;
         self.backbone.validate()
     }
 }
@@ -194,9 +175,9 @@ pub struct Ada3dFocusConfig {
     pub frame_threshold: f32,
     #[serde(default = "d::half")]
     pub stage_threshold: f32,
-    #[serde(default = "f::mean")]
+    #[serde(default = "crate::model::config::d::imagenet_mean")]
     pub mean: [f32; 3],
-    #[serde(default = "f::std")]
+    #[serde(default = "crate::model::config::d::imagenet_std")]
     pub std: [f32; 3],
 }
 
@@ -211,7 +192,7 @@ impl Ada3dFocusConfig {
 
     /// Side of the glance feature map (five stride-2 convolutions with padding 1).
     pub fn glance_map_side(&self) -> usize {
-        (0..5).fold(self.glance_size, |s, _| s.div_ceil(2))
+        mobilenet_map_side(self.glance_size)
     }
 
     pub fn cube_sides(&self) -> (f32, f32) {
@@ -223,14 +204,7 @@ impl Ada3dFocusConfig {
     }
 
     pub fn class_names(&self) -> Vec<String> {
-        (0..self.num_classes)
-            .map(|i| {
-                self.class_names
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| format!("class {i}"))
-            })
-            .collect()
+        named_classes(self.num_classes, &self.class_names)
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -265,21 +239,8 @@ impl Ada3dFocusConfig {
         if self.temperature.is_nan() || self.temperature <= 0.0 {
             return Err(format!("temperature {} must be positive", self.temperature));
         }
-        for (what, t) in [
-            ("frame_threshold", self.frame_threshold),
-            ("stage_threshold", self.stage_threshold),
-        ] {
-            if !(0.0..=1.0).contains(&t) {
-                return Err(format!("{what} {t} must be between 0 and 1"));
-            }
-        }
-        if !self.class_names.is_empty() && self.class_names.len() != self.num_classes {
-            return Err(format!(
-                "{} class names for {} classes",
-                self.class_names.len(),
-                self.num_classes
-            ));
-        }
+        check_thresholds(self.frame_threshold, self.stage_threshold)?;
+        check_class_names(self.num_classes, &self.class_names)?;
         self.local.validate()
     }
 }
@@ -312,11 +273,5 @@ mod f {
     }
     pub fn one_f32() -> f32 {
         1.0
-    }
-    pub fn mean() -> [f32; 3] {
-        [0.485, 0.456, 0.406]
-    }
-    pub fn std() -> [f32; 3] {
-        [0.229, 0.224, 0.225]
     }
 }

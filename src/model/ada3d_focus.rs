@@ -19,11 +19,12 @@ use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::Serialize;
 
-use super::ada3d::{keep_at_least_one, ClipPolicy, PolicyHeads};
+use super::ada3d::{ClipPolicy, PolicyHeads};
 use super::ada3d_config::Ada3dFocusConfig;
 use super::backbones::mobilenet_v2::MobileNetV2;
 use super::backbones::resnet3d::ResNet3d;
 use super::classifier::PoolingClassifier;
+use super::layers::area_downscale;
 use super::patch::{affine_patches, region_from_action, theta_for_region, Region};
 use super::policy::spatial::SpatialPolicy;
 use super::policy::temporal::{quantile_focus, TemporalPolicy};
@@ -154,11 +155,7 @@ impl Ada3dFocus {
     pub fn glance(&self, frames: &Tensor) -> Result<GlanceCache> {
         self.check_input(frames)?;
         let f = self.config.glance_factor();
-        let small = if f > 1 {
-            frames.avg_pool2d(f)?
-        } else {
-            frames.clone()
-        };
+        let small = area_downscale(frames, f)?;
         let (maps, pooled) = self.glance.features_and_pooled(&small)?;
         let (m, n) = self.heads.forward(&pooled.unsqueeze(0)?)?;
         let policy = ClipPolicy {
@@ -186,14 +183,7 @@ impl Ada3dFocus {
     /// kept frame; with fewer kept frames than N, there are as many cubes as kept frames.
     pub fn plan(&self, cache: &GlanceCache, frame_threshold: f32, stage_threshold: f32) -> Plan {
         let c = &self.config;
-        let keep = keep_at_least_one(&cache.policy.frame_probs, frame_threshold);
-        let kept: Vec<usize> = (0..keep.len()).filter(|&i| keep[i]).collect();
-        let stages_3d = cache
-            .policy
-            .stage_probs
-            .iter()
-            .map(|&p| p >= stage_threshold)
-            .collect();
+        let (kept, stages_3d) = cache.policy.decide(frame_threshold, stage_threshold);
         let w: Vec<f32> = kept.iter().map(|&i| cache.temporal_weights[i]).collect();
         let sum: f32 = w.iter().sum();
         let w: Vec<f32> = w.iter().map(|v| v / sum.max(f32::MIN_POSITIVE)).collect();
@@ -335,17 +325,17 @@ impl Ada3dFocus {
         let cache = self.glance(frames)?;
         let plan = self.plan(&cache, frame_threshold, stage_threshold);
         let flops = self.step_flops(&plan)?;
-        let t = self.config.num_segments;
-        let dev = frames.device();
-        let mut local = Tensor::zeros((0, self.config.local.feature_dim()), frames.dtype(), dev)?;
+        let (glance_rows, mut state) = self.classifier.glance(&cache.pooled)?;
+        let Some(mut logits) = glance_rows.last().cloned() else {
+            candle_core::bail!("no glance frames")
+        };
         let mut step_logits = Vec::new();
         for (k, &spent) in flops.iter().enumerate() {
             if k > 0 {
                 let f = self.cube_features(frames, &plan.cubes[k - 1..k], &plan.stages_3d)?;
-                local = Tensor::cat(&[&local, &f], 0)?;
+                logits = self.classifier.add_patch(&mut state, &f)?;
             }
-            let heads = self.classifier.forward(&cache.pooled, &local)?;
-            let row: Vec<f32> = heads.get(t - 1 + k)?.to_vec1()?;
+            let row: Vec<f32> = logits.squeeze(0)?.to_vec1()?;
             let entropy = StepPrediction::from_logits(k, &row, 1, 0.0).entropy;
             step_logits.push(row);
             let exits = entropy_thresholds.get(k).is_some_and(|&e| entropy <= e);

@@ -9,6 +9,14 @@ use candle_nn::{Linear, VarBuilder};
 
 use super::layers::LinearBnRelu;
 
+/// The running max-pools after the glance and the patches seen so far.
+#[derive(Debug, Clone)]
+pub struct PoolingState {
+    global: Tensor,
+    local: Option<Tensor>,
+    patches: usize,
+}
+
 #[derive(Debug, Clone)]
 pub struct PoolingClassifier {
     global_mlp: LinearBnRelu,
@@ -48,6 +56,16 @@ impl PoolingClassifier {
     /// fewer than the heads: a run that stopped early) → (G + N)×classes logits, glance heads
     /// first.
     pub fn forward(&self, global: &Tensor, local: &Tensor) -> Result<Tensor> {
+        let (mut rows, mut state) = self.glance(global)?;
+        for i in 0..local.dim(0)? {
+            rows.push(self.add_patch(&mut state, &local.narrow(0, i, 1)?)?);
+        }
+        Tensor::cat(&rows, 0)
+    }
+
+    /// The glance steps: one 1×classes row per glance head, and the running state the patch
+    /// steps continue from.
+    pub fn glance(&self, global: &Tensor) -> Result<(Vec<Tensor>, PoolingState)> {
         let z1 = self.global_mlp.forward(global)?;
         let mut rows = Vec::new();
         let mut run1 = z1.narrow(0, 0, 1)?;
@@ -57,17 +75,33 @@ impl PoolingClassifier {
             }
             rows.push(head.forward(&run1)?);
         }
-        if local.dim(0)? > 0 {
-            let z2 = self.local_mlp.forward(local)?;
-            let mut run2 = z2.narrow(0, 0, 1)?;
-            for (i, head) in self.local_heads.iter().enumerate().take(z2.dim(0)?) {
-                if i > 0 {
-                    run2 = run2.maximum(&z2.narrow(0, i, 1)?)?;
-                }
-                rows.push(head.forward(&Tensor::cat(&[&run2, &run1], 1)?)?);
-            }
-        }
-        Tensor::cat(&rows, 0)
+        let state = PoolingState {
+            global: run1,
+            local: None,
+            patches: 0,
+        };
+        Ok((rows, state))
+    }
+
+    /// One more patch (1×Cl pooled features): the next step's 1×classes logits. Each patch
+    /// costs its own MLP row and head only, so a run that stops early computes nothing twice.
+    pub fn add_patch(&self, state: &mut PoolingState, local: &Tensor) -> Result<Tensor> {
+        let Some(head) = self.local_heads.get(state.patches) else {
+            candle_core::bail!(
+                "patch {} for {} patch heads",
+                state.patches + 1,
+                self.local_heads.len()
+            )
+        };
+        let z2 = self.local_mlp.forward(local)?;
+        let run2 = match &state.local {
+            Some(r) => r.maximum(&z2)?,
+            None => z2,
+        };
+        let logits = head.forward(&Tensor::cat(&[&run2, &state.global], 1)?)?;
+        state.local = Some(run2);
+        state.patches += 1;
+        Ok(logits)
     }
 
     /// Multiply-adds of the glance part per glance frame (MLP + BN + head) and of the local

@@ -98,9 +98,9 @@ pub struct UniAdaFocusConfig {
     /// Softmax temperature of the temporal policy's weights that pick the focus frames.
     #[serde(default = "d::one_f32")]
     pub temperature: f32,
-    #[serde(default = "d::mean")]
+    #[serde(default = "d::imagenet_mean")]
     pub mean: [f32; 3],
-    #[serde(default = "d::std")]
+    #[serde(default = "d::imagenet_std")]
     pub std: [f32; 3],
 }
 
@@ -114,7 +114,7 @@ impl UniAdaFocusConfig {
 
     /// Side of the glance feature map: five stride-2 convolutions with padding 1 (7 at 224²).
     pub fn glance_map_side(&self) -> usize {
-        (0..5).fold(self.input_size, |s, _| s.div_ceil(2))
+        mobilenet_map_side(self.input_size)
     }
 
     /// Short side the frames are resized to before the centre crop (the official test
@@ -124,14 +124,7 @@ impl UniAdaFocusConfig {
     }
 
     pub fn class_names(&self) -> Vec<String> {
-        (0..self.num_classes)
-            .map(|i| {
-                self.class_names
-                    .get(i)
-                    .cloned()
-                    .unwrap_or_else(|| format!("class {i}"))
-            })
-            .collect()
+        named_classes(self.num_classes, &self.class_names)
     }
 
     pub fn validate(&self) -> Result<(), String> {
@@ -169,19 +162,53 @@ impl UniAdaFocusConfig {
         if self.temperature.is_nan() || self.temperature <= 0.0 {
             return Err(format!("temperature {} must be positive", self.temperature));
         }
-        if !self.class_names.is_empty() && self.class_names.len() != self.num_classes {
-            return Err(format!(
-                "{} class names for {} classes",
-                self.class_names.len(),
-                self.num_classes
-            ));
-        }
+        check_class_names(self.num_classes, &self.class_names)?;
         Ok(())
     }
 }
 
-/// serde defaults: the official ActivityNet configuration.
-mod d {
+/// `class i` where a checkpoint names fewer classes than it has.
+pub fn named_classes(num_classes: usize, names: &[String]) -> Vec<String> {
+    (0..num_classes)
+        .map(|i| {
+            names
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| format!("class {i}"))
+        })
+        .collect()
+}
+
+/// Names are optional, but when given there is one per class.
+pub(crate) fn check_class_names(num_classes: usize, names: &[String]) -> Result<(), String> {
+    if !names.is_empty() && names.len() != num_classes {
+        return Err(format!(
+            "{} class names for {num_classes} classes",
+            names.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Ada3D's τ_f and τ_s are probabilities.
+pub(crate) fn check_thresholds(frame: f32, stage: f32) -> Result<(), String> {
+    for (what, t) in [("frame_threshold", frame), ("stage_threshold", stage)] {
+        if !(0.0..=1.0).contains(&t) {
+            return Err(format!("{what} {t} must be between 0 and 1"));
+        }
+    }
+    Ok(())
+}
+
+/// Side of MobileNetV2's last feature map for a `side`² input: five stride-2 convolutions
+/// with padding 1 (7 at 224²).
+pub fn mobilenet_map_side(side: usize) -> usize {
+    (0..5).fold(side, |s, _| s.div_ceil(2))
+}
+
+/// serde defaults: the official ActivityNet configuration (ImageNet normalisation, which the
+/// other archs' glance networks share).
+pub(crate) mod d {
     use super::Block;
     pub fn input_size() -> usize {
         224
@@ -225,10 +252,10 @@ mod d {
     pub fn temporal_hidden() -> usize {
         64
     }
-    pub fn mean() -> [f32; 3] {
+    pub fn imagenet_mean() -> [f32; 3] {
         [0.485, 0.456, 0.406]
     }
-    pub fn std() -> [f32; 3] {
+    pub fn imagenet_std() -> [f32; 3] {
         [0.229, 0.224, 0.225]
     }
 }

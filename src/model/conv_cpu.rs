@@ -235,13 +235,19 @@ impl Conv2dCpu {
 
 type Storage = (CpuStorage, Shape);
 
-fn f32_contiguous<'a>(what: &str, storage: &'a CpuStorage, layout: &Layout) -> Result<&'a [f32]> {
+/// The float32 values of a contiguous operand of kernel `op` (`what`: input, residual).
+pub(crate) fn f32_contiguous<'a>(
+    op: &str,
+    what: &str,
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> Result<&'a [f32]> {
     let CpuStorage::F32(data) = storage else {
-        candle_core::bail!("conv2d-cpu: float32 {what} only")
+        candle_core::bail!("{op}: float32 {what} only")
     };
     match layout.contiguous_offsets() {
         Some((a, b)) => Ok(&data[a..b]),
-        None => candle_core::bail!("conv2d-cpu: {what} must be contiguous"),
+        None => candle_core::bail!("{op}: {what} must be contiguous"),
     }
 }
 
@@ -251,7 +257,7 @@ impl CustomOp1 for Conv2dCpu {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<Storage> {
-        let x = f32_contiguous("input", storage, layout)?;
+        let x = f32_contiguous("conv2d-cpu", "input", storage, layout)?;
         self.run(x, layout, None)
     }
 }
@@ -269,18 +275,19 @@ impl CustomOp2 for Conv2dCpu {
         s2: &CpuStorage,
         l2: &Layout,
     ) -> Result<Storage> {
-        let x = f32_contiguous("input", s1, l1)?;
-        let r = f32_contiguous("residual", s2, l2)?;
+        let x = f32_contiguous("conv2d-cpu", "input", s1, l1)?;
+        let r = f32_contiguous("conv2d-cpu", "residual", s2, l2)?;
         self.run(x, l1, Some(r))
     }
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use candle_core::{Device, Module};
 
-    fn max_abs(a: &Tensor, b: &Tensor) -> f32 {
+    /// Largest |a − b| (the CPU kernels' unit tests).
+    pub(crate) fn max_abs(a: &Tensor, b: &Tensor) -> f32 {
         (a - b)
             .unwrap()
             .abs()

@@ -5,7 +5,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
-use super::conv_cpu::{cpu_threads, inside_columns, out_side};
+use super::conv_cpu::{cpu_threads, f32_contiguous, inside_columns, out_side};
 
 /// Depthwise k×k convolution with bias (BatchNorm already folded in): weight C×1×k×k.
 #[derive(Debug, Clone)]
@@ -96,9 +96,7 @@ impl CustomOp1 for DepthwiseCpu {
     }
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
-        let CpuStorage::F32(data) = storage else {
-            candle_core::bail!("depthwise-conv2d: float32 input only")
-        };
+        let src = f32_contiguous("depthwise-conv2d", "input", storage, layout)?;
         let (n, c, h, w) = layout.shape().dims4()?;
         if c != self.channels {
             candle_core::bail!(
@@ -106,10 +104,6 @@ impl CustomOp1 for DepthwiseCpu {
                 self.channels
             );
         }
-        let src = match layout.contiguous_offsets() {
-            Some((a, b)) => &data[a..b],
-            None => candle_core::bail!("depthwise-conv2d: input must be contiguous"),
-        };
         let (k, st, p) = (self.kernel, self.stride, self.padding);
         let (oh, ow) = (out_side(h, k, st, p)?, out_side(w, k, st, p)?);
         let mut out = vec![0f32; n * c * oh * ow];
@@ -137,6 +131,7 @@ impl CustomOp1 for DepthwiseCpu {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::conv_cpu::tests::max_abs;
     use candle_core::{Device, Module};
 
     /// Against candle's grouped conv2d, for strides 1 and 2, odd and even sides, 3×3 and 5×5.
@@ -172,16 +167,7 @@ mod tests {
                 DepthwiseCpu::new(&wt, &b, stride, p, (f32::NEG_INFINITY, f32::INFINITY)).unwrap();
             let got = x.apply_op1_no_bwd(&op).unwrap();
             assert_eq!(got.dims(), want.dims(), "k{k} s{stride} {h}×{w}");
-            let err: f32 = (got - want)
-                .unwrap()
-                .abs()
-                .unwrap()
-                .flatten_all()
-                .unwrap()
-                .max(0)
-                .unwrap()
-                .to_scalar()
-                .unwrap();
+            let err = max_abs(&got, &want);
             assert!(err < 1e-5, "k{k} s{stride} {h}×{w}: {err}");
         }
     }

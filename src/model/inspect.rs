@@ -7,6 +7,7 @@ use crate::decision::trace::{
 
 use super::ada3d::{ClipPolicy, ClipRun};
 use super::ada3d_focus::Ada3dFocusOutput;
+use super::patch::Region;
 use super::uni_adafocus::{UniAdaFocusFlops, UniAdaFocusOutput};
 
 /// Classes listed per step.
@@ -30,6 +31,51 @@ impl SampledFrames {
             seconds: part(&self.seconds, i, len),
         }
     }
+}
+
+/// The `k`-th cube (0-based) looked at: its box in model-input pixels, its centre frame and
+/// the frames it spans (indices into the sampled frames, written as video frame numbers).
+fn cube(
+    k: usize,
+    r: Region,
+    input_side: usize,
+    sampled: &SampledFrames,
+    centre: usize,
+    frames: &[usize],
+) -> Cube {
+    let number = |i: usize| sampled.numbers.get(i).copied().unwrap_or(i);
+    let side = input_side as f32;
+    Cube {
+        order: k + 1,
+        x: (r.x1 + r.x2) / 2.0 / side,
+        y: (r.y1 + r.y2) / 2.0 / side,
+        z: number(centre),
+        w: (r.x2 - r.x1).round() as u32,
+        h: (r.y2 - r.y1).round() as u32,
+        t: frames.len() as u32,
+        frames: frames.iter().map(|&i| number(i)).collect(),
+        region: Some([r.x1, r.y1, r.x2, r.y2]),
+    }
+}
+
+/// Each adaptive stage's n_k and whether it ran 3D.
+fn stages(probs: &[f32], ran_3d: &[bool]) -> Vec<StageDecision> {
+    probs
+        .iter()
+        .zip(ran_3d)
+        .map(|(&prob, &ran_3d)| StageDecision { prob, ran_3d })
+        .collect()
+}
+
+/// Every step's prediction from its logits and cumulative GFLOPs.
+fn steps(logits: &[Vec<f32>], gflops: &[f64]) -> Vec<StepPrediction> {
+    logits
+        .iter()
+        .enumerate()
+        .map(|(s, row)| {
+            StepPrediction::from_logits(s, row, TOP_K, gflops.get(s).copied().unwrap_or(0.0))
+        })
+        .collect()
 }
 
 /// One clip's trace from a `uni_adafocus` forward pass. `input_side` is the model input side.
@@ -64,36 +110,14 @@ pub fn uni_adafocus_clip(
             }
         })
         .collect();
-    let side = input_side as f32;
     let cubes = out
         .focus_indices
         .iter()
         .zip(&out.regions)
         .enumerate()
-        .map(|(k, (&i, r))| {
-            let frame = sampled.numbers.get(i).copied().unwrap_or(i);
-            Cube {
-                order: k + 1,
-                x: (r.x1 + r.x2) / 2.0 / side,
-                y: (r.y1 + r.y2) / 2.0 / side,
-                z: frame,
-                w: (r.x2 - r.x1).round() as u32,
-                h: (r.y2 - r.y1).round() as u32,
-                t: 1,
-                frames: vec![frame],
-                region: Some([r.x1, r.y1, r.x2, r.y2]),
-            }
-        })
+        .map(|(k, (&i, &r))| cube(k, r, input_side, sampled, i, &[i]))
         .collect();
-    let gflops = flops.step_gflops();
-    let steps = out
-        .step_logits
-        .iter()
-        .enumerate()
-        .map(|(s, row)| {
-            StepPrediction::from_logits(s, row, TOP_K, gflops.get(s).copied().unwrap_or(0.0))
-        })
-        .collect();
+    let steps = steps(&out.step_logits, &flops.step_gflops());
     ClipTrace {
         frames,
         stages: Vec::new(),
@@ -128,12 +152,7 @@ pub fn ada3d_clip(policy: &ClipPolicy, run: &ClipRun, sampled: &SampledFrames) -
             }
         })
         .collect();
-    let stages = policy
-        .stage_probs
-        .iter()
-        .zip(&run.stages_3d)
-        .map(|(&prob, &ran_3d)| StageDecision { prob, ran_3d })
-        .collect();
+    let stages = stages(&policy.stage_probs, &run.stages_3d);
     ClipTrace {
         frames,
         stages,
@@ -206,43 +225,14 @@ pub fn ada3d_focus_clip(
             }
         })
         .collect();
-    let stages = out
-        .policy
-        .stage_probs
-        .iter()
-        .zip(&plan.stages_3d)
-        .map(|(&prob, &ran_3d)| StageDecision { prob, ran_3d })
-        .collect();
-    let side = input_side as f32;
-    let number = |i: usize| sampled.numbers.get(i).copied().unwrap_or(i);
+    let stages = stages(&out.policy.stage_probs, &plan.stages_3d);
     let cubes = plan
         .cubes
         .iter()
         .enumerate()
-        .map(|(k, c)| {
-            let r = c.region;
-            Cube {
-                order: k + 1,
-                x: (r.x1 + r.x2) / 2.0 / side,
-                y: (r.y1 + r.y2) / 2.0 / side,
-                z: number(c.centre),
-                w: (r.x2 - r.x1).round() as u32,
-                h: (r.y2 - r.y1).round() as u32,
-                t: c.frames.len() as u32,
-                frames: c.frames.iter().map(|&i| number(i)).collect(),
-                region: Some([r.x1, r.y1, r.x2, r.y2]),
-            }
-        })
+        .map(|(k, c)| cube(k, c.region, input_side, sampled, c.centre, &c.frames))
         .collect();
-    let steps = out
-        .step_logits
-        .iter()
-        .enumerate()
-        .map(|(s, row)| {
-            let g = out.step_gflops.get(s).copied().unwrap_or(0.0);
-            StepPrediction::from_logits(s, row, TOP_K, g)
-        })
-        .collect();
+    let steps = steps(&out.step_logits, &out.step_gflops);
     ClipTrace {
         frames,
         stages,

@@ -36,20 +36,20 @@ impl Act {
     }
 }
 
-/// A 2D convolution with bias and activation, run by the fused CPU kernels on the CPU (dense:
-/// one pass instead of five, see conv_cpu.rs; depthwise: candle's grouped conv2d is far slower)
-/// and by candle's conv2d elsewhere.
+/// A 2D convolution with bias and activation. Weights on the CPU go to the fused CPU kernels
+/// (dense: one pass instead of five, see conv_cpu.rs; depthwise: candle's grouped conv2d is far
+/// slower), which keep the only copy of the weights; elsewhere candle's conv2d runs.
 #[derive(Debug, Clone)]
 pub struct FusedConv2d {
-    conv: Conv2d,
-    cpu: Option<CpuConv>,
+    kind: ConvKind,
     act: Act,
 }
 
 #[derive(Debug, Clone)]
-enum CpuConv {
+enum ConvKind {
     Dense(Conv2dCpu),
     Depthwise(DepthwiseCpu),
+    Candle(Conv2d),
 }
 
 impl FusedConv2d {
@@ -63,54 +63,59 @@ impl FusedConv2d {
         act: Act,
     ) -> Result<Self> {
         let (out_c, in_per_group, _, _) = weight.dims4()?;
-        let cpu = if !weight.device().is_cpu() {
-            None
-        } else if groups == 1 {
-            let op = Conv2dCpu::new(&weight, &bias, stride, padding, act.range())?;
-            Some(CpuConv::Dense(op))
-        } else if in_per_group == 1 && groups == out_c {
-            let op = DepthwiseCpu::new(&weight, &bias, stride, padding, act.range())?;
-            Some(CpuConv::Depthwise(op))
+        let cpu = weight.device().is_cpu();
+        let kind = if cpu && groups == 1 {
+            ConvKind::Dense(Conv2dCpu::new(
+                &weight,
+                &bias,
+                stride,
+                padding,
+                act.range(),
+            )?)
+        } else if cpu && in_per_group == 1 && groups == out_c {
+            ConvKind::Depthwise(DepthwiseCpu::new(
+                &weight,
+                &bias,
+                stride,
+                padding,
+                act.range(),
+            )?)
         } else {
-            None
+            let cfg = Conv2dConfig {
+                padding,
+                stride,
+                dilation: 1,
+                groups,
+                cudnn_fwd_algo: None,
+            };
+            ConvKind::Candle(Conv2d::new(weight, Some(bias), cfg))
         };
-        let cfg = Conv2dConfig {
-            padding,
-            stride,
-            dilation: 1,
-            groups,
-            cudnn_fwd_algo: None,
-        };
-        Ok(Self {
-            conv: Conv2d::new(weight, Some(bias), cfg),
-            cpu,
-            act,
-        })
+        Ok(Self { kind, act })
     }
 
     /// `act(conv(x) + skip)`: the end of a residual block, or one more temporal tap added to
     /// the sum of the others; fused on the CPU.
     pub fn forward_residual(&self, x: &Tensor, skip: &Tensor) -> Result<Tensor> {
-        match &self.cpu {
-            Some(CpuConv::Dense(op)) if x.device().is_cpu() => {
-                x.contiguous()?.apply_op2_no_bwd(&skip.contiguous()?, op)
-            }
-            Some(CpuConv::Depthwise(op)) if x.device().is_cpu() && self.act == Act::None => {
+        match &self.kind {
+            ConvKind::Dense(op) => x.contiguous()?.apply_op2_no_bwd(&skip.contiguous()?, op),
+            ConvKind::Depthwise(op) if self.act == Act::None => {
                 x.contiguous()?.apply_op1_no_bwd(op)? + skip
             }
-            _ => self.act.apply(&(self.conv.forward(x)? + skip)?),
+            // The kernel applies the activation itself; no network adds after one.
+            ConvKind::Depthwise(_) => {
+                candle_core::bail!("a depthwise convolution's activation before a residual add")
+            }
+            ConvKind::Candle(conv) => self.act.apply(&(conv.forward(x)? + skip)?),
         }
     }
 }
 
 impl Module for FusedConv2d {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        match &self.cpu {
-            Some(CpuConv::Dense(op)) if x.device().is_cpu() => x.contiguous()?.apply_op1_no_bwd(op),
-            Some(CpuConv::Depthwise(op)) if x.device().is_cpu() => {
-                x.contiguous()?.apply_op1_no_bwd(op)
-            }
-            _ => self.act.apply(&self.conv.forward(x)?),
+        match &self.kind {
+            ConvKind::Dense(op) => x.contiguous()?.apply_op1_no_bwd(op),
+            ConvKind::Depthwise(op) => x.contiguous()?.apply_op1_no_bwd(op),
+            ConvKind::Candle(conv) => self.act.apply(&conv.forward(x)?),
         }
     }
 }
@@ -256,6 +261,16 @@ impl LinearBnRelu {
 impl Module for LinearBnRelu {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         self.linear.forward(x)?.relu()
+    }
+}
+
+/// Area downscaling by an integer factor (PyTorch's `F.interpolate(mode="area")`): the mean
+/// of each `factor`×`factor` block; the glance and selection networks' input.
+pub fn area_downscale(frames: &Tensor, factor: usize) -> Result<Tensor> {
+    if factor > 1 {
+        frames.avg_pool2d(factor)
+    } else {
+        Ok(frames.clone())
     }
 }
 

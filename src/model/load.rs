@@ -89,44 +89,25 @@ impl ConfigOverrides {
         out
     }
 
-    /// Put the flags into the config of `arch`; a flag that arch has no field for, or a
-    /// threshold that is not a number, is an error naming the flag.
-    fn apply(&self, arch: &str, obj: &mut Map<String, Value>) -> Result<(), String> {
-        let fields: &[&str] = match arch {
-            "uni_adafocus" => &[
-                "num_classes",
-                "input_size",
-                "patch_size",
-                "num_segments",
-                "num_glance_segments",
-                "num_focus_segments",
-            ],
-            "ada3d" | "resnet3d" => &[
-                "num_classes",
-                "input_size",
-                "num_clips",
-                "frame_threshold",
-                "stage_threshold",
-            ],
-            "ada3d_focus" => &[
-                "num_classes",
-                "input_size",
-                "num_segments",
-                "frame_threshold",
-                "stage_threshold",
-            ],
-            _ => &[],
-        };
+    /// Put the flags into the config; a threshold that is not a number is an error naming
+    /// the flag.
+    fn apply(&self, obj: &mut Map<String, Value>) -> Result<(), String> {
         for (k, flag, v) in self.given() {
-            if !fields.contains(&k) {
-                return Err(format!("{flag} does not apply to the {arch} arch"));
-            }
             if v.is_null() {
                 return Err(format!("{flag} must be a number between 0 and 1"));
             }
             obj.insert(k.into(), v);
         }
         Ok(())
+    }
+
+    /// When the config refused a field a flag put there (every arch's config denies unknown
+    /// fields), the flag to blame.
+    fn blame(&self, arch: &str, message: &str) -> Option<String> {
+        self.given()
+            .into_iter()
+            .find(|(k, _, _)| message.contains(&format!("unknown field `{k}`")))
+            .map(|(_, flag, _)| format!("{flag} does not apply to the {arch} arch"))
     }
 }
 
@@ -310,11 +291,14 @@ fn resolve_config(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_string();
-    overrides.apply(&arch, obj).map_err(err)?;
+    overrides.apply(obj).map_err(err)?;
     if !filled.is_empty() && source != "inferred from the weights" {
         source = format!("{source} + inferred {}", filled.join(", "));
     }
-    let config: ModelConfig = serde_json::from_value(value).map_err(|e| err(e.to_string()))?;
+    let config: ModelConfig = serde_json::from_value(value).map_err(|e| {
+        let message = e.to_string();
+        err(overrides.blame(&arch, &message).unwrap_or(message))
+    })?;
     config.validate().map_err(err)?;
     Ok((config, source))
 }
@@ -390,12 +374,12 @@ fn infer_from_weights(sd: &StateDict) -> Vec<(String, Value)> {
         };
         out.push(("arch".into(), arch.into()));
         out.push(("backbone".into(), backbone));
-        if let Some(n) = dim("head.projection.weight", 0) {
-            out.push(("num_classes".into(), n.into()));
-        }
-        if let Some(n) = dim("selection.frame_head.weight", 0) {
-            out.push(("clip_frames".into(), n.into()));
-        }
+        put_dim(&mut out, "num_classes", dim("head.projection.weight", 0));
+        put_dim(
+            &mut out,
+            "clip_frames",
+            dim("selection.frame_head.weight", 0),
+        );
         return out;
     }
     if !(t.contains_key("global_CNN.features.0.0.weight")
@@ -404,29 +388,36 @@ fn infer_from_weights(sd: &StateDict) -> Vec<(String, Value)> {
         return out;
     }
     out.push(("arch".into(), "uni_adafocus".into()));
-    let mut put = |k: &str, v: Option<usize>| {
-        if let Some(v) = v.filter(|&v| v > 0) {
-            out.push((k.into(), v.into()));
-        }
-    };
-    put(
+    put_dim(
+        &mut out,
         "num_classes",
         dim("classifier.global_classifiers.0.1.weight", 0),
     );
-    put(
+    put_dim(
+        &mut out,
         "num_glance_segments",
         Some(count("classifier.global_classifiers.", ".1.weight")),
     );
-    put(
+    put_dim(
+        &mut out,
         "num_focus_segments",
         Some(count("classifier.local_classifiers.", ".1.weight")),
     );
-    put(
+    put_dim(
+        &mut out,
         "mlp_hidden",
         dim("classifier.global_mlp.layers.0.weight", 0),
     );
-    put("spatial_hidden", dim("spatial_policy.encoder.0.weight", 0));
-    put("temporal_hidden", dim("temporal_policy.Tconv.0.weight", 0));
+    put_dim(
+        &mut out,
+        "spatial_hidden",
+        dim("spatial_policy.encoder.0.weight", 0),
+    );
+    put_dim(
+        &mut out,
+        "temporal_hidden",
+        dim("temporal_policy.Tconv.0.weight", 0),
+    );
     let bottleneck = t.contains_key("local_CNN.layer1.0.conv3.weight");
     out.push((
         "local_block".into(),

@@ -154,6 +154,14 @@ pub fn model_fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
+/// A checkpoint opened on the CPU with its own config (sidecar, metadata or weights); panics
+/// with the loader's message.
+pub fn open_model(path: impl AsRef<Path>) -> adalens::model::load::LoadedModel {
+    let over = adalens::model::load::ConfigOverrides::default();
+    adalens::model::load::LoadedModel::open(path, None, &over, &candle_core::Device::Cpu)
+        .unwrap_or_else(|e| panic!("{e}"))
+}
+
 /// Largest absolute element of a tensor.
 pub fn max_abs(t: &candle_core::Tensor) -> f32 {
     t.abs()
