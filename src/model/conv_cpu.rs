@@ -18,13 +18,33 @@ pub(crate) fn cpu_threads() -> usize {
     })
 }
 
-/// Output side of a k-wide window at stride `s` with padding `p` over `n` values; an error when
-/// the padded input is narrower than the kernel (candle's conv2d refuses that too).
-pub(crate) fn out_side(n: usize, k: usize, s: usize, p: usize) -> Result<usize> {
-    if n + 2 * p < k || s == 0 {
-        candle_core::bail!("a {k}-wide kernel (padding {p}, stride {s}) on a {n}-wide input")
+/// A square sliding window: kernel side, stride and zero padding (dilation 1).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Window {
+    pub kernel: usize,
+    pub stride: usize,
+    pub padding: usize,
+}
+
+impl Window {
+    /// Output side over `n` values; callers have checked the input with [`Window::out_hw`].
+    pub fn side(self, n: usize) -> usize {
+        (n + 2 * self.padding).saturating_sub(self.kernel) / self.stride + 1
     }
-    Ok((n + 2 * p - k) / s + 1)
+
+    /// Output height and width; an error when the padded input is narrower than the kernel
+    /// (candle's conv2d refuses that too).
+    pub fn out_hw(self, h: usize, w: usize) -> Result<(usize, usize)> {
+        let (k, s, p) = (self.kernel, self.stride, self.padding);
+        for n in [h, w] {
+            if n + 2 * p < k || s == 0 {
+                candle_core::bail!(
+                    "a {k}-wide kernel (padding {p}, stride {s}) on a {n}-wide input"
+                )
+            }
+        }
+        Ok((self.side(h), self.side(w)))
+    }
 }
 
 /// The output columns `first..last` whose input column `o·s + off` lies inside `0..w`.
@@ -46,9 +66,7 @@ pub struct Conv2dCpu {
     bias: Vec<f32>,
     in_c: usize,
     out_c: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
+    win: Window,
     /// The activation as a clamp: (−∞, ∞) none, (0, ∞) ReLU, (0, 6) ReLU6.
     clamp: (f32, f32),
 }
@@ -73,27 +91,24 @@ impl Conv2dCpu {
             bias: bias.to_vec1()?,
             in_c: c,
             out_c: o,
-            kernel: k,
-            stride,
-            padding,
+            win: Window {
+                kernel: k,
+                stride,
+                padding,
+            },
             clamp,
         })
     }
 
-    /// Output side; callers have checked the input with [`out_side`] first.
-    fn side(&self, n: usize) -> usize {
-        (n + 2 * self.padding).saturating_sub(self.kernel) / self.stride + 1
-    }
-
     fn is_pointwise(&self) -> bool {
-        self.kernel == 1 && self.stride == 1 && self.padding == 0
+        self.win.kernel == 1 && self.win.stride == 1 && self.win.padding == 0
     }
 
     /// One image's columns: row (c, ky, kx), column (oy, ox) = x[c, oy·s + ky − p, ox·s + kx − p],
     /// zero outside the image.
     fn im2col(&self, src: &[f32], (h, w): (usize, usize), cols: &mut [f32]) {
-        let (k, s, p) = (self.kernel, self.stride, self.padding as isize);
-        let (oh, ow) = (self.side(h), self.side(w));
+        let (k, s, p) = (self.win.kernel, self.win.stride, self.win.padding as isize);
+        let (oh, ow) = (self.win.side(h), self.win.side(w));
         let mut rows = cols.chunks_mut(oh * ow);
         for c in 0..self.in_c {
             let plane = &src[c * h * w..(c + 1) * h * w];
@@ -116,7 +131,7 @@ impl Conv2dCpu {
                             out[first..last].copy_from_slice(&line[start..start + (last - first)]);
                         } else {
                             for (ox, o) in out.iter_mut().enumerate().take(last).skip(first) {
-                                *o = line[ox * s + kx - self.padding];
+                                *o = line[ox * s + kx - self.win.padding];
                             }
                         }
                     }
@@ -134,8 +149,8 @@ impl Conv2dCpu {
         dst: &mut [f32],
         par: Parallelism,
     ) {
-        let pixels = self.side(hw.0) * self.side(hw.1);
-        let depth = self.in_c * self.kernel * self.kernel;
+        let pixels = self.win.side(hw.0) * self.win.side(hw.1);
+        let depth = self.in_c * self.win.kernel * self.win.kernel;
         let rhs: &[f32] = if self.is_pointwise() {
             src
         } else {
@@ -185,8 +200,7 @@ impl Conv2dCpu {
                 self.in_c
             );
         }
-        let (k, st, p) = (self.kernel, self.stride, self.padding);
-        let (oh, ow) = (out_side(h, k, st, p)?, out_side(w, k, st, p)?);
+        let (oh, ow) = self.win.out_hw(h, w)?;
         let per_out = self.out_c * oh * ow;
         let mut out = match residual {
             Some(r) if r.len() == n * per_out => r.to_vec(),

@@ -5,7 +5,7 @@
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
-use super::conv_cpu::{cpu_threads, f32_contiguous, inside_columns, out_side};
+use super::conv_cpu::{cpu_threads, f32_contiguous, inside_columns, Window};
 
 /// Depthwise k×k convolution with bias (BatchNorm already folded in): weight C×1×k×k.
 #[derive(Debug, Clone)]
@@ -13,9 +13,7 @@ pub struct DepthwiseCpu {
     weight: Vec<f32>,
     bias: Vec<f32>,
     channels: usize,
-    kernel: usize,
-    stride: usize,
-    padding: usize,
+    win: Window,
     /// The activation as a clamp: (−∞, ∞) none, (0, ∞) ReLU, (0, 6) ReLU6.
     clamp: (f32, f32),
 }
@@ -36,22 +34,19 @@ impl DepthwiseCpu {
             weight: weight.flatten_all()?.to_vec1()?,
             bias: bias.to_vec1()?,
             channels: c,
-            kernel: k,
-            stride,
-            padding,
+            win: Window {
+                kernel: k,
+                stride,
+                padding,
+            },
             clamp,
         })
     }
 
-    /// Output side; `cpu_fwd` has checked the input with [`out_side`] first.
-    fn side(&self, n: usize) -> usize {
-        (n + 2 * self.padding).saturating_sub(self.kernel) / self.stride + 1
-    }
-
     /// One channel plane: `src` h×w → `dst` oh×ow.
     fn plane(&self, c: usize, src: &[f32], (h, w): (usize, usize), dst: &mut [f32]) {
-        let (k, s, p) = (self.kernel, self.stride, self.padding as isize);
-        let ow = self.side(w);
+        let (k, s, p) = (self.win.kernel, self.win.stride, self.win.padding as isize);
+        let ow = self.win.side(w);
         let wk = &self.weight[c * k * k..(c + 1) * k * k];
         dst.fill(self.bias[c]);
         for (oy, out_row) in dst.chunks_mut(ow).enumerate() {
@@ -77,7 +72,7 @@ impl DepthwiseCpu {
                         }
                     } else {
                         for (ox, o) in out_row.iter_mut().enumerate().take(last).skip(first) {
-                            *o += wv * row[ox * s + kx - self.padding];
+                            *o += wv * row[ox * s + kx - self.win.padding];
                         }
                     }
                 }
@@ -104,8 +99,7 @@ impl CustomOp1 for DepthwiseCpu {
                 self.channels
             );
         }
-        let (k, st, p) = (self.kernel, self.stride, self.padding);
-        let (oh, ow) = (out_side(h, k, st, p)?, out_side(w, k, st, p)?);
+        let (oh, ow) = self.win.out_hw(h, w)?;
         let mut out = vec![0f32; n * c * oh * ow];
         let planes = n * c;
         if planes == 0 {
