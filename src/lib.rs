@@ -1,9 +1,12 @@
 //! adalens: inspect the decisions of adaptive video-recognition models.
 //!
-//! Layers (imports point downwards only): `app` (egui) → `video` (FFmpeg), `decision` (pure math).
+//! Layers (imports point downwards only): `app` (egui) → `analysis` (a warm model on a video) →
+//! `pipeline` (video meets model) → `video` (FFmpeg), `model` (candle), `decision` (pure math).
 //! `video` and `decision` know nothing of each other or of the GUI.
 
+pub mod analysis;
 pub mod app;
+pub mod calibrate;
 pub mod decision;
 pub mod model;
 pub mod pipeline;

@@ -22,8 +22,14 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Video to open in the window (no subcommand).
+    /// Video to open in the window (no subcommand; with nothing given, the bundled demo).
     video: Option<PathBuf>,
+    /// Checkpoint to open in the window (default: the last one opened, else the demo).
+    #[arg(long)]
+    checkpoint: Option<PathBuf>,
+    /// Config JSON for that checkpoint (default: its sidecar, metadata or weights).
+    #[arg(long, requires = "checkpoint")]
+    config: Option<PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -38,6 +44,8 @@ enum Command {
     InspectCheckpoint(cli::inspect::InspectCheckpointArgs),
     /// Thresholds for a compute budget from a calibration set (AdaFocusV3 eq. 7).
     Budget(cli::budget_cmd::BudgetArgs),
+    /// Run a checkpoint over a `path,label` list and write its calibration set.
+    Calibrate(cli::calibrate_cmd::CalibrateArgs),
     /// Benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -53,12 +61,17 @@ fn main() -> ExitCode {
         .init();
     let cli = Cli::parse();
     let result = match cli.command {
-        None => adalens::app::run(cli.video),
+        None => adalens::app::run(adalens::app::Launch {
+            video: cli.video,
+            checkpoint: cli.checkpoint,
+            config: cli.config,
+        }),
         Some(Command::Probe(a)) => cli::probe::run(&a),
         Some(Command::Frames(a)) => cli::frames::run(&a),
         Some(Command::Inspect(a)) => cli::inspect::run_inspect(&a),
         Some(Command::InspectCheckpoint(a)) => cli::inspect::run_inspect_checkpoint(&a),
         Some(Command::Budget(a)) => cli::budget_cmd::run(&a),
+        Some(Command::Calibrate(a)) => cli::calibrate_cmd::run(&a),
         Some(Command::Bench(b)) => cli::bench::run(&b),
     };
     match result {

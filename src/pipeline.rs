@@ -4,16 +4,16 @@
 //! can be compared with another implementation on identical input.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
 use candle_core::{DType, Device, Tensor};
 use serde::Serialize;
 
-use crate::decision::trace::{DecisionTrace, InputGeometry, VideoInfo, TRACE_VERSION};
+use crate::analysis::{Analysis, Knobs};
+use crate::decision::trace::{DecisionTrace, InputGeometry, VideoInfo};
 use crate::model::ada3d::{ClipPolicy, ClipRun};
 use crate::model::ada3d_focus::Ada3dFocusOutput;
-use crate::model::inspect::{
-    ada3d_clip, ada3d_focus_clip, mean_of_softmax, uni_adafocus_clip, SampledFrames, TOP_K,
-};
+use crate::model::inspect::SampledFrames;
 use crate::model::load::{LoadedModel, Network};
 use crate::model::uni_adafocus::{UniAdaFocusFlops, UniAdaFocusOutput};
 use crate::video::{plan, Control, Resize, RgbFrame, Video, VideoError};
@@ -26,6 +26,8 @@ pub enum PipelineError {
     Input { path: PathBuf, message: String },
     #[error("running the model: {0}")]
     Model(#[from] candle_core::Error),
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// Frames ready for the model, and where they came from.
@@ -256,65 +258,12 @@ pub fn tensor_input(path: &Path, model: &LoadedModel) -> Result<ModelInput, Pipe
     })
 }
 
-/// Run the model on `input` (all steps: inspection mode) and describe what it decided.
+/// Run the model on `input` (all steps: inspection mode) with the checkpoint's thresholds and
+/// describe what it decided.
 pub fn inspect(model: &LoadedModel, input: &ModelInput) -> Result<Inspection, PipelineError> {
-    let (clips, video_prediction, raw, flops) = match &model.network {
-        Network::UniAdaFocus(net) => {
-            let raw = net.forward(&input.frames)?;
-            let flops = net.flops();
-            let clip = uni_adafocus_clip(&raw, &flops, &input.sampled, net.config.input_size);
-            // One clip: the video prediction is the last step's.
-            let video = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
-            let raw = RawOutput::UniAdaFocus(Box::new(raw));
-            (vec![clip], video, raw, FlopsReport::UniAdaFocus(flops))
-        }
-        Network::Ada3dFocus(net) => {
-            let out = net.forward(&input.frames)?;
-            let clip = ada3d_focus_clip(&out, &input.sampled, net.config.input_size);
-            let video = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
-            let flops = FlopsReport::Ada3dFocus {
-                gflops_per_step: out.step_gflops.clone(),
-            };
-            (
-                vec![clip],
-                video,
-                RawOutput::Ada3dFocus(Box::new(out)),
-                flops,
-            )
-        }
-        Network::Ada3d(net) => {
-            let (n, t) = (input.clips(), input.clip_len);
-            let (_, c, h, w) = input.frames.dims4()?;
-            let clips = input.frames.reshape((n, t, c, h, w))?;
-            let (policies, runs) = net.forward(&clips)?;
-            let traces: Vec<_> = policies
-                .iter()
-                .zip(&runs)
-                .enumerate()
-                .map(|(i, (p, r))| ada3d_clip(p, r, &input.sampled.clip(i, t)))
-                .collect();
-            let logits: Vec<&[f32]> = runs.iter().map(|r| r.logits.as_slice()).collect();
-            let video = mean_of_softmax(&logits, TOP_K);
-            let k = net.backbone().spec().adaptive_stages().len();
-            let flops = FlopsReport::Ada3d {
-                gflops_per_clip: runs.iter().map(|r| r.gflops).collect(),
-                gflops_full_clip: net.flops(t, &vec![true; k])?.gflops(),
-            };
-            let raw = RawOutput::Ada3d {
-                policies,
-                clips: runs,
-            };
-            (traces, video, raw, flops)
-        }
-    };
-    let trace = DecisionTrace {
-        version: TRACE_VERSION,
-        arch: model.arch().to_string(),
-        video: input.video.clone(),
-        clips,
-        video_prediction,
-        class_names: model.config.class_names(),
-        input: input.geometry,
-    };
-    Ok(Inspection { trace, raw, flops })
+    let analysis = Analysis::start(model, input.clone())?;
+    let knobs = Knobs::of(&model.config);
+    Ok(analysis
+        .run(model, &knobs, &AtomicBool::new(false))?
+        .inspection)
 }

@@ -8,10 +8,22 @@ pub enum Command {
     /// Show the file dialog for a video.
     PickVideo,
     OpenVideo(PathBuf),
+    /// Show the file dialog for a checkpoint.
+    PickCheckpoint,
+    OpenCheckpoint(PathBuf),
+    /// Save the current DecisionTrace as JSON (file dialog).
+    ExportDecisions,
     /// Show frame `n` (display order).
     Seek(usize),
     /// Move the playhead by this many frames.
     Step(i64),
+    /// Jump to the previous (-1) or next (+1) decision point.
+    JumpDecision(i64),
+    TogglePlay,
+    /// τ_f, τ_s or the cube cap moved: re-run the local part.
+    Rerun,
+    /// The budget or the criterion moved: re-mark the exits (no model run).
+    Remark,
     CancelJob,
     DismissError,
 }

@@ -3,11 +3,14 @@
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crossbeam_channel::{Receiver, Sender};
 
+use super::budget::BudgetModel;
+use super::model_worker::{CheckpointInfo, ModelRequest, ModelWorker};
+use crate::analysis::AnalysisRun;
 use crate::video::{plan, Control, Resize, RgbFrame, Video};
 
 /// Largest picture the viewer asks for; bigger videos are scaled down to fit (memory, upload).
@@ -22,11 +25,23 @@ pub enum JobEvent {
     },
     VideoOpened {
         video: Video,
+        generation: u64,
     },
     Thumbnails {
         generation: u64,
         frames: Vec<(usize, RgbFrame)>,
         substituted: usize,
+        /// The model's sampled frames (else the evenly spread strip of a new video).
+        sampled: bool,
+    },
+    CheckpointLoaded {
+        info: Box<CheckpointInfo>,
+        /// The calibration set beside it: none, or why it cannot be used.
+        calibration: Result<Option<Box<BudgetModel>>, String>,
+    },
+    Analysed {
+        generation: u64,
+        run: Box<AnalysisRun>,
     },
     Frame {
         generation: u64,
@@ -47,7 +62,9 @@ pub struct Jobs {
     cancel: Arc<AtomicBool>,
     frame_slot: Arc<(Mutex<Option<FrameRequest>>, Condvar)>,
     repaint: Arc<dyn Fn() + Send + Sync>,
-    busy: Arc<AtomicBool>,
+    /// Video jobs running (opening, thumbnails).
+    busy: Arc<AtomicUsize>,
+    model: ModelWorker,
 }
 
 #[derive(Clone)]
@@ -62,22 +79,30 @@ impl Jobs {
         let (events_tx, events) = crossbeam_channel::unbounded();
         let frame_slot = Arc::new((Mutex::new(None), Condvar::new()));
         spawn_frame_worker(frame_slot.clone(), events_tx.clone(), repaint.clone());
+        let model = ModelWorker::spawn(events_tx.clone(), repaint.clone());
         Self {
+            model,
             events_tx,
             events,
             cancel: Arc::new(AtomicBool::new(false)),
             frame_slot,
             repaint,
-            busy: Arc::new(AtomicBool::new(false)),
+            busy: Arc::new(AtomicUsize::new(0)),
         }
     }
 
     pub fn busy(&self) -> bool {
-        self.busy.load(Ordering::Relaxed)
+        self.busy.load(Ordering::Relaxed) > 0 || self.model.busy()
     }
 
     pub fn cancel(&self) {
         self.cancel.store(true, Ordering::Relaxed);
+        self.model.cancel();
+    }
+
+    /// Ask the model worker for something (see [`ModelRequest`]).
+    pub fn model(&self, req: ModelRequest) {
+        self.model.send(req);
     }
 
     /// Open a video, then decode its strip of thumbnails, in a worker thread.
@@ -90,7 +115,7 @@ impl Jobs {
             self.repaint.clone(),
             self.busy.clone(),
         );
-        busy.store(true, Ordering::Relaxed);
+        busy.fetch_add(1, Ordering::Relaxed);
         std::thread::spawn(move || {
             let what = "Opening the video".to_string();
             let send = |e: JobEvent| {
@@ -106,39 +131,10 @@ impl Jobs {
                 Ok(video) => {
                     send(JobEvent::VideoOpened {
                         video: video.clone(),
+                        generation,
                     });
                     let numbers = plan::tsn_centres(video.frame_count(), strip_frames.max(1));
-                    let progress = |done: usize, total: usize| {
-                        send(JobEvent::Progress {
-                            label: "Decoding thumbnails".into(),
-                            done,
-                            total,
-                        })
-                    };
-                    let ctl = Control {
-                        cancel: Some(&cancel),
-                        progress: Some(&progress),
-                        threads: 0,
-                    };
-                    match video.frames_with(
-                        &numbers,
-                        Resize::Fit {
-                            width: THUMB.0,
-                            height: THUMB.1,
-                        },
-                        &ctl,
-                    ) {
-                        Ok(d) => send(JobEvent::Thumbnails {
-                            generation,
-                            substituted: d.stats.substituted.len(),
-                            frames: numbers.into_iter().zip(d.frames).collect(),
-                        }),
-                        Err(crate::video::VideoError::Cancelled) => send(JobEvent::Cancelled),
-                        Err(e) => send(JobEvent::Failed {
-                            what: "Decoding thumbnails".into(),
-                            error: e.to_string(),
-                        }),
-                    }
+                    decode_thumbnails(&video, numbers, generation, false, &cancel, &send);
                 }
                 Err(crate::video::VideoError::Cancelled) => send(JobEvent::Cancelled),
                 Err(e) => send(JobEvent::Failed {
@@ -146,7 +142,23 @@ impl Jobs {
                     error: e.to_string(),
                 }),
             }
-            busy.store(false, Ordering::Relaxed);
+            busy.fetch_sub(1, Ordering::Relaxed);
+            repaint();
+        });
+    }
+
+    /// Decode thumbnails of `numbers` (the model's sampled frames) in a worker thread.
+    pub fn sampled_thumbnails(&self, video: &Video, numbers: Vec<usize>, generation: u64) {
+        let (tx, repaint, video) = (self.events_tx.clone(), self.repaint.clone(), video.clone());
+        let (cancel, busy) = (self.cancel.clone(), self.busy.clone());
+        busy.fetch_add(1, Ordering::Relaxed);
+        std::thread::spawn(move || {
+            let send = |e: JobEvent| {
+                let _ = tx.send(e);
+                repaint();
+            };
+            decode_thumbnails(&video, numbers, generation, true, &cancel, &send);
+            busy.fetch_sub(1, Ordering::Relaxed);
             repaint();
         });
     }
@@ -163,6 +175,45 @@ impl Jobs {
             });
             cv.notify_one();
         }
+    }
+}
+
+fn decode_thumbnails(
+    video: &Video,
+    numbers: Vec<usize>,
+    generation: u64,
+    sampled: bool,
+    cancel: &AtomicBool,
+    send: &(dyn Fn(JobEvent) + Sync),
+) {
+    let progress = |done: usize, total: usize| {
+        send(JobEvent::Progress {
+            label: "Decoding thumbnails".into(),
+            done,
+            total,
+        })
+    };
+    let ctl = Control {
+        cancel: Some(cancel),
+        progress: Some(&progress),
+        threads: 0,
+    };
+    let fit = Resize::Fit {
+        width: THUMB.0,
+        height: THUMB.1,
+    };
+    match video.frames_with(&numbers, fit, &ctl) {
+        Ok(d) => send(JobEvent::Thumbnails {
+            generation,
+            substituted: d.stats.substituted.len(),
+            frames: numbers.into_iter().zip(d.frames).collect(),
+            sampled,
+        }),
+        Err(crate::video::VideoError::Cancelled) => send(JobEvent::Cancelled),
+        Err(e) => send(JobEvent::Failed {
+            what: "Decoding thumbnails".into(),
+            error: e.to_string(),
+        }),
     }
 }
 

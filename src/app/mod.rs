@@ -1,54 +1,106 @@
 //! The window (eframe on wgpu). One `AdalensApp` holds the persisted [`state::AppState`], the
-//! loaded data, and the background [`jobs::Jobs`]; panels live in `panels/`, one per file.
+//! loaded data, and the background [`jobs::Jobs`]; panels live in `panels/`, one per file;
+//! [`Command`]s from the panels are handled once per frame in `handle.rs`, worker events in
+//! `events.rs`. The UI thread never decodes video or runs the model.
 
+mod budget;
 mod command;
+mod decisions;
+mod events;
+mod handle;
 mod jobs;
+mod model_worker;
 mod panels;
+pub mod render;
 mod state;
 
-use std::path::PathBuf;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::anyhow;
 
 use crate::video::{RgbFrame, Video};
-use command::Command;
-use jobs::{FrameCache, JobEvent, Jobs};
-use state::AppState;
+pub use budget::BudgetModel;
+pub use command::Command;
+pub use decisions::Decisions;
+use jobs::{FrameCache, Jobs};
+pub use model_worker::CheckpointInfo;
+pub use state::AppState;
 
-/// Open the window; `video` is opened at start when given.
-pub fn run(video: Option<PathBuf>) -> anyhow::Result<()> {
+/// The bundled demo, relative to the repository root (where `make run` starts the app).
+pub const DEMO_VIDEO: &str = "assets/demo/demo_testsrc_320x240.mp4";
+pub const DEMO_CHECKPOINT: &str = "models/demo/ada3d_focus_untrained.safetensors";
+
+/// What to open at start. With nothing given, the demo video and checkpoint.
+#[derive(Debug, Clone, Default)]
+pub struct Launch {
+    pub video: Option<PathBuf>,
+    pub checkpoint: Option<PathBuf>,
+    pub config: Option<PathBuf>,
+}
+
+/// A bundled file: from the working directory, else from the source tree this was built in.
+pub fn bundled(relative: &str) -> PathBuf {
+    let here = PathBuf::from(relative);
+    if here.exists() {
+        return here;
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(relative)
+}
+
+/// Open the window.
+pub fn run(launch: Launch) -> anyhow::Result<()> {
     let options = eframe::NativeOptions {
         renderer: eframe::Renderer::Wgpu,
         viewport: egui::ViewportBuilder::default()
             .with_title("adalens")
             .with_app_id("adalens")
-            .with_inner_size([1280.0, 800.0])
-            .with_min_inner_size([640.0, 400.0])
+            .with_inner_size([1400.0, 900.0])
+            .with_min_inner_size([800.0, 500.0])
             .with_drag_and_drop(true),
         ..Default::default()
     };
     eframe::run_native(
         "adalens",
         options,
-        Box::new(move |cc| Ok(Box::new(AdalensApp::new(cc, video)))),
+        Box::new(move |cc| Ok(Box::new(AdalensApp::new(cc, launch)))),
     )
     .map_err(|e| anyhow!("the window could not start: {e}"))
 }
 
-/// A user-visible error: what failed and FFmpeg's or our detail.
+/// A user-visible error: what failed and FFmpeg's, candle's or our detail.
 pub struct ErrorNote {
     pub what: String,
     pub detail: String,
 }
 
-/// What is loaded right now (never persisted).
+/// A thumbnail: on the GPU for the lanes, and its pixels for the 3D view's atlas.
+pub struct Thumb {
+    pub texture: egui::TextureHandle,
+    pub image: Arc<RgbFrame>,
+}
+
+/// The open video and what was decoded of it (never persisted).
 pub struct Loaded {
     pub video: Video,
     pub current: usize,
-    pub thumbnails: Vec<(usize, egui::TextureHandle)>,
+    /// Evenly spread frames (the strip before a model has run).
+    pub strip: BTreeMap<usize, Thumb>,
+    /// The model's sampled frames.
+    pub sampled: BTreeMap<usize, Thumb>,
     pub frame_texture: Option<(usize, egui::TextureHandle)>,
     pub substituted_thumbnails: usize,
+    /// The 3D view's atlas of the sampled frames, built once per clip.
+    pub atlas: std::sync::Mutex<Option<Arc<render::cube_view::Atlas>>>,
+}
+
+/// The loaded checkpoint, as the UI knows it.
+pub struct ModelView {
+    pub info: CheckpointInfo,
+    pub budget: Option<Box<BudgetModel>>,
+    /// Why a calibration set beside the checkpoint could not be used.
+    pub calibration_problem: Option<String>,
 }
 
 pub struct Progress {
@@ -57,38 +109,111 @@ pub struct Progress {
     pub total: usize,
 }
 
+/// Playback: the playhead moves at the video's rate from where it started.
+#[derive(Debug, Clone, Copy)]
+pub struct Playing {
+    pub since: f64,
+    pub from: usize,
+}
+
+/// The timeline's visible range, in frames (fractional while zooming).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct TimeView {
+    pub start: f64,
+    pub end: f64,
+}
+
+/// Orbit camera of the 3D cube view.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Orbit {
+    pub yaw: f32,
+    pub pitch: f32,
+    pub distance: f32,
+}
+
+impl Default for Orbit {
+    fn default() -> Self {
+        Self {
+            yaw: 0.9,
+            pitch: 0.3,
+            distance: 5.0,
+        }
+    }
+}
+
 pub struct AdalensApp {
     pub state: AppState,
     pub loaded: Option<Loaded>,
+    pub model: Option<ModelView>,
+    pub decisions: Option<Decisions>,
     pub errors: Vec<ErrorNote>,
     pub progress: Option<Progress>,
+    pub playing: Option<Playing>,
+    pub time_view: Option<TimeView>,
+    pub orbit: Orbit,
+    pub show_help: bool,
     commands: Vec<Command>,
     jobs: Jobs,
     cache: FrameCache,
-    /// Bumped on every open, so results of an older video are ignored.
+    /// The generation of the loaded video; results of other generations are ignored.
     generation: u64,
+    /// The last generation handed out (a video being opened may not have arrived yet).
+    issued: u64,
     requested_frame: Option<usize>,
+    config: Option<PathBuf>,
+    /// Whether the wgpu render state exists (the 3D view needs it).
+    has_wgpu: bool,
 }
 
 impl AdalensApp {
-    fn new(cc: &eframe::CreationContext<'_>, video: Option<PathBuf>) -> Self {
+    pub fn new(cc: &eframe::CreationContext<'_>, launch: Launch) -> Self {
         let state: AppState = cc
             .storage
             .and_then(|s| eframe::get_value(s, eframe::APP_KEY))
             .unwrap_or_default();
+        let has_wgpu = cc.wgpu_render_state.is_some();
+        if let Some(rs) = &cc.wgpu_render_state {
+            render::cube_view::install(rs);
+        }
         let ctx = cc.egui_ctx.clone();
         let jobs = Jobs::new(Arc::new(move || ctx.request_repaint()));
         let mut app = Self {
             state,
             loaded: None,
+            model: None,
+            decisions: None,
             errors: Vec::new(),
             progress: None,
+            playing: None,
+            time_view: None,
+            orbit: Orbit::default(),
+            show_help: false,
             commands: Vec::new(),
             jobs,
             cache: FrameCache::new(512 << 20),
             generation: 0,
+            issued: 0,
             requested_frame: None,
+            config: launch.config.clone(),
+            has_wgpu,
         };
+        let demo = launch.video.is_none() && launch.checkpoint.is_none();
+        let video = launch.video.or_else(|| demo.then(|| bundled(DEMO_VIDEO)));
+        let checkpoint = launch.checkpoint.or_else(|| {
+            if demo {
+                Some(bundled(DEMO_CHECKPOINT))
+            } else {
+                app.state
+                    .recent_checkpoints
+                    .first()
+                    .filter(|p| p.is_file())
+                    .cloned()
+                    .or_else(|| Some(bundled(DEMO_CHECKPOINT)))
+            }
+        });
+        if let Some(c) = checkpoint {
+            app.commands.push(Command::OpenCheckpoint(c));
+        }
         if let Some(v) = video {
             app.commands.push(Command::OpenVideo(v));
         }
@@ -103,179 +228,20 @@ impl AdalensApp {
         self.jobs.busy()
     }
 
-    fn handle_commands(&mut self, ctx: &egui::Context) {
-        for c in std::mem::take(&mut self.commands) {
-            match c {
-                Command::PickVideo => {
-                    let picked = rfd::FileDialog::new()
-                        .set_title("Open video")
-                        .add_filter(
-                            "Videos",
-                            &[
-                                "mp4", "mkv", "webm", "avi", "mov", "m4v", "mpg", "mpeg", "ts",
-                                "flv", "wmv",
-                            ],
-                        )
-                        .add_filter("All files", &["*"])
-                        .pick_file();
-                    if let Some(p) = picked {
-                        self.commands.push(Command::OpenVideo(p));
-                    }
-                }
-                Command::OpenVideo(path) => {
-                    self.generation += 1;
-                    self.jobs
-                        .open_video(path, self.state.strip_frames, self.generation);
-                }
-                Command::Seek(n) => self.seek(n),
-                Command::Step(d) => {
-                    if let Some(l) = &self.loaded {
-                        let n = (l.current as i64 + d).clamp(0, l.video.frame_count() as i64 - 1);
-                        self.seek(n as usize);
-                    }
-                }
-                Command::CancelJob => self.jobs.cancel(),
-                Command::DismissError => {
-                    self.errors.clear();
-                }
-            }
-        }
-        // Upload the frame under the playhead if it is cached and not shown yet.
-        if let Some(l) = &mut self.loaded {
-            let shown = l.frame_texture.as_ref().map(|(n, _)| *n);
-            if shown != Some(l.current) {
-                if let Some(img) = self.cache.get(l.current) {
-                    l.frame_texture = Some((
-                        l.current,
-                        ctx.load_texture(
-                            "frame",
-                            to_color_image(img),
-                            egui::TextureOptions::LINEAR,
-                        ),
-                    ));
-                } else if self.requested_frame != Some(l.current) {
-                    self.requested_frame = Some(l.current);
-                    self.jobs
-                        .request_frame(&l.video, l.current, self.generation);
-                }
-            }
-        }
+    /// Whether the bundled untrained fixture is the loaded checkpoint.
+    pub fn is_untrained_demo(&self) -> bool {
+        self.model
+            .as_ref()
+            .is_some_and(|m| m.info.path.ends_with(DEMO_CHECKPOINT))
     }
 
-    fn seek(&mut self, n: usize) {
-        if let Some(l) = &mut self.loaded {
-            l.current = n.min(l.video.frame_count().saturating_sub(1));
-        }
+    /// No job is running or waiting and the model's last result is in (for tests and scripts).
+    pub fn is_idle(&self) -> bool {
+        !self.jobs.busy() && self.commands.is_empty() && self.progress.is_none()
     }
 
-    fn handle_events(&mut self, ctx: &egui::Context) {
-        while let Ok(e) = self.jobs.events.try_recv() {
-            match e {
-                JobEvent::Progress { label, done, total } => {
-                    self.progress = Some(Progress { label, done, total })
-                }
-                JobEvent::VideoOpened { video } => {
-                    self.state.remember_video(video.path().to_path_buf());
-                    self.cache.clear();
-                    self.requested_frame = None;
-                    self.loaded = Some(Loaded {
-                        video,
-                        current: 0,
-                        thumbnails: Vec::new(),
-                        frame_texture: None,
-                        substituted_thumbnails: 0,
-                    });
-                }
-                JobEvent::Thumbnails {
-                    generation,
-                    frames,
-                    substituted,
-                } if generation == self.generation => {
-                    self.progress = None;
-                    if let Some(l) = &mut self.loaded {
-                        l.substituted_thumbnails = substituted;
-                        l.thumbnails = frames
-                            .iter()
-                            .map(|(n, img)| {
-                                (
-                                    *n,
-                                    ctx.load_texture(
-                                        format!("thumb{n}"),
-                                        to_color_image(img),
-                                        egui::TextureOptions::LINEAR,
-                                    ),
-                                )
-                            })
-                            .collect();
-                    }
-                }
-                JobEvent::Frame {
-                    generation,
-                    number,
-                    image,
-                } if generation == self.generation => {
-                    self.cache.insert(number, image);
-                    if self.requested_frame == Some(number) {
-                        self.requested_frame = None;
-                    }
-                }
-                JobEvent::Thumbnails { .. } | JobEvent::Frame { .. } => {}
-                JobEvent::Failed { what, error } => {
-                    self.progress = None;
-                    self.requested_frame = None;
-                    self.errors.push(ErrorNote {
-                        what,
-                        detail: error,
-                    });
-                }
-                JobEvent::Cancelled => self.progress = None,
-            }
-        }
-        if !self.jobs.busy() && self.progress.as_ref().is_some_and(|p| p.done >= p.total) {
-            self.progress = None;
-        }
-    }
-
-    fn handle_input(&mut self, ctx: &egui::Context) {
-        let dropped: Vec<PathBuf> = ctx.input(|i| {
-            i.raw
-                .dropped_files
-                .iter()
-                .map(|f| f.path().to_path_buf())
-                .filter(|p| !p.as_os_str().is_empty())
-                .collect()
-        });
-        if let Some(p) = dropped.into_iter().next() {
-            self.commands.push(Command::OpenVideo(p));
-        }
-        if ctx.egui_wants_keyboard_input() {
-            return;
-        }
-        let (right, left, shift, home, end) = ctx.input(|i| {
-            (
-                i.key_pressed(egui::Key::ArrowRight),
-                i.key_pressed(egui::Key::ArrowLeft),
-                i.modifiers.shift,
-                i.key_pressed(egui::Key::Home),
-                i.key_pressed(egui::Key::End),
-            )
-        });
-        let step = if shift { 10 } else { 1 };
-        if right {
-            self.commands.push(Command::Step(step));
-        }
-        if left {
-            self.commands.push(Command::Step(-step));
-        }
-        if home {
-            self.commands.push(Command::Seek(0));
-        }
-        if end {
-            self.commands.push(Command::Seek(usize::MAX));
-        }
-        if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, egui::Key::O)) {
-            self.commands.push(Command::PickVideo);
-        }
+    pub fn has_wgpu(&self) -> bool {
+        self.has_wgpu
     }
 }
 
@@ -287,16 +253,23 @@ impl eframe::App for AdalensApp {
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.handle_events(ctx);
         self.handle_input(ctx);
+        self.advance_playback(ctx);
         self.handle_commands(ctx);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         self.top_bar_ui(ui);
         self.status_ui(ui);
-        if self.state.show_strip {
-            self.strip_ui(ui);
+        if self.state.show_timeline {
+            self.timeline_ui(ui);
         }
-        self.viewer_ui(ui);
+        if self.state.show_side {
+            self.side_ui(ui);
+        }
+        self.centre_ui(ui);
+        if self.show_help {
+            self.help_ui(ui);
+        }
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {

@@ -49,7 +49,7 @@ pub struct CheckpointArgs {
 }
 
 impl CheckpointArgs {
-    fn open(&self, path: &std::path::Path) -> anyhow::Result<LoadedModel> {
+    pub fn open(&self, path: &std::path::Path) -> anyhow::Result<LoadedModel> {
         let choice = device::select(self.cpu);
         tracing::info!("device: {}", choice.description);
         let over = ConfigOverrides {

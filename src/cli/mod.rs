@@ -5,6 +5,7 @@ pub mod bench_model;
 pub mod bench_model3d;
 pub mod bench_video;
 pub mod budget_cmd;
+pub mod calibrate_cmd;
 pub mod frames;
 pub mod inspect;
 pub mod inspect_3d;

@@ -75,6 +75,31 @@ pub struct Ada3dFocusOutput {
     pub step_gflops: Vec<f64>,
 }
 
+/// Multiply-adds of one video by part: step 0 is the glance, the policies and the glance
+/// classifier; step k adds cube k's 3D network and its classifier part.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FocusFlops {
+    /// MobileNetV2 on all T frames.
+    pub glance: u64,
+    /// Ada3D's frame and stage heads, the temporal and the spatial policy.
+    pub policies: u64,
+    pub classifier_glance: u64,
+    pub local_per_cube: Vec<u64>,
+    pub classifier_per_cube: u64,
+}
+
+impl FocusFlops {
+    /// Cumulative after each step 0..=cubes.
+    pub fn cumulative(&self) -> Vec<u64> {
+        let mut steps = vec![self.glance + self.policies + self.classifier_glance];
+        for local in &self.local_per_cube {
+            let last = steps.last().copied().unwrap_or(0);
+            steps.push(last + local + self.classifier_per_cube);
+        }
+        steps
+    }
+}
+
 /// A deployment run: the steps computed up to the exit, and what they cost.
 #[derive(Debug, Clone, Serialize)]
 pub struct DeployRun {
@@ -249,28 +274,36 @@ impl Ada3dFocus {
         Ok(self.local.features_and_pooled(&clips, stages)?.1)
     }
 
-    /// Cumulative multiply-adds after each step for a plan.
-    pub fn step_flops(&self, plan: &Plan) -> Result<Vec<u64>> {
+    /// Multiply-adds of a plan by part.
+    pub fn flops_breakdown(&self, plan: &Plan) -> Result<FocusFlops> {
         let c = &self.config;
         let t = c.num_segments;
-        let m = c.glance_map_side();
         let g = c.glance_size;
-        let glance = self.glance.flops((g, g)).total * t as u64
-            + self.heads.macs()
-            + self.temporal.macs(t)
-            + self.spatial.macs(t, m)
-            + self.classifier.macs_per_glance() * t as u64;
-        let mut steps = vec![glance];
         let p = c.cube_size;
-        for cube in &plan.cubes {
-            let local = self
-                .local
-                .flops(cube.frames.len(), (p, p), &plan.stages_3d)?
-                .total;
-            let last = steps.last().copied().unwrap_or(0);
-            steps.push(last + local + self.classifier.macs_per_patch());
-        }
-        Ok(steps)
+        let local_per_cube = plan
+            .cubes
+            .iter()
+            .map(|cube| {
+                Ok(self
+                    .local
+                    .flops(cube.frames.len(), (p, p), &plan.stages_3d)?
+                    .total)
+            })
+            .collect::<Result<_>>()?;
+        Ok(FocusFlops {
+            glance: self.glance.flops((g, g)).total * t as u64,
+            policies: self.heads.macs()
+                + self.temporal.macs(t)
+                + self.spatial.macs(t, c.glance_map_side()),
+            classifier_glance: self.classifier.macs_per_glance() * t as u64,
+            local_per_cube,
+            classifier_per_cube: self.classifier.macs_per_patch(),
+        })
+    }
+
+    /// Cumulative multiply-adds after each step for a plan.
+    pub fn step_flops(&self, plan: &Plan) -> Result<Vec<u64>> {
+        Ok(self.flops_breakdown(plan)?.cumulative())
     }
 
     /// Inspection mode: every step of a plan (the glance cached).

@@ -211,12 +211,12 @@ fn parameter_counts(sd: &StateDict) -> Vec<(String, usize)> {
 }
 
 /// Candidate sidecar files: `x.pth.tar` → `x.json`, then `x.pth.tar.json`.
-fn sidecars(path: &Path) -> Vec<PathBuf> {
+/// A checkpoint's file name without its checkpoint extension (`x.pth.tar` → `x`).
+fn checkpoint_stem(path: &Path) -> String {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let mut stem = name.as_str();
     for ext in [
         ".pth.tar",
         ".safetensors",
@@ -226,15 +226,28 @@ fn sidecars(path: &Path) -> Vec<PathBuf> {
         ".tar",
         ".bin",
     ] {
-        if let Some(s) = stem.strip_suffix(ext) {
-            stem = s;
-            break;
+        if let Some(s) = name.strip_suffix(ext) {
+            return s.to_string();
         }
     }
+    name
+}
+
+fn sidecars(path: &Path) -> Vec<PathBuf> {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_string())
+        .unwrap_or_default();
     vec![
-        path.with_file_name(format!("{stem}.json")),
+        path.with_file_name(format!("{}.json", checkpoint_stem(path))),
         path.with_file_name(format!("{name}.json")),
     ]
+}
+
+/// Where a checkpoint's calibration set sits when it travels with it: `x.adlcal` beside
+/// `x.safetensors` (what the window's budget slider reads).
+pub fn calibration_sidecar(path: &Path) -> PathBuf {
+    path.with_file_name(format!("{}.adlcal", checkpoint_stem(path)))
 }
 
 fn resolve_config(

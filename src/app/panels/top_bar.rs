@@ -2,7 +2,7 @@ use crate::app::command::Command;
 use crate::app::AdalensApp;
 
 impl AdalensApp {
-    /// Open buttons, recent files, view toggles, the running job with its cancel button.
+    /// Open buttons, recent files, view toggles, export, the running job with its cancel button.
     pub(crate) fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
         egui::Panel::top("top_bar").show(ui, |ui| {
             ui.horizontal(|ui| {
@@ -13,44 +13,100 @@ impl AdalensApp {
                 {
                     self.push(Command::PickVideo);
                 }
-                ui.menu_button("Recent", |ui| {
-                    if self.state.recent_videos.is_empty() {
-                        ui.label("No recent videos");
-                    }
-                    for p in self.state.recent_videos.clone() {
-                        if ui.button(p.display().to_string()).clicked() {
-                            self.push(Command::OpenVideo(p));
-                            ui.close();
-                        }
-                    }
-                });
-                ui.menu_button("View", |ui| {
-                    ui.checkbox(&mut self.state.show_strip, "Frame strip");
-                    ui.checkbox(&mut self.state.show_probe, "Video details");
-                    ui.add(
-                        egui::Slider::new(&mut self.state.strip_frames, 4..=96)
-                            .text("thumbnails (next open)"),
-                    );
-                });
-                ui.separator();
-                if let Some(p) = &self.progress {
-                    let frac = if p.total > 0 {
-                        p.done as f32 / p.total as f32
-                    } else {
-                        0.0
-                    };
-                    ui.add(
-                        egui::ProgressBar::new(frac)
-                            .desired_width(200.0)
-                            .text(format!("{} {}/{}", p.label, p.done, p.total)),
-                    );
-                    if ui.button("Cancel").clicked() {
-                        self.push(Command::CancelJob);
-                    }
-                } else if self.jobs_busy() {
-                    ui.spinner();
+                if ui
+                    .button("Open checkpoint…")
+                    .on_hover_text("Ctrl+Shift+O, or drop a .safetensors / .pth file on the window")
+                    .clicked()
+                {
+                    self.push(Command::PickCheckpoint);
                 }
+                ui.menu_button("Recent", |ui| self.recent_menu_ui(ui));
+                ui.menu_button("View", |ui| self.view_menu_ui(ui));
+                if ui
+                    .add_enabled(
+                        self.decisions.is_some(),
+                        egui::Button::new("Export decisions…"),
+                    )
+                    .on_hover_text("The DecisionTrace of this video, as JSON")
+                    .clicked()
+                {
+                    self.push(Command::ExportDecisions);
+                }
+                if ui.button("Help").on_hover_text("F1 or ?").clicked() {
+                    self.show_help = !self.show_help;
+                }
+                ui.separator();
+                self.progress_ui(ui);
             });
         });
+    }
+
+    fn recent_menu_ui(&mut self, ui: &mut egui::Ui) {
+        ui.label("Videos");
+        if self.state.recent_videos.is_empty() {
+            ui.weak("none yet");
+        }
+        for p in self.state.recent_videos.clone() {
+            if ui.button(p.display().to_string()).clicked() {
+                self.push(Command::OpenVideo(p));
+                ui.close();
+            }
+        }
+        ui.separator();
+        ui.label("Checkpoints");
+        if self.state.recent_checkpoints.is_empty() {
+            ui.weak("none yet");
+        }
+        for p in self.state.recent_checkpoints.clone() {
+            if ui.button(p.display().to_string()).clicked() {
+                self.push(Command::OpenCheckpoint(p));
+                ui.close();
+            }
+        }
+    }
+
+    fn view_menu_ui(&mut self, ui: &mut egui::Ui) {
+        let s = &mut self.state;
+        ui.checkbox(&mut s.show_timeline, "Timeline");
+        ui.checkbox(&mut s.show_side, "Side panel");
+        ui.checkbox(&mut s.show_cube_view, "3D cube view");
+        ui.checkbox(&mut s.show_probe, "Video details");
+        ui.separator();
+        ui.label("Lanes");
+        ui.checkbox(&mut s.lanes.thumbnails, "Sampled frames");
+        ui.checkbox(&mut s.lanes.keep, "Keep probability m_t");
+        ui.checkbox(&mut s.lanes.cubes, "Cubes");
+        ui.checkbox(&mut s.lanes.entropy, "Entropy per step");
+        ui.checkbox(&mut s.lanes.stages, "3D stages");
+        ui.separator();
+        ui.label("Viewer overlays");
+        ui.checkbox(&mut s.overlays.cubes, "Cube boxes");
+        ui.checkbox(&mut s.overlays.labels, "Cube numbers");
+        ui.checkbox(&mut s.overlays.mask, "Mask discarded frames");
+        ui.separator();
+        ui.add(egui::Slider::new(&mut s.strip_frames, 4..=96).text("strip thumbnails (next open)"));
+    }
+
+    fn progress_ui(&mut self, ui: &mut egui::Ui) {
+        if let Some(p) = &self.progress {
+            let frac = if p.total > 0 {
+                p.done as f32 / p.total as f32
+            } else {
+                0.0
+            };
+            ui.add(
+                egui::ProgressBar::new(frac)
+                    .desired_width(220.0)
+                    .text(format!("{} {}/{}", p.label, p.done, p.total)),
+            );
+            if ui.button("Cancel").clicked() {
+                self.push(Command::CancelJob);
+            }
+        } else if self.jobs_busy() {
+            ui.spinner();
+            if ui.button("Cancel").clicked() {
+                self.push(Command::CancelJob);
+            }
+        }
     }
 }

@@ -1,30 +1,181 @@
+//! The centre: the frame under the playhead at full resolution with the cubes covering it
+//! (numbered boxes in their step colour, dashed after the exit) and the black mask of a
+//! discarded frame; the 3D cube view beside it.
+
+use super::step_colour;
 use crate::app::AdalensApp;
 
 impl AdalensApp {
-    /// The frame under the playhead, as large as fits, aspect kept.
-    pub(crate) fn viewer_ui(&mut self, ui: &mut egui::Ui) {
+    pub(crate) fn centre_ui(&mut self, ui: &mut egui::Ui) {
         egui::CentralPanel::default().show(ui, |ui| {
-            let Some(l) = &self.loaded else {
+            if self.loaded.is_none() {
                 ui.centered_and_justified(|ui| {
                     ui.heading("Open a video to start (Ctrl+O or drop a file here)");
                 });
                 return;
-            };
-            match &l.frame_texture {
-                Some((_, tex)) => {
-                    let avail = ui.available_size();
-                    let size = tex.size_vec2();
-                    let scale = (avail.x / size.x).min(avail.y / size.y).max(0.01);
-                    ui.centered_and_justified(|ui| {
-                        ui.add(egui::Image::new(tex).fit_to_exact_size(size * scale));
+            }
+            if self.state.show_cube_view {
+                let w = ui.available_width();
+                let h = ui.available_height();
+                ui.horizontal(|ui| {
+                    let (left, right) = (w * 0.58, w * 0.42 - 8.0);
+                    let down = egui::Layout::top_down(egui::Align::Min);
+                    ui.allocate_ui_with_layout(egui::vec2(left, h), down, |ui| self.viewer_ui(ui));
+                    ui.separator();
+                    ui.allocate_ui_with_layout(egui::vec2(right, h), down, |ui| {
+                        self.cube_view_ui(ui)
                     });
-                }
-                None => {
-                    ui.centered_and_justified(|ui| {
-                        ui.spinner();
-                    });
-                }
+                });
+            } else {
+                self.viewer_ui(ui);
             }
         });
+    }
+
+    fn viewer_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(l) = &self.loaded else { return };
+        ui.horizontal(|ui| {
+            ui.strong(format!("Frame {}", l.current));
+            let o = &mut self.state.overlays;
+            ui.checkbox(&mut o.cubes, "cubes");
+            ui.checkbox(&mut o.labels, "numbers");
+            ui.checkbox(&mut o.mask, "mask discarded");
+        });
+        let Some((_, tex)) = &l.frame_texture else {
+            ui.centered_and_justified(|ui| ui.spinner());
+            return;
+        };
+        let avail = ui.available_size();
+        let size = tex.size_vec2();
+        let scale = (avail.x / size.x).min(avail.y / size.y).max(0.01);
+        let (rect, response) = ui.allocate_exact_size(avail, egui::Sense::hover());
+        let img = egui::Rect::from_center_size(rect.center(), size * scale);
+        let painter = ui.painter_at(rect);
+        painter.image(
+            tex.id(),
+            img,
+            egui::Rect::from_min_max(egui::pos2(0.0, 0.0), egui::pos2(1.0, 1.0)),
+            egui::Color32::WHITE,
+        );
+        let Some(d) = &self.decisions else { return };
+        let current = l.current;
+        let probe = l.video.probe();
+        let (dw, dh) = (
+            probe.display_width.max(1) as f32,
+            probe.display_height.max(1) as f32,
+        );
+        let o = self.state.overlays;
+        let mut status = match d.frame(current) {
+            Some(f) if !f.kept => {
+                if o.mask {
+                    painter.rect_filled(img, 0.0, egui::Color32::from_black_alpha(225));
+                }
+                format!(
+                    "discarded by the frame policy (m_t = {})",
+                    f.keep_prob.map_or("–".into(), |p| format!("{p:.3}"))
+                )
+            }
+            Some(f) => format!(
+                "sampled, kept{}",
+                f.keep_prob
+                    .map_or(String::new(), |p| format!(" (m_t = {p:.3})"))
+            ),
+            None => "not sampled by the model".into(),
+        };
+        let (Some(g), true) = (d.geometry(), o.cubes) else {
+            self.viewer_caption(&painter, img, &status);
+            return;
+        };
+        let cubes = d.cubes_at(current);
+        if !cubes.is_empty() {
+            status.push_str(&format!(
+                " · in cube {}",
+                cubes
+                    .iter()
+                    .map(|c| c.cube.order.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        let [sx, sy, sw, sh] = g.source_rect.map(|v| v as f32);
+        let (iw, ih) = (g.width.max(1) as f32, g.height.max(1) as f32);
+        // Model-input pixels → display pixels of the video → screen.
+        let to_screen = |x: f32, y: f32| {
+            let vx = sx + x / iw * sw;
+            let vy = sy + y / ih * sh;
+            egui::pos2(
+                img.left() + vx / dw * img.width(),
+                img.top() + vy / dh * img.height(),
+            )
+        };
+        for c in &cubes {
+            let Some([x1, y1, x2, y2]) = c.cube.region else {
+                continue;
+            };
+            let r = egui::Rect::from_two_pos(to_screen(x1, y1), to_screen(x2, y2));
+            let colour = step_colour(c.cube.order);
+            if c.computed {
+                painter.rect_stroke(
+                    r,
+                    0.0,
+                    egui::Stroke::new(3.0, colour),
+                    egui::StrokeKind::Middle,
+                );
+            } else {
+                let pts = [
+                    r.left_top(),
+                    r.right_top(),
+                    r.right_bottom(),
+                    r.left_bottom(),
+                    r.left_top(),
+                ];
+                painter.add(egui::Shape::dashed_line(
+                    &pts,
+                    egui::Stroke::new(2.0, colour.gamma_multiply(0.7)),
+                    8.0,
+                    6.0,
+                ));
+            }
+            if o.labels {
+                let tag = egui::Rect::from_min_size(r.left_top(), egui::vec2(20.0, 18.0));
+                painter.rect_filled(
+                    tag,
+                    0.0,
+                    if c.computed {
+                        colour
+                    } else {
+                        egui::Color32::from_gray(90)
+                    },
+                );
+                painter.text(
+                    tag.center(),
+                    egui::Align2::CENTER_CENTER,
+                    c.cube.order.to_string(),
+                    egui::FontId::proportional(13.0),
+                    egui::Color32::WHITE,
+                );
+            }
+        }
+        self.viewer_caption(&painter, img, &status);
+        response.on_hover_text(status);
+    }
+
+    fn viewer_caption(&self, painter: &egui::Painter, img: egui::Rect, text: &str) {
+        let pos = img.left_bottom() + egui::vec2(6.0, -6.0);
+        let galley = painter.layout_no_wrap(
+            text.to_string(),
+            egui::FontId::proportional(13.0),
+            egui::Color32::WHITE,
+        );
+        let bg = egui::Rect::from_min_size(
+            pos - egui::vec2(3.0, galley.size().y + 2.0),
+            galley.size() + egui::vec2(6.0, 4.0),
+        );
+        painter.rect_filled(bg, 2.0, egui::Color32::from_black_alpha(160));
+        painter.galley(
+            pos - egui::vec2(0.0, galley.size().y),
+            galley,
+            egui::Color32::WHITE,
+        );
     }
 }

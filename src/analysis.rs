@@ -1,0 +1,267 @@
+//! One model on one video, kept warm so that changing τ_f, τ_s or the cube cap re-runs only
+//! what they change: the glance and the policies run once ([`Analysis::start`]); each
+//! [`Analysis::run`] re-plans and re-runs the local network and the classifier (ada3d_focus) or
+//! the 3D network per clip (ada3d). A budget move needs no model run at all: it only picks the
+//! exit step from the per-step predictions already computed ([`apply_exit`]).
+
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use candle_core::Tensor;
+use serde::Serialize;
+
+use crate::decision::trace::{DecisionTrace, ExitDecision, TRACE_VERSION};
+use crate::decision::Criterion;
+use crate::model::ada3d::ClipPolicy;
+use crate::model::ada3d_focus::GlanceCache;
+use crate::model::config::ModelConfig;
+use crate::model::inspect::{ada3d_clip, ada3d_focus_clip, mean_of_softmax, TOP_K};
+use crate::model::load::{LoadedModel, Network};
+use crate::pipeline::{FlopsReport, Inspection, ModelInput, PipelineError, RawOutput};
+
+/// The thresholds a user can move without re-running the glance.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Knobs {
+    /// τ_f: keep frame t when m_t ≥ τ_f (Ada3D).
+    pub frame_threshold: f32,
+    /// τ_s: run stage k in 3D when n_k ≥ τ_s (Ada3D).
+    pub stage_threshold: f32,
+    /// At most this many cubes (ada3d_focus); `None` = the checkpoint's N.
+    pub max_cubes: Option<usize>,
+}
+
+impl Knobs {
+    /// The checkpoint's own thresholds.
+    pub fn of(config: &ModelConfig) -> Knobs {
+        let (frame_threshold, stage_threshold) = match config {
+            ModelConfig::Ada3d(c) | ModelConfig::ResNet3d(c) => {
+                (c.frame_threshold, c.stage_threshold)
+            }
+            ModelConfig::Ada3dFocus(c) => (c.frame_threshold, c.stage_threshold),
+            ModelConfig::UniAdaFocus(_) => (0.5, 0.5),
+        };
+        Knobs {
+            frame_threshold,
+            stage_threshold,
+            max_cubes: None,
+        }
+    }
+}
+
+/// One part of the compute of a run, for the breakdown against the budget.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct FlopsPart {
+    pub label: String,
+    pub gflops: f64,
+    /// The step this part belongs to (spent only when the model reaches it); `None` = always.
+    pub step: Option<usize>,
+}
+
+/// A finished run: the trace and the compute by part.
+#[derive(Debug, Clone, Serialize)]
+pub struct AnalysisRun {
+    pub inspection: Inspection,
+    pub knobs: Knobs,
+    pub breakdown: Vec<FlopsPart>,
+}
+
+enum Cache {
+    /// Uni-AdaFocus has no thresholds to move: every run is the whole model.
+    Whole,
+    Focus(Box<GlanceCache>),
+    /// Clips C×T×3×S×S and their policies.
+    Clips {
+        clips: Tensor,
+        policies: Vec<ClipPolicy>,
+    },
+}
+
+/// The warm part of a model on a video.
+pub struct Analysis {
+    pub input: ModelInput,
+    cache: Cache,
+}
+
+impl Analysis {
+    /// Run the glance (ada3d_focus) or the selection network (ada3d) once.
+    pub fn start(model: &LoadedModel, input: ModelInput) -> Result<Self, PipelineError> {
+        let cache = match &model.network {
+            Network::UniAdaFocus(_) => Cache::Whole,
+            Network::Ada3dFocus(net) => Cache::Focus(Box::new(net.glance(&input.frames)?)),
+            Network::Ada3d(net) => {
+                let (n, t) = (input.clips(), input.clip_len);
+                let (_, c, h, w) = input.frames.dims4()?;
+                let clips = input.frames.reshape((n, t, c, h, w))?;
+                let policies = net.policies(&clips)?;
+                Cache::Clips { clips, policies }
+            }
+        };
+        Ok(Self { input, cache })
+    }
+
+    /// Everything after the policies, for `knobs`. `cancel` is checked between clips; a
+    /// cancelled run returns [`PipelineError::Cancelled`].
+    pub fn run(
+        &self,
+        model: &LoadedModel,
+        knobs: &Knobs,
+        cancel: &AtomicBool,
+    ) -> Result<AnalysisRun, PipelineError> {
+        let input = &self.input;
+        let (clips, video_prediction, raw, flops, breakdown) = match (&model.network, &self.cache) {
+            (Network::UniAdaFocus(net), _) => {
+                let raw = net.forward(&input.frames)?;
+                let flops = net.flops();
+                let clip = crate::model::inspect::uni_adafocus_clip(
+                    &raw,
+                    &flops,
+                    &input.sampled,
+                    net.config.input_size,
+                );
+                let video = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
+                let g = |v: u64| v as f64 / 1e9;
+                let mut parts = vec![
+                    part(
+                        "glance",
+                        g(flops.glance_frames as u64
+                            * (flops.glance_per_frame + flops.classifier_per_glance)),
+                        None,
+                    ),
+                    part(
+                        "policies",
+                        g(flops.spatial_policy + flops.temporal_policy),
+                        Some(1),
+                    ),
+                ];
+                for k in 1..=flops.max_patches {
+                    parts.push(part(
+                        &format!("patch {k} (local + classifier)"),
+                        g(flops.local_per_patch + flops.classifier_per_patch),
+                        Some(k),
+                    ));
+                }
+                let raw = RawOutput::UniAdaFocus(Box::new(raw));
+                (
+                    vec![clip],
+                    video,
+                    raw,
+                    FlopsReport::UniAdaFocus(flops),
+                    parts,
+                )
+            }
+            (Network::Ada3dFocus(net), Cache::Focus(cache)) => {
+                let mut plan = net.plan(cache, knobs.frame_threshold, knobs.stage_threshold);
+                if let Some(max) = knobs.max_cubes {
+                    plan.cubes.truncate(max);
+                    plan.positions.truncate(max);
+                }
+                let by_part = net.flops_breakdown(&plan)?;
+                let out = net.run_plan(&input.frames, cache, plan)?;
+                let clip = ada3d_focus_clip(&out, &input.sampled, net.config.input_size);
+                let video = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
+                let g = |v: u64| v as f64 / 1e9;
+                let mut parts = vec![
+                    part("glance (MobileNetV2, all frames)", g(by_part.glance), None),
+                    part("policies (frame, stage, cube)", g(by_part.policies), None),
+                    part("classifier (glance)", g(by_part.classifier_glance), None),
+                ];
+                for (k, local) in by_part.local_per_cube.iter().enumerate() {
+                    parts.push(part(
+                        &format!("cube {} (3D net + classifier)", k + 1),
+                        g(local + by_part.classifier_per_cube),
+                        Some(k + 1),
+                    ));
+                }
+                let flops = FlopsReport::Ada3dFocus {
+                    gflops_per_step: out.step_gflops.clone(),
+                };
+                let raw = RawOutput::Ada3dFocus(Box::new(out));
+                (vec![clip], video, raw, flops, parts)
+            }
+            (Network::Ada3d(net), Cache::Clips { clips, policies }) => {
+                let t = input.clip_len;
+                let mut runs = Vec::with_capacity(policies.len());
+                for (i, p) in policies.iter().enumerate() {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(PipelineError::Cancelled);
+                    }
+                    let (kept, stages) = p.decide(knobs.frame_threshold, knobs.stage_threshold);
+                    runs.push(net.run_clip(&clips.get(i)?, &kept, &stages)?);
+                }
+                let traces: Vec<_> = policies
+                    .iter()
+                    .zip(&runs)
+                    .enumerate()
+                    .map(|(i, (p, r))| ada3d_clip(p, r, &input.sampled.clip(i, t)))
+                    .collect();
+                let logits: Vec<&[f32]> = runs.iter().map(|r| r.logits.as_slice()).collect();
+                let video = mean_of_softmax(&logits, TOP_K);
+                let k = net.backbone().spec().adaptive_stages().len();
+                let parts = runs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| part(&format!("clip {}", i + 1), r.gflops, None))
+                    .collect();
+                let flops = FlopsReport::Ada3d {
+                    gflops_per_clip: runs.iter().map(|r| r.gflops).collect(),
+                    gflops_full_clip: net.flops(t, &vec![true; k])?.gflops(),
+                };
+                let raw = RawOutput::Ada3d {
+                    policies: policies.clone(),
+                    clips: runs,
+                };
+                (traces, video, raw, flops, parts)
+            }
+            _ => {
+                return Err(PipelineError::Model(candle_core::Error::Msg(
+                    "the analysis was started with another model".into(),
+                )))
+            }
+        };
+        let trace = DecisionTrace {
+            version: TRACE_VERSION,
+            arch: model.arch().to_string(),
+            video: input.video.clone(),
+            clips,
+            video_prediction,
+            class_names: model.config.class_names(),
+            input: input.geometry,
+        };
+        Ok(AnalysisRun {
+            inspection: Inspection { trace, raw, flops },
+            knobs: *knobs,
+            breakdown,
+        })
+    }
+}
+
+fn part(label: &str, gflops: f64, step: Option<usize>) -> FlopsPart {
+    FlopsPart {
+        label: label.to_string(),
+        gflops,
+        step,
+    }
+}
+
+/// Mark where every clip of `trace` stops under `thresholds` (η_t for entropy, τ_t for
+/// confidence; `None` never exits at that step; the last step always does).
+pub fn apply_exit(
+    trace: &mut DecisionTrace,
+    criterion: Criterion,
+    thresholds: &[Option<f64>],
+    budget: Option<f64>,
+) {
+    for clip in &mut trace.clips {
+        if clip.steps.is_empty() {
+            clip.exit = None;
+            continue;
+        }
+        let exit_step = clip.exit_step(criterion, thresholds);
+        clip.exit = Some(ExitDecision {
+            criterion,
+            thresholds: thresholds.to_vec(),
+            exit_step,
+            gflops: clip.steps[exit_step].cumulative_gflops,
+            budget,
+        });
+    }
+}

@@ -1,0 +1,175 @@
+//! What the model decided on the open video, as the window shows it: the run's trace with the
+//! exits of the current budget marked, and the questions the panels ask of it (which cubes cover
+//! this frame, was it discarded, where is the next decision point). Pure data: tested without a
+//! window.
+
+use super::budget::{mark_exits, BudgetModel};
+use crate::analysis::AnalysisRun;
+use crate::decision::trace::{ClipTrace, Cube, DecisionTrace, FrameDecision, InputGeometry};
+use crate::decision::{Criterion, Evaluation, Solution};
+
+pub struct Decisions {
+    pub generation: u64,
+    pub run: AnalysisRun,
+    /// The run's trace with the exits of the current budget marked.
+    pub trace: DecisionTrace,
+    /// The solved thresholds and how they do on the calibration set's evaluation split.
+    pub operating: Option<(Solution, Evaluation)>,
+    pub criterion: Criterion,
+    /// Frames where something was decided (sampled frames, cube centres), sorted, unique.
+    pub points: Vec<usize>,
+}
+
+/// The numbers each lane shows (also its accessibility label).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LaneCounts {
+    pub sampled: usize,
+    pub discarded: usize,
+    pub cubes: usize,
+    /// Cubes up to the exit step (computed at this budget).
+    pub computed_cubes: usize,
+    pub steps: usize,
+    /// Exit step of the first clip with steps.
+    pub exit_step: Option<usize>,
+    pub clips: usize,
+    pub stages_3d: usize,
+    pub stages: usize,
+}
+
+/// A cube over a frame, and whether it was computed at this budget.
+pub struct CubeAt<'a> {
+    pub clip: usize,
+    pub cube: &'a Cube,
+    pub computed: bool,
+}
+
+impl Decisions {
+    pub fn new(
+        generation: u64,
+        run: AnalysisRun,
+        budget: Option<(&BudgetModel, f64)>,
+        criterion: Criterion,
+    ) -> Self {
+        let trace = run.inspection.trace.clone();
+        let mut points: Vec<usize> = trace
+            .clips
+            .iter()
+            .flat_map(|c| {
+                c.frames
+                    .iter()
+                    .map(|f| f.frame)
+                    .chain(c.cubes.iter().map(|q| q.z))
+            })
+            .collect();
+        points.sort_unstable();
+        points.dedup();
+        let mut d = Self {
+            generation,
+            run,
+            trace,
+            operating: None,
+            criterion,
+            points,
+        };
+        d.remark(budget, criterion);
+        d
+    }
+
+    /// Re-mark the exits for a budget or criterion (no model run).
+    pub fn remark(&mut self, budget: Option<(&BudgetModel, f64)>, criterion: Criterion) {
+        self.criterion = criterion;
+        self.operating = mark_exits(&mut self.trace, budget, criterion);
+    }
+
+    pub fn counts(&self) -> LaneCounts {
+        let clips = &self.trace.clips;
+        let frames = clips.iter().flat_map(|c| &c.frames);
+        let exit_of = |c: &ClipTrace| c.exit.as_ref().map(|e| e.exit_step);
+        LaneCounts {
+            sampled: frames.clone().count(),
+            discarded: frames.filter(|f| !f.kept).count(),
+            cubes: clips.iter().map(|c| c.cubes.len()).sum(),
+            computed_cubes: clips
+                .iter()
+                .map(|c| {
+                    let e = exit_of(c).unwrap_or(c.cubes.len());
+                    c.cubes.iter().filter(|q| q.order <= e).count()
+                })
+                .sum(),
+            steps: clips.iter().map(|c| c.steps.len()).sum(),
+            exit_step: clips.iter().find(|c| !c.steps.is_empty()).and_then(exit_of),
+            clips: clips.len(),
+            stages_3d: clips
+                .iter()
+                .flat_map(|c| &c.stages)
+                .filter(|s| s.ran_3d)
+                .count(),
+            stages: clips.iter().map(|c| c.stages.len()).sum(),
+        }
+    }
+
+    /// Whether cube `order` of `clip` is computed at this budget (up to the exit step).
+    pub fn cube_computed(clip: &ClipTrace, order: usize) -> bool {
+        clip.exit.as_ref().is_none_or(|e| order <= e.exit_step)
+    }
+
+    /// Cubes whose frames include `frame`, in order.
+    pub fn cubes_at(&self, frame: usize) -> Vec<CubeAt<'_>> {
+        let mut out = Vec::new();
+        for (i, c) in self.trace.clips.iter().enumerate() {
+            for q in &c.cubes {
+                if q.frames.contains(&frame) {
+                    out.push(CubeAt {
+                        clip: i,
+                        cube: q,
+                        computed: Self::cube_computed(c, q.order),
+                    });
+                }
+            }
+        }
+        out
+    }
+
+    /// The decision on a sampled frame (`None` when the model did not sample it).
+    pub fn frame(&self, frame: usize) -> Option<&FrameDecision> {
+        self.trace
+            .clips
+            .iter()
+            .flat_map(|c| &c.frames)
+            .find(|f| f.frame == frame)
+    }
+
+    /// The frame a step stands at on the time axis: step 0 at the clip's first sampled frame,
+    /// step k at cube k's centre frame.
+    pub fn step_frame(clip: &ClipTrace, step: usize) -> usize {
+        let first = clip.frames.first().map_or(0, |f| f.frame);
+        if step == 0 {
+            return first;
+        }
+        clip.cubes
+            .iter()
+            .find(|q| q.order == step)
+            .map_or(first, |q| q.z)
+    }
+
+    /// The previous (`dir < 0`) or next decision point from `current`.
+    pub fn next_point(&self, current: usize, dir: i64) -> Option<usize> {
+        if dir >= 0 {
+            self.points.iter().copied().find(|&p| p > current)
+        } else {
+            self.points.iter().rev().copied().find(|&p| p < current)
+        }
+    }
+
+    pub fn geometry(&self) -> Option<InputGeometry> {
+        self.trace.input
+    }
+
+    pub fn class_name(&self, class: u32) -> String {
+        self.trace
+            .class_names
+            .get(class as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("class {class}"))
+    }
+}

@@ -1,0 +1,142 @@
+//! Results from the worker threads, applied once per frame.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use super::jobs::JobEvent;
+use super::model_worker::ModelRequest;
+use super::{to_color_image, AdalensApp, Decisions, ErrorNote, Loaded, ModelView, Progress, Thumb};
+
+impl AdalensApp {
+    pub(crate) fn handle_events(&mut self, ctx: &egui::Context) {
+        while let Ok(e) = self.jobs.events.try_recv() {
+            match e {
+                JobEvent::Progress { label, done, total } => {
+                    self.progress = Some(Progress { label, done, total })
+                }
+                JobEvent::VideoOpened { video, generation } => {
+                    // Only now is the previous video replaced: a video that fails to open
+                    // leaves the one before it loaded.
+                    self.generation = generation;
+                    self.state.remember_video(video.path().to_path_buf());
+                    self.cache.clear();
+                    self.requested_frame = None;
+                    self.decisions = None;
+                    self.playing = None;
+                    self.time_view = None;
+                    self.loaded = Some(Loaded {
+                        video,
+                        current: 0,
+                        strip: BTreeMap::new(),
+                        sampled: BTreeMap::new(),
+                        frame_texture: None,
+                        substituted_thumbnails: 0,
+                        atlas: Default::default(),
+                    });
+                    self.analyse();
+                }
+                JobEvent::Thumbnails {
+                    generation,
+                    frames,
+                    substituted,
+                    sampled,
+                } if generation == self.generation => {
+                    if let Some(l) = &mut self.loaded {
+                        l.substituted_thumbnails = l.substituted_thumbnails.max(substituted);
+                        let map = if sampled {
+                            &mut l.sampled
+                        } else {
+                            &mut l.strip
+                        };
+                        for (n, img) in frames {
+                            let texture = ctx.load_texture(
+                                format!("thumb{n}"),
+                                to_color_image(&img),
+                                egui::TextureOptions::LINEAR,
+                            );
+                            map.insert(
+                                n,
+                                Thumb {
+                                    texture,
+                                    image: Arc::new(img),
+                                },
+                            );
+                        }
+                    }
+                }
+                JobEvent::Frame {
+                    generation,
+                    number,
+                    image,
+                } if generation == self.generation => {
+                    self.cache.insert(number, image);
+                    if self.requested_frame == Some(number) {
+                        self.requested_frame = None;
+                    }
+                }
+                JobEvent::Thumbnails { .. } | JobEvent::Frame { .. } => {}
+                JobEvent::CheckpointLoaded { info, calibration } => {
+                    self.state.remember_checkpoint(info.path.clone());
+                    let (budget, calibration_problem) = match calibration {
+                        Ok(b) => (b, None),
+                        Err(why) => (None, Some(why)),
+                    };
+                    if let Some(why) = &calibration_problem {
+                        self.errors.push(ErrorNote {
+                            what: "The calibration set beside the checkpoint cannot be used".into(),
+                            detail: why.clone(),
+                        });
+                    }
+                    self.model = Some(ModelView {
+                        info: *info,
+                        budget,
+                        calibration_problem,
+                    });
+                    self.decisions = None;
+                    self.analyse();
+                }
+                JobEvent::Analysed { generation, run } if generation == self.generation => {
+                    let first = self.decisions.is_none();
+                    let budget = self.budget_choice();
+                    let d = Decisions::new(generation, *run, budget, self.state.sliders.criterion);
+                    if first {
+                        if let Some(l) = &self.loaded {
+                            let numbers = d
+                                .trace
+                                .clips
+                                .iter()
+                                .flat_map(|c| c.frames.iter().map(|f| f.frame))
+                                .collect();
+                            self.jobs.sampled_thumbnails(&l.video, numbers, generation);
+                        }
+                    }
+                    self.decisions = Some(d);
+                }
+                JobEvent::Analysed { .. } => {}
+                JobEvent::Failed { what, error } => {
+                    self.progress = None;
+                    self.requested_frame = None;
+                    self.errors.push(ErrorNote {
+                        what,
+                        detail: error,
+                    });
+                }
+                JobEvent::Cancelled => self.progress = None,
+            }
+        }
+        if !self.jobs.busy() {
+            self.progress = None;
+        }
+    }
+
+    /// Run the model on the open video when both are there.
+    pub(crate) fn analyse(&mut self) {
+        if let (Some(l), Some(_)) = (&self.loaded, &self.model) {
+            self.jobs.model(ModelRequest::Analyse {
+                video: l.video.clone(),
+                knobs: self.knobs(),
+                generation: self.generation,
+            });
+        }
+    }
+}

@@ -1,0 +1,281 @@
+//! Commands, keyboard shortcuts and playback, handled once per frame.
+
+use std::path::PathBuf;
+
+use super::budget::BudgetModel;
+use super::command::Command;
+use super::model_worker::ModelRequest;
+use super::{to_color_image, AdalensApp, ErrorNote, Playing};
+use crate::analysis::Knobs;
+
+const VIDEO_EXTENSIONS: &[&str] = &[
+    "mp4", "mkv", "webm", "avi", "mov", "m4v", "mpg", "mpeg", "ts", "flv", "wmv",
+];
+const CHECKPOINT_EXTENSIONS: &[&str] = &["safetensors", "pth", "tar", "pyth", "pt", "bin"];
+
+/// A dropped or opened file is a checkpoint when its name says so.
+pub fn is_checkpoint(path: &std::path::Path) -> bool {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().to_lowercase())
+        .unwrap_or_default();
+    CHECKPOINT_EXTENSIONS
+        .iter()
+        .any(|e| name.ends_with(&format!(".{e}")))
+}
+
+impl AdalensApp {
+    /// τ_f, τ_s and the cube cap from the sliders, else the checkpoint's own.
+    pub fn knobs(&self) -> Knobs {
+        let own = self.model.as_ref().map_or(
+            Knobs {
+                frame_threshold: 0.5,
+                stage_threshold: 0.5,
+                max_cubes: None,
+            },
+            |m| m.info.knobs,
+        );
+        let s = &self.state.sliders;
+        Knobs {
+            frame_threshold: s.frame_threshold.unwrap_or(own.frame_threshold),
+            stage_threshold: s.stage_threshold.unwrap_or(own.stage_threshold),
+            max_cubes: s.max_cubes.or(own.max_cubes),
+        }
+    }
+
+    /// The calibration set and the budget on the slider (clamped to its range; the middle of
+    /// it when the slider was never moved).
+    pub fn budget_choice(&self) -> Option<(&BudgetModel, f64)> {
+        let m = self.model.as_ref()?.budget.as_deref()?;
+        let (lo, hi) = m.range;
+        let b = self.state.sliders.budget.unwrap_or((lo + hi) / 2.0);
+        Some((m, b.clamp(lo, hi)))
+    }
+
+    pub(crate) fn handle_commands(&mut self, ctx: &egui::Context) {
+        for c in std::mem::take(&mut self.commands) {
+            match c {
+                Command::PickVideo => {
+                    let picked = rfd::FileDialog::new()
+                        .set_title("Open video")
+                        .add_filter("Videos", VIDEO_EXTENSIONS)
+                        .add_filter("All files", &["*"])
+                        .pick_file();
+                    if let Some(p) = picked {
+                        self.commands.push(Command::OpenVideo(p));
+                    }
+                }
+                Command::PickCheckpoint => {
+                    let picked = rfd::FileDialog::new()
+                        .set_title("Open checkpoint")
+                        .add_filter("Checkpoints", CHECKPOINT_EXTENSIONS)
+                        .add_filter("All files", &["*"])
+                        .pick_file();
+                    if let Some(p) = picked {
+                        self.commands.push(Command::OpenCheckpoint(p));
+                    }
+                }
+                Command::OpenVideo(path) => {
+                    self.issued = self.issued.max(self.generation) + 1;
+                    self.jobs
+                        .open_video(path, self.state.strip_frames, self.issued);
+                }
+                Command::OpenCheckpoint(path) => {
+                    self.jobs.model(ModelRequest::Load {
+                        path,
+                        config: self.config.take(),
+                    });
+                }
+                Command::ExportDecisions => self.export_decisions(),
+                Command::Seek(n) => self.seek(n),
+                Command::Step(d) => {
+                    self.playing = None;
+                    if let Some(l) = &self.loaded {
+                        let n = (l.current as i64 + d).clamp(0, l.video.frame_count() as i64 - 1);
+                        self.seek(n as usize);
+                    }
+                }
+                Command::JumpDecision(dir) => {
+                    self.playing = None;
+                    let current = self.loaded.as_ref().map(|l| l.current);
+                    if let (Some(d), Some(c)) = (&self.decisions, current) {
+                        if let Some(n) = d.next_point(c, dir) {
+                            self.seek(n);
+                        }
+                    }
+                }
+                Command::TogglePlay => {
+                    self.playing = match (self.playing, &self.loaded) {
+                        (None, Some(l)) => Some(Playing {
+                            since: ctx.input(|i| i.time),
+                            from: if l.current + 1 >= l.video.frame_count() {
+                                0
+                            } else {
+                                l.current
+                            },
+                        }),
+                        _ => None,
+                    }
+                }
+                Command::Rerun => {
+                    if let Some(d) = &self.decisions {
+                        self.jobs.model(ModelRequest::Rerun {
+                            knobs: self.knobs(),
+                            generation: d.generation,
+                        });
+                    }
+                }
+                Command::Remark => {
+                    let criterion = self.state.sliders.criterion;
+                    if let Some(mut d) = self.decisions.take() {
+                        d.remark(self.budget_choice(), criterion);
+                        self.decisions = Some(d);
+                    }
+                }
+                Command::CancelJob => {
+                    self.jobs.cancel();
+                    self.progress = None;
+                }
+                Command::DismissError => self.errors.clear(),
+            }
+        }
+        self.show_current_frame(ctx);
+    }
+
+    /// Upload the frame under the playhead if it is cached, else ask the frame worker for it.
+    fn show_current_frame(&mut self, ctx: &egui::Context) {
+        let Some(l) = &mut self.loaded else { return };
+        let shown = l.frame_texture.as_ref().map(|(n, _)| *n);
+        if shown == Some(l.current) {
+            return;
+        }
+        if let Some(img) = self.cache.get(l.current) {
+            l.frame_texture = Some((
+                l.current,
+                ctx.load_texture("frame", to_color_image(img), egui::TextureOptions::LINEAR),
+            ));
+        } else if self.requested_frame != Some(l.current) {
+            self.requested_frame = Some(l.current);
+            self.jobs
+                .request_frame(&l.video, l.current, self.generation);
+        }
+    }
+
+    fn seek(&mut self, n: usize) {
+        if let Some(l) = &mut self.loaded {
+            l.current = n.min(l.video.frame_count().saturating_sub(1));
+        }
+    }
+
+    fn export_decisions(&mut self) {
+        let Some(d) = &self.decisions else { return };
+        let Some(path) = rfd::FileDialog::new()
+            .set_title("Export decisions (DecisionTrace JSON)")
+            .add_filter("JSON", &["json"])
+            .set_file_name("decisions.json")
+            .save_file()
+        else {
+            return;
+        };
+        let written = d
+            .trace
+            .to_json()
+            .map_err(|e| e.to_string())
+            .and_then(|json| std::fs::write(&path, json).map_err(|e| e.to_string()));
+        if let Err(e) = written {
+            self.errors.push(ErrorNote {
+                what: format!("Writing {}", path.display()),
+                detail: e,
+            });
+        }
+    }
+
+    /// Move the playhead at the video's frame rate while playing.
+    pub(crate) fn advance_playback(&mut self, ctx: &egui::Context) {
+        let (Some(p), Some(l)) = (self.playing, &mut self.loaded) else {
+            return;
+        };
+        let probe = l.video.probe();
+        let fps = probe
+            .frame_rate_avg
+            .or(probe.frame_rate_nominal)
+            .filter(|r| *r > 0.0)
+            .unwrap_or(25.0);
+        let elapsed = ctx.input(|i| i.time) - p.since;
+        let n = p.from + (elapsed * fps) as usize;
+        let last = l.video.frame_count().saturating_sub(1);
+        l.current = n.min(last);
+        if n >= last {
+            self.playing = None;
+        } else {
+            ctx.request_repaint();
+        }
+    }
+
+    pub(crate) fn handle_input(&mut self, ctx: &egui::Context) {
+        let dropped: Vec<PathBuf> = ctx.input(|i| {
+            i.raw
+                .dropped_files
+                .iter()
+                .map(|f| f.path().to_path_buf())
+                .filter(|p| !p.as_os_str().is_empty())
+                .collect()
+        });
+        for p in dropped {
+            self.commands.push(if is_checkpoint(&p) {
+                Command::OpenCheckpoint(p)
+            } else {
+                Command::OpenVideo(p)
+            });
+        }
+        use egui::{Key, Modifiers};
+        if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::O)) {
+            self.commands.push(Command::PickCheckpoint);
+        }
+        if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::O)) {
+            self.commands.push(Command::PickVideo);
+        }
+        if ctx.egui_wants_keyboard_input() {
+            return;
+        }
+        let keys = ctx.input(|i| {
+            [
+                Key::ArrowRight,
+                Key::ArrowLeft,
+                Key::Home,
+                Key::End,
+                Key::Space,
+                Key::F1,
+                Key::Questionmark,
+                Key::Escape,
+            ]
+            .map(|k| i.key_pressed(k))
+        });
+        let shift = ctx.input(|i| i.modifiers.shift);
+        let [right, left, home, end, space, f1, question, escape] = keys;
+        for (pressed, dir) in [(right, 1), (left, -1)] {
+            if pressed {
+                self.commands.push(if shift {
+                    Command::JumpDecision(dir)
+                } else {
+                    Command::Step(dir)
+                });
+            }
+        }
+        if home {
+            self.commands.push(Command::Seek(0));
+        }
+        if end {
+            self.commands.push(Command::Seek(usize::MAX));
+        }
+        if space {
+            self.commands.push(Command::TogglePlay);
+        }
+        if f1 || question {
+            self.show_help = !self.show_help;
+        }
+        if escape {
+            self.show_help = false;
+        }
+    }
+}

@@ -1,0 +1,317 @@
+//! The model's own worker thread. It owns the loaded checkpoint and the warm [`Analysis`] of the
+//! current video; the UI thread sends requests and receives [`JobEvent`]s. Requests of a kind
+//! replace an older one still waiting (dragging τ_f queues one re-run, not fifty), and are done in
+//! the order load → analyse → re-run. A failed load keeps the previous checkpoint.
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex};
+
+use crossbeam_channel::Sender;
+
+use super::budget::BudgetModel;
+use super::jobs::JobEvent;
+use crate::analysis::{Analysis, Knobs};
+use crate::decision::{CalibrationSet, PreparedCalibration};
+use crate::model::device;
+use crate::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
+use crate::pipeline::{self, PipelineError};
+use crate::video::{Control, Video, VideoError};
+
+/// What the UI keeps of a loaded checkpoint (the network itself stays on the worker).
+pub struct CheckpointInfo {
+    pub path: PathBuf,
+    pub arch: &'static str,
+    pub format: &'static str,
+    pub config_source: String,
+    pub device: String,
+    pub class_names: Vec<String>,
+    pub parameters: usize,
+    /// The checkpoint's own τ_f, τ_s.
+    pub knobs: Knobs,
+    /// Cubes (patches) per video: the cap of the max-cubes slider; 0 when the arch has none.
+    pub max_cubes: usize,
+}
+
+pub enum ModelRequest {
+    Load {
+        path: PathBuf,
+        config: Option<PathBuf>,
+    },
+    Analyse {
+        video: Video,
+        knobs: Knobs,
+        generation: u64,
+    },
+    Rerun {
+        knobs: Knobs,
+        generation: u64,
+    },
+}
+
+#[derive(Default)]
+struct Pending {
+    load: Option<(PathBuf, Option<PathBuf>)>,
+    analyse: Option<(Video, Knobs, u64)>,
+    rerun: Option<(Knobs, u64)>,
+}
+
+/// The handle the UI holds.
+pub struct ModelWorker {
+    slot: Arc<(Mutex<Pending>, Condvar)>,
+    cancel: Arc<AtomicBool>,
+    busy: Arc<AtomicBool>,
+}
+
+impl ModelWorker {
+    pub fn spawn(tx: Sender<JobEvent>, repaint: Arc<dyn Fn() + Send + Sync>) -> Self {
+        let slot = Arc::new((Mutex::new(Pending::default()), Condvar::new()));
+        let cancel = Arc::new(AtomicBool::new(false));
+        let busy = Arc::new(AtomicBool::new(false));
+        let worker = Worker {
+            tx,
+            repaint,
+            cancel: cancel.clone(),
+            busy: busy.clone(),
+            model: None,
+            analysis: None,
+        };
+        let s = slot.clone();
+        std::thread::Builder::new()
+            .name("adalens-model".into())
+            .spawn(move || worker.run(s))
+            .ok();
+        Self { slot, cancel, busy }
+    }
+
+    pub fn send(&self, req: ModelRequest) {
+        let (lock, cv) = &*self.slot;
+        if let Ok(mut p) = lock.lock() {
+            match req {
+                ModelRequest::Load { path, config } => p.load = Some((path, config)),
+                ModelRequest::Analyse {
+                    video,
+                    knobs,
+                    generation,
+                } => {
+                    // A new video makes any waiting re-run of the old one pointless.
+                    p.rerun = None;
+                    p.analyse = Some((video, knobs, generation));
+                }
+                ModelRequest::Rerun { knobs, generation } => p.rerun = Some((knobs, generation)),
+            }
+            cv.notify_one();
+        }
+    }
+
+    pub fn cancel(&self) {
+        self.cancel.store(true, Ordering::Relaxed);
+        if let Ok(mut p) = self.slot.0.lock() {
+            *p = Pending::default();
+        }
+    }
+
+    /// Working, or holding a request it has not started.
+    pub fn busy(&self) -> bool {
+        self.busy.load(Ordering::Relaxed)
+            || self
+                .slot
+                .0
+                .lock()
+                .is_ok_and(|p| p.load.is_some() || p.analyse.is_some() || p.rerun.is_some())
+    }
+}
+
+struct Worker {
+    tx: Sender<JobEvent>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+    cancel: Arc<AtomicBool>,
+    busy: Arc<AtomicBool>,
+    model: Option<Arc<LoadedModel>>,
+    analysis: Option<(Analysis, u64)>,
+}
+
+impl Worker {
+    fn send(&self, e: JobEvent) {
+        let _ = self.tx.send(e);
+        (self.repaint)();
+    }
+
+    fn progress(&self, label: &str, done: usize, total: usize) {
+        self.send(JobEvent::Progress {
+            label: label.into(),
+            done,
+            total,
+        });
+    }
+
+    fn run(mut self, slot: Arc<(Mutex<Pending>, Condvar)>) {
+        loop {
+            let next = {
+                let (lock, cv) = &*slot;
+                let Ok(mut p) = lock.lock() else { return };
+                loop {
+                    if p.load.is_some() || p.analyse.is_some() || p.rerun.is_some() {
+                        break;
+                    }
+                    p = match cv.wait(p) {
+                        Ok(p) => p,
+                        Err(_) => return,
+                    };
+                }
+                self.busy.store(true, Ordering::Relaxed);
+                self.cancel.store(false, Ordering::Relaxed);
+                if let Some(l) = p.load.take() {
+                    Next::Load(l)
+                } else if let Some(a) = p.analyse.take() {
+                    Next::Analyse(a)
+                } else if let Some(r) = p.rerun.take() {
+                    Next::Rerun(r)
+                } else {
+                    continue;
+                }
+            };
+            match next {
+                Next::Load((path, config)) => self.load(path, config),
+                Next::Analyse((video, knobs, generation)) => self.analyse(video, knobs, generation),
+                Next::Rerun((knobs, generation)) => self.rerun(knobs, generation),
+            }
+            self.busy.store(false, Ordering::Relaxed);
+            (self.repaint)();
+        }
+    }
+
+    fn load(&mut self, path: PathBuf, config: Option<PathBuf>) {
+        self.progress("Loading the checkpoint", 0, 1);
+        let choice = device::select(false);
+        match LoadedModel::open(
+            &path,
+            config.as_deref(),
+            &ConfigOverrides::default(),
+            &choice.device,
+        ) {
+            Ok(model) => {
+                let info = checkpoint_info(&model, &choice.description);
+                let calibration = load_calibration(&model);
+                self.model = Some(Arc::new(model));
+                self.analysis = None;
+                self.send(JobEvent::CheckpointLoaded {
+                    info: Box::new(info),
+                    calibration,
+                });
+            }
+            Err(e) => self.send(JobEvent::Failed {
+                what: format!("Opening checkpoint {}", path.display()),
+                error: e.to_string(),
+            }),
+        }
+    }
+
+    fn analyse(&mut self, video: Video, knobs: Knobs, generation: u64) {
+        let Some(model) = self.model.clone() else {
+            return;
+        };
+        self.analysis = None;
+        let (tx, repaint) = (self.tx.clone(), self.repaint.clone());
+        let progress = move |done: usize, total: usize| {
+            let _ = tx.send(JobEvent::Progress {
+                label: "Decoding the model's frames".into(),
+                done,
+                total,
+            });
+            repaint();
+        };
+        let ctl = Control {
+            cancel: Some(&self.cancel),
+            progress: Some(&progress),
+            threads: 0,
+        };
+        let started = pipeline::video_input(&video, &model, &ctl).and_then(|input| {
+            self.progress("Running the glance and the policies", 0, 2);
+            Analysis::start(&model, input)
+        });
+        match started {
+            Ok(a) => {
+                self.analysis = Some((a, generation));
+                self.rerun(knobs, generation);
+            }
+            Err(e) => self.fail("Running the model", e),
+        }
+    }
+
+    fn rerun(&mut self, knobs: Knobs, generation: u64) {
+        let (Some(model), Some((analysis, g))) = (&self.model, &self.analysis) else {
+            return;
+        };
+        if *g != generation {
+            return;
+        }
+        self.progress("Running the local network", 1, 2);
+        match analysis.run(model, &knobs, &self.cancel) {
+            Ok(run) => self.send(JobEvent::Analysed {
+                generation,
+                run: Box::new(run),
+            }),
+            Err(e) => self.fail("Running the model", e),
+        }
+    }
+
+    fn fail(&self, what: &str, e: PipelineError) {
+        match e {
+            PipelineError::Cancelled | PipelineError::Video(VideoError::Cancelled) => {
+                self.send(JobEvent::Cancelled)
+            }
+            e => self.send(JobEvent::Failed {
+                what: what.into(),
+                error: e.to_string(),
+            }),
+        }
+    }
+}
+
+enum Next {
+    Load((PathBuf, Option<PathBuf>)),
+    Analyse((Video, Knobs, u64)),
+    Rerun((Knobs, u64)),
+}
+
+fn checkpoint_info(model: &LoadedModel, device: &str) -> CheckpointInfo {
+    use crate::model::config::ModelConfig;
+    let max_cubes = match &model.config {
+        ModelConfig::Ada3dFocus(c) => c.num_cubes,
+        ModelConfig::UniAdaFocus(c) => c.num_focus_segments,
+        _ => 0,
+    };
+    CheckpointInfo {
+        path: model.path.clone(),
+        arch: model.arch(),
+        format: model.format,
+        config_source: model.config_source.clone(),
+        device: device.to_string(),
+        class_names: model.config.class_names(),
+        parameters: model.parameters.iter().map(|(_, n)| n).sum(),
+        knobs: Knobs::of(&model.config),
+        max_cubes,
+    }
+}
+
+/// The calibration set beside the checkpoint, if any: `Ok(None)` when there is none, `Err`
+/// with the reason when there is one that cannot serve this checkpoint.
+fn load_calibration(model: &LoadedModel) -> Result<Option<Box<BudgetModel>>, String> {
+    let path = calibration_sidecar(&model.path);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let err = |e: String| format!("{}: {e}", path.display());
+    let set = CalibrationSet::load(&path).map_err(|e| err(e.to_string()))?;
+    let classes = model.config.class_names().len();
+    if set.classes() != classes {
+        return Err(err(format!(
+            "has {} classes; the checkpoint has {classes}",
+            set.classes()
+        )));
+    }
+    let prep = PreparedCalibration::new(set).map_err(|e| err(e.to_string()))?;
+    let budget = BudgetModel::new(prep).map_err(|e| err(e.to_string()))?;
+    Ok(Some(Box::new(budget)))
+}

@@ -1,0 +1,310 @@
+//! The side panel: the sliders (budget, τ_f, τ_s, max cubes, exit criterion), the prediction
+//! after each step, the GFLOPs of this video by part against the budget, and the calibration
+//! curve with the current operating point.
+
+use egui_plot::{Legend, Line, Plot, PlotPoints, Points, VLine};
+
+use super::step_colour;
+use crate::app::command::Command;
+use crate::app::AdalensApp;
+use crate::decision::Criterion;
+
+pub const BUDGET_LABEL: &str = "Budget (GFLOPs / video)";
+
+impl AdalensApp {
+    pub(crate) fn side_ui(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::right("side")
+            .resizable(true)
+            .default_size(360.0)
+            .min_size(260.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    self.model_heading_ui(ui);
+                    ui.separator();
+                    self.sliders_ui(ui);
+                    ui.separator();
+                    self.steps_ui(ui);
+                    ui.separator();
+                    self.breakdown_ui(ui);
+                    ui.separator();
+                    self.curve_ui(ui);
+                });
+            });
+    }
+
+    fn model_heading_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(m) = &self.model else {
+            ui.heading("No checkpoint");
+            ui.label("Open one to see its decisions on this video.");
+            return;
+        };
+        ui.heading(m.info.arch);
+        if self.is_untrained_demo() {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                "Demo checkpoint: the untrained ada3d_focus test fixture (random weights). Its \
+                 decisions are real runs of the full model but mean nothing until a trained \
+                 checkpoint is bundled; its calibration labels are its own full-budget predictions.",
+            );
+        }
+    }
+
+    fn sliders_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(m) = &self.model else { return };
+        let own = m.info.knobs;
+        let max_cubes = m.info.max_cubes;
+        let budget = m.budget.as_ref().map(|b| (b.range, b.description.clone()));
+        let problem = m.calibration_problem.clone();
+        let sliders = &mut self.state.sliders;
+        let mut remark = false;
+        let mut rerun = false;
+        ui.strong("Budget and thresholds");
+        match budget {
+            Some(((lo, hi), description)) => {
+                let mut b = sliders.budget.unwrap_or((lo + hi) / 2.0).clamp(lo, hi);
+                let r = ui
+                    .add(
+                        egui::Slider::new(&mut b, lo..=hi)
+                            .text(BUDGET_LABEL)
+                            .max_decimals(4),
+                    )
+                    .on_hover_text(format!(
+                        "Mean GFLOPs per video; thresholds η_t are solved on the calibration set \
+                         (AdaFocusV3 eq. 7). Set: {description}"
+                    ));
+                if r.changed() {
+                    sliders.budget = Some(b);
+                    remark = true;
+                }
+            }
+            None => {
+                ui.add_enabled(
+                    false,
+                    egui::Slider::new(&mut 0.0, 0.0..=1.0).text(BUDGET_LABEL),
+                );
+                ui.weak(problem.unwrap_or_else(|| {
+                    "No calibration set beside the checkpoint (NAME.adlcal); make one with \
+                     `adalens calibrate`. Every video runs to its last step."
+                        .into()
+                }));
+            }
+        }
+        ui.horizontal(|ui| {
+            ui.label("Exit criterion");
+            for (c, name) in [
+                (Criterion::Entropy, "entropy ≤ η_t"),
+                (Criterion::Confidence, "confidence ≥ τ_t"),
+            ] {
+                if ui.radio_value(&mut sliders.criterion, c, name).changed() {
+                    remark = true;
+                }
+            }
+        });
+        let mut tf = sliders.frame_threshold.unwrap_or(own.frame_threshold);
+        if ui
+            .add(egui::Slider::new(&mut tf, 0.0..=1.0).text("τ_f (keep frame when m_t ≥ τ_f)"))
+            .changed()
+        {
+            sliders.frame_threshold = Some(tf);
+            rerun = true;
+        }
+        let mut ts = sliders.stage_threshold.unwrap_or(own.stage_threshold);
+        if ui
+            .add(egui::Slider::new(&mut ts, 0.0..=1.0).text("τ_s (stage 3D when n_k ≥ τ_s)"))
+            .changed()
+        {
+            sliders.stage_threshold = Some(ts);
+            rerun = true;
+        }
+        if max_cubes > 0 {
+            let mut n = sliders.max_cubes.unwrap_or(max_cubes).min(max_cubes);
+            if ui
+                .add(egui::Slider::new(&mut n, 0..=max_cubes).text("max cubes"))
+                .changed()
+            {
+                sliders.max_cubes = Some(n);
+                rerun = true;
+            }
+        }
+        if ui.small_button("Checkpoint's own values").clicked() {
+            *sliders = crate::app::state::Sliders {
+                criterion: sliders.criterion,
+                ..Default::default()
+            };
+            rerun = true;
+            remark = true;
+        }
+        if rerun {
+            self.push(Command::Rerun);
+        }
+        if remark {
+            self.push(Command::Remark);
+        }
+    }
+
+    fn steps_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(d) = &self.decisions else { return };
+        ui.strong("Prediction after each step");
+        let mut jump = None;
+        match d.trace.clips.iter().find(|c| !c.steps.is_empty()) {
+            Some(clip) => {
+                let exit = clip
+                    .exit
+                    .as_ref()
+                    .map_or(clip.steps.len() - 1, |e| e.exit_step);
+                for s in &clip.steps {
+                    let title = format!(
+                        "step {}{} · {:.4} GFLOPs · H = {:.3}{}",
+                        s.step,
+                        if s.step == 0 { " (glance)" } else { "" },
+                        s.cumulative_gflops,
+                        s.entropy,
+                        if s.step == exit {
+                            " · EXIT"
+                        } else if s.step > exit {
+                            " · not computed"
+                        } else {
+                            ""
+                        }
+                    );
+                    let colour = if s.step == 0 {
+                        ui.visuals().text_color()
+                    } else {
+                        step_colour(s.step)
+                    };
+                    let header =
+                        egui::CollapsingHeader::new(egui::RichText::new(title).color(colour))
+                            .id_salt(("step", s.step))
+                            .default_open(s.step == exit)
+                            .show(ui, |ui| {
+                                for (rank, t) in s.top.iter().enumerate() {
+                                    ui.horizontal(|ui| {
+                                        ui.label(format!(
+                                            "{}. {}",
+                                            rank + 1,
+                                            d.class_name(t.class)
+                                        ));
+                                        ui.add(
+                                            egui::ProgressBar::new(t.prob)
+                                                .desired_width(90.0)
+                                                .text(format!("{:.1}%", t.prob * 100.0)),
+                                        );
+                                    });
+                                }
+                                if ui.small_button("Go to its frame").clicked() {
+                                    jump = Some(crate::app::Decisions::step_frame(clip, s.step));
+                                }
+                            });
+                    let _ = header;
+                }
+            }
+            None => {
+                ui.label("This arch predicts per clip; the video's prediction (mean of the clips' softmax):");
+                for (rank, t) in d.trace.video_prediction.iter().enumerate() {
+                    ui.label(format!(
+                        "{}. {} {:.1}%",
+                        rank + 1,
+                        d.class_name(t.class),
+                        t.prob * 100.0
+                    ));
+                }
+            }
+        }
+        if let Some(n) = jump {
+            self.push(Command::Seek(n));
+        }
+    }
+
+    fn breakdown_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(d) = &self.decisions else { return };
+        ui.strong("GFLOPs of this video");
+        let exit = d.counts().exit_step;
+        let mut spent = 0.0;
+        egui::Grid::new("breakdown").striped(true).show(ui, |ui| {
+            for p in &d.run.breakdown {
+                let used = match (p.step, exit) {
+                    (Some(k), Some(e)) => k <= e,
+                    _ => true,
+                };
+                if used {
+                    spent += p.gflops;
+                    ui.label(&p.label);
+                    ui.label(format!("{:.4}", p.gflops));
+                } else {
+                    ui.weak(format!("{} (after the exit)", p.label));
+                    ui.weak(format!("{:.4}", p.gflops));
+                }
+                ui.end_row();
+            }
+            ui.strong("spent");
+            ui.strong(format!("{spent:.4}"));
+            ui.end_row();
+        });
+        if let Some((_, b)) = self.budget_choice() {
+            let frac = (spent / b).min(2.0) as f32;
+            ui.add(egui::ProgressBar::new(frac / 2.0).text(format!(
+                "{spent:.4} of the {b:.4} GFLOPs budget ({:.0}%)",
+                100.0 * spent / b
+            )));
+            ui.weak("The budget is a mean over videos: one video may spend more or less.");
+        }
+    }
+
+    fn curve_ui(&mut self, ui: &mut egui::Ui) {
+        let Some((m, b)) = self.budget_choice() else {
+            return;
+        };
+        let criterion = self.state.sliders.criterion;
+        let Some(curve) = m.curve(criterion) else {
+            return;
+        };
+        ui.strong("Calibration curve (evaluation split)");
+        let adaptive: PlotPoints = curve
+            .adaptive
+            .iter()
+            .map(|p| [p.gflops, p.top1 * 100.0])
+            .collect();
+        let random: PlotPoints = curve
+            .adaptive
+            .iter()
+            .filter_map(|p| p.random.as_ref().map(|r| [r.gflops, r.top1 * 100.0]))
+            .collect();
+        let fixed: PlotPoints = curve
+            .fixed_step
+            .iter()
+            .map(|p| [p.gflops, p.top1 * 100.0])
+            .collect();
+        let op = self
+            .decisions
+            .as_ref()
+            .and_then(|d| d.operating.as_ref())
+            .map(|(_, ev)| [ev.gflops, ev.top1 * 100.0]);
+        Plot::new("calibration_curve")
+            .height(200.0)
+            .legend(Legend::default())
+            .x_axis_label("GFLOPs / video")
+            .y_axis_label("top-1 %")
+            .allow_scroll(false)
+            .show(ui, |plot| {
+                plot.line(Line::new("adaptive (entropy exit)", adaptive).width(2.0));
+                plot.line(
+                    Line::new("random exit", random).style(egui_plot::LineStyle::dashed_loose()),
+                );
+                plot.points(Points::new("fixed step", fixed).radius(3.0));
+                plot.vline(VLine::new("budget", b));
+                if let Some(p) = op {
+                    plot.points(
+                        Points::new("this budget", vec![p])
+                            .radius(6.0)
+                            .color(egui::Color32::from_rgb(234, 67, 53)),
+                    );
+                }
+            });
+        if let Some(op) = op {
+            ui.label(format!(
+                "At {b:.4} GFLOPs: {:.1}% top-1 on the evaluation split (mean {:.4} GFLOPs).",
+                op[1], op[0]
+            ));
+        }
+    }
+}

@@ -1,0 +1,215 @@
+//! The timeline (bottom): lanes on one shared time axis of video frames, zoomable (ctrl+scroll),
+//! pannable (scroll), scrubbable (click / drag), with the playhead. Lanes are painted in
+//! `lanes.rs`; each lane also carries an accessibility label with its numbers.
+
+use super::lanes::{self, Axis, Hit, LaneKind};
+use crate::app::command::Command;
+use crate::app::{AdalensApp, TimeView};
+
+const GUTTER: f32 = 118.0;
+const RULER: f32 = 18.0;
+
+impl AdalensApp {
+    pub(crate) fn timeline_ui(&mut self, ui: &mut egui::Ui) {
+        if self.loaded.is_none() {
+            return;
+        }
+        egui::Panel::bottom("timeline")
+            .resizable(true)
+            .default_size(340.0)
+            .min_size(120.0)
+            .show(ui, |ui| {
+                self.timeline_header_ui(ui);
+                self.timeline_lanes_ui(ui);
+            });
+    }
+
+    fn timeline_header_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(l) = &self.loaded else { return };
+        let (current, count) = (l.current, l.video.frame_count());
+        let secs = l.video.index().seconds(current).unwrap_or(0.0);
+        ui.horizontal(|ui| {
+            let play = if self.playing.is_some() {
+                "Pause"
+            } else {
+                "Play"
+            };
+            if ui.button(play).on_hover_text("Space").clicked() {
+                self.push(Command::TogglePlay);
+            }
+            ui.label(format!(
+                "frame {current} / {} · {secs:.3} s",
+                count.saturating_sub(1)
+            ));
+            if let Some(d) = &self.decisions {
+                let c = d.counts();
+                ui.separator();
+                ui.label(format!(
+                    "{} sampled · {} discarded · {} cubes ({} computed) · {} 3D stages of {}",
+                    c.sampled, c.discarded, c.cubes, c.computed_cubes, c.stages_3d, c.stages
+                ));
+                if let Some(e) = c.exit_step {
+                    ui.label(format!("· exit after step {e}"));
+                }
+            }
+            if ui.small_button("Whole video").clicked() {
+                self.time_view = None;
+            }
+            ui.weak("Shift+Left/Right: decision points · Ctrl+scroll: zoom · F1: help");
+        });
+    }
+
+    fn timeline_lanes_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(l) = &self.loaded else { return };
+        let count = l.video.frame_count().max(1);
+        let current = l.current;
+        let view = self.time_view.unwrap_or(TimeView {
+            start: 0.0,
+            end: count as f64,
+        });
+        let kinds: Vec<LaneKind> = LaneKind::ALL
+            .into_iter()
+            .filter(|k| k.shown(&self.state.lanes))
+            .collect();
+        let size = egui::vec2(ui.available_width(), ui.available_height().max(60.0));
+        let (id, rect) = ui.allocate_space(size);
+        let area = egui::Rect::from_min_max(
+            egui::pos2(rect.left() + GUTTER, rect.top() + RULER),
+            rect.max,
+        );
+        let axis = Axis {
+            left: area.left(),
+            width: area.width(),
+            start: view.start,
+            end: view.end,
+        };
+        let painter = ui.painter_at(rect);
+        let visuals = ui.visuals().clone();
+        painter.rect_filled(area, 2.0, visuals.extreme_bg_color);
+        lanes::ruler(
+            &painter,
+            &visuals,
+            &axis,
+            rect.top(),
+            l.video.probe().frame_rate_avg,
+        );
+
+        // Lane heights: fixed, the cubes lane grows with the number of cube rows.
+        let cube_rows = self.decisions.as_ref().map_or(1, |d| {
+            d.trace
+                .clips
+                .iter()
+                .map(|c| c.cubes.len())
+                .max()
+                .unwrap_or(1)
+        });
+        let heights: Vec<f32> = kinds.iter().map(|k| k.height(cube_rows)).collect();
+        let total: f32 = heights.iter().sum::<f32>().max(1.0);
+        let scale = (area.height() / total).min(1.6);
+        let pointer = ui
+            .input(|i| i.pointer.hover_pos())
+            .filter(|p| area.contains(*p));
+        let mut hit: Option<Hit> = None;
+        let mut top = area.top();
+        for (kind, h) in kinds.iter().zip(&heights) {
+            let lane = egui::Rect::from_min_max(
+                egui::pos2(area.left(), top),
+                egui::pos2(area.right(), top + h * scale),
+            );
+            top = lane.bottom();
+            painter.text(
+                egui::pos2(rect.left() + 4.0, lane.center().y),
+                egui::Align2::LEFT_CENTER,
+                kind.title(),
+                egui::FontId::proportional(12.0),
+                visuals.text_color(),
+            );
+            painter.line_segment(
+                [lane.left_bottom(), lane.right_bottom()],
+                egui::Stroke::new(0.5, visuals.weak_text_color()),
+            );
+            let ctx = lanes::LaneCtx {
+                painter: &painter,
+                visuals: &visuals,
+                axis: &axis,
+                rect: lane,
+                pointer,
+            };
+            let (label, lane_hit) = lanes::paint(*kind, &ctx, self);
+            if lane_hit.is_some() {
+                hit = lane_hit;
+            }
+            // The lane's numbers, for screen readers and the UI tests.
+            let r = ui.interact(lane, id.with(kind.title()), egui::Sense::hover());
+            r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Group, true, &label));
+        }
+        let x = axis.x(current as f64 + 0.5);
+        if (area.left()..=area.right()).contains(&x) {
+            painter.line_segment(
+                [egui::pos2(x, rect.top()), egui::pos2(x, area.bottom())],
+                egui::Stroke::new(2.0, visuals.selection.stroke.color),
+            );
+        }
+
+        let response = ui.interact(area, id.with("scrub"), egui::Sense::click_and_drag());
+        let frame_at = |p: egui::Pos2| axis.frame_at(p.x).min(count - 1);
+        if response.double_clicked() {
+            self.time_view = None;
+        } else if response.clicked() {
+            if let Some(p) = response.interact_pointer_pos() {
+                let to = hit
+                    .as_ref()
+                    .and_then(|h| h.jump)
+                    .unwrap_or_else(|| frame_at(p));
+                self.push(Command::Seek(to));
+            }
+        } else if response.dragged() {
+            if let Some(p) = response.interact_pointer_pos() {
+                self.push(Command::Seek(frame_at(p)));
+            }
+        }
+        if let Some(p) = pointer {
+            let text = match &hit {
+                Some(h) => h.text.clone(),
+                None => format!("frame {}", frame_at(p)),
+            };
+            response.on_hover_text_at_pointer(text);
+            self.zoom_and_pan(ui, &axis, p, count);
+        }
+        if self.playing.is_some() && !(view.start..view.end).contains(&(current as f64)) {
+            let span = view.end - view.start;
+            self.time_view = Some(TimeView {
+                start: current as f64,
+                end: current as f64 + span,
+            });
+        }
+    }
+
+    /// Ctrl+scroll zooms around the pointer, scroll pans; the view stays inside the video.
+    fn zoom_and_pan(&mut self, ui: &egui::Ui, axis: &Axis, pointer: egui::Pos2, count: usize) {
+        let (zoom, scroll) = ui.input(|i| (i.zoom_delta(), i.smooth_scroll_delta));
+        let n = count as f64;
+        let (mut start, mut end) = (axis.start, axis.end);
+        if zoom != 1.0 {
+            let at = axis.frame_f(pointer.x);
+            let span = ((end - start) / zoom as f64).clamp(8.0_f64.min(n), n);
+            let frac = (at - start) / (end - start);
+            start = at - frac * span;
+            end = start + span;
+        }
+        let pan = if scroll.x != 0.0 { scroll.x } else { scroll.y };
+        if pan != 0.0 && zoom == 1.0 {
+            let per_px = (end - start) / axis.width as f64;
+            start -= pan as f64 * per_px;
+            end -= pan as f64 * per_px;
+        }
+        if (start, end) != (axis.start, axis.end) {
+            let span = end - start;
+            let start = start.clamp(0.0, (n - span).max(0.0));
+            self.time_view = Some(TimeView {
+                start,
+                end: start + span,
+            });
+        }
+    }
+}

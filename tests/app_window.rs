@@ -1,0 +1,221 @@
+//! The real window, driven by egui_kittest: the bundled demo video decoded by FFmpeg, the demo
+//! checkpoint run by candle on worker threads, rendered with wgpu (Mesa's software Vulkan where
+//! there is no GPU). The numbers each lane shows (its AccessKit label) are checked against an
+//! independent headless run of the library and the budget engine.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use adalens::analysis::apply_exit;
+use adalens::app::{AdalensApp, Command, Launch, DEMO_CHECKPOINT, DEMO_VIDEO};
+use adalens::decision::trace::DecisionTrace;
+use adalens::decision::{CalibrationSet, Criterion, PreparedCalibration};
+use adalens::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
+use adalens::pipeline;
+use adalens::video::{Control, Video};
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+
+const BUDGET_LABEL: &str = "Budget (GFLOPs / video)";
+
+fn demo_app() -> Harness<'static, AdalensApp> {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1280.0, 820.0))
+        .with_pixels_per_point(1.0)
+        .wgpu()
+        .build_eframe(|cc| {
+            AdalensApp::new(
+                cc,
+                Launch {
+                    video: Some(DEMO_VIDEO.into()),
+                    checkpoint: Some(DEMO_CHECKPOINT.into()),
+                    config: None,
+                },
+            )
+        });
+    settle(&mut h, |a| {
+        a.decisions.is_some()
+            && sampled_thumbnails_in(a)
+            && a.loaded.as_ref().is_some_and(|l| l.frame_texture.is_some())
+    });
+    h
+}
+
+fn sampled_thumbnails_in(a: &AdalensApp) -> bool {
+    let (Some(l), Some(d)) = (&a.loaded, &a.decisions) else {
+        return false;
+    };
+    d.trace
+        .clips
+        .iter()
+        .flat_map(|c| &c.frames)
+        .all(|f| l.sampled.contains_key(&f.frame))
+}
+
+/// Step the window until the workers are done and `ready` holds (worker threads run for real).
+fn settle(h: &mut Harness<'static, AdalensApp>, ready: impl Fn(&AdalensApp) -> bool) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if h.state().is_idle() && ready(h.state()) {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the window did not settle; errors: {:?}",
+            h.state()
+                .errors
+                .iter()
+                .map(|e| &e.detail)
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    // A few more frames so the panels lay out what arrived.
+    for _ in 0..3 {
+        h.step();
+    }
+}
+
+/// The demo run headless through the library: what the lanes must show.
+fn reference_trace() -> (DecisionTrace, PreparedCalibration) {
+    let model = LoadedModel::open(
+        DEMO_CHECKPOINT,
+        None,
+        &ConfigOverrides::default(),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let video = Video::open(DEMO_VIDEO).unwrap();
+    let input = pipeline::video_input(&video, &model, &Control::default()).unwrap();
+    let trace = pipeline::inspect(&model, &input).unwrap().trace;
+    let set = CalibrationSet::load(calibration_sidecar(Path::new(DEMO_CHECKPOINT))).unwrap();
+    (trace, PreparedCalibration::new(set).unwrap())
+}
+
+/// The exit step and the computed cubes the budget engine gives for `budget`.
+fn expected_at(trace: &DecisionTrace, prep: &PreparedCalibration, budget: f64) -> (usize, usize) {
+    let sol = prep.solve_budget(Criterion::Entropy, budget).unwrap();
+    let mut t = trace.clone();
+    apply_exit(
+        &mut t,
+        Criterion::Entropy,
+        &sol.finite_thresholds(),
+        Some(budget),
+    );
+    let clip = &t.clips[0];
+    let exit = clip.exit.as_ref().unwrap().exit_step;
+    let computed = clip.cubes.iter().filter(|q| q.order <= exit).count();
+    (exit, computed)
+}
+
+fn has_label(h: &Harness<'static, AdalensApp>, label: &str) {
+    assert!(
+        h.query_by_label(label).is_some(),
+        "no node labelled {label:?}; lanes: {:?}",
+        h.query_all_by_label_contains("lane:")
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+    );
+}
+
+#[test]
+fn demo_lanes_budget_slider_and_a_corrupt_video() {
+    let (trace, prep) = reference_trace();
+    let clip = &trace.clips[0];
+    let sampled = clip.frames.len();
+    let discarded = clip.frames.iter().filter(|f| !f.kept).count();
+    let cubes = clip.cubes.len();
+    let steps = clip.steps.len();
+    assert!(sampled > 0 && cubes > 0 && steps == cubes + 1);
+
+    let mut h = demo_app();
+    has_label(
+        &h,
+        &format!("Sampled frames lane: {sampled} sampled frames, {discarded} discarded"),
+    );
+    let bars = clip.frames.iter().filter(|f| f.keep_prob.is_some()).count();
+    has_label(
+        &h,
+        &format!("Keep probability lane: {bars} bars, tau_f 0.50"),
+    );
+    has_label(
+        &h,
+        &format!(
+            "3D stages lane: 1 clips, {} of {} stages 3D",
+            clip.stages.iter().filter(|s| s.ran_3d).count(),
+            clip.stages.len()
+        ),
+    );
+    has_label(
+        &h,
+        &format!("3D cube view: clip 1, {sampled} frames, {cubes} cubes"),
+    );
+
+    // The budget slider at both ends of the calibration range: the exit step and the
+    // solid / hollow cubes follow the budget engine exactly.
+    let (lo, hi) = prep.fit_cost_range();
+    let mut seen = Vec::new();
+    for budget in [lo, hi, (lo + hi) / 2.0] {
+        h.get_by_role_and_label(egui::Role::Slider, BUDGET_LABEL)
+            .set_value_accesskit(budget);
+        settle(&mut h, |_| true);
+        // The slider keeps what it shows (rounded to its decimals), within the range.
+        let used = h.state().state.sliders.budget.unwrap().clamp(lo, hi);
+        assert!(
+            (used - budget).abs() < 1e-4,
+            "slider at {used}, asked {budget}"
+        );
+        let (exit, computed) = expected_at(&trace, &prep, used);
+        has_label(
+            &h,
+            &format!("Entropy lane: {steps} steps, exit at step {exit}"),
+        );
+        has_label(
+            &h,
+            &format!(
+                "Cubes lane: {cubes} cubes, {computed} computed, {} not computed",
+                cubes - computed
+            ),
+        );
+        seen.push(exit);
+    }
+    assert_ne!(
+        seen[0], seen[1],
+        "the budget range should move the exit: {seen:?}"
+    );
+
+    // A corrupt video: a readable error, and the demo stays loaded with its decisions.
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("corrupt.mp4");
+    std::fs::write(&bad, b"this is not a video, only text with an .mp4 name").unwrap();
+    h.state_mut().push(Command::OpenVideo(bad));
+    settle(&mut h, |a| !a.errors.is_empty());
+    assert!(h
+        .query_by_label_contains("not a media file FFmpeg can read")
+        .is_some());
+    let app = h.state();
+    assert!(app
+        .loaded
+        .as_ref()
+        .unwrap()
+        .video
+        .path()
+        .ends_with(DEMO_VIDEO));
+    assert!(app.decisions.is_some());
+    has_label(
+        &h,
+        &format!("Sampled frames lane: {sampled} sampled frames, {discarded} discarded"),
+    );
+}
+
+#[test]
+fn snapshots_of_the_main_window_and_the_3d_view() {
+    let mut h = demo_app();
+    h.snapshot("main_window");
+    // The 3D view large: timeline and side panel hidden.
+    h.state_mut().state.show_timeline = false;
+    h.state_mut().state.show_side = false;
+    settle(&mut h, |_| true);
+    h.snapshot("cube_view");
+}
