@@ -30,6 +30,9 @@ struct Cli {
     /// Config JSON for that checkpoint (default: its sidecar, metadata or weights).
     #[arg(long, requires = "checkpoint")]
     config: Option<PathBuf>,
+    /// Measure N frames of continuous redraw once loaded, print the frame times, and close.
+    #[arg(long, value_name = "N")]
+    frame_stats: Option<usize>,
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
             video: cli.video,
             checkpoint: cli.checkpoint,
             config: cli.config,
+            frame_stats: cli.frame_stats,
         }),
         Some(Command::Probe(a)) => cli::probe::run(&a),
         Some(Command::Frames(a)) => cli::frames::run(&a),

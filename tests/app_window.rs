@@ -30,6 +30,7 @@ fn demo_app() -> Harness<'static, AdalensApp> {
                     video: Some(DEMO_VIDEO.into()),
                     checkpoint: Some(DEMO_CHECKPOINT.into()),
                     config: None,
+                    frame_stats: None,
                 },
             )
         });

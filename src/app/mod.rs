@@ -38,6 +38,9 @@ pub struct Launch {
     pub video: Option<PathBuf>,
     pub checkpoint: Option<PathBuf>,
     pub config: Option<PathBuf>,
+    /// Measure this many frames of continuous redraw once everything is loaded, print the
+    /// frame times and close (the window benchmark in BENCHMARKS.md).
+    pub frame_stats: Option<usize>,
 }
 
 /// A bundled file: from the working directory, else from the source tree this was built in.
@@ -163,6 +166,14 @@ pub struct AdalensApp {
     config: Option<PathBuf>,
     /// Whether the wgpu render state exists (the 3D view needs it).
     has_wgpu: bool,
+    frame_stats: Option<FrameStats>,
+}
+
+/// Frame-to-frame times of continuous redraw (see [`Launch::frame_stats`]).
+struct FrameStats {
+    want: usize,
+    last: Option<std::time::Instant>,
+    times_ms: Vec<f64>,
 }
 
 impl AdalensApp {
@@ -196,6 +207,11 @@ impl AdalensApp {
             requested_frame: None,
             config: launch.config.clone(),
             has_wgpu,
+            frame_stats: launch.frame_stats.map(|want| FrameStats {
+                want,
+                last: None,
+                times_ms: Vec::new(),
+            }),
         };
         let demo = launch.video.is_none() && launch.checkpoint.is_none();
         let video = launch.video.or_else(|| demo.then(|| bundled(DEMO_VIDEO)));
@@ -245,6 +261,43 @@ impl AdalensApp {
     }
 }
 
+impl AdalensApp {
+    /// With `--frame-stats N`: once the demo is loaded, redraw continuously (stepping the
+    /// playhead so every frame has new work), then print median / p99 and close.
+    fn measure_frame(&mut self, ctx: &egui::Context) {
+        let ready = self.is_idle() && self.decisions.is_some();
+        let Some(s) = &mut self.frame_stats else { return };
+        if !ready && s.last.is_none() {
+            return;
+        }
+        let now = std::time::Instant::now();
+        if let Some(last) = s.last.replace(now) {
+            s.times_ms.push((now - last).as_secs_f64() * 1e3);
+        }
+        if s.times_ms.len() >= s.want {
+            let mut t = std::mem::take(&mut s.times_ms);
+            t.sort_by(f64::total_cmp);
+            let q = |p: f64| t[((t.len() - 1) as f64 * p).round() as usize];
+            println!(
+                "frame time over {} frames: median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+                t.len(),
+                q(0.5),
+                q(0.99),
+                q(1.0)
+            );
+            self.frame_stats = None;
+            ctx.send_viewport_cmd(egui::ViewportCommand::Close);
+            return;
+        }
+        let step = if s.times_ms.len() % 2 == 0 { 1 } else { -1 };
+        // ADALENS_STATIC: redraw without moving the playhead (no frame decoding alongside).
+        if std::env::var_os("ADALENS_STATIC").is_none() {
+            self.commands.push(Command::Step(step));
+        }
+        ctx.request_repaint();
+    }
+}
+
 pub fn to_color_image(img: &RgbFrame) -> egui::ColorImage {
     egui::ColorImage::from_rgb([img.width as usize, img.height as usize], &img.data)
 }
@@ -255,9 +308,15 @@ impl eframe::App for AdalensApp {
         self.handle_input(ctx);
         self.advance_playback(ctx);
         self.handle_commands(ctx);
+        self.measure_frame(ctx);
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        // Benchmark floor (BENCHMARKS.md): the same window drawing nothing but an empty panel.
+        if self.frame_stats.is_some() && std::env::var_os("ADALENS_EMPTY").is_some() {
+            egui::CentralPanel::default().show(ui, |ui| ui.label("empty"));
+            return;
+        }
         self.top_bar_ui(ui);
         self.status_ui(ui);
         if self.state.show_timeline {

@@ -1,0 +1,82 @@
+//! Frame time of the window with the demo loaded and every lane, the viewer, the side panel and
+//! the 3D view visible, and the time from a budget-slider move to the redrawn overlays. Runs the
+//! real app in egui_kittest with the wgpu renderer (Mesa's software Vulkan on a machine without
+//! a GPU). `cargo bench --bench window`; results in BENCHMARKS.md.
+
+use std::time::{Duration, Instant};
+
+use adalens::app::{AdalensApp, Launch, DEMO_CHECKPOINT, DEMO_VIDEO};
+use egui_kittest::kittest::Queryable;
+use egui_kittest::Harness;
+
+fn stats(name: &str, mut ms: Vec<f64>) {
+    ms.sort_by(f64::total_cmp);
+    let q = |p: f64| ms[((ms.len() - 1) as f64 * p).round() as usize];
+    println!(
+        "{name:<44} n={:<4} median {:>7.2} ms  p99 {:>7.2} ms  max {:>7.2} ms",
+        ms.len(),
+        q(0.5),
+        q(0.99),
+        q(1.0)
+    );
+}
+
+fn main() {
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .wgpu()
+        .build_eframe(|cc| {
+            AdalensApp::new(
+                cc,
+                Launch {
+                    video: Some(DEMO_VIDEO.into()),
+                    checkpoint: Some(DEMO_CHECKPOINT.into()),
+                    config: None,
+                    frame_stats: None,
+                },
+            )
+        });
+    let start = Instant::now();
+    while !(h.state().is_idle()
+        && h.state().decisions.is_some()
+        && h.state().loaded.as_ref().is_some_and(|l| l.frame_texture.is_some()))
+    {
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(start.elapsed() < Duration::from_secs(120), "demo did not load");
+    }
+    for _ in 0..10 {
+        h.step();
+    }
+    let frames = 300;
+    let mut ui = Vec::new();
+    let mut full = Vec::new();
+    for i in 0..frames {
+        // Move the playhead so every frame has new work (the viewer, the lanes' playhead).
+        h.state_mut().push(adalens::app::Command::Step(if i % 2 == 0 { 1 } else { -1 }));
+        let t = Instant::now();
+        h.step();
+        ui.push(t.elapsed().as_secs_f64() * 1e3);
+        let t = Instant::now();
+        h.step();
+        h.render().expect("render");
+        full.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    stats("UI pass (logic + ui, no tessellation)", ui);
+    stats("whole frame (UI pass + wgpu render, readback)", full);
+
+    let (lo, hi) = h.state().model.as_ref().unwrap().budget.as_ref().unwrap().range;
+    let mut moves = Vec::new();
+    for i in 0..100 {
+        let b = if i % 2 == 0 { lo } else { hi };
+        let t = Instant::now();
+        h.get_by_role_and_label(egui::Role::Slider, "Budget (GFLOPs / video)")
+            .set_value_accesskit(b);
+        // Frame 1: the slider takes the value and queues the re-mark; frame 2: exits re-marked
+        // and every overlay drawn from them.
+        h.step();
+        h.step();
+        moves.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    stats("budget slider move -> overlays redrawn", moves);
+}
