@@ -39,11 +39,17 @@ fn main() {
     let start = Instant::now();
     while !(h.state().is_idle()
         && h.state().decisions.is_some()
-        && h.state().loaded.as_ref().is_some_and(|l| l.frame_texture.is_some()))
+        && h.state()
+            .loaded
+            .as_ref()
+            .is_some_and(|l| l.frame_texture.is_some()))
     {
         h.step();
         std::thread::sleep(Duration::from_millis(5));
-        assert!(start.elapsed() < Duration::from_secs(120), "demo did not load");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "demo did not load"
+        );
     }
     for _ in 0..10 {
         h.step();
@@ -53,7 +59,8 @@ fn main() {
     let mut full = Vec::new();
     for i in 0..frames {
         // Move the playhead so every frame has new work (the viewer, the lanes' playhead).
-        h.state_mut().push(adalens::app::Command::Step(if i % 2 == 0 { 1 } else { -1 }));
+        h.state_mut()
+            .push(adalens::app::Command::Step(if i % 2 == 0 { 1 } else { -1 }));
         let t = Instant::now();
         h.step();
         ui.push(t.elapsed().as_secs_f64() * 1e3);
@@ -65,7 +72,15 @@ fn main() {
     stats("UI pass (logic + ui, no tessellation)", ui);
     stats("whole frame (UI pass + wgpu render, readback)", full);
 
-    let (lo, hi) = h.state().model.as_ref().unwrap().budget.as_ref().unwrap().range;
+    let (lo, hi) = h
+        .state()
+        .model
+        .as_ref()
+        .unwrap()
+        .budget
+        .as_ref()
+        .unwrap()
+        .range;
     let mut moves = Vec::new();
     for i in 0..100 {
         let b = if i % 2 == 0 { lo } else { hi };

@@ -173,3 +173,151 @@ impl Decisions {
             .unwrap_or_else(|| format!("class {class}"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::analysis::{AnalysisRun, Knobs};
+    use crate::decision::trace::{
+        ClassProb, FrameRole, StageDecision, StepPrediction, VideoInfo, TRACE_VERSION,
+    };
+    use crate::pipeline::{FlopsReport, Inspection, RawOutput};
+
+    /// A clip of 4 sampled frames (one discarded), 2 cubes, 3 steps with falling entropy.
+    fn run() -> AnalysisRun {
+        let frame = |frame, kept| FrameDecision {
+            frame,
+            seconds: frame as f64 / 25.0,
+            keep_prob: Some(if kept { 0.8 } else { 0.2 }),
+            kept,
+            role: FrameRole::Glance,
+            focus_weight: None,
+        };
+        let cube = |order, z, frames: Vec<usize>| Cube {
+            order,
+            x: 0.5,
+            y: 0.5,
+            z,
+            w: 10,
+            h: 10,
+            t: frames.len() as u32,
+            frames,
+            region: Some([0.0, 0.0, 10.0, 10.0]),
+        };
+        let step = |step, entropy: f32| StepPrediction {
+            step,
+            top: vec![ClassProb {
+                class: 0,
+                prob: 0.9,
+            }],
+            entropy,
+            confidence: 0.9,
+            cumulative_gflops: 1.0 + step as f64,
+        };
+        let clip = ClipTrace {
+            frames: vec![
+                frame(5, true),
+                frame(15, false),
+                frame(25, true),
+                frame(35, true),
+            ],
+            stages: vec![
+                StageDecision {
+                    prob: 0.7,
+                    ran_3d: true,
+                },
+                StageDecision {
+                    prob: 0.2,
+                    ran_3d: false,
+                },
+            ],
+            cubes: vec![cube(1, 25, vec![25, 35]), cube(2, 5, vec![5, 25])],
+            steps: vec![step(0, 1.5), step(1, 0.9), step(2, 0.1)],
+            exit: None,
+        };
+        let trace = DecisionTrace {
+            version: TRACE_VERSION,
+            arch: "ada3d_focus".into(),
+            video: VideoInfo {
+                path: "v.mp4".into(),
+                frame_count: 40,
+                fps: Some(25.0),
+                width: 64,
+                height: 48,
+            },
+            clips: vec![clip],
+            video_prediction: vec![],
+            class_names: vec!["a".into(), "b".into()],
+            input: None,
+        };
+        AnalysisRun {
+            inspection: Inspection {
+                trace,
+                raw: RawOutput::Ada3d {
+                    policies: vec![],
+                    clips: vec![],
+                },
+                flops: FlopsReport::Ada3dFocus {
+                    gflops_per_step: vec![],
+                },
+            },
+            knobs: Knobs {
+                frame_threshold: 0.5,
+                stage_threshold: 0.5,
+                max_cubes: None,
+            },
+            breakdown: vec![],
+        }
+    }
+
+    #[test]
+    fn without_a_budget_every_cube_is_computed_and_the_last_step_exits() {
+        let d = Decisions::new(1, run(), None, Criterion::Entropy);
+        let c = d.counts();
+        assert_eq!(
+            (c.sampled, c.discarded, c.cubes, c.computed_cubes),
+            (4, 1, 2, 2)
+        );
+        assert_eq!(
+            (c.steps, c.exit_step, c.stages_3d, c.stages),
+            (3, Some(2), 1, 2)
+        );
+    }
+
+    #[test]
+    fn thresholds_move_the_exit_and_the_computed_cubes() {
+        let mut d = Decisions::new(1, run(), None, Criterion::Entropy);
+        apply_exit_for_test(&mut d, &[None, Some(1.0), None]);
+        let c = d.counts();
+        assert_eq!((c.exit_step, c.computed_cubes), (Some(1), 1));
+        let at_25: Vec<(usize, bool)> = d
+            .cubes_at(25)
+            .iter()
+            .map(|c| (c.cube.order, c.computed))
+            .collect();
+        assert_eq!(at_25, vec![(1, true), (2, false)]);
+        apply_exit_for_test(&mut d, &[Some(2.0), None, None]);
+        assert_eq!(d.counts().exit_step, Some(0));
+        assert_eq!(d.counts().computed_cubes, 0);
+    }
+
+    fn apply_exit_for_test(d: &mut Decisions, th: &[Option<f64>]) {
+        crate::analysis::apply_exit(&mut d.trace, Criterion::Entropy, th, None);
+    }
+
+    #[test]
+    fn decision_points_and_step_positions() {
+        let d = Decisions::new(1, run(), None, Criterion::Entropy);
+        assert_eq!(d.points, vec![5, 15, 25, 35]);
+        assert_eq!(d.next_point(5, 1), Some(15));
+        assert_eq!(d.next_point(20, -1), Some(15));
+        assert_eq!(d.next_point(35, 1), None);
+        assert_eq!(d.next_point(0, -1), None);
+        let clip = &d.trace.clips[0];
+        assert_eq!(Decisions::step_frame(clip, 0), 5);
+        assert_eq!(Decisions::step_frame(clip, 1), 25);
+        assert_eq!(Decisions::step_frame(clip, 2), 5);
+        assert!(d.frame(15).is_some_and(|f| !f.kept));
+        assert!(d.frame(16).is_none());
+    }
+}

@@ -70,7 +70,7 @@ impl AdalensApp {
                     image,
                 } if generation == self.generation => {
                     self.cache.insert(number, image);
-                    if self.requested_frame == Some(number) {
+                    if self.requested_frame.is_some_and(|(_, last)| last == number) {
                         self.requested_frame = None;
                     }
                 }

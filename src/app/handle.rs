@@ -154,10 +154,16 @@ impl AdalensApp {
                 l.current,
                 ctx.load_texture("frame", to_color_image(img), egui::TextureOptions::LINEAR),
             ));
-        } else if self.requested_frame != Some(l.current) {
-            self.requested_frame = Some(l.current);
+        } else if !self
+            .requested_frame
+            .is_some_and(|(a, b)| (a..=b).contains(&l.current))
+        {
+            // While playing, decode a second of frames ahead in one run.
+            let ahead = if self.playing.is_some() { 25 } else { 0 };
+            let last = (l.current + ahead).min(l.video.frame_count().saturating_sub(1));
+            self.requested_frame = Some((l.current, last));
             self.jobs
-                .request_frame(&l.video, l.current, self.generation);
+                .request_frame(&l.video, l.current, ahead, self.generation);
         }
     }
 

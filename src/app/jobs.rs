@@ -72,6 +72,7 @@ struct FrameRequest {
     generation: u64,
     video: Video,
     number: usize,
+    ahead: usize,
 }
 
 impl Jobs {
@@ -163,15 +164,17 @@ impl Jobs {
         });
     }
 
-    /// Ask for frame `number` at viewer size. Only the latest request is kept: scrubbing fast
-    /// never queues a backlog of decodes.
-    pub fn request_frame(&self, video: &Video, number: usize, generation: u64) {
+    /// Ask for frame `number` at viewer size, and `ahead` frames after it (playback: one run of
+    /// decoding serves the next frames too, where one request per frame would reopen the file
+    /// each time). Only the latest request is kept: scrubbing fast never queues a backlog.
+    pub fn request_frame(&self, video: &Video, number: usize, ahead: usize, generation: u64) {
         let (lock, cv) = &*self.frame_slot;
         if let Ok(mut slot) = lock.lock() {
             *slot = Some(FrameRequest {
                 generation,
                 video: video.clone(),
                 number,
+                ahead,
             });
             cv.notify_one();
         }
@@ -246,29 +249,34 @@ fn spawn_frame_worker(
         } else {
             resize
         };
-        let event = match req.video.frames_with(
-            &[req.number],
+        let last = req.video.frame_count().saturating_sub(1);
+        let numbers: Vec<usize> = (req.number..=(req.number + req.ahead).min(last)).collect();
+        let events = match req.video.frames_with(
+            &numbers,
             resize,
             &Control {
                 threads: 1,
                 ..Default::default()
             },
         ) {
-            Ok(mut d) => match d.frames.pop() {
-                Some(image) => JobEvent::Frame {
+            Ok(d) => numbers
+                .into_iter()
+                .zip(d.frames)
+                .map(|(number, image)| JobEvent::Frame {
                     generation: req.generation,
-                    number: req.number,
+                    number,
                     image,
-                },
-                None => continue,
-            },
-            Err(e) => JobEvent::Failed {
+                })
+                .collect(),
+            Err(e) => vec![JobEvent::Failed {
                 what: format!("Decoding frame {}", req.number),
                 error: e.to_string(),
-            },
+            }],
         };
-        if tx.send(event).is_err() {
-            return;
+        for event in events {
+            if tx.send(event).is_err() {
+                return;
+            }
         }
         repaint();
     });

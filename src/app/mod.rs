@@ -162,7 +162,8 @@ pub struct AdalensApp {
     generation: u64,
     /// The last generation handed out (a video being opened may not have arrived yet).
     issued: u64,
-    requested_frame: Option<usize>,
+    /// Frames asked of the frame worker and not arrived yet (first, last).
+    requested_frame: Option<(usize, usize)>,
     config: Option<PathBuf>,
     /// Whether the wgpu render state exists (the 3D view needs it).
     has_wgpu: bool,
@@ -266,7 +267,9 @@ impl AdalensApp {
     /// playhead so every frame has new work), then print median / p99 and close.
     fn measure_frame(&mut self, ctx: &egui::Context) {
         let ready = self.is_idle() && self.decisions.is_some();
-        let Some(s) = &mut self.frame_stats else { return };
+        let Some(s) = &mut self.frame_stats else {
+            return;
+        };
         if !ready && s.last.is_none() {
             return;
         }
