@@ -87,9 +87,8 @@ fn main() {
         let t = Instant::now();
         h.get_by_role_and_label(egui::Role::Slider, "Budget (GFLOPs / video)")
             .set_value_accesskit(b);
-        // Frame 1: the slider takes the value and queues the re-mark; frame 2: exits re-marked
-        // and every overlay drawn from them.
-        h.step();
+        // One frame: the slider takes the value, the exits are re-marked and the pass is redone
+        // so every overlay is drawn from them.
         h.step();
         moves.push(t.elapsed().as_secs_f64() * 1e3);
     }

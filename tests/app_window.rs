@@ -20,7 +20,7 @@ const BUDGET_LABEL: &str = "Budget (GFLOPs / video)";
 
 fn demo_app() -> Harness<'static, AdalensApp> {
     let mut h = Harness::builder()
-        .with_size(egui::vec2(1280.0, 820.0))
+        .with_size(egui::vec2(1100.0, 720.0))
         .with_pixels_per_point(1.0)
         .wgpu()
         .build_eframe(|cc| {
@@ -160,7 +160,8 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
     for budget in [lo, hi, (lo + hi) / 2.0] {
         h.get_by_role_and_label(egui::Role::Slider, BUDGET_LABEL)
             .set_value_accesskit(budget);
-        settle(&mut h, |_| true);
+        // One frame: the lanes (drawn before the side panel) already show the new exit.
+        h.step();
         // The slider keeps what it shows (rounded to its decimals), within the range.
         let used = h.state().state.sliders.budget.unwrap().clamp(lo, hi);
         assert!(
@@ -178,6 +179,11 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
                 "Cubes lane: {cubes} cubes, {computed} computed, {} not computed",
                 cubes - computed
             ),
+        );
+        settle(&mut h, |_| true);
+        has_label(
+            &h,
+            &format!("Entropy lane: {steps} steps, exit at step {exit}"),
         );
         seen.push(exit);
     }

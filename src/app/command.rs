@@ -22,8 +22,6 @@ pub enum Command {
     TogglePlay,
     /// τ_f, τ_s or the cube cap moved: re-run the local part.
     Rerun,
-    /// The budget or the criterion moved: re-mark the exits (no model run).
-    Remark,
     CancelJob,
     DismissError,
 }

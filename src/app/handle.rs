@@ -125,13 +125,6 @@ impl AdalensApp {
                         });
                     }
                 }
-                Command::Remark => {
-                    let criterion = self.state.sliders.criterion;
-                    if let Some(mut d) = self.decisions.take() {
-                        d.remark(self.budget_choice(), criterion);
-                        self.decisions = Some(d);
-                    }
-                }
                 Command::CancelJob => {
                     self.jobs.cancel();
                     self.progress = None;
@@ -164,6 +157,15 @@ impl AdalensApp {
             self.requested_frame = Some((l.current, last));
             self.jobs
                 .request_frame(&l.video, l.current, ahead, self.generation);
+        }
+    }
+
+    /// Re-mark the exits for the budget and criterion on the sliders (pure data, no model run).
+    pub(crate) fn remark(&mut self) {
+        let criterion = self.state.sliders.criterion;
+        if let Some(mut d) = self.decisions.take() {
+            d.remark(self.budget_choice(), criterion);
+            self.decisions = Some(d);
         }
     }
 

@@ -138,7 +138,10 @@ impl AdalensApp {
             self.push(Command::Rerun);
         }
         if remark {
-            self.push(Command::Remark);
+            // Re-mark now and redo this pass: the timeline, drawn before this panel, shows the
+            // new exits in the same frame as the slider.
+            self.remark();
+            ui.ctx().request_discard("budget or criterion moved");
         }
     }
 
