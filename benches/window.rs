@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use adalens::app::{AdalensApp, Launch, DEMO_CHECKPOINT, DEMO_VIDEO};
+use adalens::app::{AdalensApp, Launch};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
@@ -25,17 +25,7 @@ fn main() {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .wgpu()
-        .build_eframe(|cc| {
-            AdalensApp::new(
-                cc,
-                Launch {
-                    video: Some(DEMO_VIDEO.into()),
-                    checkpoint: Some(DEMO_CHECKPOINT.into()),
-                    config: None,
-                    frame_stats: None,
-                },
-            )
-        });
+        .build_eframe(|cc| AdalensApp::new(cc, Launch::demo()));
     let start = Instant::now();
     while !(h.state().is_idle()
         && h.state().decisions.is_some()

@@ -23,17 +23,7 @@ fn demo_app() -> Harness<'static, AdalensApp> {
         .with_size(egui::vec2(1100.0, 720.0))
         .with_pixels_per_point(1.0)
         .wgpu()
-        .build_eframe(|cc| {
-            AdalensApp::new(
-                cc,
-                Launch {
-                    video: Some(DEMO_VIDEO.into()),
-                    checkpoint: Some(DEMO_CHECKPOINT.into()),
-                    config: None,
-                    frame_stats: None,
-                },
-            )
-        });
+        .build_eframe(|cc| AdalensApp::new(cc, Launch::demo()));
     settle(&mut h, |a| {
         a.decisions.is_some()
             && sampled_thumbnails_in(a)

@@ -108,6 +108,15 @@ impl Decisions {
         }
     }
 
+    /// Every sampled frame number, clip after clip.
+    pub fn sampled_frames(&self) -> Vec<usize> {
+        self.trace
+            .clips
+            .iter()
+            .flat_map(|c| c.frames.iter().map(|f| f.frame))
+            .collect()
+    }
+
     /// Whether cube `order` of `clip` is computed at this budget (up to the exit step).
     pub fn cube_computed(clip: &ClipTrace, order: usize) -> bool {
         clip.exit.as_ref().is_none_or(|e| order <= e.exit_step)

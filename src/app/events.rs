@@ -101,12 +101,7 @@ impl AdalensApp {
                     let d = Decisions::new(generation, *run, budget, self.state.sliders.criterion);
                     if first {
                         if let Some(l) = &self.loaded {
-                            let numbers = d
-                                .trace
-                                .clips
-                                .iter()
-                                .flat_map(|c| c.frames.iter().map(|f| f.frame))
-                                .collect();
+                            let numbers = d.sampled_frames();
                             self.jobs.sampled_thumbnails(&l.video, numbers, generation);
                         }
                     }

@@ -43,6 +43,17 @@ pub struct Launch {
     pub frame_stats: Option<usize>,
 }
 
+impl Launch {
+    /// The bundled demo video and checkpoint.
+    pub fn demo() -> Self {
+        Self {
+            video: Some(bundled(DEMO_VIDEO)),
+            checkpoint: Some(bundled(DEMO_CHECKPOINT)),
+            ..Default::default()
+        }
+    }
+}
+
 /// A bundled file: from the working directory, else from the source tree this was built in.
 pub fn bundled(relative: &str) -> PathBuf {
     let here = PathBuf::from(relative);

@@ -228,12 +228,7 @@ fn strip(cx: &LaneCtx, app: &AdalensApp) -> (String, Option<Hit>) {
 
 fn thumbnails(cx: &LaneCtx, app: &AdalensApp, d: &Decisions) -> (String, Option<Hit>) {
     let c = d.counts();
-    let frames: Vec<usize> = d
-        .trace
-        .clips
-        .iter()
-        .flat_map(|c| c.frames.iter().map(|f| f.frame))
-        .collect();
+    let frames = d.sampled_frames();
     let w = slot_width(cx, &frames, 160.0);
     let tau = d.run.knobs.frame_threshold;
     let mut hit = None;
@@ -304,12 +299,7 @@ fn thumbnails(cx: &LaneCtx, app: &AdalensApp, d: &Decisions) -> (String, Option<
 }
 
 fn keep(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
-    let frames: Vec<usize> = d
-        .trace
-        .clips
-        .iter()
-        .flat_map(|c| c.frames.iter().map(|f| f.frame))
-        .collect();
+    let frames = d.sampled_frames();
     let w = slot_width(cx, &frames, 14.0);
     let tau = d.run.knobs.frame_threshold;
     let y = |p: f32| cx.rect.bottom() - 3.0 - p.clamp(0.0, 1.0) * (cx.rect.height() - 6.0);
