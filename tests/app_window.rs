@@ -216,3 +216,40 @@ fn snapshots_of_the_main_window_and_the_3d_view() {
     settle(&mut h, |_| true);
     h.snapshot("cube_view");
 }
+
+#[test]
+fn keys_step_jump_to_decision_points_and_play() {
+    let mut h = demo_app();
+    let points = h.state().decisions.as_ref().unwrap().points.clone();
+    let current = |h: &Harness<'static, AdalensApp>| h.state().loaded.as_ref().unwrap().current;
+    assert_eq!(current(&h), 0);
+    h.key_press(egui::Key::ArrowRight);
+    h.step();
+    assert_eq!(current(&h), 1);
+    // Shift+→ goes to the next decision point after frame 1, Shift+← back to the one before.
+    let next = *points.iter().find(|&&p| p > 1).unwrap();
+    h.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::ArrowRight);
+    h.step();
+    assert_eq!(current(&h), next);
+    h.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::ArrowRight);
+    h.step();
+    let after = *points.iter().find(|&&p| p > next).unwrap();
+    assert_eq!(current(&h), after);
+    h.key_press_modifiers(egui::Modifiers::SHIFT, egui::Key::ArrowLeft);
+    h.step();
+    assert_eq!(current(&h), next);
+    // Space plays: the playhead moves with time at the video's rate; Space again stops it.
+    h.key_press(egui::Key::Space);
+    h.step();
+    assert!(h.state().playing.is_some());
+    std::thread::sleep(Duration::from_millis(300));
+    h.step();
+    assert!(current(&h) > next, "playback did not move the playhead");
+    h.key_press(egui::Key::Space);
+    h.step();
+    assert!(h.state().playing.is_none());
+    // F1 opens the help overlay listing the shortcuts.
+    h.key_press(egui::Key::F1);
+    h.step();
+    assert!(h.query_by_label("Ctrl + Shift + O").is_some());
+}
