@@ -29,7 +29,7 @@ pub struct CheckpointInfo {
     pub parameters: usize,
     /// The checkpoint's own τ_f, τ_s.
     pub knobs: Knobs,
-    /// Cubes (patches) per video: the cap of the max-cubes slider; 0 when the arch has none.
+    /// Cubes per video: the cap of the max-cubes slider; 0 when the arch cannot cap them.
     pub max_cubes: usize,
 }
 
@@ -277,9 +277,9 @@ enum Next {
 
 fn checkpoint_info(model: &LoadedModel, device: &str) -> CheckpointInfo {
     use crate::model::config::ModelConfig;
+    // The cube cap re-plans ada3d_focus's cubes; Uni-AdaFocus always runs its N patches.
     let max_cubes = match &model.config {
         ModelConfig::Ada3dFocus(c) => c.num_cubes,
-        ModelConfig::UniAdaFocus(c) => c.num_focus_segments,
         _ => 0,
     };
     CheckpointInfo {

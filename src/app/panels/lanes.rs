@@ -332,7 +332,7 @@ fn keep(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
     }
     if bars == 0 {
         return (
-            "Keep probability lane: this arch has no frame policy".into(),
+            absent(cx, "Keep probability lane", "this arch has no frame policy"),
             None,
         );
     }
@@ -410,7 +410,10 @@ fn cubes(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
         }
     }
     if c.cubes == 0 {
-        return ("Cubes lane: this arch looks at no cubes".into(), None);
+        return (
+            absent(cx, "Cubes lane", "this arch looks at no cubes"),
+            None,
+        );
     }
     (
         format!(
@@ -434,7 +437,10 @@ fn criterion_value(criterion: Criterion, s: &crate::decision::trace::StepPredict
 fn entropy(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
     let c = d.counts();
     if c.steps == 0 {
-        return ("Entropy lane: this arch has no exit steps".into(), None);
+        return (
+            absent(cx, "Entropy lane", "this arch has no exit steps"),
+            None,
+        );
     }
     let criterion = d.criterion;
     let classes = d.trace.class_names.len().max(2) as f32;
@@ -541,7 +547,7 @@ fn stages(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
     let c = d.counts();
     if c.stages == 0 {
         return (
-            "3D stages lane: this arch has no adaptive stages".into(),
+            absent(cx, "3D stages lane", "this arch has no adaptive stages"),
             None,
         );
     }
@@ -592,6 +598,18 @@ fn clip_span(cx: &LaneCtx, clip: &ClipTrace) -> (f32, f32) {
     let b = clip.frames.last().map_or(a, |f| f.frame);
     let (x0, x1) = cx.span(a, b);
     (x0, x1.max(x0 + 30.0))
+}
+
+/// A lane with nothing to show for this arch: say so in the lane and in its label.
+fn absent(cx: &LaneCtx, lane: &str, why: &str) -> String {
+    cx.painter.text(
+        cx.rect.left_center() + egui::vec2(6.0, 0.0),
+        egui::Align2::LEFT_CENTER,
+        why,
+        egui::FontId::proportional(11.0),
+        cx.visuals.weak_text_color(),
+    );
+    format!("{lane}: {why}")
 }
 
 fn join(v: &[usize]) -> String {

@@ -53,6 +53,7 @@ impl AdalensApp {
         let Some(m) = &self.model else { return };
         let own = m.info.knobs;
         let max_cubes = m.info.max_cubes;
+        let has_ada3d_policies = matches!(m.info.arch, "ada3d" | "ada3d_focus");
         let budget = m.budget.as_ref().map(|b| (b.range, b.description.clone()));
         let problem = m.calibration_problem.clone();
         let sliders = &mut self.state.sliders;
@@ -100,21 +101,24 @@ impl AdalensApp {
                 }
             }
         });
-        let mut tf = sliders.frame_threshold.unwrap_or(own.frame_threshold);
-        if ui
-            .add(egui::Slider::new(&mut tf, 0.0..=1.0).text("τ_f (keep frame when m_t ≥ τ_f)"))
-            .changed()
-        {
-            sliders.frame_threshold = Some(tf);
-            rerun = true;
-        }
-        let mut ts = sliders.stage_threshold.unwrap_or(own.stage_threshold);
-        if ui
-            .add(egui::Slider::new(&mut ts, 0.0..=1.0).text("τ_s (stage 3D when n_k ≥ τ_s)"))
-            .changed()
-        {
-            sliders.stage_threshold = Some(ts);
-            rerun = true;
+        // τ_f and τ_s are Ada3D's: only the archs with its frame and stage policies use them.
+        if has_ada3d_policies {
+            let mut tf = sliders.frame_threshold.unwrap_or(own.frame_threshold);
+            if ui
+                .add(egui::Slider::new(&mut tf, 0.0..=1.0).text("τ_f (keep frame when m_t ≥ τ_f)"))
+                .changed()
+            {
+                sliders.frame_threshold = Some(tf);
+                rerun = true;
+            }
+            let mut ts = sliders.stage_threshold.unwrap_or(own.stage_threshold);
+            if ui
+                .add(egui::Slider::new(&mut ts, 0.0..=1.0).text("τ_s (stage 3D when n_k ≥ τ_s)"))
+                .changed()
+            {
+                sliders.stage_threshold = Some(ts);
+                rerun = true;
+            }
         }
         if max_cubes > 0 {
             let mut n = sliders.max_cubes.unwrap_or(max_cubes).min(max_cubes);
