@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use adalens::decision::trace::DecisionTrace;
+use adalens::decision::trace::{ClipTrace, Cube, DecisionTrace};
 use adalens::model::config::UniAdaFocusConfig;
 use adalens::model::device;
 use adalens::model::load::{ConfigOverrides, LoadedModel, Network};
@@ -148,37 +148,58 @@ pub fn class_name(trace: &DecisionTrace, c: u32) -> String {
 }
 
 fn print_uni_adafocus(c: &UniAdaFocusConfig, raw: &UniAdaFocusOutput, trace: &DecisionTrace) {
-    let name = |c: u32| class_name(trace, c);
-    let clip = &trace.clips[0];
+    let Some(clip) = trace.clips.first() else {
+        return;
+    };
     let glance: Vec<usize> = raw
         .glance_indices
         .iter()
-        .map(|&i| clip.frames[i].frame)
+        .filter_map(|&i| clip.frames.get(i).map(|f| f.frame))
         .collect();
     println!(
         "glance      frames {glance:?} (of {} sampled)",
         c.num_segments
     );
-    println!("step  frame  box (x1,y1)-(x2,y2) px      top-1                      p      entropy  GFLOPs");
+    print_steps(trace, clip, "frame", |c| c.z.to_string());
+}
+
+/// One line per step: where its cube (patch) sits (`cube_column`: its frame, or its frames),
+/// its box, the top-1 class with its probability, the entropy and the GFLOPs so far.
+pub fn print_steps(
+    trace: &DecisionTrace,
+    clip: &ClipTrace,
+    column: &str,
+    cube_column: impl Fn(&Cube) -> String,
+) {
+    let width = clip
+        .cubes
+        .iter()
+        .map(|c| cube_column(c).len())
+        .chain([column.len(), 6])
+        .max()
+        .unwrap_or(6);
+    println!(
+        "step  {column:<width$}  box (x1,y1)-(x2,y2) px      top-1                    p      entropy  GFLOPs"
+    );
     for s in &clip.steps {
-        let (frame, boxs) = match s.step {
+        let (at, boxs) = match s.step {
             0 => ("glance".to_string(), String::new()),
-            k => {
-                let c = &clip.cubes[k - 1];
-                let r = c.region.unwrap_or_default();
-                (
-                    c.z.to_string(),
-                    format!("({:.0},{:.0})-({:.0},{:.0})", r[0], r[1], r[2], r[3]),
-                )
-            }
+            k => match clip.cubes.get(k - 1) {
+                Some(c) => {
+                    let r = c.region.unwrap_or_default();
+                    (
+                        cube_column(c),
+                        format!("({:.0},{:.0})-({:.0},{:.0})", r[0], r[1], r[2], r[3]),
+                    )
+                }
+                None => (String::new(), String::new()),
+            },
         };
         let top = s.top.first();
         println!(
-            "{:>4}  {:>6}  {:<26}  {:<24} {:>6.3}  {:>7.3}  {:>6.3}",
+            "{:>4}  {at:<width$}  {boxs:<26}  {:<24} {:>6.3}  {:>7.3}  {:>6.3}",
             s.step,
-            frame,
-            boxs,
-            top.map(|t| name(t.class)).unwrap_or_default(),
+            top.map(|t| class_name(trace, t.class)).unwrap_or_default(),
             top.map(|t| t.prob).unwrap_or(0.0),
             s.entropy,
             s.cumulative_gflops

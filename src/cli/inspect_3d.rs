@@ -9,7 +9,9 @@ use adalens::model::ada3d_focus::{Ada3dFocus, CubePlan, Plan};
 use adalens::model::load::LoadedModel;
 use adalens::model::patch::Region;
 
-use super::inspect::{checkpoint_json, class_name, print_checkpoint_head, print_parameters};
+use super::inspect::{
+    checkpoint_json, class_name, print_checkpoint_head, print_parameters, print_steps,
+};
 
 /// `+17(0.82) -18(0.10) …`: each frame, kept (+) or discarded (−), with m_t.
 fn frame_marks(clip: &ClipTrace) -> String {
@@ -160,33 +162,7 @@ pub fn print_focus_trace(trace: &DecisionTrace) {
     };
     println!("frames      {} (+ kept, m_t)", frame_marks(clip));
     println!("stages      {}", stage_marks(clip));
-    println!("step  cube frames        box (x1,y1)-(x2,y2) px      top-1                    p      entropy  GFLOPs");
-    for s in &clip.steps {
-        let (frames, boxs) = match s.step {
-            0 => ("glance".to_string(), String::new()),
-            k => match clip.cubes.get(k - 1) {
-                Some(c) => {
-                    let r = c.region.unwrap_or_default();
-                    (
-                        format!("{:?}", c.frames),
-                        format!("({:.0},{:.0})-({:.0},{:.0})", r[0], r[1], r[2], r[3]),
-                    )
-                }
-                None => (String::new(), String::new()),
-            },
-        };
-        let top = s.top.first();
-        println!(
-            "{:>4}  {:<18} {:<26}  {:<24} {:>6.3}  {:>7.3}  {:>6.3}",
-            s.step,
-            frames,
-            boxs,
-            top.map(|t| class_name(trace, t.class)).unwrap_or_default(),
-            top.map(|t| t.prob).unwrap_or(0.0),
-            s.entropy,
-            s.cumulative_gflops
-        );
-    }
+    print_steps(trace, clip, "cube frames", |c| format!("{:?}", c.frames));
 }
 
 /// The plan with every frame kept and every stage 3D or 2D: N cubes of T' frames.

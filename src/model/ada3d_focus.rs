@@ -118,6 +118,8 @@ pub struct Ada3dFocus {
     spatial: SpatialPolicy,
     local: ResNet3d,
     classifier: PoolingClassifier,
+    /// Multiply-adds of the glance on all T frames: fixed by the config, counted once.
+    glance_macs: u64,
 }
 
 impl Ada3dFocus {
@@ -130,7 +132,10 @@ impl Ada3dFocus {
         let gdim = glance.feature_dim();
         let local = ResNet3d::new(c.local.clone(), None, vb.pp("local_CNN"))?;
         let k = c.local.adaptive_stages().len();
+        let g = c.glance_size;
+        let glance_macs = glance.flops((g, g)).total * c.num_segments as u64;
         Ok(Self {
+            glance_macs,
             heads: PolicyHeads::new(gdim, c.num_segments, k, vb.pp("selection"))?,
             temporal: TemporalPolicy::new(
                 gdim,
@@ -278,7 +283,6 @@ impl Ada3dFocus {
     pub fn flops_breakdown(&self, plan: &Plan) -> Result<FocusFlops> {
         let c = &self.config;
         let t = c.num_segments;
-        let g = c.glance_size;
         let p = c.cube_size;
         let local_per_cube = plan
             .cubes
@@ -291,7 +295,7 @@ impl Ada3dFocus {
             })
             .collect::<Result<_>>()?;
         Ok(FocusFlops {
-            glance: self.glance.flops((g, g)).total * t as u64,
+            glance: self.glance_macs,
             policies: self.heads.macs()
                 + self.temporal.macs(t)
                 + self.spatial.macs(t, c.glance_map_side()),

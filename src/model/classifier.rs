@@ -57,8 +57,11 @@ impl PoolingClassifier {
     /// first.
     pub fn forward(&self, global: &Tensor, local: &Tensor) -> Result<Tensor> {
         let (mut rows, mut state) = self.glance(global)?;
-        for i in 0..local.dim(0)? {
-            rows.push(self.add_patch(&mut state, &local.narrow(0, i, 1)?)?);
+        // The MLP once on every patch (one matmul, its weights read once), then the running
+        // maximum and the heads step by step.
+        let z2 = self.local_mlp.forward(local)?;
+        for i in 0..z2.dim(0)? {
+            rows.push(self.add_features(&mut state, z2.narrow(0, i, 1)?)?);
         }
         Tensor::cat(&rows, 0)
     }
@@ -86,6 +89,11 @@ impl PoolingClassifier {
     /// One more patch (1×Cl pooled features): the next step's 1×classes logits. Each patch
     /// costs its own MLP row and head only, so a run that stops early computes nothing twice.
     pub fn add_patch(&self, state: &mut PoolingState, local: &Tensor) -> Result<Tensor> {
+        self.add_features(state, self.local_mlp.forward(local)?)
+    }
+
+    /// The next step from a patch's 1×hidden local-MLP output.
+    fn add_features(&self, state: &mut PoolingState, z2: Tensor) -> Result<Tensor> {
         let Some(head) = self.local_heads.get(state.patches) else {
             candle_core::bail!(
                 "patch {} for {} patch heads",
@@ -93,7 +101,6 @@ impl PoolingClassifier {
                 self.local_heads.len()
             )
         };
-        let z2 = self.local_mlp.forward(local)?;
         let run2 = match &state.local {
             Some(r) => r.maximum(&z2)?,
             None => z2,

@@ -5,6 +5,8 @@
 
 use candle_core::{bail, Result, Tensor};
 
+use super::flops::conv_out;
+
 /// Weights and geometry of one Conv3d layer (PyTorch layout: out × in × kt × kh × kw).
 #[derive(Debug, Clone)]
 pub struct Conv3d {
@@ -51,8 +53,7 @@ impl Conv3d {
     /// Output (frames, height, width) for a T×H×W input.
     pub fn out_shape(&self, (t, h, w): (usize, usize, usize)) -> (usize, usize, usize) {
         let d = self.weight.dims();
-        let side =
-            |n: usize, k: usize| (n + 2 * self.padding.1).saturating_sub(k) / self.stride.1 + 1;
+        let side = |n: usize, k: usize| conv_out(n, k, self.stride.1, self.padding.1);
         (self.out_frames(t), side(h, d[3]), side(w, d[4]))
     }
 
@@ -107,8 +108,7 @@ impl Conv3d {
     pub fn macs(&self, (t, h, w): (usize, usize, usize), centre_only: bool) -> u64 {
         let d = self.weight.dims();
         let (o, i, kt, k) = (d[0], d[1], d[2], d[3]);
-        let ho = (h + 2 * self.padding.1).saturating_sub(k) / self.stride.1 + 1;
-        let wo = (w + 2 * self.padding.1).saturating_sub(d[4]) / self.stride.1 + 1;
+        let (_, ho, wo) = self.out_shape((t, h, w));
         let taps = if centre_only { 1 } else { kt };
         (o * self.out_frames(t) * ho * wo) as u64 * (i * taps * k * d[4]) as u64
     }

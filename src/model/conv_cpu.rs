@@ -29,7 +29,7 @@ pub(crate) struct Window {
 impl Window {
     /// Output side over `n` values; callers have checked the input with [`Window::out_hw`].
     pub fn side(self, n: usize) -> usize {
-        (n + 2 * self.padding).saturating_sub(self.kernel) / self.stride + 1
+        super::flops::conv_out(n, self.kernel, self.stride, self.padding)
     }
 
     /// Output height and width; an error when the padded input is narrower than the kernel

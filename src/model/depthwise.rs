@@ -30,6 +30,9 @@ impl DepthwiseCpu {
         if one != 1 || k != k2 {
             candle_core::bail!("depthwise weight must be C×1×k×k, got {:?}", weight.dims());
         }
+        if bias.dims() != [c] {
+            candle_core::bail!("depthwise bias must have {c} values, got {:?}", bias.dims());
+        }
         Ok(Self {
             weight: weight.flatten_all()?.to_vec1()?,
             bias: bias.to_vec1()?,

@@ -3,8 +3,10 @@
 //! temporal padding kt/2, PySlowFast's "T frames in, T frames out") is the sum over its kt
 //! temporal taps of k×k 2D convolutions on the frames shifted by the tap's offset (zero frames
 //! past the clip's ends), ARCHITECTURE.md §1. Run as 2D (Ada3D §3.2), only the centre tap
-//! `k[⌊kt/2⌋]` is used, on the same weights. Each tap is a [`FusedConv2d`]: on the CPU the
-//! sum, bias, residual and activation are accumulated in place by the fused kernel.
+//! `k[⌊kt/2⌋]` is used, on the same weights. Each tap is a [`FusedConv2d`]: on the CPU each
+//! tap's product is added to the running sum by the fused kernel, and the centre tap, last, adds
+//! the bias and the residual and applies the activation in the same pass. A tap whose shift
+//! reaches past the clip only sees zero frames and is skipped (few kept frames, short clips).
 
 use candle_core::{DType, Module, Result, Tensor};
 use candle_nn::VarBuilder;
@@ -14,9 +16,9 @@ use super::layers::{fold_bn, Act, FusedConv2d};
 
 #[derive(Debug, Clone)]
 pub struct Conv3dBn {
-    /// Tap i of the full kernel; the bias rides on tap 0 and the activation on the last.
-    taps: Vec<FusedConv2d>,
-    /// The centre tap with bias and activation: the layer as 2D (and the whole layer if kt = 1).
+    /// The other kt − 1 taps with their temporal offsets, without bias or activation.
+    side_taps: Vec<(isize, FusedConv2d)>,
+    /// The centre tap with bias and activation: the layer as 2D, and the last tap of the 3D sum.
     centre: FusedConv2d,
     in_c: usize,
     out_c: usize,
@@ -43,17 +45,17 @@ impl Conv3dBn {
         let zero = Tensor::zeros(out_c, DType::F32, w.device())?;
         let pad = k / 2;
         let tap = |i: usize| w.narrow(2, i, 1)?.squeeze(2)?.contiguous();
-        let centre = FusedConv2d::new(tap(kt / 2)?, b.clone(), stride, pad, 1, act)?;
-        let mut taps = Vec::new();
-        if kt > 1 {
-            for i in 0..kt {
-                let bias = if i == 0 { b.clone() } else { zero.clone() };
-                let a = if i + 1 == kt { act } else { Act::None };
-                taps.push(FusedConv2d::new(tap(i)?, bias, stride, pad, 1, a)?);
-            }
-        }
+        let mid = kt / 2;
+        let centre = FusedConv2d::new(tap(mid)?, b, stride, pad, 1, act)?;
+        let side_taps = (0..kt)
+            .filter(|&i| i != mid)
+            .map(|i| {
+                let conv = FusedConv2d::new(tap(i)?, zero.clone(), stride, pad, 1, Act::None)?;
+                Ok((i as isize - mid as isize, conv))
+            })
+            .collect::<Result<_>>()?;
         Ok(Self {
-            taps,
+            side_taps,
             centre,
             in_c,
             out_c,
@@ -80,24 +82,23 @@ impl Conv3dBn {
         full3d: bool,
         skip: Option<&Tensor>,
     ) -> Result<Tensor> {
-        if self.taps.is_empty() || !full3d {
-            return match skip {
-                Some(s) => self.centre.forward_residual(x, s),
-                None => self.centre.forward(x),
-            };
-        }
-        let pad = (self.kt / 2) as isize;
+        let t = x.dim(0)? / clips.max(1);
         let mut sum: Option<Tensor> = skip.cloned();
-        for (i, tap) in self.taps.iter().enumerate() {
-            let shifted = shift_frames(x, clips, i as isize - pad)?;
-            sum = Some(match &sum {
-                Some(s) => tap.forward_residual(&shifted, s)?,
-                None => tap.forward(&shifted)?,
-            });
+        if full3d {
+            for (offset, tap) in &self.side_taps {
+                if offset.unsigned_abs() >= t {
+                    continue;
+                }
+                let shifted = shift_frames(x, clips, *offset)?;
+                sum = Some(match &sum {
+                    Some(s) => tap.forward_residual(&shifted, s)?,
+                    None => tap.forward(&shifted)?,
+                });
+            }
         }
         match sum {
-            Some(y) => Ok(y),
-            None => candle_core::bail!("Conv3d with an empty kernel"),
+            Some(s) => self.centre.forward_residual(x, &s),
+            None => self.centre.forward(x),
         }
     }
 

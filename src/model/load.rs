@@ -210,7 +210,6 @@ fn parameter_counts(sd: &StateDict) -> Vec<(String, usize)> {
     parts
 }
 
-/// Candidate sidecar files: `x.pth.tar` → `x.json`, then `x.pth.tar.json`.
 /// A checkpoint's file name without its checkpoint extension (`x.pth.tar` → `x`).
 fn checkpoint_stem(path: &Path) -> String {
     let name = path
@@ -233,6 +232,7 @@ fn checkpoint_stem(path: &Path) -> String {
     name
 }
 
+/// Candidate sidecar files: `x.pth.tar` → `x.json`, then `x.pth.tar.json`.
 fn sidecars(path: &Path) -> Vec<PathBuf> {
     let name = path
         .file_name()

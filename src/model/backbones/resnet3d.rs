@@ -9,12 +9,12 @@
 //! `BottleneckTransform` with `stride_1x1 = False`: a = [kt,1,1] (kt from the stage's temporal
 //! kernel list, cycled over its blocks), b = [1,3,3] with the spatial stride, c = [1,1,1].
 
-use candle_core::{Module, Result, Tensor};
+use candle_core::{Result, Tensor};
 use candle_nn::VarBuilder;
 use serde::{Deserialize, Serialize};
 
 use crate::model::flops::{conv_out, FlopCount};
-use crate::model::layers::Act;
+use crate::model::layers::{classify, Act};
 use crate::model::layers3d::Conv3dBn;
 
 /// Which PySlowFast model the temporal kernels come from.
@@ -349,10 +349,7 @@ impl ResNet3d {
     /// network has no head.
     pub fn forward(&self, frames: &Tensor, adaptive: &[bool]) -> Result<Tensor> {
         let (_, pooled) = self.features_and_pooled(frames, adaptive)?;
-        match &self.head {
-            Some(h) => h.forward(&pooled),
-            None => Ok(pooled),
-        }
+        classify(pooled, self.head.as_ref())
     }
 
     /// Multiply-adds for one clip of `t` frames of `h × w` (head included when present).
