@@ -98,14 +98,18 @@ impl Analysis {
         Ok(Self { input, cache })
     }
 
-    /// Everything after the policies, for `knobs`. `cancel` is checked between clips; a
-    /// cancelled run returns [`PipelineError::Cancelled`].
+    /// Everything after the policies, for `knobs`. `cancel` is checked before the run and
+    /// between clips (a candle forward pass cannot be interrupted; the caller checks it again
+    /// after); a cancelled run returns [`PipelineError::Cancelled`].
     pub fn run(
         &self,
         model: &LoadedModel,
         knobs: &Knobs,
         cancel: &AtomicBool,
     ) -> Result<AnalysisRun, PipelineError> {
+        if cancel.load(Ordering::Relaxed) {
+            return Err(PipelineError::Cancelled);
+        }
         let input = &self.input;
         let (clips, video_prediction, raw, flops, breakdown) = match (&model.network, &self.cache) {
             (Network::UniAdaFocus(net), _) => {

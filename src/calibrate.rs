@@ -4,9 +4,7 @@
 //! and the evaluation split, so thresholds are never judged on the videos they were fitted to.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
 
-use crate::analysis::{Analysis, Knobs};
 use crate::decision::{CalibrationSet, Labels, OutputKind, Role, StepCosts};
 use crate::model::load::LoadedModel;
 use crate::pipeline::{self, RawOutput};
@@ -96,14 +94,16 @@ pub fn calibrate(
     self_labels: bool,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Calibrated, CalibrateError> {
+    let steps = model_steps(model);
+    if steps <= 1 {
+        return Err(CalibrateError::NoSteps(model.arch()));
+    }
     let names = model.config.class_names();
     let classes = names.len();
     let mut outputs = Vec::new();
     let mut costs = Vec::new();
     let mut labels = Vec::new();
     let mut failed = Vec::new();
-    let mut steps = 0;
-    let no_cancel = AtomicBool::new(false);
     for (i, e) in entries.iter().enumerate() {
         progress(i, entries.len());
         let label = match (&e.label, self_labels) {
@@ -125,11 +125,7 @@ pub fn calibrate(
             .and_then(|v| {
                 pipeline::video_input(&v, model, &Control::default()).map_err(|e| e.to_string())
             })
-            .and_then(|input| Analysis::start(model, input).map_err(|e| e.to_string()))
-            .and_then(|a| {
-                a.run(model, &Knobs::of(&model.config), &no_cancel)
-                    .map_err(|e| e.to_string())
-            });
+            .and_then(|input| pipeline::inspect(model, &input).map_err(|e| e.to_string()));
         let run = match run {
             Ok(r) => r,
             Err(why) => {
@@ -137,19 +133,18 @@ pub fn calibrate(
                 continue;
             }
         };
-        let mut logits = match &run.inspection.raw {
+        let mut logits = match &run.raw {
             RawOutput::Ada3dFocus(o) => o.step_logits.clone(),
             RawOutput::UniAdaFocus(o) => o.step_logits.clone(),
-            RawOutput::Ada3d { .. } => return Err(CalibrateError::NoSteps("ada3d")),
+            RawOutput::Ada3d { .. } => return Err(CalibrateError::NoSteps(model.arch())),
         };
-        let mut gflops: Vec<f64> = run.inspection.trace.clips[0]
-            .steps
-            .iter()
-            .map(|s| s.cumulative_gflops)
-            .collect();
-        if steps == 0 {
-            steps = model_steps(model);
-        }
+        let last_steps = run.trace.clips.first().map(|c| &c.steps[..]).unwrap_or(&[]);
+        let mut gflops: Vec<f64> = last_steps.iter().map(|s| s.cumulative_gflops).collect();
+        // Self-labelling: the class the full run predicts (its last step's top-1).
+        let own = last_steps
+            .last()
+            .and_then(|s| s.top.first())
+            .map(|t| t.class);
         // With fewer kept frames than cubes a video has fewer steps; stopping at a step it
         // does not have means stopping at its last one, with that prediction and cost.
         while logits.len() < steps {
@@ -166,7 +161,10 @@ pub fn calibrate(
             ));
             continue;
         }
-        let label = label.unwrap_or_else(|| argmax(logits.last().map_or(&[][..], |v| v)));
+        let Some(label) = label.or(own) else {
+            failed.push((e.path.clone(), "the model made no prediction".into()));
+            continue;
+        };
         outputs.extend(logits.iter().flatten());
         costs.extend(gflops);
         labels.push(label);
@@ -202,27 +200,14 @@ pub fn calibrate(
     Ok(Calibrated { set, failed })
 }
 
-/// Steps of a checkpoint: the glance and one per cube (patch).
-fn model_steps(model: &LoadedModel) -> usize {
+/// Steps of a checkpoint: the glance and one per cube (patch); 1 for archs without exits.
+pub fn model_steps(model: &LoadedModel) -> usize {
     use crate::model::config::ModelConfig;
     match &model.config {
         ModelConfig::Ada3dFocus(c) => c.num_cubes + 1,
         ModelConfig::UniAdaFocus(c) => c.num_focus_segments + 1,
         ModelConfig::Ada3d(_) | ModelConfig::ResNet3d(_) => 1,
     }
-}
-
-fn argmax(v: &[f32]) -> u32 {
-    v.iter()
-        .enumerate()
-        .fold((0, f32::NEG_INFINITY), |(bi, bv), (i, &x)| {
-            if x > bv {
-                (i, x)
-            } else {
-                (bi, bv)
-            }
-        })
-        .0 as u32
 }
 
 #[cfg(test)]
@@ -248,6 +233,5 @@ mod tests {
         assert_eq!(class_index("diving", &names, 5), Some(1));
         assert_eq!(class_index("3", &names, 5), Some(3));
         assert_eq!(class_index("7", &names, 5), None);
-        assert_eq!(argmax(&[0.1, 2.0, -1.0]), 1);
     }
 }

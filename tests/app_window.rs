@@ -40,7 +40,7 @@ fn sampled_thumbnails_in(a: &AdalensApp) -> bool {
         .clips
         .iter()
         .flat_map(|c| &c.frames)
-        .all(|f| l.sampled.contains_key(&f.frame))
+        .all(|f| l.thumbs.contains_key(&f.frame))
 }
 
 /// Step the window until the workers are done and `ready` holds (worker threads run for real).
@@ -252,4 +252,31 @@ fn keys_step_jump_to_decision_points_and_play() {
     h.key_press(egui::Key::F1);
     h.step();
     assert!(h.query_by_label("Ctrl + Shift + O").is_some());
+}
+
+#[test]
+fn after_a_cancel_a_new_checkpoint_still_gets_its_thumbnails() {
+    let mut h = demo_app();
+    // Cancel, then open a checkpoint that samples other frames: the thumbnail job it starts
+    // must not inherit the cancelled flag.
+    h.state_mut().push(Command::CancelJob);
+    h.step();
+    let ck =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/ada3d_tiny.safetensors");
+    h.state_mut().push(Command::OpenCheckpoint(ck));
+    settle(&mut h, |a| {
+        a.model.as_ref().is_some_and(|m| m.info.arch == "ada3d")
+            && a.decisions
+                .as_ref()
+                .is_some_and(|d| d.trace.arch == "ada3d")
+            && sampled_thumbnails_in(a)
+    });
+    let app = h.state();
+    assert!(
+        app.errors.is_empty(),
+        "{:?}",
+        app.errors.iter().map(|e| &e.detail).collect::<Vec<_>>()
+    );
+    let d = app.decisions.as_ref().unwrap();
+    assert!(d.trace.clips.len() > 1, "ada3d runs several clips");
 }

@@ -38,10 +38,6 @@ impl BudgetModel {
         })
     }
 
-    pub fn steps(&self) -> usize {
-        self.prep.steps()
-    }
-
     pub fn curve(&self, criterion: Criterion) -> Option<&Curve> {
         self.curves.iter().find(|c| c.criterion == criterion)
     }

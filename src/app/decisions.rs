@@ -4,24 +4,32 @@
 //! window.
 
 use super::budget::{mark_exits, BudgetModel};
-use crate::analysis::AnalysisRun;
+use crate::analysis::{AnalysisRun, FlopsPart, Knobs};
 use crate::decision::trace::{ClipTrace, Cube, DecisionTrace, FrameDecision, InputGeometry};
 use crate::decision::{Criterion, Evaluation, Solution};
 
 pub struct Decisions {
     pub generation: u64,
-    pub run: AnalysisRun,
-    /// The run's trace with the exits of the current budget marked.
+    /// The τ_f, τ_s and cube cap the run used (the lanes draw its thresholds).
+    pub knobs: Knobs,
+    /// The run's compute by part.
+    pub breakdown: Vec<FlopsPart>,
+    /// The run's trace with the exits of the current budget marked (every re-mark overwrites
+    /// all of them, so no unmarked copy is kept).
     pub trace: DecisionTrace,
     /// The solved thresholds and how they do on the calibration set's evaluation split.
     pub operating: Option<(Solution, Evaluation)>,
     pub criterion: Criterion,
     /// Frames where something was decided (sampled frames, cube centres), sorted, unique.
     pub points: Vec<usize>,
+    /// Every sampled frame number, sorted and unique (clips may overlap or repeat frames).
+    pub sampled: Vec<usize>,
+    /// What the lanes show, for the exits as marked now.
+    pub counts: LaneCounts,
 }
 
 /// The numbers each lane shows (also its accessibility label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LaneCounts {
     pub sampled: usize,
     pub discarded: usize,
@@ -50,7 +58,7 @@ impl Decisions {
         budget: Option<(&BudgetModel, f64)>,
         criterion: Criterion,
     ) -> Self {
-        let trace = run.inspection.trace.clone();
+        let trace = run.inspection.trace;
         let mut points: Vec<usize> = trace
             .clips
             .iter()
@@ -63,9 +71,19 @@ impl Decisions {
             .collect();
         points.sort_unstable();
         points.dedup();
+        let mut sampled: Vec<usize> = trace
+            .clips
+            .iter()
+            .flat_map(|c| c.frames.iter().map(|f| f.frame))
+            .collect();
+        sampled.sort_unstable();
+        sampled.dedup();
         let mut d = Self {
+            sampled,
+            counts: LaneCounts::default(),
             generation,
-            run,
+            knobs: run.knobs,
+            breakdown: run.breakdown,
             trace,
             operating: None,
             criterion,
@@ -79,23 +97,24 @@ impl Decisions {
     pub fn remark(&mut self, budget: Option<(&BudgetModel, f64)>, criterion: Criterion) {
         self.criterion = criterion;
         self.operating = mark_exits(&mut self.trace, budget, criterion);
+        self.counts = self.count();
     }
 
-    pub fn counts(&self) -> LaneCounts {
+    fn count(&self) -> LaneCounts {
         let clips = &self.trace.clips;
         let frames = clips.iter().flat_map(|c| &c.frames);
         let exit_of = |c: &ClipTrace| c.exit.as_ref().map(|e| e.exit_step);
+        let computed = |c: &ClipTrace| {
+            c.cubes
+                .iter()
+                .filter(|q| Self::cube_computed(c, q.order))
+                .count()
+        };
         LaneCounts {
             sampled: frames.clone().count(),
             discarded: frames.filter(|f| !f.kept).count(),
             cubes: clips.iter().map(|c| c.cubes.len()).sum(),
-            computed_cubes: clips
-                .iter()
-                .map(|c| {
-                    let e = exit_of(c).unwrap_or(c.cubes.len());
-                    c.cubes.iter().filter(|q| q.order <= e).count()
-                })
-                .sum(),
+            computed_cubes: clips.iter().map(computed).sum(),
             steps: clips.iter().map(|c| c.steps.len()).sum(),
             exit_step: clips.iter().find(|c| !c.steps.is_empty()).and_then(exit_of),
             clips: clips.len(),
@@ -106,15 +125,6 @@ impl Decisions {
                 .count(),
             stages: clips.iter().map(|c| c.stages.len()).sum(),
         }
-    }
-
-    /// Every sampled frame number, clip after clip.
-    pub fn sampled_frames(&self) -> Vec<usize> {
-        self.trace
-            .clips
-            .iter()
-            .flat_map(|c| c.frames.iter().map(|f| f.frame))
-            .collect()
     }
 
     /// Whether cube `order` of `clip` is computed at this budget (up to the exit step).
@@ -282,7 +292,7 @@ mod tests {
     #[test]
     fn without_a_budget_every_cube_is_computed_and_the_last_step_exits() {
         let d = Decisions::new(1, run(), None, Criterion::Entropy);
-        let c = d.counts();
+        let c = d.counts;
         assert_eq!(
             (c.sampled, c.discarded, c.cubes, c.computed_cubes),
             (4, 1, 2, 2)
@@ -297,7 +307,7 @@ mod tests {
     fn thresholds_move_the_exit_and_the_computed_cubes() {
         let mut d = Decisions::new(1, run(), None, Criterion::Entropy);
         apply_exit_for_test(&mut d, &[None, Some(1.0), None]);
-        let c = d.counts();
+        let c = d.counts;
         assert_eq!((c.exit_step, c.computed_cubes), (Some(1), 1));
         let at_25: Vec<(usize, bool)> = d
             .cubes_at(25)
@@ -306,12 +316,13 @@ mod tests {
             .collect();
         assert_eq!(at_25, vec![(1, true), (2, false)]);
         apply_exit_for_test(&mut d, &[Some(2.0), None, None]);
-        assert_eq!(d.counts().exit_step, Some(0));
-        assert_eq!(d.counts().computed_cubes, 0);
+        assert_eq!(d.counts.exit_step, Some(0));
+        assert_eq!(d.counts.computed_cubes, 0);
     }
 
     fn apply_exit_for_test(d: &mut Decisions, th: &[Option<f64>]) {
         crate::analysis::apply_exit(&mut d.trace, Criterion::Entropy, th, None);
+        d.counts = d.count();
     }
 
     #[test]

@@ -14,7 +14,12 @@ impl AdalensApp {
                 JobEvent::Progress { label, done, total } => {
                     self.progress = Some(Progress { label, done, total })
                 }
-                JobEvent::VideoOpened { video, generation } => {
+                // Only the latest open counts: an older one finishing late is dropped.
+                JobEvent::VideoOpened {
+                    video,
+                    generation,
+                    strip,
+                } if generation == self.issued => {
                     // Only now is the previous video replaced: a video that fails to open
                     // leaves the one before it loaded.
                     self.generation = generation;
@@ -27,34 +32,32 @@ impl AdalensApp {
                     self.loaded = Some(Loaded {
                         video,
                         current: 0,
-                        strip: BTreeMap::new(),
-                        sampled: BTreeMap::new(),
+                        thumbs_requested: strip.iter().copied().collect(),
+                        thumbs: BTreeMap::new(),
+                        strip,
                         frame_texture: None,
                         substituted_thumbnails: 0,
-                        atlas: Default::default(),
+                        atlas: None,
+                        failed_frame: None,
                     });
                     self.analyse();
                 }
+                JobEvent::VideoOpened { .. } => {}
                 JobEvent::Thumbnails {
                     generation,
                     frames,
                     substituted,
-                    sampled,
                 } if generation == self.generation => {
                     if let Some(l) = &mut self.loaded {
                         l.substituted_thumbnails = l.substituted_thumbnails.max(substituted);
-                        let map = if sampled {
-                            &mut l.sampled
-                        } else {
-                            &mut l.strip
-                        };
                         for (n, img) in frames {
+                            l.thumbs_requested.remove(&n);
                             let texture = ctx.load_texture(
                                 format!("thumb{n}"),
                                 to_color_image(&img),
                                 egui::TextureOptions::LINEAR,
                             );
-                            map.insert(
+                            l.thumbs.insert(
                                 n,
                                 Thumb {
                                     texture,
@@ -74,7 +77,23 @@ impl AdalensApp {
                         self.requested_frame = None;
                     }
                 }
-                JobEvent::Thumbnails { .. } | JobEvent::Frame { .. } => {}
+                JobEvent::FrameFailed {
+                    generation,
+                    number,
+                    error,
+                } if generation == self.generation => {
+                    if let Some(l) = &mut self.loaded {
+                        l.failed_frame = Some(number);
+                    }
+                    self.requested_frame = None;
+                    self.errors.push(ErrorNote {
+                        what: format!("Decoding frame {number}"),
+                        detail: error,
+                    });
+                }
+                JobEvent::Thumbnails { .. }
+                | JobEvent::Frame { .. }
+                | JobEvent::FrameFailed { .. } => {}
                 JobEvent::CheckpointLoaded { info, calibration } => {
                     self.state.remember_checkpoint(info.path.clone());
                     let (budget, calibration_problem) = match calibration {
@@ -96,13 +115,27 @@ impl AdalensApp {
                     self.analyse();
                 }
                 JobEvent::Analysed { generation, run } if generation == self.generation => {
-                    let first = self.decisions.is_none();
+                    // Sliders moved while this ran: run again with what they say now.
+                    if run.knobs != self.knobs() {
+                        self.jobs.model(ModelRequest::Rerun {
+                            knobs: self.knobs(),
+                            generation,
+                        });
+                    }
                     let budget = self.budget_choice();
                     let d = Decisions::new(generation, *run, budget, self.state.sliders.criterion);
-                    if first {
-                        if let Some(l) = &self.loaded {
-                            let numbers = d.sampled_frames();
-                            self.jobs.sampled_thumbnails(&l.video, numbers, generation);
+                    if let Some(l) = &mut self.loaded {
+                        let missing: Vec<usize> = d
+                            .sampled
+                            .iter()
+                            .copied()
+                            .filter(|n| {
+                                !l.thumbs.contains_key(n) && !l.thumbs_requested.contains(n)
+                            })
+                            .collect();
+                        if !missing.is_empty() {
+                            l.thumbs_requested.extend(&missing);
+                            self.jobs.thumbnails(&l.video, missing, generation);
                         }
                     }
                     self.decisions = Some(d);
@@ -110,13 +143,18 @@ impl AdalensApp {
                 JobEvent::Analysed { .. } => {}
                 JobEvent::Failed { what, error } => {
                     self.progress = None;
-                    self.requested_frame = None;
                     self.errors.push(ErrorNote {
                         what,
                         detail: error,
                     });
                 }
-                JobEvent::Cancelled => self.progress = None,
+                JobEvent::Cancelled => {
+                    self.progress = None;
+                    // A cancelled thumbnail job may have taken some of these with it.
+                    if let Some(l) = &mut self.loaded {
+                        l.thumbs_requested.clear();
+                    }
+                }
             }
         }
         if !self.jobs.busy() {

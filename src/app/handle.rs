@@ -76,7 +76,7 @@ impl AdalensApp {
                     }
                 }
                 Command::OpenVideo(path) => {
-                    self.issued = self.issued.max(self.generation) + 1;
+                    self.issued += 1;
                     self.jobs
                         .open_video(path, self.state.strip_frames, self.issued);
                 }
@@ -117,14 +117,15 @@ impl AdalensApp {
                         _ => None,
                     }
                 }
-                Command::Rerun => {
-                    if let Some(d) = &self.decisions {
-                        self.jobs.model(ModelRequest::Rerun {
-                            knobs: self.knobs(),
-                            generation: d.generation,
-                        });
-                    }
-                }
+                Command::Rerun => match &self.decisions {
+                    Some(d) => self.jobs.model(ModelRequest::Rerun {
+                        knobs: self.knobs(),
+                        generation: d.generation,
+                    }),
+                    // No result yet (still running, or cancelled): the whole analysis, with
+                    // the sliders as they are now.
+                    None => self.analyse(),
+                },
                 Command::CancelJob => {
                     self.jobs.cancel();
                     self.progress = None;
@@ -139,7 +140,7 @@ impl AdalensApp {
     fn show_current_frame(&mut self, ctx: &egui::Context) {
         let Some(l) = &mut self.loaded else { return };
         let shown = l.frame_texture.as_ref().map(|(n, _)| *n);
-        if shown == Some(l.current) {
+        if shown == Some(l.current) || l.failed_frame == Some(l.current) {
             return;
         }
         if let Some(img) = self.cache.get(l.current) {
@@ -172,6 +173,8 @@ impl AdalensApp {
     fn seek(&mut self, n: usize) {
         if let Some(l) = &mut self.loaded {
             l.current = n.min(l.video.frame_count().saturating_sub(1));
+            // The user moved: a frame that failed before may be tried again.
+            l.failed_frame = None;
         }
     }
 

@@ -26,13 +26,13 @@ pub enum JobEvent {
     VideoOpened {
         video: Video,
         generation: u64,
+        /// The strip's frames, whose thumbnails follow.
+        strip: Vec<usize>,
     },
     Thumbnails {
         generation: u64,
         frames: Vec<(usize, RgbFrame)>,
         substituted: usize,
-        /// The model's sampled frames (else the evenly spread strip of a new video).
-        sampled: bool,
     },
     CheckpointLoaded {
         info: Box<CheckpointInfo>,
@@ -48,11 +48,34 @@ pub enum JobEvent {
         number: usize,
         image: RgbFrame,
     },
+    /// The viewer's frame could not be decoded (it is not asked for again until the playhead
+    /// moves).
+    FrameFailed {
+        generation: u64,
+        number: usize,
+        error: String,
+    },
     Failed {
         what: String,
         error: String,
     },
     Cancelled,
+}
+
+/// Counts a running video job; the count drops when the job ends, even by a panic.
+struct Running(Arc<AtomicUsize>);
+
+impl Running {
+    fn start(count: &Arc<AtomicUsize>) -> Self {
+        count.fetch_add(1, Ordering::Relaxed);
+        Self(count.clone())
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The worker threads and the channels to them.
@@ -96,8 +119,10 @@ impl Jobs {
         self.busy.load(Ordering::Relaxed) > 0 || self.model.busy()
     }
 
-    pub fn cancel(&self) {
+    /// Stop what runs now; jobs started later get a fresh flag.
+    pub fn cancel(&mut self) {
         self.cancel.store(true, Ordering::Relaxed);
+        self.cancel = Arc::new(AtomicBool::new(false));
         self.model.cancel();
     }
 
@@ -111,13 +136,10 @@ impl Jobs {
         self.cancel.store(true, Ordering::Relaxed);
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancel = cancel.clone();
-        let (tx, repaint, busy) = (
-            self.events_tx.clone(),
-            self.repaint.clone(),
-            self.busy.clone(),
-        );
-        busy.fetch_add(1, Ordering::Relaxed);
+        let (tx, repaint) = (self.events_tx.clone(), self.repaint.clone());
+        let running = Running::start(&self.busy);
         std::thread::spawn(move || {
+            let _running = running;
             let what = "Opening the video".to_string();
             let send = |e: JobEvent| {
                 let _ = tx.send(e);
@@ -129,13 +151,16 @@ impl Jobs {
                 total: 1,
             });
             match Video::open(&path) {
+                // A newer open (or Cancel) came while this one was indexing the file.
+                Ok(_) if cancel.load(Ordering::Relaxed) => send(JobEvent::Cancelled),
                 Ok(video) => {
+                    let numbers = plan::tsn_centres(video.frame_count(), strip_frames.max(1));
                     send(JobEvent::VideoOpened {
                         video: video.clone(),
                         generation,
+                        strip: numbers.clone(),
                     });
-                    let numbers = plan::tsn_centres(video.frame_count(), strip_frames.max(1));
-                    decode_thumbnails(&video, numbers, generation, false, &cancel, &send);
+                    decode_thumbnails(&video, numbers, generation, &cancel, &send);
                 }
                 Err(crate::video::VideoError::Cancelled) => send(JobEvent::Cancelled),
                 Err(e) => send(JobEvent::Failed {
@@ -143,23 +168,22 @@ impl Jobs {
                     error: e.to_string(),
                 }),
             }
-            busy.fetch_sub(1, Ordering::Relaxed);
             repaint();
         });
     }
 
     /// Decode thumbnails of `numbers` (the model's sampled frames) in a worker thread.
-    pub fn sampled_thumbnails(&self, video: &Video, numbers: Vec<usize>, generation: u64) {
+    pub fn thumbnails(&self, video: &Video, numbers: Vec<usize>, generation: u64) {
         let (tx, repaint, video) = (self.events_tx.clone(), self.repaint.clone(), video.clone());
-        let (cancel, busy) = (self.cancel.clone(), self.busy.clone());
-        busy.fetch_add(1, Ordering::Relaxed);
+        let cancel = self.cancel.clone();
+        let running = Running::start(&self.busy);
         std::thread::spawn(move || {
+            let _running = running;
             let send = |e: JobEvent| {
                 let _ = tx.send(e);
                 repaint();
             };
-            decode_thumbnails(&video, numbers, generation, true, &cancel, &send);
-            busy.fetch_sub(1, Ordering::Relaxed);
+            decode_thumbnails(&video, numbers, generation, &cancel, &send);
             repaint();
         });
     }
@@ -185,7 +209,6 @@ fn decode_thumbnails(
     video: &Video,
     numbers: Vec<usize>,
     generation: u64,
-    sampled: bool,
     cancel: &AtomicBool,
     send: &(dyn Fn(JobEvent) + Sync),
 ) {
@@ -210,7 +233,6 @@ fn decode_thumbnails(
             generation,
             substituted: d.stats.substituted.len(),
             frames: numbers.into_iter().zip(d.frames).collect(),
-            sampled,
         }),
         Err(crate::video::VideoError::Cancelled) => send(JobEvent::Cancelled),
         Err(e) => send(JobEvent::Failed {
@@ -268,8 +290,9 @@ fn spawn_frame_worker(
                     image,
                 })
                 .collect(),
-            Err(e) => vec![JobEvent::Failed {
-                what: format!("Decoding frame {}", req.number),
+            Err(e) => vec![JobEvent::FrameFailed {
+                generation: req.generation,
+                number: req.number,
                 error: e.to_string(),
             }],
         };

@@ -14,7 +14,7 @@ mod panels;
 pub mod render;
 mod state;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -99,14 +99,19 @@ pub struct Thumb {
 pub struct Loaded {
     pub video: Video,
     pub current: usize,
-    /// Evenly spread frames (the strip before a model has run).
-    pub strip: BTreeMap<usize, Thumb>,
-    /// The model's sampled frames.
-    pub sampled: BTreeMap<usize, Thumb>,
+    /// Thumbnails by frame number: the strip's and the model's sampled frames, each decoded
+    /// once.
+    pub thumbs: BTreeMap<usize, Thumb>,
+    /// Thumbnails asked for and not arrived yet.
+    pub thumbs_requested: BTreeSet<usize>,
+    /// The evenly spread frames shown before a model has run.
+    pub strip: Vec<usize>,
     pub frame_texture: Option<(usize, egui::TextureHandle)>,
     pub substituted_thumbnails: usize,
-    /// The 3D view's atlas of the sampled frames, built once per clip.
-    pub atlas: std::sync::Mutex<Option<Arc<render::cube_view::Atlas>>>,
+    /// The 3D view's atlas of the clip it shows.
+    pub atlas: Option<Arc<render::cube_view::Atlas>>,
+    /// A frame the viewer could not decode: not asked for again until the playhead moves.
+    pub failed_frame: Option<usize>,
 }
 
 /// The loaded checkpoint, as the UI knows it.
@@ -226,19 +231,24 @@ impl AdalensApp {
             }),
         };
         let demo = launch.video.is_none() && launch.checkpoint.is_none();
-        let video = launch.video.or_else(|| demo.then(|| bundled(DEMO_VIDEO)));
-        let checkpoint = launch.checkpoint.or_else(|| {
-            if demo {
-                Some(bundled(DEMO_CHECKPOINT))
-            } else {
-                app.state
-                    .recent_checkpoints
-                    .first()
-                    .filter(|p| p.is_file())
-                    .cloned()
-                    .or_else(|| Some(bundled(DEMO_CHECKPOINT)))
+        let launch = if demo {
+            Launch {
+                frame_stats: launch.frame_stats,
+                ..Launch::demo()
             }
+        } else {
+            launch
+        };
+        // A video without a checkpoint: the one opened last, else the demo's.
+        let checkpoint = launch.checkpoint.or_else(|| {
+            app.state
+                .recent_checkpoints
+                .first()
+                .filter(|p| p.is_file())
+                .cloned()
+                .or_else(|| Some(bundled(DEMO_CHECKPOINT)))
         });
+        let video = launch.video;
         if let Some(c) = checkpoint {
             app.commands.push(Command::OpenCheckpoint(c));
         }

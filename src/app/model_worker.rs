@@ -88,13 +88,20 @@ impl ModelWorker {
         let (lock, cv) = &*self.slot;
         if let Ok(mut p) = lock.lock() {
             match req {
-                ModelRequest::Load { path, config } => p.load = Some((path, config)),
+                ModelRequest::Load { path, config } => {
+                    // A new checkpoint makes what runs and waits for the old one pointless;
+                    // the window asks for the analysis again once it is loaded.
+                    self.cancel.store(true, Ordering::Relaxed);
+                    *p = Pending::default();
+                    p.load = Some((path, config));
+                }
                 ModelRequest::Analyse {
                     video,
                     knobs,
                     generation,
                 } => {
-                    // A new video makes any waiting re-run of the old one pointless.
+                    // A new analysis makes the running one and any waiting re-run pointless.
+                    self.cancel.store(true, Ordering::Relaxed);
                     p.rerun = None;
                     p.analyse = Some((video, knobs, generation));
                 }
@@ -104,9 +111,11 @@ impl ModelWorker {
         }
     }
 
+    /// Stop the running request and drop the waiting ones. The flag is set under the lock the
+    /// worker takes to start its next request (and clear the flag), so no cancel is lost.
     pub fn cancel(&self) {
-        self.cancel.store(true, Ordering::Relaxed);
         if let Ok(mut p) = self.slot.0.lock() {
+            self.cancel.store(true, Ordering::Relaxed);
             *p = Pending::default();
         }
     }
@@ -171,10 +180,23 @@ impl Worker {
                     continue;
                 }
             };
-            match next {
+            // A panic in candle or FFmpeg code fails this request, not the worker.
+            let done = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match next {
                 Next::Load((path, config)) => self.load(path, config),
                 Next::Analyse((video, knobs, generation)) => self.analyse(video, knobs, generation),
                 Next::Rerun((knobs, generation)) => self.rerun(knobs, generation),
+            }));
+            if let Err(panic) = done {
+                let why = panic
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_else(|| "unknown panic".into());
+                self.analysis = None;
+                self.send(JobEvent::Failed {
+                    what: "The model worker".into(),
+                    error: format!("an internal error stopped the request: {why}"),
+                });
             }
             self.busy.store(false, Ordering::Relaxed);
             (self.repaint)();
@@ -248,6 +270,7 @@ impl Worker {
         }
         self.progress("Running the local network", 1, 2);
         match analysis.run(model, &knobs, &self.cancel) {
+            Ok(_) if self.cancel.load(Ordering::Relaxed) => self.send(JobEvent::Cancelled),
             Ok(run) => self.send(JobEvent::Analysed {
                 generation,
                 run: Box::new(run),
@@ -309,6 +332,13 @@ fn load_calibration(model: &LoadedModel) -> Result<Option<Box<BudgetModel>>, Str
         return Err(err(format!(
             "has {} classes; the checkpoint has {classes}",
             set.classes()
+        )));
+    }
+    let steps = crate::calibrate::model_steps(model);
+    if set.steps() != steps {
+        return Err(err(format!(
+            "has {} steps per video; the checkpoint has {steps}",
+            set.steps()
         )));
     }
     let prep = PreparedCalibration::new(set).map_err(|e| err(e.to_string()))?;

@@ -3,13 +3,15 @@
 //! step colours (dim after the exit); drag to orbit, scroll to zoom. Drawn with wgpu through an
 //! egui paint callback (`render/cube_view.rs`, `shaders/cube_view.wgsl`).
 
+use std::collections::BTreeMap;
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::Arc;
 
 use super::step_colour;
 use crate::app::render::cube_view::{
     mat, Atlas, CubeViewCallback, CubeViewUniforms, FrameVertex, LineVertex,
 };
-use crate::app::{AdalensApp, Decisions};
+use crate::app::{AdalensApp, Decisions, Thumb};
 use crate::decision::trace::ClipTrace;
 
 /// Depth of the stack along t, in frame heights.
@@ -31,7 +33,7 @@ impl AdalensApp {
             ui.weak("Appears when the model has run.");
             return;
         };
-        let Some(l) = &self.loaded else { return };
+        let Some(l) = &mut self.loaded else { return };
         let clip_index = d
             .trace
             .clips
@@ -43,7 +45,7 @@ impl AdalensApp {
             return;
         };
         let p = l.video.probe();
-        let (atlas, cells) = atlas_for(clip, l, d.generation, clip_index);
+        let (atlas, cells) = atlas_for(clip, &l.thumbs, &mut l.atlas, d.generation);
         let display = (
             p.display_width.max(1) as f32,
             p.display_height.max(1) as f32,
@@ -75,7 +77,7 @@ impl AdalensApp {
         let _ = response;
         ui.painter()
             .rect_filled(rect, 2.0, egui::Color32::from_gray(18));
-        if !self.has_wgpu() {
+        if !self.has_wgpu {
             ui.painter().text(
                 rect.center(),
                 egui::Align2::CENTER_CENTER,
@@ -111,18 +113,15 @@ impl AdalensApp {
 }
 
 /// The uv rectangle of each sampled frame of the clip in the atlas (None when its thumbnail is
-/// not decoded yet), and the atlas itself once every thumbnail is in.
+/// not decoded yet), and the atlas itself once every thumbnail is in. The atlas is rebuilt only
+/// when the clip's frames change (its key hashes the video's generation and the frame numbers).
 fn atlas_for(
     clip: &ClipTrace,
-    l: &crate::app::Loaded,
+    thumbs: &BTreeMap<usize, Thumb>,
+    cache: &mut Option<Arc<Atlas>>,
     generation: u64,
-    clip_index: usize,
 ) -> (Option<Arc<Atlas>>, Vec<Option<[f32; 4]>>) {
-    let thumbs: Vec<_> = clip
-        .frames
-        .iter()
-        .map(|f| l.sampled.get(&f.frame))
-        .collect();
+    let thumbs: Vec<_> = clip.frames.iter().map(|f| thumbs.get(&f.frame)).collect();
     if thumbs.iter().any(|t| t.is_none()) || thumbs.is_empty() {
         return (None, vec![None; clip.frames.len()]);
     }
@@ -132,36 +131,42 @@ fn atlas_for(
     let cols = ATLAS_COLUMNS.min(thumbs.len());
     let rows = thumbs.len().div_ceil(cols);
     let (aw, ah) = (tw as usize * cols, th as usize * rows);
-    let key = generation << 16 | clip_index as u64;
-    let cached = l
-        .atlas
-        .lock()
-        .ok()
-        .and_then(|a| a.as_ref().filter(|a| a.key == key).cloned());
-    let atlas = cached.unwrap_or_else(|| {
-        let mut rgba = vec![0u8; aw * ah * 4];
-        for (i, t) in thumbs.iter().flatten().enumerate() {
-            let (cx, cy) = ((i % cols) * tw as usize, (i / cols) * th as usize);
-            for y in 0..t.image.height as usize {
-                for x in 0..t.image.width as usize {
-                    let s = (y * t.image.width as usize + x) * 3;
-                    let d = ((cy + y) * aw + cx + x) * 4;
-                    rgba[d..d + 3].copy_from_slice(&t.image.data[s..s + 3]);
-                    rgba[d + 3] = 255;
+    let key = {
+        let mut h = DefaultHasher::new();
+        (
+            generation,
+            clip.frames.iter().map(|f| f.frame).collect::<Vec<_>>(),
+        )
+            .hash(&mut h);
+        h.finish()
+    };
+    let atlas = match cache.as_ref().filter(|a| a.key == key) {
+        Some(a) => a.clone(),
+        None => {
+            let mut rgba = vec![0u8; aw * ah * 4];
+            for (i, t) in thumbs.iter().flatten().enumerate() {
+                let (cx, cy) = ((i % cols) * tw as usize, (i / cols) * th as usize);
+                let w = t.image.width as usize;
+                for (y, row) in t.image.data.chunks_exact(w * 3).enumerate() {
+                    let d = ((cy + y) * aw + cx) * 4;
+                    for (px, out) in row
+                        .chunks_exact(3)
+                        .zip(rgba[d..d + w * 4].chunks_exact_mut(4))
+                    {
+                        out.copy_from_slice(&[px[0], px[1], px[2], 255]);
+                    }
                 }
             }
+            let a = Arc::new(Atlas {
+                key,
+                width: aw as u32,
+                height: ah as u32,
+                rgba,
+            });
+            *cache = Some(a.clone());
+            a
         }
-        let a = Arc::new(Atlas {
-            key,
-            width: aw as u32,
-            height: ah as u32,
-            rgba,
-        });
-        if let Ok(mut slot) = l.atlas.lock() {
-            *slot = Some(a.clone());
-        }
-        a
-    });
+    };
     let cells = thumbs
         .iter()
         .flatten()

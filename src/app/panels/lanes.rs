@@ -121,14 +121,7 @@ pub fn paint(kind: LaneKind, cx: &LaneCtx, app: &AdalensApp) -> (String, Option<
         } else {
             "the model has not run yet"
         };
-        cx.painter.text(
-            cx.rect.left_center() + egui::vec2(6.0, 0.0),
-            egui::Align2::LEFT_CENTER,
-            why,
-            egui::FontId::proportional(11.0),
-            cx.visuals.weak_text_color(),
-        );
-        return (format!("{} lane: {why}", kind.title()), None);
+        return (absent(cx, &format!("{} lane", kind.title()), why), None);
     };
     match kind {
         LaneKind::Thumbnails => thumbnails(cx, app, d),
@@ -177,7 +170,7 @@ pub fn ruler(
     }
 }
 
-/// Width of a marker at each of `frames` (sorted): the gap to the nearest neighbour.
+/// Width of a marker at each of `frames` (sorted, unique): the gap to the nearest neighbour.
 fn slot_width(cx: &LaneCtx, frames: &[usize], max: f32) -> f32 {
     let gap = frames
         .windows(2)
@@ -212,30 +205,30 @@ fn strip(cx: &LaneCtx, app: &AdalensApp) -> (String, Option<Hit>) {
     let Some(l) = &app.loaded else {
         return ("Sampled frames lane: no video".into(), None);
     };
-    let frames: Vec<usize> = l.strip.keys().copied().collect();
-    let w = slot_width(cx, &frames, 200.0);
-    for (n, t) in &l.strip {
-        draw_thumb(cx, &t.texture, cx.x(*n), w);
+    let w = slot_width(cx, &l.strip, 200.0);
+    for n in &l.strip {
+        if let Some(t) = l.thumbs.get(n) {
+            draw_thumb(cx, &t.texture, cx.x(*n), w);
+        }
     }
     (
         format!(
             "Sampled frames lane: {} thumbnails, no model run yet",
-            frames.len()
+            l.strip.len()
         ),
         None,
     )
 }
 
 fn thumbnails(cx: &LaneCtx, app: &AdalensApp, d: &Decisions) -> (String, Option<Hit>) {
-    let c = d.counts();
-    let frames = d.sampled_frames();
-    let w = slot_width(cx, &frames, 160.0);
-    let tau = d.run.knobs.frame_threshold;
+    let c = d.counts;
+    let w = slot_width(cx, &d.sampled, 160.0);
+    let tau = d.knobs.frame_threshold;
     let mut hit = None;
     for clip in &d.trace.clips {
         for f in &clip.frames {
             let x = cx.x(f.frame);
-            let r = match app.loaded.as_ref().and_then(|l| l.sampled.get(&f.frame)) {
+            let r = match app.loaded.as_ref().and_then(|l| l.thumbs.get(&f.frame)) {
                 Some(t) => draw_thumb(cx, &t.texture, x, w),
                 None => {
                     let r = egui::Rect::from_center_size(
@@ -299,9 +292,8 @@ fn thumbnails(cx: &LaneCtx, app: &AdalensApp, d: &Decisions) -> (String, Option<
 }
 
 fn keep(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
-    let frames = d.sampled_frames();
-    let w = slot_width(cx, &frames, 14.0);
-    let tau = d.run.knobs.frame_threshold;
+    let w = slot_width(cx, &d.sampled, 14.0);
+    let tau = d.knobs.frame_threshold;
     let y = |p: f32| cx.rect.bottom() - 3.0 - p.clamp(0.0, 1.0) * (cx.rect.height() - 6.0);
     let mut hit = None;
     let mut bars = 0;
@@ -360,7 +352,7 @@ fn keep(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
 }
 
 fn cubes(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
-    let c = d.counts();
+    let c = d.counts;
     let mut hit = None;
     for clip in &d.trace.clips {
         for q in &clip.cubes {
@@ -435,7 +427,7 @@ fn criterion_value(criterion: Criterion, s: &crate::decision::trace::StepPredict
 }
 
 fn entropy(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
-    let c = d.counts();
+    let c = d.counts;
     if c.steps == 0 {
         return (
             absent(cx, "Entropy lane", "this arch has no exit steps"),
@@ -544,14 +536,14 @@ fn entropy(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
 }
 
 fn stages(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
-    let c = d.counts();
+    let c = d.counts;
     if c.stages == 0 {
         return (
             absent(cx, "3D stages lane", "this arch has no adaptive stages"),
             None,
         );
     }
-    let tau = d.run.knobs.stage_threshold;
+    let tau = d.knobs.stage_threshold;
     let mut hit = None;
     for (ci, clip) in d.trace.clips.iter().enumerate() {
         let (x0, x1) = clip_span(cx, clip);
@@ -600,7 +592,8 @@ fn clip_span(cx: &LaneCtx, clip: &ClipTrace) -> (f32, f32) {
     (x0, x1.max(x0 + 30.0))
 }
 
-/// A lane with nothing to show for this arch: say so in the lane and in its label.
+/// A lane with nothing to show (no model run yet, or nothing of this kind in the arch): say
+/// so in the lane and in its label.
 fn absent(cx: &LaneCtx, lane: &str, why: &str) -> String {
     cx.painter.text(
         cx.rect.left_center() + egui::vec2(6.0, 0.0),

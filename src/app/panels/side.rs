@@ -225,10 +225,10 @@ impl AdalensApp {
     fn breakdown_ui(&mut self, ui: &mut egui::Ui) {
         let Some(d) = &self.decisions else { return };
         ui.strong("GFLOPs of this video");
-        let exit = d.counts().exit_step;
+        let exit = d.counts.exit_step;
         let mut spent = 0.0;
         egui::Grid::new("breakdown").striped(true).show(ui, |ui| {
-            for p in &d.run.breakdown {
+            for p in &d.breakdown {
                 let used = match (p.step, exit) {
                     (Some(k), Some(e)) => k <= e,
                     _ => true,
@@ -293,7 +293,11 @@ impl AdalensApp {
             .y_axis_label("top-1 %")
             .allow_scroll(false)
             .show(ui, |plot| {
-                plot.line(Line::new("adaptive (entropy exit)", adaptive).width(2.0));
+                let adaptive_name = match criterion {
+                    Criterion::Entropy => "adaptive (entropy exit)",
+                    Criterion::Confidence => "adaptive (confidence exit)",
+                };
+                plot.line(Line::new(adaptive_name, adaptive).width(2.0));
                 plot.line(
                     Line::new("random exit", random).style(egui_plot::LineStyle::dashed_loose()),
                 );

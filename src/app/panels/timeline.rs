@@ -42,7 +42,7 @@ impl AdalensApp {
                 count.saturating_sub(1)
             ));
             if let Some(d) = &self.decisions {
-                let c = d.counts();
+                let c = d.counts;
                 ui.separator();
                 ui.label(format!(
                     "{} sampled · {} discarded · {} cubes ({} computed) · {} 3D stages of {}",

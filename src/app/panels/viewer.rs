@@ -41,7 +41,7 @@ impl AdalensApp {
             ui.checkbox(&mut o.labels, "numbers");
             ui.checkbox(&mut o.mask, "mask discarded");
         });
-        let Some((_, tex)) = &l.frame_texture else {
+        let Some((shown, tex)) = &l.frame_texture else {
             ui.centered_and_justified(|ui| ui.spinner());
             return;
         };
@@ -58,7 +58,9 @@ impl AdalensApp {
             egui::Color32::WHITE,
         );
         let Some(d) = &self.decisions else { return };
-        let current = l.current;
+        // The overlays belong to the picture on screen, which lags the playhead while the next
+        // frame decodes.
+        let current = *shown;
         let probe = l.video.probe();
         let (dw, dh) = (
             probe.display_width.max(1) as f32,
