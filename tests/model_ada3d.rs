@@ -10,7 +10,7 @@ use adalens::model::checkpoint::StateDict;
 use adalens::model::load::{ConfigOverrides, LoadedModel, Network};
 use adalens::pipeline;
 use candle_core::{Device, Tensor};
-use common::{max_rel_err, model_fixture as fixture, open_model};
+use common::{assert_close, model_fixture as fixture, open_model};
 use serde_json::Value;
 
 fn ada3d(model: &LoadedModel) -> &Ada3d {
@@ -31,11 +31,6 @@ fn rows(t: &Tensor) -> Vec<Vec<f32>> {
     t.to_vec2().unwrap()
 }
 
-fn check(what: &str, ours: &Tensor, reference: &Tensor) {
-    let e = max_rel_err(ours, reference);
-    assert!(e < 1e-4, "{what}: relative error {e:.2e}");
-}
-
 fn check_model(model: &LoadedModel) {
     let net = ada3d(model);
     let (io, meta) = io();
@@ -43,8 +38,8 @@ fn check_model(model: &LoadedModel) {
     let policies = net.policies(&clips).unwrap();
     let m: Vec<Vec<f32>> = policies.iter().map(|p| p.frame_probs.clone()).collect();
     let n: Vec<Vec<f32>> = policies.iter().map(|p| p.stage_probs.clone()).collect();
-    check("m", &Tensor::new(m, &Device::Cpu).unwrap(), &io["m"]);
-    check("n", &Tensor::new(n, &Device::Cpu).unwrap(), &io["n"]);
+    assert_close("m", &Tensor::new(m, &Device::Cpu).unwrap(), &io["m"]);
+    assert_close("n", &Tensor::new(n, &Device::Cpu).unwrap(), &io["n"]);
     let selection = meta["selection_flops_per_clip"].as_u64().unwrap();
     for case in ["a", "b"] {
         let c = &meta[case];
@@ -65,7 +60,7 @@ fn check_model(model: &LoadedModel) {
         }
         let logits: Vec<Vec<f32>> = runs.iter().map(|r| r.logits.clone()).collect();
         let logits = Tensor::new(logits, &Device::Cpu).unwrap();
-        check(
+        assert_close(
             &format!("case {case} logits"),
             &logits,
             &io[&format!("{case}_logits")],
@@ -153,7 +148,7 @@ fn bare_pyslowfast_checkpoint_opens_as_resnet3d() {
         .all(|r| r.kept.len() == 8 && r.stages_3d == [true; 5]));
     let logits: Vec<Vec<f32>> = runs.iter().map(|r| r.logits.clone()).collect();
     let logits = Tensor::new(logits, &Device::Cpu).unwrap();
-    check("resnet3d logits", &logits, &io["i3d_all3d_logits"]);
+    assert_close("resnet3d logits", &logits, &io["i3d_all3d_logits"]);
 }
 
 /// A checkpoint whose 3D network is narrower than its config says is a key report, not a

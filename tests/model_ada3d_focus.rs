@@ -9,7 +9,7 @@ mod common;
 use adalens::model::ada3d_focus::Ada3dFocus;
 use adalens::model::load::{LoadedModel, Network};
 use candle_core::{DType, Device, Tensor};
-use common::{max_rel_err, model_fixture as fixture, open_model};
+use common::{assert_close, max_rel_err, model_fixture as fixture, open_model};
 
 fn net(model: &LoadedModel) -> &Ada3dFocus {
     match &model.network {
@@ -42,11 +42,6 @@ fn frames(io: &std::collections::HashMap<String, Tensor>, net: &Ada3dFocus) -> T
     x.broadcast_sub(&mean).unwrap().broadcast_div(&std).unwrap()
 }
 
-fn check(what: &str, ours: &Tensor, reference: &Tensor) {
-    let e = max_rel_err(ours, reference);
-    assert!(e < 1e-4, "{what}: relative error {e:.2e}");
-}
-
 fn as_usize(t: &Tensor) -> Vec<usize> {
     t.flatten_all()
         .unwrap()
@@ -65,15 +60,15 @@ fn check_model(model: &LoadedModel) {
     // One glance for both threshold pairs (inspection mode's cache).
     let cache = net.glance(&x).unwrap();
     let v1 = |v: &[f32]| Tensor::new(v, &dev).unwrap();
-    check("m", &v1(&cache.policy.frame_probs), &io["m"]);
-    check("n", &v1(&cache.policy.stage_probs), &io["n"]);
-    check(
+    assert_close("m", &v1(&cache.policy.frame_probs), &io["m"]);
+    assert_close("n", &v1(&cache.policy.stage_probs), &io["n"]);
+    assert_close(
         "temporal weights",
         &v1(&cache.temporal_weights),
         &io["temporal_weights_t"],
     );
     let actions: Vec<f32> = cache.actions.iter().flatten().copied().collect();
-    check(
+    assert_close(
         "actions",
         &v1(&actions),
         &io["actions"].flatten_all().unwrap(),

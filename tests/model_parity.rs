@@ -8,7 +8,7 @@ use adalens::model::backbones::mobilenet_v2::MobileNetV2;
 use adalens::model::backbones::resnet::{Block, ResNet};
 use candle_core::{DType, Device, Module, Tensor};
 use candle_nn::VarBuilder;
-use common::{max_rel_err, model_fixture as fixture};
+use common::{assert_close, model_fixture as fixture};
 
 fn weights(name: &str) -> VarBuilder<'static> {
     // SAFETY: the fixture file is not modified while mapped.
@@ -21,11 +21,6 @@ fn io(name: &str) -> std::collections::HashMap<String, Tensor> {
     candle_core::safetensors::load(fixture(name), &Device::Cpu).unwrap()
 }
 
-fn check(what: &str, ours: &Tensor, reference: &Tensor) {
-    let e = max_rel_err(ours, reference);
-    assert!(e < 1e-4, "{what}: relative error {e:.2e}");
-}
-
 /// Features, pooled vector and logits against the io fixture.
 fn check_network(
     io_name: &str,
@@ -34,9 +29,9 @@ fn check_network(
 ) {
     let io = io(io_name);
     let (features, pooled) = features_and_pooled(&io["input"]);
-    check("features", &features, &io["features"]);
-    check("pooled", &pooled, &io["pooled"]);
-    check("logits", &logits(&io["input"]), &io["logits"]);
+    assert_close("features", &features, &io["features"]);
+    assert_close("pooled", &pooled, &io["pooled"]);
+    assert_close("logits", &logits(&io["input"]), &io["logits"]);
 }
 
 #[test]

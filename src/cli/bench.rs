@@ -31,3 +31,9 @@ pub fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
         } => super::budget_cmd::bench(*samples, *steps, *classes),
     }
 }
+
+/// The middle of a set of timings (the upper middle for an even count).
+pub(super) fn median(mut v: Vec<std::time::Duration>) -> std::time::Duration {
+    v.sort();
+    v.get(v.len() / 2).copied().unwrap_or_default()
+}

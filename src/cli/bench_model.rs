@@ -2,7 +2,7 @@
 //! uni_adafocus config — MobileNetV2 1.0 glance on 16×224² and ResNet-50 local on 16 patches of
 //! 128² — with random weights, timed as scripts/bench_model_peer.py times PyTorch eager.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use adalens::model::backbones::mobilenet_v2::MobileNetV2;
 use adalens::model::backbones::resnet::{depth_layout, ResNet};
@@ -26,12 +26,11 @@ pub struct BenchModelArgs {
     pub json: bool,
 }
 
-fn median(mut v: Vec<Duration>) -> f64 {
-    v.sort();
-    v[v.len() / 2].as_secs_f64()
-}
-
-fn time(repeat: usize, mut f: impl FnMut() -> candle_core::Result<()>) -> anyhow::Result<f64> {
+/// One warm-up run, then the median of `repeat` runs, in seconds.
+pub(super) fn time(
+    repeat: usize,
+    mut f: impl FnMut() -> candle_core::Result<()>,
+) -> anyhow::Result<f64> {
     f()?; // warm-up
     let mut runs = Vec::new();
     for _ in 0..repeat.max(1) {
@@ -39,7 +38,7 @@ fn time(repeat: usize, mut f: impl FnMut() -> candle_core::Result<()>) -> anyhow
         f()?;
         runs.push(t.elapsed());
     }
-    Ok(median(runs))
+    Ok(super::bench::median(runs).as_secs_f64())
 }
 
 pub fn run(a: &BenchModelArgs) -> anyhow::Result<()> {

@@ -3,12 +3,12 @@
 //! scripts/bench_model3d_peer.py times PyTorch's conv3d — with each case's FLOPs, so the
 //! savings can be compared with the time they buy.
 
-use std::time::Instant;
-
 use adalens::model::backbones::resnet3d::{Preset, ResNet3d, ResNet3dSpec};
 use adalens::model::device;
 use candle_core::{DType, Tensor};
 use candle_nn::{VarBuilder, VarMap};
+
+use super::bench_model::time;
 
 #[derive(clap::Args, Debug)]
 pub struct BenchModel3dArgs {
@@ -48,20 +48,12 @@ pub fn run(a: &BenchModel3dArgs) -> anyhow::Result<()> {
     ];
     let mut rows = Vec::new();
     for (name, x, stages) in &cases {
-        let run = || -> candle_core::Result<()> {
+        let seconds = time(a.repeat, || {
             let y = net.forward(x, stages)?;
             y.flatten_all()?.get(0)?.to_scalar::<f32>().map(|_| ())
-        };
-        run()?; // warm-up
-        let mut times = Vec::new();
-        for _ in 0..a.repeat.max(1) {
-            let t = Instant::now();
-            run()?;
-            times.push(t.elapsed().as_secs_f64());
-        }
-        times.sort_by(f64::total_cmp);
+        })?;
         let gflops = net.flops(x.dim(1)?, (a.size, a.size), stages)?.gflops();
-        rows.push((*name, times[times.len() / 2], gflops));
+        rows.push((*name, seconds, gflops));
     }
     if a.json {
         let cases: serde_json::Map<_, _> = rows

@@ -1,5 +1,5 @@
 use std::path::PathBuf;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use adalens::video::{plan, Control, Resize, Video};
 
@@ -21,11 +21,6 @@ pub struct BenchVideoArgs {
     pub threads: usize,
     #[arg(long)]
     pub json: bool,
-}
-
-fn median(mut v: Vec<Duration>) -> Duration {
-    v.sort();
-    v[v.len() / 2]
 }
 
 /// Peak resident memory of this process so far, in MB (Linux `VmHWM`).
@@ -75,14 +70,14 @@ pub fn run(a: &BenchVideoArgs) -> anyhow::Result<()> {
             limit = Some(l);
         }
         let Some(limit) = limit else { continue };
-        let total = median(total_t);
-        let limit_med = median(limit_t);
+        let total = super::bench::median(total_t);
+        let limit_med = super::bench::median(limit_t);
         let row = serde_json::json!({
             "file": file.to_string_lossy(),
             "frames_in_video": video.frame_count(),
             "size": format!("{}x{}", video.probe().width, video.probe().height),
             "targets": targets,
-            "open_index_ms": median(open_t).as_secs_f64() * 1e3,
+            "open_index_ms": super::bench::median(open_t).as_secs_f64() * 1e3,
             "sample_ms": total.as_secs_f64() * 1e3,
             "limit_ms": limit_med.as_secs_f64() * 1e3,
             "ratio_to_limit": total.as_secs_f64() / limit_med.as_secs_f64().max(1e-9),

@@ -180,6 +180,12 @@ pub fn max_rel_err(ours: &candle_core::Tensor, reference: &candle_core::Tensor) 
     max_abs(&(ours - reference).unwrap()) / max_abs(reference).max(1e-12)
 }
 
+/// Asserts `ours` is within 1e-4 relative error of `reference` (the parity bound), naming `what`.
+pub fn assert_close(what: &str, ours: &candle_core::Tensor, reference: &candle_core::Tensor) {
+    let e = max_rel_err(ours, reference);
+    assert!(e < 1e-4, "{what}: relative error {e:.2e}");
+}
+
 /// The tensors of the whole-model fixture (scripts/make_uni_adafocus_fixture.py).
 pub fn uni_adafocus_io() -> std::collections::HashMap<String, candle_core::Tensor> {
     candle_core::safetensors::load(
