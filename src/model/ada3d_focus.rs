@@ -24,6 +24,7 @@ use super::ada3d_config::Ada3dFocusConfig;
 use super::backbones::mobilenet_v2::MobileNetV2;
 use super::backbones::resnet3d::ResNet3d;
 use super::classifier::PoolingClassifier;
+use super::config::check_frames;
 use super::layers::area_downscale;
 use super::patch::{affine_patches, region_from_action, theta_for_region, Region};
 use super::policy::spatial::SpatialPolicy;
@@ -169,16 +170,7 @@ impl Ada3dFocus {
     }
 
     fn check_input(&self, frames: &Tensor) -> Result<()> {
-        let c = &self.config;
-        let (t, ch, h, w) = frames.dims4()?;
-        if t != c.num_segments || ch != 3 || h != c.input_size || w != c.input_size {
-            candle_core::bail!(
-                "input is {t}×{ch}×{h}×{w}; this checkpoint takes {}×3×{s}×{s} (num_segments × RGB × input_size²)",
-                c.num_segments,
-                s = c.input_size
-            );
-        }
-        Ok(())
+        check_frames(frames, self.config.num_segments, self.config.input_size)
     }
 
     /// The glance and every policy output, for frames T×3×S×S (normalised).
@@ -193,13 +185,7 @@ impl Ada3dFocus {
             stage_probs: n.squeeze(0)?.to_vec1()?,
         };
         let temporal_weights = self.temporal.forward(&pooled)?.weights_t;
-        let actions = self
-            .spatial
-            .forward(&maps)?
-            .to_vec2::<f32>()?
-            .into_iter()
-            .map(|r| [r[0], r[1], r[2], r[3]])
-            .collect();
+        let actions = self.spatial.actions(&maps)?;
         Ok(GlanceCache {
             pooled,
             policy,

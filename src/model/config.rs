@@ -168,6 +168,22 @@ impl UniAdaFocusConfig {
 }
 
 /// `class i` where a checkpoint names fewer classes than it has.
+/// Frames for a TSN-sampled arch must be `num_segments`×3×`input_size`²; a readable error
+/// otherwise.
+pub fn check_frames(
+    frames: &candle_core::Tensor,
+    num_segments: usize,
+    input_size: usize,
+) -> candle_core::Result<()> {
+    let (t, ch, h, w) = frames.dims4()?;
+    if t != num_segments || ch != 3 || h != input_size || w != input_size {
+        candle_core::bail!(
+            "input is {t}×{ch}×{h}×{w}; this checkpoint takes {num_segments}×3×{input_size}×{input_size} (num_segments × RGB × input_size²)"
+        );
+    }
+    Ok(())
+}
+
 pub fn named_classes(num_classes: usize, names: &[String]) -> Vec<String> {
     (0..num_classes)
         .map(|i| {

@@ -17,7 +17,7 @@ use serde::Serialize;
 use super::backbones::mobilenet_v2::{MobileNetV2, Naming};
 use super::backbones::resnet::ResNet;
 use super::classifier::PoolingClassifier;
-use super::config::UniAdaFocusConfig;
+use super::config::{check_frames, UniAdaFocusConfig};
 use super::patch::{affine_patches, region_from_action, theta_for_region, Region};
 use super::policy::spatial::{interpolate_actions, SpatialPolicy};
 use super::policy::temporal::{quantile_focus, TemporalPolicy, TemporalWeights};
@@ -144,14 +144,8 @@ impl UniAdaFocus {
         boxes: Option<&[Region]>,
     ) -> Result<UniAdaFocusOutput> {
         let c = &self.config;
-        let (t, ch, h, w) = frames.dims4()?;
-        if t != c.num_segments || ch != 3 || h != c.input_size || w != c.input_size {
-            bail!(
-                "input is {t}×{ch}×{h}×{w}; this checkpoint takes {}×3×{s}×{s} (num_segments × RGB × input_size²)",
-                c.num_segments,
-                s = c.input_size
-            );
-        }
+        check_frames(frames, c.num_segments, c.input_size)?;
+        let (t, h, w) = (c.num_segments, c.input_size, c.input_size);
         let dev = frames.device();
         let glance_indices = c.glance_indices();
         let gi: Vec<u32> = glance_indices.iter().map(|&i| i as u32).collect();
@@ -160,13 +154,7 @@ impl UniAdaFocus {
         let glance_logits = self.glance_fc.forward(&glance_pooled)?.to_vec2()?;
 
         let temporal = self.temporal.forward(&glance_pooled)?;
-        let actions: Vec<[f32; 4]> = self
-            .spatial
-            .forward(&maps)?
-            .to_vec2::<f32>()?
-            .into_iter()
-            .map(|r| [r[0], r[1], r[2], r[3]])
-            .collect();
+        let actions = self.spatial.actions(&maps)?;
         let actions_all = interpolate_actions(&actions, t);
         let (focus_positions, focus_indices) =
             quantile_focus(&temporal.weights_t, t, c.num_focus_segments);

@@ -40,6 +40,16 @@ impl SpatialPolicy {
         })
     }
 
+    /// As [`forward`](Self::forward), as one (y, x, scale_y, scale_x) array per frame.
+    pub fn actions(&self, feature_maps: &Tensor) -> Result<Vec<[f32; 4]>> {
+        Ok(self
+            .forward(feature_maps)?
+            .to_vec2::<f32>()?
+            .into_iter()
+            .map(|r| [r[0], r[1], r[2], r[3]])
+            .collect())
+    }
+
     /// feature_maps: G×C×M×M of one video → G×4 actions in [0, 1].
     pub fn forward(&self, feature_maps: &Tensor) -> Result<Tensor> {
         let mut x = feature_maps
