@@ -18,6 +18,40 @@ pub(crate) fn cpu_threads() -> usize {
     })
 }
 
+/// Split `out` into items of `per_item` values and run `f(item, dst, scratch)` on each, whole
+/// items per thread over `threads` scoped threads (no synchronisation inside a layer); each
+/// thread keeps one scratch buffer for all its items.
+pub(crate) fn for_each_item(
+    out: &mut [f32],
+    per_item: usize,
+    threads: usize,
+    f: impl Fn(usize, &mut [f32], &mut Vec<f32>) + Sync,
+) {
+    let items = out.len() / per_item.max(1);
+    if items == 0 {
+        return;
+    }
+    let per = items.div_ceil(threads.clamp(1, items));
+    let f = &f;
+    std::thread::scope(|scope| {
+        for (t, chunk) in out.chunks_mut(per * per_item).enumerate() {
+            scope.spawn(move || {
+                let mut scratch = Vec::new();
+                for (i, dst) in chunk.chunks_mut(per_item).enumerate() {
+                    f(t * per + i, dst, &mut scratch);
+                }
+            });
+        }
+    });
+}
+
+/// The activation as a clamp, in place: (−∞, ∞) none, (0, ∞) ReLU, (0, 6) ReLU6.
+pub(crate) fn clamp_in_place(dst: &mut [f32], (lo, hi): (f32, f32)) {
+    if lo > f32::NEG_INFINITY || hi < f32::INFINITY {
+        dst.iter_mut().for_each(|v| *v = v.clamp(lo, hi));
+    }
+}
+
 /// A square sliding window: kernel side, stride and zero padding (dilation 1).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Window {
@@ -186,10 +220,7 @@ impl Conv2dCpu {
                 par,
             );
         }
-        let (lo, hi) = self.clamp;
-        if lo > f32::NEG_INFINITY || hi < f32::INFINITY {
-            dst.iter_mut().for_each(|v| *v = v.clamp(lo, hi));
-        }
+        clamp_in_place(dst, self.clamp);
     }
 
     fn run(&self, input: &[f32], layout: &Layout, residual: Option<&[f32]>) -> Result<Storage> {
@@ -218,18 +249,9 @@ impl Conv2dCpu {
         let threads = cpu_threads();
         if n >= threads && threads > 1 {
             // Whole images per thread: no synchronisation inside a layer.
-            let per = n.div_ceil(threads);
-            std::thread::scope(|scope| {
-                for (t, chunk) in out.chunks_mut(per * per_out).enumerate() {
-                    scope.spawn(move || {
-                        let mut cols = Vec::new();
-                        for (i, dst) in chunk.chunks_mut(per_out).enumerate() {
-                            let img = t * per + i;
-                            let src = &input[img * per_in..(img + 1) * per_in];
-                            self.image(src, (h, w), &mut cols, dst, Parallelism::None);
-                        }
-                    });
-                }
+            for_each_item(&mut out, per_out, threads, |img, dst, cols| {
+                let src = &input[img * per_in..(img + 1) * per_in];
+                self.image(src, (h, w), cols, dst, Parallelism::None);
             });
         } else {
             let par = if threads > 1 {

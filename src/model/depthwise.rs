@@ -5,7 +5,9 @@
 
 use candle_core::{CpuStorage, CustomOp1, Layout, Result, Shape, Tensor};
 
-use super::conv_cpu::{cpu_threads, f32_contiguous, inside_columns, Window};
+use super::conv_cpu::{
+    clamp_in_place, cpu_threads, f32_contiguous, for_each_item, inside_columns, Window,
+};
 
 /// Depthwise k×k convolution with bias (BatchNorm already folded in): weight C×1×k×k.
 #[derive(Debug, Clone)]
@@ -81,10 +83,7 @@ impl DepthwiseCpu {
                 }
             }
         }
-        let (lo, hi) = self.clamp;
-        if lo > f32::NEG_INFINITY || hi < f32::INFINITY {
-            dst.iter_mut().for_each(|v| *v = v.clamp(lo, hi));
-        }
+        clamp_in_place(dst, self.clamp);
     }
 }
 
@@ -108,18 +107,9 @@ impl CustomOp1 for DepthwiseCpu {
         if planes == 0 {
             return Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))));
         }
-        let threads = cpu_threads().min(planes);
-        let per = planes.div_ceil(threads);
-        std::thread::scope(|scope| {
-            for (t, chunk) in out.chunks_mut(per * oh * ow).enumerate() {
-                scope.spawn(move || {
-                    for (i, dst) in chunk.chunks_mut(oh * ow).enumerate() {
-                        let plane = t * per + i;
-                        let s = &src[plane * h * w..(plane + 1) * h * w];
-                        self.plane(plane % c, s, (h, w), dst);
-                    }
-                });
-            }
+        for_each_item(&mut out, oh * ow, cpu_threads(), |plane, dst, _| {
+            let s = &src[plane * h * w..(plane + 1) * h * w];
+            self.plane(plane % c, s, (h, w), dst);
         });
         Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))))
     }
