@@ -49,6 +49,9 @@ enum Command {
     Budget(cli::budget_cmd::BudgetArgs),
     /// Run a checkpoint over a `path,label` list and write its calibration set.
     Calibrate(cli::calibrate_cmd::CalibrateArgs),
+    /// Write a paper-ready figure (SVG, PNG or PDF) of the decisions on a video or a grid of
+    /// videos.
+    Figure(cli::figure::FigureArgs),
     /// Benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -76,6 +79,7 @@ fn main() -> ExitCode {
         Some(Command::InspectCheckpoint(a)) => cli::inspect::run_inspect_checkpoint(&a),
         Some(Command::Budget(a)) => cli::budget_cmd::run(&a),
         Some(Command::Calibrate(a)) => cli::calibrate_cmd::run(&a),
+        Some(Command::Figure(a)) => cli::figure::run(&a),
         Some(Command::Bench(b)) => cli::bench::run(&b),
     };
     match result {

@@ -12,7 +12,7 @@ use crossbeam_channel::Sender;
 use super::budget::BudgetModel;
 use super::jobs::JobEvent;
 use crate::analysis::{Analysis, Knobs};
-use crate::decision::{CalibrationSet, PreparedCalibration};
+use crate::decision::PreparedCalibration;
 use crate::model::device;
 use crate::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
 use crate::pipeline::{self, PipelineError};
@@ -326,21 +326,7 @@ fn load_calibration(model: &LoadedModel) -> Result<Option<Box<BudgetModel>>, Str
         return Ok(None);
     }
     let err = |e: String| format!("{}: {e}", path.display());
-    let set = CalibrationSet::load(&path).map_err(|e| err(e.to_string()))?;
-    let classes = model.config.class_names().len();
-    if set.classes() != classes {
-        return Err(err(format!(
-            "has {} classes; the checkpoint has {classes}",
-            set.classes()
-        )));
-    }
-    let steps = crate::calibrate::model_steps(model);
-    if set.steps() != steps {
-        return Err(err(format!(
-            "has {} steps per video; the checkpoint has {steps}",
-            set.steps()
-        )));
-    }
+    let set = crate::headless::load_calibration(model, &path)?;
     let prep = PreparedCalibration::new(set).map_err(|e| err(e.to_string()))?;
     let budget = BudgetModel::new(prep).map_err(|e| err(e.to_string()))?;
     Ok(Some(Box::new(budget)))

@@ -35,10 +35,10 @@ pub struct CheckpointArgs {
     #[arg(long)]
     pub num_focus: Option<usize>,
     /// Ada3D's τ_f: keep a frame when m_t ≥ τ_f.
-    #[arg(long)]
+    #[arg(long, visible_alias = "tau-f")]
     pub frame_threshold: Option<f32>,
     /// Ada3D's τ_s: keep a stage 3D when n_k ≥ τ_s.
-    #[arg(long)]
+    #[arg(long, visible_alias = "tau-s")]
     pub stage_threshold: Option<f32>,
     /// Clips per video (ada3d / resnet3d test protocol).
     #[arg(long)]

@@ -6,6 +6,8 @@ pub mod bench_model3d;
 pub mod bench_video;
 pub mod budget_cmd;
 pub mod calibrate_cmd;
+pub mod exit_args;
+pub mod figure;
 pub mod frames;
 pub mod inspect;
 pub mod inspect_3d;

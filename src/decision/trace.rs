@@ -36,6 +36,17 @@ pub struct InputGeometry {
     pub source_rect: [f64; 4],
 }
 
+impl InputGeometry {
+    /// A point in model-input pixels as display pixels of the video.
+    pub fn to_display(&self, x: f64, y: f64) -> (f64, f64) {
+        let [sx, sy, sw, sh] = self.source_rect;
+        (
+            sx + x / self.width.max(1) as f64 * sw,
+            sy + y / self.height.max(1) as f64 * sh,
+        )
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct VideoInfo {
     pub path: String,

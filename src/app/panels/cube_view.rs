@@ -282,11 +282,9 @@ pub fn build_scene(
             continue;
         };
         cube_count += 1;
-        let [sx, sy, sw, sh] = g.source_rect.map(|v| v as f32);
-        let (iw, ih) = (g.width.max(1) as f32, g.height.max(1) as f32);
         // Model-input pixels → display fraction → world.
-        let wx = |x: f32| ((sx + x / iw * sw) / dw - 0.5) * aspect;
-        let wy = |y: f32| 0.5 - (sy + y / ih * sh) / dh;
+        let wx = |x: f32| (g.to_display(x as f64, 0.0).0 as f32 / dw - 0.5) * aspect;
+        let wy = |y: f32| 0.5 - g.to_display(0.0, y as f64).1 as f32 / dh;
         let pad = if n > 1 {
             DEPTH / (n - 1) as f32 * 0.25
         } else {

@@ -99,15 +99,12 @@ impl AdalensApp {
                     .join(", ")
             ));
         }
-        let [sx, sy, sw, sh] = g.source_rect.map(|v| v as f32);
-        let (iw, ih) = (g.width.max(1) as f32, g.height.max(1) as f32);
         // Model-input pixels → display pixels of the video → screen.
         let to_screen = |x: f32, y: f32| {
-            let vx = sx + x / iw * sw;
-            let vy = sy + y / ih * sh;
+            let (vx, vy) = g.to_display(x as f64, y as f64);
             egui::pos2(
-                img.left() + vx / dw * img.width(),
-                img.top() + vy / dh * img.height(),
+                img.left() + vx as f32 / dw * img.width(),
+                img.top() + vy as f32 / dh * img.height(),
             )
         };
         for c in &cubes {

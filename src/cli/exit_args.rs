@@ -1,0 +1,78 @@
+//! The exit options `figure` and `batch` share: a budget (solved on the checkpoint's
+//! calibration set) or explicit thresholds, and the criterion.
+
+use std::path::PathBuf;
+
+use adalens::decision::{Clamp, Criterion, PreparedCalibration};
+use adalens::headless::{load_calibration, ExitRule};
+use adalens::model::load::{calibration_sidecar, LoadedModel};
+use anyhow::Context;
+
+/// A threshold per step: a number, or `none` for a step nobody stops at.
+fn parse_threshold(s: &str) -> Result<Option<f64>, String> {
+    match s.trim() {
+        "none" | "-" | "" => Ok(None),
+        t => t
+            .parse::<f64>()
+            .map(Some)
+            .map_err(|_| format!("{t:?} is not a threshold (a number or `none`)")),
+    }
+}
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct ExitArgs {
+    /// Stop each video where the thresholds for this budget (mean GFLOPs per video, solved on
+    /// the checkpoint's calibration set) say; without --budget or --thresholds every step runs.
+    #[arg(long, conflicts_with = "thresholds")]
+    pub budget: Option<f64>,
+    /// Thresholds per step instead of a budget, `η0,η1,…` (`none` = never stop at that step).
+    #[arg(long, value_delimiter = ',', value_parser = parse_threshold)]
+    pub thresholds: Option<Vec<Option<f64>>>,
+    /// Exit criterion: entropy (stop when H ≤ η_t) or confidence (stop when max p ≥ τ_t).
+    #[arg(long, default_value = "entropy")]
+    pub criterion: Criterion,
+    /// Calibration set for --budget (default: `NAME.adlcal` beside the checkpoint).
+    #[arg(long)]
+    pub calibration: Option<PathBuf>,
+}
+
+impl ExitArgs {
+    /// The exit rule these options ask for, if any.
+    pub fn rule(&self, model: &LoadedModel) -> anyhow::Result<Option<ExitRule>> {
+        if let Some(thresholds) = &self.thresholds {
+            return Ok(Some(ExitRule {
+                criterion: self.criterion,
+                thresholds: thresholds.clone(),
+                budget: None,
+            }));
+        }
+        let Some(budget) = self.budget else {
+            return Ok(None);
+        };
+        let path = self
+            .calibration
+            .clone()
+            .unwrap_or_else(|| calibration_sidecar(&model.path));
+        if !path.is_file() {
+            anyhow::bail!(
+                "--budget needs a calibration set: {} does not exist (make one with \
+                 `adalens calibrate`, or pass --calibration)",
+                path.display()
+            );
+        }
+        let set = load_calibration(model, &path).map_err(anyhow::Error::msg)?;
+        let prep = PreparedCalibration::new(set).context("preparing the calibration set")?;
+        let (rule, sol) = ExitRule::for_budget(&prep, self.criterion, budget)
+            .with_context(|| format!("thresholds for a budget of {budget} GFLOPs"))?;
+        if sol.clamp != Clamp::None {
+            let (lo, hi) = sol.fit_cost_range;
+            eprintln!(
+                "adalens: a budget of {budget} GFLOPs is outside what {} reaches \
+                 ({lo:.4} … {hi:.4}); every video stops at its {} step",
+                path.display(),
+                if budget < lo { "first" } else { "last" }
+            );
+        }
+        Ok(Some(rule))
+    }
+}

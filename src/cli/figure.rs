@@ -1,0 +1,140 @@
+//! `adalens figure`: one paper-ready figure (SVG, PNG or PDF) of what a checkpoint decided on a
+//! video, or a grid of videos, with the layout the window's "Export figure" uses.
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use adalens::analysis::Knobs;
+use adalens::figure::{
+    self, FigureOptions, Lane, OutputOptions, Theme, ONE_COLUMN_MM, TWO_COLUMN_MM,
+};
+use adalens::headless::run_video;
+use adalens::video::Control;
+use anyhow::Context;
+
+use super::exit_args::ExitArgs;
+use super::inspect::CheckpointArgs;
+
+#[derive(clap::ValueEnum, Debug, Clone, Copy)]
+pub enum Column {
+    /// 84 mm: one column of a two-column paper.
+    One,
+    /// 174 mm: across both columns.
+    Two,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct FigureArgs {
+    /// The video (with --grid, the first row).
+    #[arg(required_unless_present = "grid")]
+    pub video: Option<PathBuf>,
+    /// More videos, one row each under the first (e.g. an easy and a hard one).
+    #[arg(long, num_args = 1..)]
+    pub grid: Vec<PathBuf>,
+    /// Row titles, comma-separated, in the order of the videos (default: file names).
+    #[arg(long, value_delimiter = ',')]
+    pub labels: Vec<String>,
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[command(flatten)]
+    pub model: CheckpointArgs,
+    #[command(flatten)]
+    pub exit: ExitArgs,
+    /// At most this many cubes (ada3d_focus; default: the checkpoint's).
+    #[arg(long)]
+    pub max_cubes: Option<usize>,
+    /// Show N of the sampled frames, spread evenly (default: all).
+    #[arg(long)]
+    pub frames: Option<usize>,
+    /// Which clip to show (ada3d: the test protocol's clips, from 0).
+    #[arg(long, default_value_t = 0)]
+    pub clip: usize,
+    /// Output file: .svg, .png or .pdf.
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// light (papers) or dark (slides).
+    #[arg(long, default_value = "light")]
+    pub theme: Theme,
+    /// Parts to draw, comma-separated: frames, cubes, stages, entropy, predictions, gflops.
+    #[arg(long, value_delimiter = ',', default_value = "frames,cubes,stages,entropy,predictions,gflops")]
+    pub lanes: Vec<Lane>,
+    /// Figure width: one or two columns of a two-column paper.
+    #[arg(long, default_value = "two", conflicts_with = "width_mm")]
+    pub column: Column,
+    /// Figure width in mm instead of --column.
+    #[arg(long)]
+    pub width_mm: Option<f64>,
+    /// Frames per row (default: as many as stay 16 mm wide).
+    #[arg(long)]
+    pub frames_per_row: Option<usize>,
+    /// Cube boxes in step colours instead of one blue.
+    #[arg(long)]
+    pub step_colours: bool,
+    /// Also draw the cubes after the exit, dashed.
+    #[arg(long)]
+    pub after_exit: bool,
+    /// Caption under the figure.
+    #[arg(long)]
+    pub caption: Option<String>,
+    /// PNG resolution.
+    #[arg(long, default_value_t = 300.0)]
+    pub dpi: f32,
+    /// SVG: keep text editable (`<text>`) instead of paths in the bundled font.
+    #[arg(long)]
+    pub svg_text: bool,
+}
+
+pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
+    // Check the output name before minutes of decoding.
+    figure::Format::of(&a.output)?;
+    let model = a.model.open(&a.checkpoint)?;
+    let rule = a.exit.rule(&model)?;
+    let knobs = Knobs {
+        max_cubes: a.max_cubes,
+        ..Knobs::of(&model.config)
+    };
+    let videos: Vec<&PathBuf> = a.video.iter().chain(&a.grid).collect();
+    if !a.labels.is_empty() && a.labels.len() != videos.len() {
+        anyhow::bail!(
+            "{} labels for {} videos (give one per row, or none)",
+            a.labels.len(),
+            videos.len()
+        );
+    }
+    let never = AtomicBool::new(false);
+    let mut panels = Vec::new();
+    for (i, v) in videos.iter().enumerate() {
+        let run = run_video(&model, v, &knobs, rule.as_ref(), &never)
+            .with_context(|| format!("running {} on {}", a.checkpoint.display(), v.display()))?;
+        let panel = figure::make_panel(
+            run.inspection.trace,
+            a.clip,
+            a.frames,
+            a.labels.get(i).cloned(),
+            Some(run.knobs),
+            &Control::default(),
+        )
+        .with_context(|| v.display().to_string())?;
+        panels.push(panel);
+    }
+    let opts = FigureOptions {
+        theme: a.theme,
+        lanes: a.lanes.clone(),
+        width_mm: a.width_mm.unwrap_or(match a.column {
+            Column::One => ONE_COLUMN_MM,
+            Column::Two => TWO_COLUMN_MM,
+        }),
+        step_colours: a.step_colours,
+        after_exit: a.after_exit,
+        caption: a.caption.clone(),
+        frames_per_row: a.frames_per_row,
+    };
+    let svg = figure::render_svg(&panels, &opts);
+    let out = OutputOptions {
+        dpi: a.dpi,
+        svg_text: a.svg_text,
+    };
+    figure::save(&svg, &a.output, &out)?;
+    println!("{}", a.output.display());
+    Ok(())
+}
