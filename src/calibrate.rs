@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::batch::Entry;
 use crate::decision::{CalibrationSet, Labels, OutputKind, Role, StepCosts};
 use crate::model::load::LoadedModel;
 use crate::pipeline::{self, RawOutput};
@@ -20,6 +21,8 @@ pub enum CalibrateError {
     NoSteps(&'static str),
     #[error(transparent)]
     Decision(#[from] crate::decision::DecisionError),
+    #[error("{path}: {message}")]
+    Parts { path: PathBuf, message: String },
 }
 
 /// One line of a `path,label` list.
@@ -85,100 +88,90 @@ pub struct Calibrated {
     pub failed: Vec<(PathBuf, String)>,
 }
 
-/// Run `model` on every entry (with the checkpoint's τ_f, τ_s and all cubes). With
-/// `self_labels`, each video's label is the model's own prediction after its last step, so the
-/// set measures agreement with the full model (for a model without labelled data).
-pub fn calibrate(
-    model: &LoadedModel,
-    entries: &[ListEntry],
-    self_labels: bool,
-    progress: &dyn Fn(usize, usize),
-) -> Result<Calibrated, CalibrateError> {
+/// What one video contributes: its class scores and cumulative GFLOPs at every step (padded
+/// to the checkpoint's steps) and its label.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Sample {
+    pub path: String,
+    pub logits: Vec<Vec<f32>>,
+    pub gflops: Vec<f64>,
+    pub label: u32,
+}
+
+/// Run `model` on one video (with the checkpoint's τ_f, τ_s and all cubes) and read off its
+/// sample. With `self_labels`, the label is the model's own prediction after its last step.
+pub fn sample(model: &LoadedModel, e: &Entry, self_labels: bool) -> Result<Sample, String> {
     let steps = model_steps(model);
-    if steps <= 1 {
-        return Err(CalibrateError::NoSteps(model.arch()));
-    }
     let names = model.config.class_names();
     let classes = names.len();
-    let mut outputs = Vec::new();
-    let mut costs = Vec::new();
-    let mut labels = Vec::new();
-    let mut failed = Vec::new();
-    for (i, e) in entries.iter().enumerate() {
-        progress(i, entries.len());
-        let label = match (&e.label, self_labels) {
-            (_, true) => None,
-            (Some(l), false) => match class_index(l, &names, classes) {
-                Some(c) => Some(c),
-                None => {
-                    failed.push((e.path.clone(), format!("unknown class {l:?}")));
-                    continue;
-                }
-            },
-            (None, false) => {
-                failed.push((e.path.clone(), "no label (or pass --self-labels)".into()));
-                continue;
-            }
+    let label = match (&e.label, self_labels) {
+        (_, true) => None,
+        (Some(l), false) => Some(
+            class_index(l, &names, classes).ok_or_else(|| format!("unknown class {l:?}"))?,
+        ),
+        (None, false) => return Err("no label (or pass --self-labels)".into()),
+    };
+    let run = Video::open(&e.path)
+        .map_err(|e| e.to_string())
+        .and_then(|v| {
+            pipeline::video_input(&v, model, &Control::default()).map_err(|e| e.to_string())
+        })
+        .and_then(|input| pipeline::inspect(model, &input).map_err(|e| e.to_string()))?;
+    let mut logits = match &run.raw {
+        RawOutput::Ada3dFocus(o) => o.step_logits.clone(),
+        RawOutput::UniAdaFocus(o) => o.step_logits.clone(),
+        RawOutput::Ada3d { .. } => return Err(format!("{} has no exit steps", model.arch())),
+    };
+    let last_steps = run.trace.clips.first().map(|c| &c.steps[..]).unwrap_or(&[]);
+    let mut gflops: Vec<f64> = last_steps.iter().map(|s| s.cumulative_gflops).collect();
+    // Self-labelling: the class the full run predicts (its last step's top-1).
+    let own = last_steps
+        .last()
+        .and_then(|s| s.top.first())
+        .map(|t| t.class);
+    // With fewer kept frames than cubes a video has fewer steps; stopping at a step it does
+    // not have means stopping at its last one, with that prediction and cost.
+    while logits.len() < steps {
+        let (Some(l), Some(g)) = (logits.last().cloned(), gflops.last().copied()) else {
+            break;
         };
-        let run = Video::open(&e.path)
-            .map_err(|e| e.to_string())
-            .and_then(|v| {
-                pipeline::video_input(&v, model, &Control::default()).map_err(|e| e.to_string())
-            })
-            .and_then(|input| pipeline::inspect(model, &input).map_err(|e| e.to_string()));
-        let run = match run {
-            Ok(r) => r,
-            Err(why) => {
-                failed.push((e.path.clone(), why));
-                continue;
-            }
-        };
-        let mut logits = match &run.raw {
-            RawOutput::Ada3dFocus(o) => o.step_logits.clone(),
-            RawOutput::UniAdaFocus(o) => o.step_logits.clone(),
-            RawOutput::Ada3d { .. } => return Err(CalibrateError::NoSteps(model.arch())),
-        };
-        let last_steps = run.trace.clips.first().map(|c| &c.steps[..]).unwrap_or(&[]);
-        let mut gflops: Vec<f64> = last_steps.iter().map(|s| s.cumulative_gflops).collect();
-        // Self-labelling: the class the full run predicts (its last step's top-1).
-        let own = last_steps
-            .last()
-            .and_then(|s| s.top.first())
-            .map(|t| t.class);
-        // With fewer kept frames than cubes a video has fewer steps; stopping at a step it
-        // does not have means stopping at its last one, with that prediction and cost.
-        while logits.len() < steps {
-            let (Some(l), Some(g)) = (logits.last().cloned(), gflops.last().copied()) else {
-                break;
-            };
-            logits.push(l);
-            gflops.push(g);
-        }
-        if logits.len() != steps || gflops.len() != steps {
-            failed.push((
-                e.path.clone(),
-                format!("{} steps where the checkpoint has {steps}", logits.len()),
-            ));
-            continue;
-        }
-        let Some(label) = label.or(own) else {
-            failed.push((e.path.clone(), "the model made no prediction".into()));
-            continue;
-        };
-        outputs.extend(logits.iter().flatten());
-        costs.extend(gflops);
-        labels.push(label);
+        logits.push(l);
+        gflops.push(g);
     }
-    progress(entries.len(), entries.len());
-    let samples = labels.len();
-    if samples == 0 {
-        return Err(CalibrateError::NothingRan {
-            failed: failed.len(),
-        });
+    if logits.len() != steps || gflops.len() != steps {
+        return Err(format!(
+            "{} steps where the checkpoint has {steps}",
+            logits.len()
+        ));
     }
-    let roles = (0..samples)
+    let label = label
+        .or(own)
+        .ok_or_else(|| "the model made no prediction".to_string())?;
+    Ok(Sample {
+        path: e.path.display().to_string(),
+        logits,
+        gflops,
+        label,
+    })
+}
+
+/// The calibration set of `samples` (in list order): they alternate between the fitting and
+/// the evaluation split.
+pub fn assemble(
+    samples: &[Sample],
+    steps: usize,
+    classes: usize,
+) -> Result<CalibrationSet, CalibrateError> {
+    let n = samples.len();
+    let outputs = samples
+        .iter()
+        .flat_map(|s| s.logits.iter().flatten().copied())
+        .collect();
+    let costs = samples.iter().flat_map(|s| s.gflops.iter().copied()).collect();
+    let labels = samples.iter().map(|s| s.label).collect();
+    let roles = (0..n)
         .map(|i| {
-            if samples < 2 {
+            if n < 2 {
                 Role::Both
             } else if i % 2 == 0 {
                 Role::Fit
@@ -187,8 +180,8 @@ pub fn calibrate(
             }
         })
         .collect();
-    let set = CalibrationSet::new(
-        samples,
+    Ok(CalibrationSet::new(
+        n,
         steps,
         classes,
         OutputKind::Logits,
@@ -196,7 +189,91 @@ pub fn calibrate(
         Labels::Single(labels),
         StepCosts::PerSample(costs),
         roles,
-    )?;
+    )?)
+}
+
+/// Run `model` on every entry and build the set. With `parts`, every video's sample is kept
+/// in that folder as it finishes (written atomically), and videos with a sample there are not
+/// run again: an interrupted calibration resumes where it stopped.
+pub fn calibrate(
+    model: &LoadedModel,
+    entries: &[Entry],
+    self_labels: bool,
+    parts: Option<&Path>,
+    progress: &dyn Fn(usize, usize),
+) -> Result<Calibrated, CalibrateError> {
+    let steps = model_steps(model);
+    if steps <= 1 {
+        return Err(CalibrateError::NoSteps(model.arch()));
+    }
+    let classes = model.config.class_names().len();
+    let part_err = |p: &Path, e: std::io::Error| CalibrateError::Parts {
+        path: p.to_path_buf(),
+        message: e.to_string(),
+    };
+    if let Some(dir) = parts {
+        std::fs::create_dir_all(dir).map_err(|e| part_err(dir, e))?;
+        crate::fsutil::remove_stale_temporaries(dir);
+        // Samples of another checkpoint or labelling must not be mixed in.
+        let settings = serde_json::json!({
+            "checkpoint": model.path.display().to_string(),
+            "self_labels": self_labels,
+        });
+        let path = dir.join("settings.json");
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let have: Option<serde_json::Value> = serde_json::from_str(&text).ok();
+                if have.as_ref() != Some(&settings) {
+                    return Err(CalibrateError::Parts {
+                        path: dir.to_path_buf(),
+                        message: format!(
+                            "holds the samples of another run ({}); delete it to start afresh",
+                            text.trim()
+                        ),
+                    });
+                }
+            }
+            Err(_) => crate::fsutil::write_atomic(&path, settings.to_string().as_bytes())
+                .map_err(|e| part_err(&path, e))?,
+        }
+    }
+    let mut samples = Vec::new();
+    let mut failed = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        progress(i, entries.len());
+        let part = parts.map(|d| d.join(format!("{}.json", e.key)));
+        let stored = part
+            .as_ref()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|s| serde_json::from_str::<Sample>(&s).ok())
+            .filter(|s| {
+                s.path == e.path.display().to_string()
+                    && s.logits.len() == steps
+                    && s.logits.iter().all(|l| l.len() == classes)
+            });
+        if let Some(s) = stored {
+            samples.push(s);
+            continue;
+        }
+        match sample(model, e, self_labels) {
+            Ok(s) => {
+                if let Some(p) = &part {
+                    let json = serde_json::to_string(&s).unwrap_or_default();
+                    crate::fsutil::write_atomic(p, json.as_bytes())
+                        .map_err(|err| part_err(p, err))?;
+                }
+                samples.push(s);
+            }
+            Err(why) => failed.push((e.path.clone(), why)),
+        }
+    }
+    progress(entries.len(), entries.len());
+    if samples.is_empty() {
+        return Err(CalibrateError::NothingRan {
+            failed: failed.len(),
+        });
+    }
+    let set = assemble(&samples, steps, classes)?;
     Ok(Calibrated { set, failed })
 }
 

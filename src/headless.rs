@@ -35,7 +35,7 @@ pub fn load_calibration(model: &LoadedModel, path: &Path) -> Result<CalibrationS
 }
 
 /// When a video stops: the first step whose prediction meets its threshold.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ExitRule {
     pub criterion: Criterion,
     /// Per step; `None` never exits there; the last step always does.

@@ -6,6 +6,7 @@
 
 pub mod analysis;
 pub mod app;
+pub mod batch;
 pub mod calibrate;
 pub mod decision;
 pub mod figure;

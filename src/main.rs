@@ -52,6 +52,11 @@ enum Command {
     /// Write a paper-ready figure (SVG, PNG or PDF) of the decisions on a video or a grid of
     /// videos.
     Figure(cli::figure::FigureArgs),
+    /// Run a checkpoint over a list or folder of videos: one DecisionTrace each and a summary
+    /// table; resumable and shardable (`--shard i/N`).
+    Batch(cli::batch_cmd::BatchArgs),
+    /// Join the summaries of a sharded batch into summary.csv.
+    Merge(cli::batch_cmd::MergeArgs),
     /// Benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -80,6 +85,8 @@ fn main() -> ExitCode {
         Some(Command::Budget(a)) => cli::budget_cmd::run(&a),
         Some(Command::Calibrate(a)) => cli::calibrate_cmd::run(&a),
         Some(Command::Figure(a)) => cli::figure::run(&a),
+        Some(Command::Batch(a)) => cli::batch_cmd::run(&a),
+        Some(Command::Merge(a)) => cli::batch_cmd::run_merge(&a),
         Some(Command::Bench(b)) => cli::bench::run(&b),
     };
     match result {

@@ -7,7 +7,7 @@ mod common;
 use std::sync::atomic::AtomicBool;
 
 use adalens::analysis::{Analysis, Knobs};
-use adalens::calibrate::{calibrate, read_list};
+use adalens::calibrate::calibrate;
 use adalens::decision::{Criterion, PreparedCalibration};
 use adalens::model::load::{ConfigOverrides, LoadedModel};
 use adalens::pipeline;
@@ -99,8 +99,20 @@ fn calibrate_builds_a_set_the_budget_engine_takes_and_reports_bad_videos() {
     )
     .unwrap();
     let model = open_model(model_fixture("ada3d_focus_tiny.safetensors"));
-    let entries = read_list(&list).unwrap();
-    let out = calibrate(&model, &entries, false, &|_, _| {}).unwrap();
+    let entries = adalens::batch::entries(&list).unwrap();
+    let parts = dir.path().join("calib.parts");
+    let out = calibrate(&model, &entries, false, Some(&parts), &|_, _| {}).unwrap();
+    // Resumable: every video that ran left its sample; a rerun takes them from there (the
+    // videos themselves are gone) and builds the same set.
+    let stored = std::fs::read_dir(&parts).unwrap().count();
+    assert_eq!(stored, 3 + 1, "three samples and the settings");
+    for i in 0..3 {
+        std::fs::remove_file(dir.path().join(format!("v{i}.mp4"))).unwrap();
+    }
+    let again = calibrate(&model, &entries, false, Some(&parts), &|_, _| {}).unwrap();
+    assert_eq!(again.set.to_bytes(), out.set.to_bytes());
+    // Samples of another labelling are refused, not mixed in.
+    assert!(calibrate(&model, &entries, true, Some(&parts), &|_, _| {}).is_err());
     assert_eq!(out.set.samples(), 3);
     assert_eq!(out.set.steps(), 4);
     assert_eq!(out.failed.len(), 2, "{:?}", out.failed);

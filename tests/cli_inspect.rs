@@ -75,6 +75,7 @@ fn inspect_on_frames_prints_the_trace_and_raw_logits() {
         "--checkpoint",
         path(&ck),
         "--json",
+        "--raw",
     ]));
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     let focus: Vec<i64> = io["focus_indices"].get(0).unwrap().to_vec1().unwrap();
@@ -118,6 +119,7 @@ fn inspect_runs_on_a_video() {
         "--checkpoint",
         path(&ck),
         "--json",
+        "--raw",
     ]));
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     let frames = json["trace"]["clips"][0]["frames"].as_array().unwrap();
@@ -186,6 +188,7 @@ fn inspect_runs_ada3d_on_a_video() {
             "--frame-threshold",
             tau,
             "--json",
+            "--raw",
         ]));
         let json: serde_json::Value = serde_json::from_str(&out).unwrap();
         let kept = json["trace"]["clips"]
@@ -258,6 +261,7 @@ fn inspect_runs_ada3d_focus_on_a_video() {
         "--frame-threshold",
         "0.3",
         "--json",
+        "--raw",
     ]));
     let json: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(json["trace"]["arch"], "ada3d_focus");

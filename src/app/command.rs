@@ -13,6 +13,9 @@ pub enum Command {
     OpenCheckpoint(PathBuf),
     /// Save the current DecisionTrace as JSON (file dialog).
     ExportDecisions,
+    /// Save the figure of what is on screen as SVG, PNG or PDF (file dialog; written by a
+    /// worker thread, which decodes the frames).
+    ExportFigure,
     /// Show frame `n` (display order).
     Seek(usize),
     /// Move the playhead by this many frames.

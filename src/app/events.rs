@@ -148,6 +148,9 @@ impl AdalensApp {
                         detail: error,
                     });
                 }
+                JobEvent::FigureWritten { path } => {
+                    self.notice = Some(format!("Figure written to {}", path.display()));
+                }
                 JobEvent::Cancelled => {
                     self.progress = None;
                     // A cancelled thumbnail job may have taken some of these with it.

@@ -4,13 +4,13 @@ use std::path::PathBuf;
 
 use super::budget::BudgetModel;
 use super::command::Command;
+use super::jobs::FigureRequest;
 use super::model_worker::ModelRequest;
 use super::{to_color_image, AdalensApp, ErrorNote, Playing};
 use crate::analysis::Knobs;
+use crate::figure::{FigureOptions, Lane};
 
-const VIDEO_EXTENSIONS: &[&str] = &[
-    "mp4", "mkv", "webm", "avi", "mov", "m4v", "mpg", "mpeg", "ts", "flv", "wmv",
-];
+use crate::batch::VIDEO_EXTENSIONS;
 const CHECKPOINT_EXTENSIONS: &[&str] = &["safetensors", "pth", "tar", "pyth", "pt", "bin"];
 
 /// A dropped or opened file is a checkpoint when its name says so.
@@ -58,7 +58,7 @@ impl AdalensApp {
                 Command::PickVideo => {
                     let picked = rfd::FileDialog::new()
                         .set_title("Open video")
-                        .add_filter("Videos", VIDEO_EXTENSIONS)
+                        .add_filter("Videos", &VIDEO_EXTENSIONS)
                         .add_filter("All files", &["*"])
                         .pick_file();
                     if let Some(p) = picked {
@@ -87,6 +87,7 @@ impl AdalensApp {
                     });
                 }
                 Command::ExportDecisions => self.export_decisions(),
+                Command::ExportFigure => self.export_figure(),
                 Command::Seek(n) => self.seek(n),
                 Command::Step(d) => {
                     self.playing = None;
@@ -199,6 +200,69 @@ impl AdalensApp {
                 detail: e,
             });
         }
+    }
+
+    /// What "Export figure" draws: the lanes and overlays on screen, the window's step colours
+    /// and hollow after-exit cubes, the clip under the playhead.
+    pub(crate) fn figure_request(&self) -> Option<FigureRequest> {
+        let d = self.decisions.as_ref()?;
+        let current = self.loaded.as_ref().map(|l| l.current).unwrap_or(0);
+        let clip = d
+            .trace
+            .clips
+            .iter()
+            .position(|c| {
+                let f = c.frames.iter().map(|f| f.frame);
+                f.clone().min().is_some_and(|a| a <= current)
+                    && f.max().is_some_and(|b| current <= b)
+            })
+            .unwrap_or(0);
+        let (lanes, overlays) = (&self.state.lanes, &self.state.overlays);
+        let mut shown = Vec::new();
+        if lanes.thumbnails {
+            shown.push(Lane::Frames);
+        }
+        if lanes.cubes && overlays.cubes {
+            shown.push(Lane::Cubes);
+        }
+        if lanes.stages {
+            shown.push(Lane::Stages);
+        }
+        if lanes.entropy {
+            shown.push(Lane::Entropy);
+        }
+        shown.extend([Lane::Predictions, Lane::Gflops]);
+        Some(FigureRequest {
+            trace: d.trace.clone(),
+            clip,
+            knobs: d.knobs,
+            options: FigureOptions {
+                theme: self.state.figure_theme,
+                lanes: shown,
+                width_mm: self.state.figure_width_mm,
+                step_colours: true,
+                after_exit: true,
+                caption: None,
+                frames_per_row: None,
+            },
+        })
+    }
+
+    fn export_figure(&mut self) {
+        let Some(req) = self.figure_request() else {
+            return;
+        };
+        let Some(path) = rfd::FileDialog::new()
+            .set_title("Export figure")
+            .add_filter("PNG (300 DPI)", &["png"])
+            .add_filter("PDF", &["pdf"])
+            .add_filter("SVG", &["svg"])
+            .set_file_name("figure.png")
+            .save_file()
+        else {
+            return;
+        };
+        self.jobs.export_figure(req, path);
     }
 
     /// Move the playhead at the video's frame rate while playing.

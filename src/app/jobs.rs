@@ -59,7 +59,18 @@ pub enum JobEvent {
         what: String,
         error: String,
     },
+    FigureWritten {
+        path: PathBuf,
+    },
     Cancelled,
+}
+
+/// What "Export figure" draws (see [`crate::figure`]): the trace with the exits on screen.
+pub struct FigureRequest {
+    pub trace: crate::decision::trace::DecisionTrace,
+    pub clip: usize,
+    pub knobs: crate::analysis::Knobs,
+    pub options: crate::figure::FigureOptions,
 }
 
 /// Counts a running video job; the count drops when the job ends, even by a panic.
@@ -169,6 +180,51 @@ impl Jobs {
                 }),
             }
             repaint();
+        });
+    }
+
+    /// Decode the figure's frames, lay it out and write it, in a worker thread.
+    pub fn export_figure(&self, req: FigureRequest, path: PathBuf) {
+        let (tx, repaint) = (self.events_tx.clone(), self.repaint.clone());
+        let cancel = self.cancel.clone();
+        let running = Running::start(&self.busy);
+        std::thread::spawn(move || {
+            let _running = running;
+            let send = |e: JobEvent| {
+                let _ = tx.send(e);
+                repaint();
+            };
+            send(JobEvent::Progress {
+                label: "Exporting the figure".into(),
+                done: 0,
+                total: 1,
+            });
+            let ctl = Control {
+                cancel: Some(&cancel),
+                ..Control::default()
+            };
+            let written = crate::figure::make_panel(
+                req.trace,
+                req.clip,
+                None,
+                None,
+                Some(req.knobs),
+                &ctl,
+            )
+            .and_then(|panel| {
+                let svg = crate::figure::render_svg(&[panel], &req.options);
+                crate::figure::save(&svg, &path, &crate::figure::OutputOptions::default())
+            });
+            match written {
+                Ok(()) => send(JobEvent::FigureWritten { path }),
+                Err(crate::figure::FigureError::Video(crate::video::VideoError::Cancelled)) => {
+                    send(JobEvent::Cancelled)
+                }
+                Err(e) => send(JobEvent::Failed {
+                    what: format!("Exporting the figure to {}", path.display()),
+                    error: e.to_string(),
+                }),
+            }
         });
     }
 

@@ -171,6 +171,8 @@ pub struct AdalensApp {
     pub time_view: Option<TimeView>,
     pub orbit: Orbit,
     pub show_help: bool,
+    /// A one-line notice for the status bar (a figure written…).
+    pub notice: Option<String>,
     commands: Vec<Command>,
     jobs: Jobs,
     cache: FrameCache,
@@ -216,6 +218,7 @@ impl AdalensApp {
             time_view: None,
             orbit: Orbit::default(),
             show_help: false,
+            notice: None,
             commands: Vec::new(),
             jobs,
             cache: FrameCache::new(512 << 20),

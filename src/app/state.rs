@@ -89,6 +89,9 @@ pub struct AppState {
     pub lanes: Lanes,
     pub overlays: Overlays,
     pub sliders: Sliders,
+    /// "Export figure": paper or slides, and the width in mm.
+    pub figure_theme: crate::figure::Theme,
+    pub figure_width_mm: f64,
 }
 
 impl Default for AppState {
@@ -104,6 +107,8 @@ impl Default for AppState {
             lanes: Lanes::default(),
             overlays: Overlays::default(),
             sliders: Sliders::default(),
+            figure_theme: crate::figure::Theme::Light,
+            figure_width_mm: crate::figure::TWO_COLUMN_MM,
         }
     }
 }

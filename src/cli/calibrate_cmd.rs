@@ -1,16 +1,19 @@
 //! `adalens calibrate`: run a checkpoint over a labelled list of videos and write the
-//! calibration set its budget slider and `adalens budget` use.
+//! calibration set its budget slider and `adalens budget` use. Resumable: every video's sample
+//! is kept in `OUTPUT.parts/` until the set is written.
 
 use std::path::PathBuf;
 
-use adalens::calibrate::{calibrate, read_list};
+use adalens::batch;
+use adalens::calibrate::calibrate;
 use anyhow::Context;
 
 use super::inspect::CheckpointArgs;
 
 #[derive(clap::Args, Debug)]
 pub struct CalibrateArgs {
-    /// `path,label` lines (label: a class name of the checkpoint or an index).
+    /// `path,label` lines (label: a class name of the checkpoint or an index), or a folder of
+    /// `class/video.mp4`.
     pub list: PathBuf,
     #[arg(long)]
     pub checkpoint: PathBuf,
@@ -31,9 +34,12 @@ pub struct CalibrateArgs {
 
 pub fn run(a: &CalibrateArgs) -> anyhow::Result<()> {
     let model = a.model.open(&a.checkpoint)?;
-    let entries = read_list(&a.list)?;
+    let entries = batch::entries(&a.list)?;
+    let mut parts = a.output.clone().into_os_string();
+    parts.push(".parts");
+    let parts = PathBuf::from(parts);
     let progress = |done: usize, total: usize| eprint!("\rcalibrating {done}/{total}");
-    let out = calibrate(&model, &entries, a.self_labels, &progress)?;
+    let out = calibrate(&model, &entries, a.self_labels, Some(&parts), &progress)?;
     eprintln!();
     for (p, why) in &out.failed {
         eprintln!("skipped {}: {why}", p.display());
@@ -50,6 +56,8 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<()> {
     let set = out.set.with_description(description);
     set.save(&a.output)
         .with_context(|| format!("writing {}", a.output.display()))?;
+    // The set holds everything the parts did; a rerun now starts afresh.
+    let _ = std::fs::remove_dir_all(&parts);
     println!(
         "{}: {} samples ({} skipped), {} steps, {} classes",
         a.output.display(),

@@ -85,9 +85,13 @@ pub struct InspectArgs {
     pub checkpoint: PathBuf,
     #[command(flatten)]
     pub ck: CheckpointArgs,
-    /// Print JSON: the DecisionTrace plus the raw per-step logits and policy outputs.
+    /// Print the DecisionTrace as JSON (what `batch` writes per video and the window exports).
     #[arg(long)]
     pub json: bool,
+    /// With --json: print `{trace, raw, flops}`, adding the raw per-step logits, the policy
+    /// outputs and the FLOPs by part (to compare with another implementation).
+    #[arg(long, requires = "json")]
+    pub raw: bool,
 }
 
 pub fn run_inspect(a: &InspectArgs) -> anyhow::Result<()> {
@@ -104,8 +108,12 @@ pub fn run_inspect(a: &InspectArgs) -> anyhow::Result<()> {
     let t_decode = t0.elapsed();
     let ins = pipeline::inspect(&model, &input).context("running the model")?;
     let t_model = t0.elapsed() - t_decode;
-    if a.json {
+    if a.json && a.raw {
         println!("{}", serde_json::to_string_pretty(&ins)?);
+        return Ok(());
+    }
+    if a.json {
+        println!("{}", ins.trace.to_json()?);
         return Ok(());
     }
     println!(

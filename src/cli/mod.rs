@@ -1,5 +1,6 @@
 //! Headless subcommands: thin wrappers that parse arguments and print; the work is in the library.
 
+pub mod batch_cmd;
 pub mod bench;
 pub mod bench_model;
 pub mod bench_model3d;

@@ -586,7 +586,7 @@ impl CalibrationSet {
     /// Writes the binary format to `path`.
     pub fn save(&self, path: impl AsRef<Path>) -> Result<()> {
         let path = path.as_ref();
-        std::fs::write(path, self.to_bytes()).map_err(|source| DecisionError::Io {
+        crate::fsutil::write_atomic(path, &self.to_bytes()).map_err(|source| DecisionError::Io {
             path: path.to_path_buf(),
             source,
         })

@@ -88,11 +88,12 @@ pub fn png(svg: &str, dpi: f32) -> Result<Vec<u8>, FigureError> {
     let tree = tree(svg)?;
     // usvg sizes the tree in CSS pixels (96 per inch).
     let scale = dpi / 96.0;
-    let size = tree.size().to_int_size().scale_by(scale).ok_or_else(|| {
-        FigureError::Png("the figure has no size".into())
-    })?;
-    let mut pixmap = resvg::tiny_skia::Pixmap::new(size.width(), size.height())
-        .ok_or_else(|| FigureError::Png(format!("{}×{} px is too large", size.width(), size.height())))?;
+    let (w, h) = (
+        (tree.size().width() * scale).round() as u32,
+        (tree.size().height() * scale).round() as u32,
+    );
+    let mut pixmap = resvg::tiny_skia::Pixmap::new(w, h)
+        .ok_or_else(|| FigureError::Png(format!("{w}×{h} px: empty or too large")))?;
     resvg::render(
         &tree,
         resvg::tiny_skia::Transform::from_scale(scale, scale),

@@ -18,6 +18,10 @@ impl AdalensApp {
                 }
                 ui.separator();
             }
+            if let Some(n) = &self.notice {
+                ui.label(n);
+                ui.separator();
+            }
             ui.horizontal_wrapped(|ui| {
                 match &self.model {
                     Some(m) => {

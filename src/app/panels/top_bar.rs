@@ -32,6 +32,14 @@ impl AdalensApp {
                 {
                     self.push(Command::ExportDecisions);
                 }
+                ui.add_enabled_ui(self.decisions.is_some(), |ui| {
+                    ui.menu_button("Export figure", |ui| self.figure_menu_ui(ui))
+                        .response
+                        .on_hover_text(
+                            "A paper-ready figure (SVG, PNG or PDF) of what is on screen, \
+                             laid out as `adalens figure` does",
+                        );
+                });
                 if ui.button("Help").on_hover_text("F1 or ?").clicked() {
                     self.show_help = !self.show_help;
                 }
@@ -107,6 +115,31 @@ impl AdalensApp {
             if ui.button("Cancel").clicked() {
                 self.push(Command::CancelJob);
             }
+        }
+    }
+
+    /// Theme and width of the exported figure, and the button that saves it.
+    fn figure_menu_ui(&mut self, ui: &mut egui::Ui) {
+        use crate::figure::{Theme, ONE_COLUMN_MM, TWO_COLUMN_MM};
+        ui.label("Theme");
+        ui.radio_value(&mut self.state.figure_theme, Theme::Light, "Light (paper)");
+        ui.radio_value(&mut self.state.figure_theme, Theme::Dark, "Dark (slides)");
+        ui.separator();
+        ui.label("Width");
+        ui.radio_value(
+            &mut self.state.figure_width_mm,
+            ONE_COLUMN_MM,
+            format!("One column ({ONE_COLUMN_MM} mm)"),
+        );
+        ui.radio_value(
+            &mut self.state.figure_width_mm,
+            TWO_COLUMN_MM,
+            format!("Two columns ({TWO_COLUMN_MM} mm)"),
+        );
+        ui.separator();
+        if ui.button("Save figure…").clicked() {
+            self.push(Command::ExportFigure);
+            ui.close();
         }
     }
 }

@@ -1,0 +1,276 @@
+//! The summary table of a batch: one CSV row per video (exit step, GFLOPs, kept frames, 3D
+//! stages, top-1, label, or the error), in list order; and `merge`, which joins the shards'
+//! tables into the table an unsharded run writes.
+//!
+//! CSV rather than Parquet: a few columns per video, read directly by pandas, polars, R and
+//! spreadsheets, without the Arrow dependency tree in the build.
+
+use std::path::{Path, PathBuf};
+
+use super::{BatchError, Entry};
+use crate::calibrate::class_index;
+use crate::decision::trace::DecisionTrace;
+
+pub const HEADER: [&str; 17] = [
+    "index",
+    "path",
+    "label",
+    "status",
+    "error",
+    "exit_step",
+    "steps",
+    "gflops",
+    "kept_frames",
+    "sampled_frames",
+    "stages_3d",
+    "stages",
+    "cubes_used",
+    "top1",
+    "top1_name",
+    "top1_prob",
+    "correct",
+];
+
+/// A row for a video that ran.
+pub fn row_ok(e: &Entry, t: &DecisionTrace) -> Vec<String> {
+    let clips = &t.clips;
+    let exit_of = |c: &crate::decision::trace::ClipTrace| {
+        c.exit
+            .as_ref()
+            .map(|x| x.exit_step)
+            .or_else(|| c.steps.len().checked_sub(1))
+    };
+    // The video's compute: every clip up to its exit.
+    let gflops: f64 = clips
+        .iter()
+        .filter_map(|c| exit_of(c).and_then(|s| c.steps.get(s)))
+        .map(|s| s.cumulative_gflops)
+        .sum();
+    let frames = clips.iter().flat_map(|c| &c.frames);
+    let stages = clips.iter().flat_map(|c| &c.stages);
+    let cubes_used: usize = clips
+        .iter()
+        .map(|c| {
+            let e = exit_of(c).unwrap_or(0);
+            c.cubes.iter().filter(|q| q.order <= e).count()
+        })
+        .sum();
+    // The prediction where the model stopped: the exit step's for one clip, else the mean
+    // over clips the trace holds.
+    let top = match clips.as_slice() {
+        [c] => exit_of(c)
+            .and_then(|s| c.steps.get(s))
+            .and_then(|s| s.top.first())
+            .copied(),
+        _ => None,
+    }
+    .or_else(|| t.video_prediction.first().copied());
+    let first = clips.first();
+    let label_class = e
+        .label
+        .as_deref()
+        .and_then(|l| class_index(l, &t.class_names, t.class_names.len()));
+    vec![
+        e.index.to_string(),
+        e.path.display().to_string(),
+        e.label.clone().unwrap_or_default(),
+        "ok".into(),
+        String::new(),
+        first
+            .and_then(exit_of)
+            .map(|s| s.to_string())
+            .unwrap_or_default(),
+        first.map(|c| c.steps.len().to_string()).unwrap_or_default(),
+        format!("{gflops:.6}"),
+        frames.clone().filter(|f| f.kept).count().to_string(),
+        frames.count().to_string(),
+        stages.clone().filter(|s| s.ran_3d).count().to_string(),
+        stages.count().to_string(),
+        cubes_used.to_string(),
+        top.map(|c| c.class.to_string()).unwrap_or_default(),
+        top.and_then(|c| t.class_names.get(c.class as usize).cloned())
+            .unwrap_or_default(),
+        top.map(|c| format!("{:.6}", c.prob)).unwrap_or_default(),
+        match (label_class, top) {
+            (Some(l), Some(c)) => (l == c.class).to_string(),
+            _ => String::new(),
+        },
+    ]
+}
+
+/// A row for a video that failed.
+pub fn row_failed(e: &Entry, error: &str) -> Vec<String> {
+    let mut row = vec![String::new(); HEADER.len()];
+    row[0] = e.index.to_string();
+    row[1] = e.path.display().to_string();
+    row[2] = e.label.clone().unwrap_or_default();
+    row[3] = "failed".into();
+    // One line per row: messages with newlines would still be valid CSV but hard to grep.
+    row[4] = error.replace(['\n', '\r'], " ");
+    row
+}
+
+fn field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// The table as CSV text.
+pub fn to_csv(rows: &[Vec<String>]) -> String {
+    let mut out = HEADER.join(",");
+    out.push('\n');
+    for r in rows {
+        let line: Vec<String> = r.iter().map(|f| field(f)).collect();
+        out.push_str(&line.join(","));
+        out.push('\n');
+    }
+    out
+}
+
+/// Split one CSV line (quoted fields with `""` escapes).
+fn parse_line(line: &str) -> Result<Vec<String>, String> {
+    let mut fields = Vec::new();
+    let mut cur = String::new();
+    let mut chars = line.chars().peekable();
+    let mut quoted = false;
+    while let Some(c) = chars.next() {
+        match (c, quoted) {
+            ('"', true) if chars.peek() == Some(&'"') => {
+                chars.next();
+                cur.push('"');
+            }
+            ('"', true) => quoted = false,
+            ('"', false) if cur.is_empty() => quoted = true,
+            (',', false) => fields.push(std::mem::take(&mut cur)),
+            (c, _) => cur.push(c),
+        }
+    }
+    if quoted {
+        return Err("unterminated quote".into());
+    }
+    fields.push(cur);
+    Ok(fields)
+}
+
+/// Rows of a summary file written by [`to_csv`].
+pub fn read_csv(path: &Path) -> Result<Vec<Vec<String>>, BatchError> {
+    let bad = |message: String| BatchError::Summary {
+        path: path.to_path_buf(),
+        message,
+    };
+    let text = std::fs::read_to_string(path).map_err(|source| BatchError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut lines = text.lines();
+    if lines.next() != Some(HEADER.join(",").as_str()) {
+        return Err(bad("not an adalens batch summary (its header differs)".into()));
+    }
+    lines
+        .enumerate()
+        .map(|(i, l)| {
+            let f = parse_line(l).map_err(|m| bad(format!("line {}: {m}", i + 2)))?;
+            if f.len() != HEADER.len() {
+                return Err(bad(format!(
+                    "line {}: {} fields, expected {}",
+                    i + 2,
+                    f.len(),
+                    HEADER.len()
+                )));
+            }
+            Ok(f)
+        })
+        .collect()
+}
+
+/// Join the shard summaries in `dir` (`summary.shard-I-of-N.csv`, all N of them) into
+/// `summary.csv`, rows in list order. Returns its path and the number of rows.
+pub fn merge(dir: &Path) -> Result<(PathBuf, usize), BatchError> {
+    let bad = |message: String| BatchError::Summary {
+        path: dir.to_path_buf(),
+        message,
+    };
+    let rd = std::fs::read_dir(dir).map_err(|source| BatchError::Io {
+        path: dir.to_path_buf(),
+        source,
+    })?;
+    let mut shards: Vec<(usize, usize, PathBuf)> = Vec::new();
+    for e in rd.flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name
+            .strip_prefix("summary.shard-")
+            .and_then(|r| r.strip_suffix(".csv"))
+        else {
+            continue;
+        };
+        let Some((i, n)) = rest.split_once("-of-") else {
+            continue;
+        };
+        if let (Ok(i), Ok(n)) = (i.parse::<usize>(), n.parse::<usize>()) {
+            shards.push((i, n, e.path()));
+        }
+    }
+    if shards.is_empty() {
+        return Err(bad("no shard summaries (summary.shard-I-of-N.csv) in it".into()));
+    }
+    let n = shards[0].1;
+    if let Some(other) = shards.iter().find(|s| s.1 != n) {
+        return Err(bad(format!(
+            "shards of different splits: of {n} and of {}",
+            other.1
+        )));
+    }
+    shards.sort();
+    let have: Vec<usize> = shards.iter().map(|s| s.0).collect();
+    let missing: Vec<String> = (0..n)
+        .filter(|i| !have.contains(i))
+        .map(|i| format!("{i}/{n}"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(bad(format!(
+            "shard(s) {} have not finished (no summary yet)",
+            missing.join(", ")
+        )));
+    }
+    let mut rows = Vec::new();
+    for (_, _, p) in &shards {
+        rows.extend(read_csv(p)?);
+    }
+    rows.sort_by_key(|r| r[0].parse::<usize>().unwrap_or(usize::MAX));
+    let out = dir.join("summary.csv");
+    crate::fsutil::write_atomic(&out, to_csv(&rows).as_bytes()).map_err(|source| {
+        BatchError::Io {
+            path: out.clone(),
+            source,
+        }
+    })?;
+    Ok((out, rows.len()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_round_trips_quotes_and_commas() {
+        let e = Entry {
+            index: 3,
+            path: PathBuf::from("a, \"b\".mp4"),
+            label: Some("x".into()),
+            key: "k".into(),
+        };
+        let rows = vec![row_failed(&e, "bad\nfile, \"really\"")];
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s.csv");
+        std::fs::write(&p, to_csv(&rows)).unwrap();
+        let back = read_csv(&p).unwrap();
+        assert_eq!(back[0][1], "a, \"b\".mp4");
+        assert_eq!(back[0][4], "bad file, \"really\"");
+        assert_eq!(back.len(), 1);
+        std::fs::write(&p, "x,y\n").unwrap();
+        assert!(read_csv(&p).is_err());
+    }
+}

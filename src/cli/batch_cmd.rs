@@ -1,0 +1,118 @@
+//! `adalens batch` (decisions over a list or folder of videos, resumable, shardable) and
+//! `adalens merge` (join the shards' summaries).
+
+use std::path::PathBuf;
+use std::sync::atomic::AtomicBool;
+
+use adalens::analysis::Knobs;
+use adalens::batch::run::{run_batch, BatchOptions, BatchSettings, Outcome};
+use adalens::batch::{self, Shard};
+use indicatif::{ProgressBar, ProgressStyle};
+
+use super::exit_args::ExitArgs;
+use super::inspect::CheckpointArgs;
+
+#[derive(clap::Args, Debug)]
+pub struct BatchArgs {
+    /// A `path,label` CSV (relative paths from its folder), or a folder searched for videos
+    /// (labelled by their top sub-folder, as in `class/video.mp4`).
+    pub source: PathBuf,
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[command(flatten)]
+    pub model: CheckpointArgs,
+    #[command(flatten)]
+    pub exit: ExitArgs,
+    /// At most this many cubes (ada3d_focus; default: the checkpoint's).
+    #[arg(long)]
+    pub max_cubes: Option<usize>,
+    /// Result folder: traces/, failed/, summary.csv, batch.json.
+    #[arg(long)]
+    pub out: PathBuf,
+    /// This machine's share, i/N (a cluster job array: `--shard $SLURM_ARRAY_TASK_ID/N`).
+    #[arg(long, default_value = "0/1")]
+    pub shard: Shard,
+    /// Videos processed at once (the model is shared; each job decodes its own video).
+    #[arg(long, default_value_t = 1)]
+    pub jobs: usize,
+    /// Try the videos that failed in an earlier run again.
+    #[arg(long)]
+    pub retry_failed: bool,
+}
+
+pub fn run(a: &BatchArgs) -> anyhow::Result<()> {
+    let all = batch::entries(&a.source)?;
+    let total = all.len();
+    let entries = batch::shard_of(all, a.shard);
+    let model = a.model.open(&a.checkpoint)?;
+    let settings = BatchSettings {
+        checkpoint: model.path.display().to_string(),
+        arch: model.arch().to_string(),
+        knobs: Knobs {
+            max_cubes: a.max_cubes,
+            ..Knobs::of(&model.config)
+        },
+        exit: a.exit.rule(&model)?,
+    };
+    eprintln!(
+        "adalens batch: {} of {total} videos (shard {}/{}) → {}",
+        entries.len(),
+        a.shard.index,
+        a.shard.count,
+        a.out.display()
+    );
+    let bar = ProgressBar::new(entries.len() as u64);
+    bar.set_style(
+        ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} videos · {per_sec} · elapsed {elapsed} · ETA {eta} {msg}",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let failed = std::sync::atomic::AtomicUsize::new(0);
+    let progress = |_: &batch::Entry, o: &Outcome| {
+        if let Outcome::Failed(why) = o {
+            let n = failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            bar.set_message(format!("· {n} failed"));
+            bar.suspend(|| eprintln!("failed: {why}"));
+        }
+        bar.inc(1);
+    };
+    let opts = BatchOptions {
+        out: &a.out,
+        shard: a.shard,
+        jobs: a.jobs,
+        retry_failed: a.retry_failed,
+    };
+    let report = run_batch(
+        &model,
+        &entries,
+        &settings,
+        &opts,
+        &progress,
+        &AtomicBool::new(false),
+    )?;
+    bar.finish_and_clear();
+    println!(
+        "{} ran, {} already done, {} failed{}",
+        report.ran,
+        report.already_done,
+        report.failed,
+        report
+            .summary
+            .map(|p| format!(" → {}", p.display()))
+            .unwrap_or_default()
+    );
+    Ok(())
+}
+
+#[derive(clap::Args, Debug)]
+pub struct MergeArgs {
+    /// The --out folder the shards wrote to.
+    pub out: PathBuf,
+}
+
+pub fn run_merge(a: &MergeArgs) -> anyhow::Result<()> {
+    let (path, rows) = batch::summary::merge(&a.out)?;
+    println!("{}: {rows} videos", path.display());
+    Ok(())
+}
