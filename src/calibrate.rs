@@ -106,9 +106,9 @@ pub fn sample(model: &LoadedModel, e: &Entry, self_labels: bool) -> Result<Sampl
     let classes = names.len();
     let label = match (&e.label, self_labels) {
         (_, true) => None,
-        (Some(l), false) => Some(
-            class_index(l, &names, classes).ok_or_else(|| format!("unknown class {l:?}"))?,
-        ),
+        (Some(l), false) => {
+            Some(class_index(l, &names, classes).ok_or_else(|| format!("unknown class {l:?}"))?)
+        }
         (None, false) => return Err("no label (or pass --self-labels)".into()),
     };
     let run = Video::open(&e.path)
@@ -167,7 +167,10 @@ pub fn assemble(
         .iter()
         .flat_map(|s| s.logits.iter().flatten().copied())
         .collect();
-    let costs = samples.iter().flat_map(|s| s.gflops.iter().copied()).collect();
+    let costs = samples
+        .iter()
+        .flat_map(|s| s.gflops.iter().copied())
+        .collect();
     let labels = samples.iter().map(|s| s.label).collect();
     let roles = (0..n)
         .map(|i| {

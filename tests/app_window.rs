@@ -280,3 +280,65 @@ fn after_a_cancel_a_new_checkpoint_still_gets_its_thumbnails() {
     let d = app.decisions.as_ref().unwrap();
     assert!(d.trace.clips.len() > 1, "ada3d runs several clips");
 }
+
+/// "Export figure" writes the figure of what is on screen through the worker thread: the
+/// exits marked at the budget on screen, the lanes and overlays that are visible.
+#[test]
+fn export_figure_writes_what_is_on_screen() {
+    let mut h = demo_app();
+    let dir = tempfile::tempdir().unwrap();
+    let req = h.state().figure_request().unwrap();
+    let d = h.state().decisions.as_ref().unwrap();
+    assert_eq!(req.trace, d.trace, "the trace with the exits on screen");
+    assert!(req.options.lanes.contains(&adalens::figure::Lane::Cubes));
+    // Hide the cube overlay: the figure leaves the boxes out too.
+    h.state_mut().state.overlays.cubes = false;
+    let req = h.state().figure_request().unwrap();
+    assert!(!req.options.lanes.contains(&adalens::figure::Lane::Cubes));
+    h.state_mut().state.overlays.cubes = true;
+
+    let svg = dir.path().join("figure.svg");
+    h.state_mut().push(Command::ExportFigureTo(svg.clone()));
+    settle(&mut h, |a| a.notice.is_some() || !a.errors.is_empty());
+    assert!(
+        h.state().errors.is_empty(),
+        "{:?}",
+        h.state().errors.first().map(|e| &e.detail)
+    );
+    assert!(h.state().notice.as_ref().unwrap().contains("figure.svg"));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let count = |prefix: &str| {
+        doc.descendants()
+            .filter(|n| n.attribute("id").is_some_and(|i| i.starts_with(prefix)))
+            .count()
+    };
+    let d = h.state().decisions.as_ref().unwrap();
+    let clip = &d.trace.clips[0];
+    assert_eq!(count("image-0-"), clip.frames.len());
+    assert_eq!(count("mask-0-"), d.counts.discarded);
+    assert_eq!(count("point-0-"), clip.steps.len());
+    // Every cube on every sampled frame it covers, after-exit ones included (hollow on screen).
+    let covered: usize = clip
+        .cubes
+        .iter()
+        .map(|c| {
+            clip.frames
+                .iter()
+                .filter(|f| c.frames.contains(&f.frame))
+                .count()
+        })
+        .sum();
+    assert_eq!(count("cube-0-"), covered);
+
+    // A PNG through the same path; a bad target is an error note, the app keeps going.
+    let png = dir.path().join("figure.png");
+    h.state_mut().push(Command::ExportFigureTo(png.clone()));
+    settle(&mut h, |a| a.notice.is_some() || !a.errors.is_empty());
+    assert!(image::open(&png).is_ok());
+    h.state_mut().push(Command::ExportFigureTo(
+        dir.path().join("no/such/dir/f.pdf"),
+    ));
+    settle(&mut h, |a| !a.errors.is_empty());
+    assert!(h.state().decisions.is_some());
+}

@@ -176,7 +176,10 @@ fn svg_structure_matches_the_trace() {
         .iter()
         .map(|n| n.attribute("id").unwrap().to_string())
         .collect();
-    assert_eq!(ids, ["cube-0-1-0", "cube-0-1-2", "cube-0-2-2", "cube-0-2-3"]);
+    assert_eq!(
+        ids,
+        ["cube-0-1-0", "cube-0-1-2", "cube-0-2-2", "cube-0-2-3"]
+    );
     // Coordinates: layout of 3 per row in 174 mm, margins 3, gap 1.2.
     let fw = (ONE_COLUMN_MM.max(174.0) - 6.0 - 2.0 * 1.2) / 3.0;
     let fh = fw * 0.75;
@@ -226,7 +229,13 @@ fn svg_structure_matches_the_trace() {
     let paths = figure::svg_with_paths(&svg).unwrap();
     let pdoc = roxmltree::Document::parse(&paths).unwrap();
     assert!(pdoc.descendants().all(|n| n.tag_name().name() != "text"));
-    for prefix in ["image-0-", "image-1-", "mask-1-", "point-1-", "threshold-0-"] {
+    for prefix in [
+        "image-0-",
+        "image-1-",
+        "mask-1-",
+        "point-1-",
+        "threshold-0-",
+    ] {
         assert_eq!(
             with_id(&pdoc, prefix).len(),
             with_id(&doc, prefix).len(),
@@ -269,8 +278,15 @@ fn png_has_the_requested_size_and_pdf_opens() {
 
     let pdf = dir.path().join("f.pdf");
     figure::save(&svg, &pdf, &out).unwrap();
-    let info = Command::new("pdfinfo").arg(&pdf).output().expect("pdfinfo (poppler-utils)");
-    assert!(info.status.success(), "{}", String::from_utf8_lossy(&info.stderr));
+    let info = Command::new("pdfinfo")
+        .arg(&pdf)
+        .output()
+        .expect("pdfinfo (poppler-utils)");
+    assert!(
+        info.status.success(),
+        "{}",
+        String::from_utf8_lossy(&info.stderr)
+    );
     let text = String::from_utf8_lossy(&info.stdout);
     let pages = text.lines().find(|l| l.starts_with("Pages:")).unwrap();
     assert_eq!(pages.split_whitespace().nth(1), Some("1"), "{text}");
@@ -305,16 +321,41 @@ fn figure_command_draws_what_inspect_reports() {
     let other = common::make_video(
         dir.path(),
         "motion.mp4",
-        &["-f", "lavfi", "-i", "testsrc2=size=240x180:rate=25:duration=3"],
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=240x180:rate=25:duration=3",
+        ],
     );
     let ck = root.join("models/demo/ada3d_focus_untrained.safetensors");
-    let (demo, other, ck) = (demo.to_str().unwrap(), other.to_str().unwrap(), ck.to_str().unwrap());
+    let (demo, other, ck) = (
+        demo.to_str().unwrap(),
+        other.to_str().unwrap(),
+        ck.to_str().unwrap(),
+    );
     let svg_path = dir.path().join("grid.svg");
     let out = adalens(&[
-        "figure", demo, "--grid", other, "--labels", "static,motion", "--checkpoint", ck,
-        "--after-exit", "--svg-text", "--budget", "0.013", "-o", svg_path.to_str().unwrap(),
+        "figure",
+        demo,
+        "--grid",
+        other,
+        "--labels",
+        "static,motion",
+        "--checkpoint",
+        ck,
+        "--after-exit",
+        "--svg-text",
+        "--budget",
+        "0.013",
+        "-o",
+        svg_path.to_str().unwrap(),
     ]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let svg = std::fs::read_to_string(&svg_path).unwrap();
     let doc = roxmltree::Document::parse(&svg).unwrap();
     for (p, video) in [demo, other].iter().enumerate() {
@@ -324,15 +365,27 @@ fn figure_command_draws_what_inspect_reports() {
         let clip = &trace.clips[0];
         let count = |prefix: &str| with_id(&doc, &format!("{prefix}-{p}-")).len();
         assert_eq!(count("image"), clip.frames.len());
-        assert_eq!(count("mask"), clip.frames.iter().filter(|f| !f.kept).count());
+        assert_eq!(
+            count("mask"),
+            clip.frames.iter().filter(|f| !f.kept).count()
+        );
         assert_eq!(count("stage"), clip.stages.len());
         assert_eq!(count("point"), clip.steps.len());
         let covered: usize = clip
             .cubes
             .iter()
-            .map(|c| clip.frames.iter().filter(|f| c.frames.contains(&f.frame)).count())
+            .map(|c| {
+                clip.frames
+                    .iter()
+                    .filter(|f| c.frames.contains(&f.frame))
+                    .count()
+            })
             .sum();
-        assert_eq!(count("cube"), covered, "every cube on every frame it covers");
+        assert_eq!(
+            count("cube"),
+            covered,
+            "every cube on every frame it covers"
+        );
     }
     let title = &with_id(&doc, "title-1")[0];
     assert_eq!(title.text(), Some("motion — motion.mp4"));
@@ -352,7 +405,13 @@ fn figure_command_draws_what_inspect_reports() {
     )
     .unwrap();
     let bad = adalens(&[
-        "figure", demo, "--checkpoint", lonely.to_str().unwrap(), "--budget", "0.01", "-o",
+        "figure",
+        demo,
+        "--checkpoint",
+        lonely.to_str().unwrap(),
+        "--budget",
+        "0.01",
+        "-o",
         "x.svg",
     ]);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("needs a calibration set"));

@@ -13,9 +13,11 @@ pub enum Command {
     OpenCheckpoint(PathBuf),
     /// Save the current DecisionTrace as JSON (file dialog).
     ExportDecisions,
-    /// Save the figure of what is on screen as SVG, PNG or PDF (file dialog; written by a
-    /// worker thread, which decodes the frames).
+    /// Ask where to save the figure of what is on screen (file dialog).
     ExportFigure,
+    /// Write the figure of what is on screen to this .svg, .png or .pdf (a worker thread
+    /// decodes the frames and renders it).
+    ExportFigureTo(PathBuf),
     /// Show frame `n` (display order).
     Seek(usize),
     /// Move the playhead by this many frames.

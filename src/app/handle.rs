@@ -88,6 +88,12 @@ impl AdalensApp {
                 }
                 Command::ExportDecisions => self.export_decisions(),
                 Command::ExportFigure => self.export_figure(),
+                Command::ExportFigureTo(path) => {
+                    if let Some(req) = self.figure_request() {
+                        self.notice = None;
+                        self.jobs.export_figure(req, path);
+                    }
+                }
                 Command::Seek(n) => self.seek(n),
                 Command::Step(d) => {
                     self.playing = None;
@@ -204,7 +210,7 @@ impl AdalensApp {
 
     /// What "Export figure" draws: the lanes and overlays on screen, the window's step colours
     /// and hollow after-exit cubes, the clip under the playhead.
-    pub(crate) fn figure_request(&self) -> Option<FigureRequest> {
+    pub fn figure_request(&self) -> Option<FigureRequest> {
         let d = self.decisions.as_ref()?;
         let current = self.loaded.as_ref().map(|l| l.current).unwrap_or(0);
         let clip = d
@@ -249,9 +255,9 @@ impl AdalensApp {
     }
 
     fn export_figure(&mut self) {
-        let Some(req) = self.figure_request() else {
+        if self.decisions.is_none() {
             return;
-        };
+        }
         let Some(path) = rfd::FileDialog::new()
             .set_title("Export figure")
             .add_filter("PNG (300 DPI)", &["png"])
@@ -262,7 +268,7 @@ impl AdalensApp {
         else {
             return;
         };
-        self.jobs.export_figure(req, path);
+        self.push(Command::ExportFigureTo(path));
     }
 
     /// Move the playhead at the video's frame rate while playing.

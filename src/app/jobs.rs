@@ -203,18 +203,12 @@ impl Jobs {
                 cancel: Some(&cancel),
                 ..Control::default()
             };
-            let written = crate::figure::make_panel(
-                req.trace,
-                req.clip,
-                None,
-                None,
-                Some(req.knobs),
-                &ctl,
-            )
-            .and_then(|panel| {
-                let svg = crate::figure::render_svg(&[panel], &req.options);
-                crate::figure::save(&svg, &path, &crate::figure::OutputOptions::default())
-            });
+            let written =
+                crate::figure::make_panel(req.trace, req.clip, None, None, Some(req.knobs), &ctl)
+                    .and_then(|panel| {
+                        let svg = crate::figure::render_svg(&[panel], &req.options);
+                        crate::figure::save(&svg, &path, &crate::figure::OutputOptions::default())
+                    });
             match written {
                 Ok(()) => send(JobEvent::FigureWritten { path }),
                 Err(crate::figure::FigureError::Video(crate::video::VideoError::Cancelled)) => {

@@ -24,6 +24,7 @@ use crate::video::{RgbFrame, Video};
 pub use budget::BudgetModel;
 pub use command::Command;
 pub use decisions::Decisions;
+pub use jobs::FigureRequest;
 use jobs::{FrameCache, Jobs};
 pub use model_worker::CheckpointInfo;
 pub use state::AppState;

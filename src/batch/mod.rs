@@ -221,7 +221,13 @@ mod tests {
         let d = dir.path();
         std::fs::create_dir_all(d.join("diving/x")).unwrap();
         std::fs::create_dir_all(d.join(".hidden")).unwrap();
-        for f in ["diving/x/a.mp4", "b.MKV", "notes.txt", ".hidden/c.mp4", "diving__x__a.mp4"] {
+        for f in [
+            "diving/x/a.mp4",
+            "b.MKV",
+            "notes.txt",
+            ".hidden/c.mp4",
+            "diving__x__a.mp4",
+        ] {
             std::fs::write(d.join(f), b"").unwrap();
         }
         let e = entries(d).unwrap();

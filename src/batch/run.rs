@@ -224,7 +224,13 @@ fn run_one(
     cancel: &AtomicBool,
 ) -> Result<DecisionTrace, String> {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        run_video(model, &e.path, &settings.knobs, settings.exit.as_ref(), cancel)
+        run_video(
+            model,
+            &e.path,
+            &settings.knobs,
+            settings.exit.as_ref(),
+            cancel,
+        )
     }));
     match run {
         Ok(Ok(r)) => Ok(r.inspection.trace),

@@ -167,7 +167,9 @@ pub fn read_csv(path: &Path) -> Result<Vec<Vec<String>>, BatchError> {
     })?;
     let mut lines = text.lines();
     if lines.next() != Some(HEADER.join(",").as_str()) {
-        return Err(bad("not an adalens batch summary (its header differs)".into()));
+        return Err(bad(
+            "not an adalens batch summary (its header differs)".into()
+        ));
     }
     lines
         .enumerate()
@@ -214,7 +216,9 @@ pub fn merge(dir: &Path) -> Result<(PathBuf, usize), BatchError> {
         }
     }
     if shards.is_empty() {
-        return Err(bad("no shard summaries (summary.shard-I-of-N.csv) in it".into()));
+        return Err(bad(
+            "no shard summaries (summary.shard-I-of-N.csv) in it".into()
+        ));
     }
     let n = shards[0].1;
     if let Some(other) = shards.iter().find(|s| s.1 != n) {

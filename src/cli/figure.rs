@@ -56,7 +56,11 @@ pub struct FigureArgs {
     #[arg(long, default_value = "light")]
     pub theme: Theme,
     /// Parts to draw, comma-separated: frames, cubes, stages, entropy, predictions, gflops.
-    #[arg(long, value_delimiter = ',', default_value = "frames,cubes,stages,entropy,predictions,gflops")]
+    #[arg(
+        long,
+        value_delimiter = ',',
+        default_value = "frames,cubes,stages,entropy,predictions,gflops"
+    )]
     pub lanes: Vec<Lane>,
     /// Figure width: one or two columns of a two-column paper.
     #[arg(long, default_value = "two", conflicts_with = "width_mm")]

@@ -276,7 +276,11 @@ impl PanelWriter<'_> {
         };
         let mut facts = Vec::new();
         if trace.clips.len() > 1 {
-            facts.push(format!("clip {} of {}", self.panel.clip + 1, trace.clips.len()));
+            facts.push(format!(
+                "clip {} of {}",
+                self.panel.clip + 1,
+                trace.clips.len()
+            ));
         }
         let exit = self.exit_step();
         let top = match (self.clip, exit) {
@@ -297,11 +301,14 @@ impl PanelWriter<'_> {
                 facts.push(format!("exit at step {e} of {}", clip.steps.len() - 1));
             }
             if let Some(s) = clip.steps.get(e) {
-                facts.push(format!("{:.2} GFLOPs", s.cumulative_gflops));
+                facts.push(format!("{:.3} GFLOPs", s.cumulative_gflops));
             }
         }
         if let Some(k) = self.panel.knobs {
-            if self.clip.is_some_and(|c| c.frames.iter().any(|f| f.keep_prob.is_some())) {
+            if self
+                .clip
+                .is_some_and(|c| c.frames.iter().any(|f| f.keep_prob.is_some()))
+            {
                 facts.push(format!("τ_f {:.2}", k.frame_threshold));
             }
             if self.clip.is_some_and(|c| !c.stages.is_empty()) {
@@ -383,7 +390,10 @@ impl PanelWriter<'_> {
                 }
                 None => {
                     let mut a = rect.to_vec();
-                    a.extend([("fill", "#808080".into()), ("class", "frame-missing".into())]);
+                    a.extend([
+                        ("fill", "#808080".into()),
+                        ("class", "frame-missing".into()),
+                    ]);
                     self.svg.empty("rect", &a);
                 }
             }
@@ -538,7 +548,15 @@ impl PanelWriter<'_> {
                 "rect",
                 &[
                     ("id", format!("stage-{}-{k}", self.p)),
-                    ("class", if s.ran_3d { "stage stage-3d" } else { "stage stage-2d" }.into()),
+                    (
+                        "class",
+                        if s.ran_3d {
+                            "stage stage-3d"
+                        } else {
+                            "stage stage-2d"
+                        }
+                        .into(),
+                    ),
                     ("x", num(x)),
                     ("y", num(top)),
                     ("width", num(mw)),
@@ -646,7 +664,11 @@ impl PanelWriter<'_> {
                     ("text-anchor", "middle".into()),
                     ("font-size", num(SMALL)),
                 ],
-                &if k == 0 { "glance".into() } else { k.to_string() },
+                &if k == 0 {
+                    "glance".into()
+                } else {
+                    k.to_string()
+                },
             );
         }
         self.svg.text(
@@ -694,10 +716,13 @@ impl PanelWriter<'_> {
                     ("font-size", num(SMALL)),
                     ("fill", self.c.budget.into()),
                 ],
-                &format!("– – {name}: stop when {}", match criterion {
-                    Criterion::Entropy => "below",
-                    Criterion::Confidence => "above",
-                }),
+                &format!(
+                    "– – {name}: stop when {}",
+                    match criterion {
+                        Criterion::Entropy => "below",
+                        Criterion::Confidence => "above",
+                    }
+                ),
             );
         }
         let pts: Vec<String> = clip
@@ -753,7 +778,12 @@ impl PanelWriter<'_> {
                     ("r", num(0.75)),
                     (
                         "fill",
-                        if spent { self.c.accent } else { self.c.background }.into(),
+                        if spent {
+                            self.c.accent
+                        } else {
+                            self.c.background
+                        }
+                        .into(),
                     ),
                     ("stroke", self.c.accent.into()),
                     ("stroke-width", num(LINE * 1.5)),
@@ -802,7 +832,11 @@ impl PanelWriter<'_> {
             let fill = if after { self.c.muted } else { self.c.text };
             let top1 = s.top.first();
             let cells = [
-                if k == 0 { "glance".to_string() } else { k.to_string() },
+                if k == 0 {
+                    "glance".to_string()
+                } else {
+                    k.to_string()
+                },
                 top1.map(|t| truncate(&class_name(&self.panel.trace, t.class), name_chars))
                     .unwrap_or_default(),
                 top1.map(|t| format!("{:.2}", t.prob)).unwrap_or_default(),
@@ -831,7 +865,11 @@ impl PanelWriter<'_> {
     /// The GFLOPs of each step as bar segments (spent up to the exit filled), the budget line.
     fn gflops(&mut self, clip: &ClipTrace, top: f64) -> f64 {
         let exit = self.exit_step();
-        let total = clip.steps.last().map(|s| s.cumulative_gflops).unwrap_or(0.0);
+        let total = clip
+            .steps
+            .last()
+            .map(|s| s.cumulative_gflops)
+            .unwrap_or(0.0);
         let budget = clip.exit.as_ref().and_then(|e| e.budget);
         let spent = exit
             .and_then(|e| clip.steps.get(e))

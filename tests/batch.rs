@@ -1,0 +1,296 @@
+//! `adalens batch` and `adalens merge` as a cluster job runs them: a run killed with SIGKILL
+//! and rerun ends with the outputs of an uninterrupted run; the shards' union equals the
+//! unsharded run; a corrupt video is reported and the others finish; other settings in the
+//! same folder are refused.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use adalens::decision::trace::DecisionTrace;
+
+fn adalens(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_adalens"))
+        .args(args)
+        .output()
+        .expect("run adalens")
+}
+
+fn ok(o: Output) -> String {
+    assert!(
+        o.status.success(),
+        "adalens failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn checkpoint() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("models/demo/ada3d_focus_untrained.safetensors")
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Every file under `dir/traces` and `dir/failed`, by name, with its bytes.
+fn results(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    for sub in ["traces", "failed"] {
+        for e in std::fs::read_dir(dir.join(sub)).unwrap().flatten() {
+            let name = format!("{sub}/{}", e.file_name().to_string_lossy());
+            out.insert(name, std::fs::read(e.path()).unwrap());
+        }
+    }
+    out
+}
+
+/// A list of `n` videos: a few generated clips copied under many names, one corrupt.
+fn dataset(dir: &Path, n: usize) -> PathBuf {
+    let sources: Vec<PathBuf> = (0..3)
+        .map(|i| {
+            common::make_video(
+                dir,
+                &format!("src{i}.mp4"),
+                &[
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    &format!("testsrc2=size=160x120:rate=25:duration={}", 2 + i),
+                ],
+            )
+        })
+        .collect();
+    let videos = dir.join("videos");
+    std::fs::create_dir_all(&videos).unwrap();
+    let mut list = String::from("path,label\n");
+    for i in 0..n {
+        let name = format!("v{i:03}.mp4");
+        if i == 4 {
+            // Truncated in the middle: FFmpeg cannot read it.
+            let bytes = std::fs::read(&sources[0]).unwrap();
+            std::fs::write(videos.join(&name), &bytes[..bytes.len() / 3]).unwrap();
+        } else {
+            std::fs::copy(&sources[i % 3], videos.join(&name)).unwrap();
+        }
+        list.push_str(&format!(
+            "videos/{name},{}\n",
+            ["diving", "fencing", "2"][i % 3]
+        ));
+    }
+    let path = dir.join("list.csv");
+    std::fs::write(&path, list).unwrap();
+    path
+}
+
+#[test]
+fn killed_run_resumes_to_the_uninterrupted_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let n = 40;
+    let list = dataset(dir.path(), n);
+    let ck = checkpoint();
+    let (full, killed) = (dir.path().join("full"), dir.path().join("killed"));
+    let args = |out: &Path| {
+        vec![
+            "batch".to_string(),
+            s(&list).into(),
+            "--checkpoint".into(),
+            s(&ck).into(),
+            "--out".into(),
+            s(out).into(),
+            "--jobs".into(),
+            "1".into(),
+        ]
+    };
+    let text = ok(adalens(
+        &args(&full).iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+    ));
+    assert!(
+        text.contains(&format!("{} ran, 0 already done, 1 failed", n - 1)),
+        "{text}"
+    );
+
+    // Kill the second run once a few videos are done (SIGKILL: no chance to clean up).
+    let mut child = Command::new(env!("CARGO_BIN_EXE_adalens"))
+        .args(args(&killed))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let t0 = Instant::now();
+    let traces = killed.join("traces");
+    loop {
+        let done = std::fs::read_dir(&traces).map(|r| r.count()).unwrap_or(0);
+        if done >= 3 {
+            break;
+        }
+        assert!(t0.elapsed() < Duration::from_secs(120), "no progress");
+        assert!(
+            child.try_wait().unwrap().is_none(),
+            "finished before the kill"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    child.kill().unwrap(); // SIGKILL on Unix
+    child.wait().unwrap();
+    let done = std::fs::read_dir(&traces).unwrap().count();
+    assert!(done < n - 1, "the kill came after the end ({done} traces)");
+    assert!(!killed.join("summary.csv").exists());
+    // What a killed run leaves is whole: every trace parses.
+    for e in std::fs::read_dir(&traces).unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with(adalens::fsutil::TEMP_PREFIX) {
+            continue;
+        }
+        DecisionTrace::from_json(&std::fs::read_to_string(e.path()).unwrap())
+            .unwrap_or_else(|err| panic!("{name}: {err}"));
+    }
+
+    let text = ok(adalens(
+        &args(&killed).iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+    ));
+    assert!(text.contains("already done"), "{text}");
+    assert_eq!(results(&killed), results(&full));
+    assert_eq!(
+        std::fs::read_to_string(killed.join("summary.csv")).unwrap(),
+        std::fs::read_to_string(full.join("summary.csv")).unwrap()
+    );
+    // A third run has nothing left to do.
+    let text = ok(adalens(
+        &args(&killed).iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+    ));
+    assert!(
+        text.starts_with(&format!("0 ran, {} already done, 1 failed", n - 1)),
+        "{text}"
+    );
+}
+
+#[test]
+fn shards_union_equals_the_whole_and_bad_videos_are_reported() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dataset(dir.path(), 8);
+    let ck = checkpoint();
+    let (whole, sharded) = (dir.path().join("whole"), dir.path().join("sharded"));
+    ok(adalens(&[
+        "batch",
+        s(&list),
+        "--checkpoint",
+        s(&ck),
+        "--out",
+        s(&whole),
+        "--jobs",
+        "2",
+        "--budget",
+        "0.013",
+    ]));
+    // Each shard as a separate job of an array would run it (same folder, shared storage).
+    for i in 0..3 {
+        let shard = format!("{i}/3");
+        ok(adalens(&[
+            "batch",
+            s(&list),
+            "--checkpoint",
+            s(&ck),
+            "--out",
+            s(&sharded),
+            "--shard",
+            &shard,
+            "--budget",
+            "0.013",
+        ]));
+        assert!(sharded.join(format!("summary.shard-{i}-of-3.csv")).exists());
+    }
+    assert!(!sharded.join("summary.csv").exists());
+    let text = ok(adalens(&["merge", s(&sharded)]));
+    assert!(text.contains("8 videos"), "{text}");
+    assert_eq!(results(&sharded), results(&whole));
+    let summary = std::fs::read_to_string(whole.join("summary.csv")).unwrap();
+    assert_eq!(
+        std::fs::read_to_string(sharded.join("summary.csv")).unwrap(),
+        summary
+    );
+
+    // The corrupt video: a row with its error; every other video finished, with its exit
+    // step under the budget's thresholds and its top-1.
+    let rows: Vec<Vec<&str>> = summary
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').collect())
+        .collect();
+    assert_eq!(rows.len(), 8);
+    for r in &rows {
+        if r[1].ends_with("v004.mp4") {
+            assert_eq!(r[3], "failed");
+            assert!(r[4].contains("v004.mp4"), "{r:?}");
+        } else {
+            assert_eq!(r[3], "ok", "{r:?}");
+            let trace = DecisionTrace::from_json(
+                &std::fs::read_to_string(
+                    whole.join("traces").join(
+                        Path::new(r[1])
+                            .strip_prefix(dir.path())
+                            .unwrap()
+                            .to_str()
+                            .unwrap()
+                            .replace('/', "__")
+                            + ".json",
+                    ),
+                )
+                .unwrap(),
+            )
+            .unwrap();
+            let exit = trace.clips[0].exit.as_ref().unwrap();
+            assert_eq!(r[5], exit.exit_step.to_string());
+            assert_eq!(exit.budget, Some(0.013));
+            assert_eq!(r[6], trace.clips[0].steps.len().to_string());
+            assert_eq!(
+                r[8],
+                trace.clips[0]
+                    .frames
+                    .iter()
+                    .filter(|f| f.kept)
+                    .count()
+                    .to_string()
+            );
+            assert_eq!(
+                r[13],
+                trace.clips[0].steps[exit.exit_step].top[0]
+                    .class
+                    .to_string()
+            );
+        }
+    }
+
+    // A merge with a shard missing is refused.
+    std::fs::remove_file(sharded.join("summary.shard-1-of-3.csv")).unwrap();
+    let o = adalens(&["merge", s(&sharded)]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1/3"));
+    // Other settings into the same folder are refused rather than mixed.
+    let o = adalens(&[
+        "batch",
+        s(&list),
+        "--checkpoint",
+        s(&ck),
+        "--out",
+        s(&whole),
+        "--max-cubes",
+        "1",
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"));
+    // A folder instead of a list: the videos found in it.
+    let from_dir = dir.path().join("from_dir");
+    let text = ok(adalens(&[
+        "batch",
+        s(&dir.path().join("videos")),
+        "--checkpoint",
+        s(&ck),
+        "--out",
+        s(&from_dir),
+    ]));
+    assert!(text.contains("7 ran, 0 already done, 1 failed"), "{text}");
+}
