@@ -3,6 +3,8 @@
 //! there is no GPU). The numbers each lane shows (its AccessKit label) are checked against an
 //! independent headless run of the library and the budget engine.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -307,29 +309,8 @@ fn export_figure_writes_what_is_on_screen() {
     );
     assert!(h.state().notice.as_ref().unwrap().contains("figure.svg"));
     let text = std::fs::read_to_string(&svg).unwrap();
-    let doc = roxmltree::Document::parse(&text).unwrap();
-    let count = |prefix: &str| {
-        doc.descendants()
-            .filter(|n| n.attribute("id").is_some_and(|i| i.starts_with(prefix)))
-            .count()
-    };
     let d = h.state().decisions.as_ref().unwrap();
-    let clip = &d.trace.clips[0];
-    assert_eq!(count("image-0-"), clip.frames.len());
-    assert_eq!(count("mask-0-"), d.counts.discarded);
-    assert_eq!(count("point-0-"), clip.steps.len());
-    // Every cube on every sampled frame it covers, after-exit ones included (hollow on screen).
-    let covered: usize = clip
-        .cubes
-        .iter()
-        .map(|c| {
-            clip.frames
-                .iter()
-                .filter(|f| c.frames.contains(&f.frame))
-                .count()
-        })
-        .sum();
-    assert_eq!(count("cube-0-"), covered);
+    common::assert_figure_panel(&text, 0, &d.trace.clips[0]);
 
     // A PNG through the same path; a bad target is an error note, the app keeps going.
     let png = dir.path().join("figure.png");

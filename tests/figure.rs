@@ -362,30 +362,7 @@ fn figure_command_draws_what_inspect_reports() {
         let out = adalens(&["inspect", video, "--checkpoint", ck, "--json"]);
         assert!(out.status.success());
         let trace = DecisionTrace::from_json(&String::from_utf8_lossy(&out.stdout)).unwrap();
-        let clip = &trace.clips[0];
-        let count = |prefix: &str| with_id(&doc, &format!("{prefix}-{p}-")).len();
-        assert_eq!(count("image"), clip.frames.len());
-        assert_eq!(
-            count("mask"),
-            clip.frames.iter().filter(|f| !f.kept).count()
-        );
-        assert_eq!(count("stage"), clip.stages.len());
-        assert_eq!(count("point"), clip.steps.len());
-        let covered: usize = clip
-            .cubes
-            .iter()
-            .map(|c| {
-                clip.frames
-                    .iter()
-                    .filter(|f| c.frames.contains(&f.frame))
-                    .count()
-            })
-            .sum();
-        assert_eq!(
-            count("cube"),
-            covered,
-            "every cube on every frame it covers"
-        );
+        common::assert_figure_panel(&svg, p, &trace.clips[0]);
     }
     let title = &with_id(&doc, "title-1")[0];
     assert_eq!(title.text(), Some("motion — motion.mp4"));

@@ -4,28 +4,19 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use adalens::analysis::Knobs;
 use adalens::batch::run::{run_batch, BatchOptions, BatchSettings, Outcome};
 use adalens::batch::{self, Shard};
 use indicatif::{ProgressBar, ProgressStyle};
 
-use super::exit_args::ExitArgs;
-use super::inspect::CheckpointArgs;
+use super::run_args::RunArgs;
 
 #[derive(clap::Args, Debug)]
 pub struct BatchArgs {
     /// A `path,label` CSV (relative paths from its folder), or a folder searched for videos
     /// (labelled by their top sub-folder, as in `class/video.mp4`).
     pub source: PathBuf,
-    #[arg(long)]
-    pub checkpoint: PathBuf,
     #[command(flatten)]
-    pub model: CheckpointArgs,
-    #[command(flatten)]
-    pub exit: ExitArgs,
-    /// At most this many cubes (ada3d_focus; default: the checkpoint's).
-    #[arg(long)]
-    pub max_cubes: Option<usize>,
+    pub run: RunArgs,
     /// Result folder: traces/, failed/, summary.csv, batch.json.
     #[arg(long)]
     pub out: PathBuf,
@@ -44,15 +35,12 @@ pub fn run(a: &BatchArgs) -> anyhow::Result<()> {
     let all = batch::entries(&a.source)?;
     let total = all.len();
     let entries = batch::shard_of(all, a.shard);
-    let model = a.model.open(&a.checkpoint)?;
+    let (model, knobs, exit) = a.run.open()?;
     let settings = BatchSettings {
         checkpoint: model.path.display().to_string(),
         arch: model.arch().to_string(),
-        knobs: Knobs {
-            max_cubes: a.max_cubes,
-            ..Knobs::of(&model.config)
-        },
-        exit: a.exit.rule(&model)?,
+        knobs,
+        exit,
     };
     eprintln!(
         "adalens batch: {} of {total} videos (shard {}/{}) → {}",

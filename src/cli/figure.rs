@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use adalens::analysis::Knobs;
 use adalens::figure::{
     self, FigureOptions, Lane, OutputOptions, Theme, ONE_COLUMN_MM, TWO_COLUMN_MM,
 };
@@ -12,8 +11,7 @@ use adalens::headless::run_video;
 use adalens::video::Control;
 use anyhow::Context;
 
-use super::exit_args::ExitArgs;
-use super::inspect::CheckpointArgs;
+use super::run_args::RunArgs;
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
 pub enum Column {
@@ -34,15 +32,8 @@ pub struct FigureArgs {
     /// Row titles, comma-separated, in the order of the videos (default: file names).
     #[arg(long, value_delimiter = ',')]
     pub labels: Vec<String>,
-    #[arg(long)]
-    pub checkpoint: PathBuf,
     #[command(flatten)]
-    pub model: CheckpointArgs,
-    #[command(flatten)]
-    pub exit: ExitArgs,
-    /// At most this many cubes (ada3d_focus; default: the checkpoint's).
-    #[arg(long)]
-    pub max_cubes: Option<usize>,
+    pub run: RunArgs,
     /// Show N of the sampled frames, spread evenly (default: all).
     #[arg(long)]
     pub frames: Option<usize>,
@@ -91,12 +82,7 @@ pub struct FigureArgs {
 pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
     // Check the output name before minutes of decoding.
     figure::Format::of(&a.output)?;
-    let model = a.model.open(&a.checkpoint)?;
-    let rule = a.exit.rule(&model)?;
-    let knobs = Knobs {
-        max_cubes: a.max_cubes,
-        ..Knobs::of(&model.config)
-    };
+    let (model, knobs, rule) = a.run.open()?;
     let videos: Vec<&PathBuf> = a.video.iter().chain(&a.grid).collect();
     if !a.labels.is_empty() && a.labels.len() != videos.len() {
         anyhow::bail!(
@@ -108,8 +94,9 @@ pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
     let never = AtomicBool::new(false);
     let mut panels = Vec::new();
     for (i, v) in videos.iter().enumerate() {
-        let run = run_video(&model, v, &knobs, rule.as_ref(), &never)
-            .with_context(|| format!("running {} on {}", a.checkpoint.display(), v.display()))?;
+        let run = run_video(&model, v, &knobs, rule.as_ref(), &never).with_context(|| {
+            format!("running {} on {}", a.run.checkpoint.display(), v.display())
+        })?;
         let panel = figure::make_panel(
             run.inspection.trace,
             a.clip,

@@ -236,3 +236,32 @@ pub fn uni_adafocus_input_file(
     frames.save_safetensors("frames", &path).unwrap();
     path
 }
+
+/// Check panel `p` of a figure's SVG against the clip it draws (every sampled frame shown,
+/// cubes after the exit included): one image per frame, a mask per discarded frame, a marker per
+/// stage, a point per step, a box per cube on every frame it covers.
+pub fn assert_figure_panel(svg: &str, p: usize, clip: &adalens::decision::trace::ClipTrace) {
+    let doc = roxmltree::Document::parse(svg).expect("the figure is XML");
+    let count = |what: &str| {
+        let prefix = format!("{what}-{p}-");
+        doc.descendants()
+            .filter(|n| n.attribute("id").is_some_and(|i| i.starts_with(&prefix)))
+            .count()
+    };
+    let covered: usize = clip
+        .cubes
+        .iter()
+        .map(|c| {
+            clip.frames
+                .iter()
+                .filter(|f| c.frames.contains(&f.frame))
+                .count()
+        })
+        .sum();
+    let discarded = clip.frames.iter().filter(|f| !f.kept).count();
+    assert_eq!(count("image"), clip.frames.len(), "frame images");
+    assert_eq!(count("mask"), discarded, "masks");
+    assert_eq!(count("stage"), clip.stages.len(), "stage markers");
+    assert_eq!(count("point"), clip.steps.len(), "plot points");
+    assert_eq!(count("cube"), covered, "cube boxes");
+}

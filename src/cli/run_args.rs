@@ -1,12 +1,41 @@
-//! The exit options `figure` and `batch` share: a budget (solved on the checkpoint's
-//! calibration set) or explicit thresholds, and the criterion.
+//! What `figure` and `batch` share: the checkpoint with its config flags, τ_f/τ_s and the cube
+//! cap, and the exit (a budget solved on the checkpoint's calibration set, or thresholds).
 
 use std::path::PathBuf;
 
+use adalens::analysis::Knobs;
 use adalens::decision::{Clamp, Criterion, PreparedCalibration};
 use adalens::headless::{load_calibration, ExitRule};
 use adalens::model::load::{calibration_sidecar, LoadedModel};
 use anyhow::Context;
+
+use super::inspect::CheckpointArgs;
+
+#[derive(clap::Args, Debug)]
+pub struct RunArgs {
+    #[arg(long)]
+    pub checkpoint: PathBuf,
+    #[command(flatten)]
+    pub model: CheckpointArgs,
+    #[command(flatten)]
+    pub exit: ExitArgs,
+    /// At most this many cubes (ada3d_focus; default: the checkpoint's).
+    #[arg(long)]
+    pub max_cubes: Option<usize>,
+}
+
+impl RunArgs {
+    /// The model, the thresholds it runs with and its exit rule.
+    pub fn open(&self) -> anyhow::Result<(LoadedModel, Knobs, Option<ExitRule>)> {
+        let model = self.model.open(&self.checkpoint)?;
+        let rule = self.exit.rule(&model)?;
+        let knobs = Knobs {
+            max_cubes: self.max_cubes,
+            ..Knobs::of(&model.config)
+        };
+        Ok((model, knobs, rule))
+    }
+}
 
 /// A threshold per step: a number, or `none` for a step nobody stops at.
 fn parse_threshold(s: &str) -> Result<Option<f64>, String> {
