@@ -14,4 +14,5 @@ pub mod fsutil;
 pub mod headless;
 pub mod model;
 pub mod pipeline;
+pub mod synth;
 pub mod video;

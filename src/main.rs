@@ -57,6 +57,9 @@ enum Command {
     Batch(cli::batch_cmd::BatchArgs),
     /// Join the summaries of a sharded batch into summary.csv.
     Merge(cli::batch_cmd::MergeArgs),
+    /// Write the synthetic benchmark: appearance and motion classes with known targets, as
+    /// H.264 videos with labels and per-frame target boxes.
+    Synth(cli::synth_cmd::SynthArgs),
     /// Benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -87,6 +90,7 @@ fn main() -> ExitCode {
         Some(Command::Figure(a)) => cli::figure::run(&a),
         Some(Command::Batch(a)) => cli::batch_cmd::run(&a),
         Some(Command::Merge(a)) => cli::batch_cmd::run_merge(&a),
+        Some(Command::Synth(a)) => cli::synth_cmd::run(&a),
         Some(Command::Bench(b)) => cli::bench::run(&b),
     };
     match result {

@@ -13,3 +13,4 @@ pub mod inspect;
 pub mod inspect_3d;
 pub mod probe;
 pub mod run_args;
+pub mod synth_cmd;

@@ -41,6 +41,8 @@ pub enum VideoError {
     },
     #[error("{path}: no frame could be decoded ({detail})")]
     Decode { path: PathBuf, detail: String },
+    #[error("{path}: writing the video: {detail}")]
+    Encode { path: PathBuf, detail: String },
     #[error("invalid request: {0}")]
     InvalidRequest(String),
     #[error("cancelled")]

@@ -4,6 +4,7 @@
 
 mod convert;
 mod decode;
+mod encode;
 mod error;
 mod index;
 mod limit;
@@ -16,6 +17,7 @@ use std::sync::Arc;
 
 pub use convert::{rotate, Resize, RgbFrame};
 pub use decode::{Control, DecodeStats, Decoded};
+pub use encode::write_h264;
 pub use error::VideoError;
 pub use index::{FrameEntry, FrameIndex, OrderSource};
 pub use limit::LimitReport;
