@@ -67,17 +67,16 @@ impl ExitRule {
     }
 }
 
-/// Decode `path` as `model` needs it, run it with `knobs`, and mark the exits of `exit` (or
+/// Decode `video` as `model` needs it, run it with `knobs`, and mark the exits of `exit` (or
 /// the last step of every clip).
 pub fn run_video(
     model: &LoadedModel,
-    path: &Path,
+    video: &Video,
     knobs: &Knobs,
     exit: Option<&ExitRule>,
     cancel: &AtomicBool,
 ) -> Result<AnalysisRun, PipelineError> {
-    let video = Video::open(path)?;
-    let input = pipeline::video_input(&video, model, &Control::default())?;
+    let input = pipeline::video_input(video, model, &Control::default())?;
     let analysis = Analysis::start(model, input)?;
     let mut run = analysis.run(model, knobs, cancel)?;
     match exit {

@@ -185,11 +185,7 @@ impl Decisions {
     }
 
     pub fn class_name(&self, class: u32) -> String {
-        self.trace
-            .class_names
-            .get(class as usize)
-            .cloned()
-            .unwrap_or_else(|| format!("class {class}"))
+        self.trace.class_name(class)
     }
 }
 

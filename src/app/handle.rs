@@ -212,7 +212,8 @@ impl AdalensApp {
     /// and hollow after-exit cubes, the clip under the playhead.
     pub fn figure_request(&self) -> Option<FigureRequest> {
         let d = self.decisions.as_ref()?;
-        let current = self.loaded.as_ref().map(|l| l.current).unwrap_or(0);
+        let loaded = self.loaded.as_ref()?;
+        let current = loaded.current;
         let clip = d
             .trace
             .clips
@@ -239,6 +240,7 @@ impl AdalensApp {
         }
         shown.extend([Lane::Predictions, Lane::Gflops]);
         Some(FigureRequest {
+            video: loaded.video.clone(),
             trace: d.trace.clone(),
             clip,
             knobs: d.knobs,

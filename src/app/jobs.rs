@@ -67,6 +67,8 @@ pub enum JobEvent {
 
 /// What "Export figure" draws (see [`crate::figure`]): the trace with the exits on screen.
 pub struct FigureRequest {
+    /// The open video (its frame index is reused, not rebuilt).
+    pub video: Video,
     pub trace: crate::decision::trace::DecisionTrace,
     pub clip: usize,
     pub knobs: crate::analysis::Knobs,
@@ -147,15 +149,8 @@ impl Jobs {
         self.cancel.store(true, Ordering::Relaxed);
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancel = cancel.clone();
-        let (tx, repaint) = (self.events_tx.clone(), self.repaint.clone());
-        let running = Running::start(&self.busy);
-        std::thread::spawn(move || {
-            let _running = running;
+        self.spawn_video_job(move |send| {
             let what = "Opening the video".to_string();
-            let send = |e: JobEvent| {
-                let _ = tx.send(e);
-                repaint();
-            };
             send(JobEvent::Progress {
                 label: what.clone(),
                 done: 0,
@@ -171,7 +166,7 @@ impl Jobs {
                         generation,
                         strip: numbers.clone(),
                     });
-                    decode_thumbnails(&video, numbers, generation, &cancel, &send);
+                    decode_thumbnails(&video, numbers, generation, &cancel, send);
                 }
                 Err(crate::video::VideoError::Cancelled) => send(JobEvent::Cancelled),
                 Err(e) => send(JobEvent::Failed {
@@ -179,21 +174,30 @@ impl Jobs {
                     error: e.to_string(),
                 }),
             }
+        });
+    }
+
+    /// Run `job` on its own thread, counted as a running video job until it returns (even by a
+    /// panic); `send` delivers an event and wakes the UI.
+    fn spawn_video_job(&self, job: impl FnOnce(&(dyn Fn(JobEvent) + Sync)) + Send + 'static) {
+        let (tx, repaint) = (self.events_tx.clone(), self.repaint.clone());
+        let running = Running::start(&self.busy);
+        std::thread::spawn(move || {
+            let send = |e: JobEvent| {
+                let _ = tx.send(e);
+                repaint();
+            };
+            job(&send);
+            // The job is no longer counted as busy; one more frame shows it.
+            drop(running);
             repaint();
         });
     }
 
     /// Decode the figure's frames, lay it out and write it, in a worker thread.
     pub fn export_figure(&self, req: FigureRequest, path: PathBuf) {
-        let (tx, repaint) = (self.events_tx.clone(), self.repaint.clone());
         let cancel = self.cancel.clone();
-        let running = Running::start(&self.busy);
-        std::thread::spawn(move || {
-            let _running = running;
-            let send = |e: JobEvent| {
-                let _ = tx.send(e);
-                repaint();
-            };
+        self.spawn_video_job(move |send| {
             send(JobEvent::Progress {
                 label: "Exporting the figure".into(),
                 done: 0,
@@ -203,12 +207,19 @@ impl Jobs {
                 cancel: Some(&cancel),
                 ..Control::default()
             };
-            let written =
-                crate::figure::make_panel(req.trace, req.clip, None, None, Some(req.knobs), &ctl)
-                    .and_then(|panel| {
-                        let svg = crate::figure::render_svg(&[panel], &req.options);
-                        crate::figure::save(&svg, &path, &crate::figure::OutputOptions::default())
-                    });
+            let written = crate::figure::make_panel(
+                &req.video,
+                req.trace,
+                req.clip,
+                None,
+                None,
+                Some(req.knobs),
+                &ctl,
+            )
+            .and_then(|panel| {
+                let svg = crate::figure::render_svg(&[panel], &req.options);
+                crate::figure::save(&svg, &path, &crate::figure::OutputOptions::default())
+            });
             match written {
                 Ok(()) => send(JobEvent::FigureWritten { path }),
                 Err(crate::figure::FigureError::Video(crate::video::VideoError::Cancelled)) => {
@@ -224,17 +235,9 @@ impl Jobs {
 
     /// Decode thumbnails of `numbers` (the model's sampled frames) in a worker thread.
     pub fn thumbnails(&self, video: &Video, numbers: Vec<usize>, generation: u64) {
-        let (tx, repaint, video) = (self.events_tx.clone(), self.repaint.clone(), video.clone());
-        let cancel = self.cancel.clone();
-        let running = Running::start(&self.busy);
-        std::thread::spawn(move || {
-            let _running = running;
-            let send = |e: JobEvent| {
-                let _ = tx.send(e);
-                repaint();
-            };
-            decode_thumbnails(&video, numbers, generation, &cancel, &send);
-            repaint();
+        let (video, cancel) = (video.clone(), self.cancel.clone());
+        self.spawn_video_job(move |send| {
+            decode_thumbnails(&video, numbers, generation, &cancel, send);
         });
     }
 

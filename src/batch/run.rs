@@ -15,6 +15,7 @@ use crate::decision::trace::DecisionTrace;
 use crate::fsutil::{remove_stale_temporaries, write_atomic};
 use crate::headless::{run_video, ExitRule};
 use crate::model::load::LoadedModel;
+use crate::video::Video;
 
 /// What produced the results in a folder: a rerun must match it.
 #[derive(Debug, Clone, Serialize)]
@@ -224,9 +225,10 @@ fn run_one(
     cancel: &AtomicBool,
 ) -> Result<DecisionTrace, String> {
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let video = Video::open(&e.path)?;
         run_video(
             model,
-            &e.path,
+            &video,
             &settings.knobs,
             settings.exit.as_ref(),
             cancel,

@@ -34,16 +34,10 @@ pub const HEADER: [&str; 17] = [
 /// A row for a video that ran.
 pub fn row_ok(e: &Entry, t: &DecisionTrace) -> Vec<String> {
     let clips = &t.clips;
-    let exit_of = |c: &crate::decision::trace::ClipTrace| {
-        c.exit
-            .as_ref()
-            .map(|x| x.exit_step)
-            .or_else(|| c.steps.len().checked_sub(1))
-    };
     // The video's compute: every clip up to its exit.
     let gflops: f64 = clips
         .iter()
-        .filter_map(|c| exit_of(c).and_then(|s| c.steps.get(s)))
+        .filter_map(|c| c.stop_step().and_then(|s| c.steps.get(s)))
         .map(|s| s.cumulative_gflops)
         .sum();
     let frames = clips.iter().flat_map(|c| &c.frames);
@@ -51,14 +45,15 @@ pub fn row_ok(e: &Entry, t: &DecisionTrace) -> Vec<String> {
     let cubes_used: usize = clips
         .iter()
         .map(|c| {
-            let e = exit_of(c).unwrap_or(0);
+            let e = c.stop_step().unwrap_or(0);
             c.cubes.iter().filter(|q| q.order <= e).count()
         })
         .sum();
     // The prediction where the model stopped: the exit step's for one clip, else the mean
     // over clips the trace holds.
     let top = match clips.as_slice() {
-        [c] => exit_of(c)
+        [c] => c
+            .stop_step()
             .and_then(|s| c.steps.get(s))
             .and_then(|s| s.top.first())
             .copied(),
@@ -77,7 +72,7 @@ pub fn row_ok(e: &Entry, t: &DecisionTrace) -> Vec<String> {
         "ok".into(),
         String::new(),
         first
-            .and_then(exit_of)
+            .and_then(|c| c.stop_step())
             .map(|s| s.to_string())
             .unwrap_or_default(),
         first.map(|c| c.steps.len().to_string()).unwrap_or_default(),

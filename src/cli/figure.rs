@@ -8,7 +8,7 @@ use adalens::figure::{
     self, FigureOptions, Lane, OutputOptions, Theme, ONE_COLUMN_MM, TWO_COLUMN_MM,
 };
 use adalens::headless::run_video;
-use adalens::video::Control;
+use adalens::video::{Control, Video};
 use anyhow::Context;
 
 use super::run_args::RunArgs;
@@ -94,10 +94,13 @@ pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
     let never = AtomicBool::new(false);
     let mut panels = Vec::new();
     for (i, v) in videos.iter().enumerate() {
-        let run = run_video(&model, v, &knobs, rule.as_ref(), &never).with_context(|| {
+        // One open (and frame index) serves both the model's frames and the figure's.
+        let video = Video::open(v)?;
+        let run = run_video(&model, &video, &knobs, rule.as_ref(), &never).with_context(|| {
             format!("running {} on {}", a.run.checkpoint.display(), v.display())
         })?;
         let panel = figure::make_panel(
+            &video,
             run.inspection.trace,
             a.clip,
             a.frames,

@@ -146,15 +146,6 @@ pub fn run_inspect(a: &InspectArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Class name for a class index, as the trace names it.
-pub fn class_name(trace: &DecisionTrace, c: u32) -> String {
-    trace
-        .class_names
-        .get(c as usize)
-        .cloned()
-        .unwrap_or_else(|| format!("class {c}"))
-}
-
 fn print_uni_adafocus(c: &UniAdaFocusConfig, raw: &UniAdaFocusOutput, trace: &DecisionTrace) {
     let Some(clip) = trace.clips.first() else {
         return;
@@ -207,7 +198,7 @@ pub fn print_steps(
         println!(
             "{:>4}  {at:<width$}  {boxs:<26}  {:<24} {:>6.3}  {:>7.3}  {:>6.3}",
             s.step,
-            top.map(|t| class_name(trace, t.class)).unwrap_or_default(),
+            top.map(|t| trace.class_name(t.class)).unwrap_or_default(),
             top.map(|t| t.prob).unwrap_or(0.0),
             s.entropy,
             s.cumulative_gflops

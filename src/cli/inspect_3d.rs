@@ -9,9 +9,7 @@ use adalens::model::ada3d_focus::{Ada3dFocus, CubePlan, Plan};
 use adalens::model::load::LoadedModel;
 use adalens::model::patch::Region;
 
-use super::inspect::{
-    checkpoint_json, class_name, print_checkpoint_head, print_parameters, print_steps,
-};
+use super::inspect::{checkpoint_json, print_checkpoint_head, print_parameters, print_steps};
 
 /// `+17(0.82) -18(0.10) …`: each frame, kept (+) or discarded (−), with m_t.
 fn frame_marks(clip: &ClipTrace) -> String {
@@ -48,7 +46,7 @@ pub fn print_trace(trace: &DecisionTrace) {
             "{i:>4}  {:<48} {:<24} {:<24} {:>6.3}  {:>7.3}",
             kept,
             stages,
-            top.map(|t| class_name(trace, t.class)).unwrap_or_default(),
+            top.map(|t| trace.class_name(t.class)).unwrap_or_default(),
             top.map(|t| t.prob).unwrap_or(0.0),
             step.cumulative_gflops
         );
@@ -62,7 +60,7 @@ pub fn print_trace(trace: &DecisionTrace) {
             .sum();
         println!(
             "video       {} ({:.3}, mean of {} clips), {gflops:.3} GFLOPs in all",
-            class_name(trace, top.class),
+            trace.class_name(top.class),
             top.prob,
             trace.clips.len()
         );

@@ -177,6 +177,14 @@ pub struct ClipTrace {
 }
 
 impl ClipTrace {
+    /// The step this clip stops at: its marked exit, else its last step (`None` without steps).
+    pub fn stop_step(&self) -> Option<usize> {
+        self.exit
+            .as_ref()
+            .map(|e| e.exit_step)
+            .or_else(|| self.steps.len().checked_sub(1))
+    }
+
     /// The step where the model stops under `thresholds`: the first step whose prediction meets
     /// its threshold, else the last one.
     pub fn exit_step(&self, criterion: Criterion, thresholds: &[Option<f64>]) -> usize {
@@ -195,6 +203,14 @@ impl ClipTrace {
 }
 
 impl DecisionTrace {
+    /// The name of class `class` (`class N` where the trace has no name for it).
+    pub fn class_name(&self, class: u32) -> String {
+        self.class_names
+            .get(class as usize)
+            .cloned()
+            .unwrap_or_else(|| format!("class {class}"))
+    }
+
     pub fn to_json(&self) -> serde_json::Result<String> {
         serde_json::to_string_pretty(self)
     }

@@ -56,8 +56,9 @@ pub fn decode_panel_frames(
 }
 
 /// A figure panel of `trace` (exits marked): clip `clip`, `frames` of its sampled frames (all
-/// when `None`) decoded from the trace's video.
+/// when `None`) decoded from `video` (the one the trace was made on, already open).
 pub fn make_panel(
+    video: &Video,
     trace: DecisionTrace,
     clip: usize,
     frames: Option<usize>,
@@ -72,8 +73,7 @@ pub fn make_panel(
         });
     };
     let numbers = shown_frames(c, frames);
-    let video = Video::open(&trace.video.path)?;
-    let frames = decode_panel_frames(&video, &numbers, PANEL_FRAME_SIDE, ctl)?;
+    let frames = decode_panel_frames(video, &numbers, PANEL_FRAME_SIDE, ctl)?;
     Ok(Panel {
         trace,
         clip,

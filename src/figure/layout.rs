@@ -10,7 +10,7 @@ use base64::Engine;
 
 use super::svg::{num, Svg};
 use super::{FigureOptions, Lane, Panel, Theme};
-use crate::decision::trace::{ClipTrace, Cube, DecisionTrace};
+use crate::decision::trace::{ClipTrace, Cube};
 use crate::decision::Criterion;
 use crate::video::RgbFrame;
 
@@ -178,15 +178,6 @@ fn jpeg_data_url(img: &RgbFrame) -> Option<String> {
     ))
 }
 
-/// Name of a class as the trace names it.
-fn class_name(trace: &DecisionTrace, class: u32) -> String {
-    trace
-        .class_names
-        .get(class as usize)
-        .cloned()
-        .unwrap_or_else(|| format!("class {class}"))
-}
-
 fn truncate(s: &str, chars: usize) -> String {
     if s.chars().count() <= chars {
         s.to_string()
@@ -214,11 +205,7 @@ impl PanelWriter<'_> {
     }
 
     fn exit_step(&self) -> Option<usize> {
-        let clip = self.clip?;
-        clip.exit
-            .as_ref()
-            .map(|e| e.exit_step)
-            .or_else(|| clip.steps.len().checked_sub(1))
+        self.clip?.stop_step()
     }
 
     fn write(&mut self, mut y: f64) -> f64 {
@@ -292,7 +279,7 @@ impl PanelWriter<'_> {
             let at = if exit.is_some() { "at exit" } else { "" };
             facts.push(format!(
                 "top-1 {at}: {} ({:.2})",
-                class_name(trace, t.class),
+                trace.class_name(t.class),
                 t.prob
             ));
         }
@@ -837,7 +824,7 @@ impl PanelWriter<'_> {
                 } else {
                     k.to_string()
                 },
-                top1.map(|t| truncate(&class_name(&self.panel.trace, t.class), name_chars))
+                top1.map(|t| truncate(&self.panel.trace.class_name(t.class), name_chars))
                     .unwrap_or_default(),
                 top1.map(|t| format!("{:.2}", t.prob)).unwrap_or_default(),
                 format!("{:.3}", s.cumulative_gflops),
