@@ -5,7 +5,7 @@
 VIDEO ?= assets/demo/demo_testsrc_320x240.mp4
 CARGO ?= cargo
 
-.PHONY: run test bootstrap build clippy bench-video
+.PHONY: run test bootstrap build clippy bench-video train-demo
 
 bootstrap:
 	@scripts/bootstrap
@@ -25,3 +25,7 @@ clippy: bootstrap
 # Side-by-side video benchmark (see BENCHMARKS.md); needs Python with av/decord for the peers.
 bench-video: build
 	scripts/bench_video.sh
+
+# Regenerate the synthetic benchmark, retrain the demo checkpoint from scratch, evaluate it.
+train-demo: build
+	scripts/train_demo.sh

@@ -60,6 +60,12 @@ enum Command {
     /// Write the synthetic benchmark: appearance and motion classes with known targets, as
     /// H.264 videos with labels and per-frame target boxes.
     Synth(cli::synth_cmd::SynthArgs),
+    /// Train an ada3d_focus checkpoint in three stages (random policies, policies, joint) on
+    /// labelled videos, then calibrate its budget engine; seeded and resumable.
+    Train(cli::train_cmd::TrainArgs),
+    /// Evaluate an ada3d_focus checkpoint on a labelled test split (accuracy vs GFLOPs,
+    /// learned vs random policies, cube placement, early exit) and write the report.
+    Eval(cli::eval_cmd::EvalArgs),
     /// Benchmarks (see BENCHMARKS.md).
     #[command(subcommand)]
     Bench(cli::bench::BenchCommand),
@@ -91,6 +97,8 @@ fn main() -> ExitCode {
         Some(Command::Batch(a)) => cli::batch_cmd::run(&a),
         Some(Command::Merge(a)) => cli::batch_cmd::run_merge(&a),
         Some(Command::Synth(a)) => cli::synth_cmd::run(&a),
+        Some(Command::Train(a)) => cli::train_cmd::run(&a),
+        Some(Command::Eval(a)) => cli::eval_cmd::run(&a),
         Some(Command::Bench(b)) => cli::bench::run(&b),
     };
     match result {

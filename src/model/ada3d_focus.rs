@@ -194,44 +194,16 @@ impl Ada3dFocus {
         })
     }
 
-    /// Kept frames, 3D stages and cubes for thresholds τ_f, τ_s. The quantile rule runs on the
-    /// kept frames' temporal weights (a discarded frame's weight is zero), so every centre is a
-    /// kept frame; with fewer kept frames than N, there are as many cubes as kept frames.
+    /// Kept frames, 3D stages and cubes for thresholds τ_f, τ_s (see [`plan_cubes`]).
     pub fn plan(&self, cache: &GlanceCache, frame_threshold: f32, stage_threshold: f32) -> Plan {
-        let c = &self.config;
         let (kept, stages_3d) = cache.policy.decide(frame_threshold, stage_threshold);
-        let w: Vec<f32> = kept.iter().map(|&i| cache.temporal_weights[i]).collect();
-        let sum: f32 = w.iter().sum();
-        let w: Vec<f32> = w.iter().map(|v| v / sum.max(f32::MIN_POSITIVE)).collect();
-        let n = c.num_cubes.min(kept.len());
-        let (positions, at) = quantile_focus(&w, kept.len(), n);
-        let span = c.cube_frames.min(kept.len());
-        let side = c.input_size;
-        let (lo, hi) = c.cube_sides();
-        let cubes = at
-            .iter()
-            .map(|&j| {
-                let start = j.saturating_sub(span / 2).min(kept.len() - span);
-                let centre = kept[j];
-                CubePlan {
-                    centre,
-                    frames: kept[start..start + span].to_vec(),
-                    region: region_from_action(
-                        cache.actions[centre],
-                        (side, side),
-                        c.cube_size,
-                        lo,
-                        hi,
-                    ),
-                }
-            })
-            .collect();
-        Plan {
+        plan_cubes(
+            &self.config,
             kept,
             stages_3d,
-            positions,
-            cubes,
-        }
+            &cache.temporal_weights,
+            &cache.actions,
+        )
     }
 
     /// Pooled 3D features of `cubes` (each cut from `frames` T×3×S×S) → n×D.
@@ -372,5 +344,45 @@ impl Ada3dFocus {
             }
         }
         candle_core::bail!("no step ran")
+    }
+}
+
+/// The cubes for kept frames and 3D stages already decided (the trainer's sampled decisions
+/// go through here too). The quantile rule runs on the kept frames' temporal weights (a
+/// discarded frame's weight is zero), so every centre is a kept frame; with fewer kept frames
+/// than N there are as many cubes as kept frames. Each cube spans T' consecutive kept frames
+/// around its centre, its box from the spatial policy's action on the centre frame.
+pub fn plan_cubes(
+    c: &Ada3dFocusConfig,
+    kept: Vec<usize>,
+    stages_3d: Vec<bool>,
+    temporal_weights: &[f32],
+    actions: &[[f32; 4]],
+) -> Plan {
+    let w: Vec<f32> = kept.iter().map(|&i| temporal_weights[i]).collect();
+    let sum: f32 = w.iter().sum();
+    let w: Vec<f32> = w.iter().map(|v| v / sum.max(f32::MIN_POSITIVE)).collect();
+    let n = c.num_cubes.min(kept.len());
+    let (positions, at) = quantile_focus(&w, kept.len(), n);
+    let span = c.cube_frames.min(kept.len());
+    let side = c.input_size;
+    let (lo, hi) = c.cube_sides();
+    let cubes = at
+        .iter()
+        .map(|&j| {
+            let start = j.saturating_sub(span / 2).min(kept.len() - span);
+            let centre = kept[j];
+            CubePlan {
+                centre,
+                frames: kept[start..start + span].to_vec(),
+                region: region_from_action(actions[centre], (side, side), c.cube_size, lo, hi),
+            }
+        })
+        .collect();
+    Plan {
+        kept,
+        stages_3d,
+        positions,
+        cubes,
     }
 }

@@ -1,0 +1,241 @@
+//! `adalens train`: train an ada3d_focus checkpoint on labelled videos (see `adalens::train`).
+
+use std::path::{Path, PathBuf};
+
+use adalens::batch::{self, Entry};
+use adalens::model::ada3d_config::Ada3dFocusConfig;
+use adalens::model::backbones::resnet3d::{Preset, ResNet3dSpec};
+use adalens::model::config::ModelConfig;
+use adalens::train::{self, data, Event, Reward, Settings, TrainRun};
+use anyhow::Context;
+use indicatif::{ProgressBar, ProgressStyle};
+
+fn parse_three<T: std::str::FromStr>(s: &str) -> Result<[T; 3], String> {
+    let v: Vec<T> = s
+        .split(',')
+        .map(|x| x.trim().parse::<T>())
+        .collect::<Result<_, _>>()
+        .map_err(|_| format!("{s:?}: write three numbers, e.g. 8,3,3"))?;
+    <[T; 3]>::try_from(v).map_err(|_| format!("{s:?}: write three numbers, one per stage"))
+}
+
+#[derive(clap::Args, Debug)]
+pub struct TrainArgs {
+    /// A folder with `train.csv` and `calib.csv` (`path,label`; what `adalens synth` writes).
+    #[arg(long, required_unless_present = "train")]
+    pub data: Option<PathBuf>,
+    /// The training list (`path,label` CSV, or a folder of `class/video`), instead of --data.
+    #[arg(long, requires = "calib")]
+    pub train: Option<PathBuf>,
+    /// The held-out list the budget engine is calibrated on.
+    #[arg(long)]
+    pub calib: Option<PathBuf>,
+    /// Checkpoint to write (`NAME.safetensors`; `NAME.json`, `NAME.adlcal` and the resumable
+    /// state `NAME.train/` beside it).
+    #[arg(short, long)]
+    pub output: PathBuf,
+    /// An ada3d_focus config JSON (default: the small network of the bundled demo).
+    #[arg(long)]
+    pub config: Option<PathBuf>,
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Epochs of stage 1 (random policies), 2 (policies) and 3 (joint).
+    #[arg(long, default_value = "10,3,3", value_parser = parse_three::<usize>)]
+    pub epochs: [usize; 3],
+    #[arg(long, default_value_t = 32)]
+    pub batch: usize,
+    /// AdamW learning rates of the three stages.
+    #[arg(long, default_value = "0.002,0.001,0.0003", value_parser = parse_three::<f64>)]
+    pub lr: [f64; 3],
+    /// Ada3D's penalty for a wrong prediction (reward −γ).
+    #[arg(long, default_value_t = 0.5)]
+    pub gamma: f64,
+    /// Threads decoding the videos.
+    #[arg(long, default_value_t = 2)]
+    pub jobs: usize,
+    /// Train on CUDA GPU 0 (a build with `--features cuda`).
+    #[arg(long)]
+    pub cuda: bool,
+}
+
+/// The demo's network: small enough to train on two CPU cores in well under an hour.
+pub fn default_config(classes: Vec<String>) -> Ada3dFocusConfig {
+    let json = serde_json::json!({
+        "num_classes": classes.len(),
+        "class_names": classes,
+        "num_segments": 8,
+        "input_size": 96,
+        "glance_size": 48,
+        "glance_width_mult": 0.25,
+        "cube_size": 40,
+        "cube_frames": 4,
+        "num_cubes": 3,
+        "local": ResNet3dSpec { preset: Preset::I3d, width: 8, layers: [1, 1, 1, 1] },
+        "mlp_hidden": 64,
+        "spatial_hidden": 16,
+        "temporal_hidden": 8,
+    });
+    // The defaults of every other field are the config's own.
+    serde_json::from_value(json).expect("a valid built-in config")
+}
+
+fn read_config(path: &Path, classes: Vec<String>) -> anyhow::Result<Ada3dFocusConfig> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let mut c = match serde_json::from_str::<ModelConfig>(&text) {
+        Ok(ModelConfig::Ada3dFocus(c)) => c,
+        Ok(other) => anyhow::bail!(
+            "{}: a {} config; adalens trains ada3d_focus",
+            path.display(),
+            other.arch()
+        ),
+        Err(e) => anyhow::bail!("{}: {e}", path.display()),
+    };
+    if c.num_classes != classes.len() {
+        anyhow::bail!(
+            "{}: {} classes, the labels have {}",
+            path.display(),
+            c.num_classes,
+            classes.len()
+        );
+    }
+    c.class_names = classes;
+    Ok(c)
+}
+
+fn lists(a: &TrainArgs) -> anyhow::Result<(Vec<Entry>, Vec<Entry>)> {
+    let (train, calib) = match (&a.data, &a.train, &a.calib) {
+        (Some(d), None, None) => (d.join("train.csv"), d.join("calib.csv")),
+        (None, Some(t), Some(c)) => (t.clone(), c.clone()),
+        _ => anyhow::bail!("give --data DIR, or --train LIST and --calib LIST"),
+    };
+    let read = |p: &Path| -> anyhow::Result<Vec<Entry>> {
+        let e = batch::entries(p).with_context(|| format!("reading {}", p.display()))?;
+        if let Some(x) = e.iter().find(|x| x.label.is_none()) {
+            anyhow::bail!("{}: {} has no label", p.display(), x.path.display());
+        }
+        Ok(e)
+    };
+    Ok((read(&train)?, read(&calib)?))
+}
+
+fn bar(len: u64, template: &str) -> ProgressBar {
+    let b = ProgressBar::new(len);
+    b.set_style(
+        ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    b
+}
+
+pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
+    let (train_list, calib_list) = lists(a)?;
+    let classes = data::class_names(&train_list);
+    if classes.len() < 2 {
+        anyhow::bail!(
+            "the training labels name {} class(es); training needs two",
+            classes.len()
+        );
+    }
+    let config = match &a.config {
+        Some(p) => read_config(p, classes)?,
+        None => default_config(classes),
+    };
+    let device = if a.cuda {
+        let choice = adalens::model::device::select(false);
+        if !choice.is_cuda() {
+            anyhow::bail!("--cuda: {}", choice.description);
+        }
+        choice.device
+    } else {
+        candle_core::Device::Cpu
+    };
+    if let Some(dir) = a.output.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let settings = Settings {
+        config,
+        seed: a.seed,
+        epochs: a.epochs,
+        batch: a.batch.max(2),
+        lr: a.lr,
+        reward: Reward { gamma: a.gamma },
+        train: train_list
+            .iter()
+            .map(|e| {
+                (
+                    e.path.display().to_string(),
+                    e.label.clone().unwrap_or_default(),
+                )
+            })
+            .collect(),
+    };
+    let run = TrainRun {
+        settings,
+        train: &train_list,
+        calib: &calib_list,
+        checkpoint: a.output.clone(),
+        jobs: a.jobs,
+        device,
+    };
+    let progress = bar(0, "{msg} {bar:30} {pos}/{len} · {elapsed} · ETA {eta}");
+    let on = |e: Event| {
+        match e {
+        Event::Decoding { done, total } => {
+            progress.set_length(total as u64);
+            progress.set_position(done as u64);
+            progress.set_message("decoding");
+        }
+        Event::Resumed { epochs } => progress.suspend(|| eprintln!("resuming after {epochs} epochs")),
+        Event::Step {
+            stage,
+            epoch,
+            batch,
+            batches,
+            loss,
+            accuracy,
+        } => {
+            progress.set_length(batches as u64);
+            progress.set_position(batch as u64);
+            progress.set_message(format!(
+                "stage {} epoch {} · loss {loss:.3} · acc {:.1} %",
+                stage.number(),
+                epoch + 1,
+                100.0 * accuracy
+            ));
+        }
+        // Printed whether or not stderr is a terminal (the bar only draws on one).
+        Event::Epoch(log) => progress.suspend(|| {
+            eprintln!(
+                "stage {} epoch {}: loss {:.3}, train acc {:.1} %, kept frames {:.2}, 3D stages {:.2} ({:.0} s)",
+                log.stage,
+                log.epoch + 1,
+                log.loss,
+                100.0 * log.accuracy,
+                log.mean_kept_frames,
+                log.mean_3d_stages,
+                log.seconds
+            )
+        }),
+        Event::Calibrating { done, total } => {
+            progress.set_length(total as u64);
+            progress.set_position(done as u64);
+            progress.set_message("calibrating");
+        }
+    }
+    };
+    let out = train::train(&run, &on)?;
+    progress.finish_and_clear();
+    for (p, why) in &out.skipped_videos {
+        eprintln!("skipped {}: {why}", p.display());
+    }
+    println!(
+        "{}: trained ({} epochs); calibration set {}; last-step top-1 on the calibration list {}",
+        out.checkpoint.display(),
+        out.epochs.len(),
+        out.calibration.display(),
+        out.calib_accuracy
+            .map(|x| format!("{:.1} %", 100.0 * x))
+            .unwrap_or_else(|| "n/a".into())
+    );
+    Ok(())
+}

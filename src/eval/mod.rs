@@ -1,0 +1,186 @@
+//! `adalens eval`: a checkpoint on a labelled test split through the real decoding path, and
+//! the report the bundled checkpoint ships with (docs/eval_report.{md,json}): accuracy vs
+//! GFLOPs with thresholds solved on the calibration set, learned vs random policies, policy
+//! usage by family, cube placement against the target boxes, entropy vs random exit.
+
+pub mod report;
+pub mod run;
+
+use std::path::Path;
+
+use serde::Serialize;
+
+use crate::batch::Entry;
+use crate::calibrate::{assemble, model_steps, Sample};
+use crate::decision::{CalibrationSet, Criterion, PreparedCalibration, Role};
+use crate::model::load::LoadedModel;
+use crate::synth::{Family, CLASSES};
+pub use report::{Report, Target};
+pub use run::{read_boxes, run_video, VideoResult};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EvalError {
+    #[error("no test video could be run ({failed} failed)")]
+    NothingRan { failed: usize },
+    #[error("{0}")]
+    Decision(#[from] crate::decision::DecisionError),
+    #[error("{0}")]
+    Calibrate(#[from] crate::calibrate::CalibrateError),
+}
+
+/// The family of a benchmark class name, when it is one.
+pub fn family_of(class: &str) -> Option<Family> {
+    CLASSES
+        .iter()
+        .position(|&c| c == class)
+        .map(crate::synth::family)
+}
+
+/// Run every entry; `progress(done, total)`.
+pub fn run_all(
+    model: &LoadedModel,
+    entries: &[Entry],
+    boxes: &std::collections::HashMap<String, Vec<[f32; 4]>>,
+    data_dir: &Path,
+    seed: u64,
+    progress: &dyn Fn(usize, usize),
+) -> (Vec<VideoResult>, Vec<(String, String)>) {
+    let names = model.config.class_names();
+    let mut results = Vec::new();
+    let mut failed = Vec::new();
+    for (i, e) in entries.iter().enumerate() {
+        progress(i, entries.len());
+        let rel = e
+            .path
+            .strip_prefix(data_dir)
+            .unwrap_or(&e.path)
+            .to_string_lossy()
+            .replace('\\', "/");
+        let label = e
+            .label
+            .as_deref()
+            .and_then(|l| names.iter().position(|n| n == l));
+        let Some(label) = label else {
+            failed.push((rel, format!("label {:?} is not a class", e.label)));
+            continue;
+        };
+        let b = boxes.get(&rel).map(Vec::as_slice);
+        match run_video(model, e, label as u32, b, seed) {
+            Ok(r) => results.push(r),
+            Err(why) => failed.push((rel, why)),
+        }
+    }
+    progress(entries.len(), entries.len());
+    (results, failed)
+}
+
+fn samples(results: &[VideoResult], random: bool) -> Vec<Sample> {
+    results
+        .iter()
+        .map(|r| {
+            let s = if random { &r.random_policy } else { &r.learned };
+            Sample {
+                path: String::new(),
+                logits: s.logits.clone(),
+                gflops: s.gflops.clone(),
+                label: r.label,
+            }
+        })
+        .collect()
+}
+
+/// The test results as the evaluation split after the calibration set as the fitting split.
+pub fn prepared(
+    calibration: &CalibrationSet,
+    results: &[VideoResult],
+    steps: usize,
+    classes: usize,
+) -> Result<PreparedCalibration, EvalError> {
+    let fit = calibration
+        .clone()
+        .with_roles(vec![Role::Fit; calibration.samples()])?;
+    let test = assemble(&samples(results, false), steps, classes)?;
+    let n = test.samples();
+    let test = test.with_roles(vec![Role::Eval; n])?;
+    Ok(PreparedCalibration::new(CalibrationSet::from_splits(
+        fit, test,
+    )?)?)
+}
+
+/// Everything the report says, from the runs.
+pub fn evaluate(
+    model: &LoadedModel,
+    calibration: &CalibrationSet,
+    results: &[VideoResult],
+    failed: usize,
+    seed: u64,
+) -> Result<Report, EvalError> {
+    if results.is_empty() {
+        return Err(EvalError::NothingRan { failed });
+    }
+    let steps = model_steps(model);
+    let classes = model.config.class_names().len();
+    let prep = prepared(calibration, results, steps, classes)?;
+    let top1 = |set: &[Sample], t: usize| -> f64 {
+        let ok = set
+            .iter()
+            .filter(|s| argmax(&s.logits[t]) == s.label as usize)
+            .count();
+        ok as f64 / set.len().max(1) as f64
+    };
+    let learned = samples(results, false);
+    let random = samples(results, true);
+    let last = steps - 1;
+    let mean_last = |s: &[Sample]| s.iter().map(|x| x.gflops[last]).sum::<f64>() / s.len() as f64;
+    let full = report::Point {
+        budget: mean_last(&learned),
+        gflops: mean_last(&learned),
+        top1: top1(&learned, last),
+        random_exit_top1: top1(&learned, last),
+    };
+    let curve = report::curve(&prep, Criterion::Entropy, seed)?;
+    let half = report::at_budget(&prep, Criterion::Entropy, full.gflops / 2.0, seed)?;
+    let exits = prep
+        .solve_budget(Criterion::Entropy, full.gflops / 2.0)
+        .map(|s| prep.evaluate(&s).exit_steps)?;
+    Ok(report::assemble(report::Parts {
+        model,
+        results,
+        failed,
+        full,
+        curve,
+        half,
+        half_exits: exits,
+        random_policy_top1: top1(&random, last),
+        random_policy_gflops: mean_last(&random),
+    }))
+}
+
+pub fn argmax(v: &[f32]) -> usize {
+    v.iter()
+        .enumerate()
+        .max_by(|a, b| a.1.total_cmp(b.1))
+        .map(|(i, _)| i)
+        .unwrap_or(0)
+}
+
+/// Per-family means of `f` over the results of that family.
+pub fn by_family<F: Fn(&VideoResult) -> f64>(results: &[VideoResult], fam: Family, f: F) -> f64 {
+    let v: Vec<f64> = results
+        .iter()
+        .filter(|r| family_of(&r.class) == Some(fam))
+        .map(f)
+        .collect();
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct FamilyRow {
+    pub family: Family,
+    pub videos: usize,
+    pub top1: f64,
+    pub mean_kept_frames: f64,
+    pub mean_3d_stages: f64,
+    /// Mean cubes run before the exit, at half the largest GFLOPs.
+    pub mean_cubes_used: f64,
+}

@@ -1,0 +1,184 @@
+//! One test video through the real decoding path, with the learned policies and with the
+//! random baselines the report compares them to.
+
+use std::path::Path;
+
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::batch::Entry;
+use crate::model::ada3d_focus::{plan_cubes, Ada3dFocus, Plan};
+use crate::model::load::{LoadedModel, Network};
+use crate::model::patch::Region;
+use crate::pipeline;
+use crate::video::{Control, Video};
+
+/// The steps of one run: logits and cumulative GFLOPs after each.
+#[derive(Debug, Clone)]
+pub struct Steps {
+    pub logits: Vec<Vec<f32>>,
+    pub gflops: Vec<f64>,
+}
+
+/// How well a plan's cubes sit on the target: per (cube, frame), whether the cube's centre
+/// is inside the target's box, and the IoU of the two boxes.
+#[derive(Debug, Clone, Default)]
+pub struct Placement {
+    pub hits: Vec<bool>,
+    pub ious: Vec<f64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct VideoResult {
+    pub label: u32,
+    pub class: String,
+    pub learned: Steps,
+    /// Random frames, random 3D stages (as many of each as learned) and random cube centres.
+    pub random_policy: Steps,
+    pub kept_frames: usize,
+    pub stages_3d: usize,
+    /// Learned cubes and the same cubes at random centres (when boxes are known).
+    pub learned_placement: Option<Placement>,
+    pub random_placement: Option<Placement>,
+}
+
+fn iou(a: [f64; 4], b: [f64; 4]) -> f64 {
+    let w = (a[2].min(b[2]) - a[0].max(b[0])).max(0.0);
+    let h = (a[3].min(b[3]) - a[1].max(b[1])).max(0.0);
+    let inter = w * h;
+    let area = |r: [f64; 4]| (r[2] - r[0]).max(0.0) * (r[3] - r[1]).max(0.0);
+    let union = area(a) + area(b) - inter;
+    if union > 0.0 {
+        inter / union
+    } else {
+        0.0
+    }
+}
+
+fn placement(
+    plan: &Plan,
+    numbers: &[usize],
+    boxes: &[[f32; 4]],
+    to_display: &dyn Fn(f64, f64) -> (f64, f64),
+) -> Placement {
+    let mut p = Placement::default();
+    for cube in &plan.cubes {
+        let Region { x1, y1, x2, y2 } = cube.region;
+        let (a, b) = (
+            to_display(x1 as f64, y1 as f64),
+            to_display(x2 as f64, y2 as f64),
+        );
+        let (cx, cy) = ((a.0 + b.0) / 2.0, (a.1 + b.1) / 2.0);
+        for &f in &cube.frames {
+            let Some(t) = numbers.get(f).and_then(|&n| boxes.get(n)) else {
+                continue;
+            };
+            let t = [t[0] as f64, t[1] as f64, t[2] as f64, t[3] as f64];
+            p.hits
+                .push(cx >= t[0] && cx < t[2] && cy >= t[1] && cy < t[3]);
+            p.ious.push(iou([a.0, a.1, b.0, b.1], t));
+        }
+    }
+    p
+}
+
+fn random_actions(rng: &mut ChaCha8Rng, t: usize) -> Vec<[f32; 4]> {
+    (0..t)
+        .map(|_| [rng.random::<f32>(), rng.random::<f32>(), 0.5, 0.5])
+        .collect()
+}
+
+/// Run `model` (ada3d_focus) on `entry` with its own thresholds, then with random policies of
+/// the same frame and stage counts; `boxes` are the target's per-frame boxes, if known.
+pub fn run_video(
+    model: &LoadedModel,
+    entry: &Entry,
+    label: u32,
+    boxes: Option<&[[f32; 4]]>,
+    seed: u64,
+) -> Result<VideoResult, String> {
+    let Network::Ada3dFocus(net) = &model.network else {
+        return Err(format!(
+            "eval runs ada3d_focus checkpoints, not {}",
+            model.arch()
+        ));
+    };
+    let net: &Ada3dFocus = net;
+    let video = Video::open(&entry.path).map_err(|e| e.to_string())?;
+    let input =
+        pipeline::video_input(&video, model, &Control::default()).map_err(|e| e.to_string())?;
+    let c = &net.config;
+    let err = |e: candle_core::Error| e.to_string();
+    let cache = net.glance(&input.frames).map_err(err)?;
+    let plan = net.plan(&cache, c.frame_threshold, c.stage_threshold);
+    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    rng.set_stream(entry.index as u64);
+    let t = c.num_segments;
+    // Random policies: as many kept frames and 3D stages, drawn uniformly; random centres.
+    let mut frames: Vec<usize> = (0..t).collect();
+    frames.shuffle(&mut rng);
+    let mut kept: Vec<usize> = frames[..plan.kept.len()].to_vec();
+    kept.sort_unstable();
+    let mut stages = plan.stages_3d.clone();
+    stages.shuffle(&mut rng);
+    let actions = random_actions(&mut rng, t);
+    let random_plan = plan_cubes(c, kept, stages, &cache.temporal_weights, &actions);
+    // Random placement alone: the learned frames, stages and cube times, random centres.
+    let moved = plan_cubes(
+        c,
+        plan.kept.clone(),
+        plan.stages_3d.clone(),
+        &cache.temporal_weights,
+        &actions,
+    );
+    let (places, random_places) = match (boxes, &input.geometry) {
+        (Some(b), Some(g)) => {
+            let to_display = |x: f64, y: f64| g.to_display(x, y);
+            (
+                Some(placement(&plan, &input.sampled.numbers, b, &to_display)),
+                Some(placement(&moved, &input.sampled.numbers, b, &to_display)),
+            )
+        }
+        _ => (None, None),
+    };
+    let (kept_frames, stages_3d) = (
+        plan.kept.len(),
+        plan.stages_3d.iter().filter(|&&s| s).count(),
+    );
+    let learned = net.run_plan(&input.frames, &cache, plan).map_err(err)?;
+    let random = net
+        .run_plan(&input.frames, &cache, random_plan)
+        .map_err(err)?;
+    Ok(VideoResult {
+        label,
+        class: entry.label.clone().unwrap_or_default(),
+        learned: Steps {
+            logits: learned.step_logits,
+            gflops: learned.step_gflops,
+        },
+        random_policy: Steps {
+            logits: random.step_logits,
+            gflops: random.step_gflops,
+        },
+        kept_frames,
+        stages_3d,
+        learned_placement: places,
+        random_placement: random_places,
+    })
+}
+
+/// The per-frame target boxes of a benchmark split (`SPLIT_boxes.json`), by path relative to
+/// the data folder; empty when the file is missing (a user's own data).
+pub fn read_boxes(dir: &Path, split: &str) -> std::collections::HashMap<String, Vec<[f32; 4]>> {
+    #[derive(serde::Deserialize)]
+    struct Truth {
+        boxes: Vec<[f32; 4]>,
+    }
+    let path = dir.join(format!("{split}_boxes.json"));
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|s| serde_json::from_str::<std::collections::HashMap<String, Truth>>(&s).ok())
+        .map(|m| m.into_iter().map(|(k, v)| (k, v.boxes)).collect())
+        .unwrap_or_default()
+}

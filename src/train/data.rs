@@ -1,0 +1,150 @@
+//! Training videos, decoded once through the app's own path (FFmpeg, the checkpoint's TSN
+//! frame plan and test crop), kept in memory as RGB bytes: the network trains on exactly the
+//! pixels it will see in the window.
+
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use candle_core::{Device, Tensor};
+
+use crate::batch::Entry;
+use crate::model::ada3d_config::Ada3dFocusConfig;
+use crate::video::{plan, Control, Resize, Video};
+
+/// One video: T frames of S×S RGB (interleaved bytes, frame after frame) and its class.
+#[derive(Debug, Clone)]
+pub struct Clip {
+    pub rgb: Vec<u8>,
+    pub label: u32,
+}
+
+#[derive(Debug, Default)]
+pub struct Dataset {
+    pub clips: Vec<Clip>,
+    /// Videos that could not be used, with why.
+    pub failed: Vec<(PathBuf, String)>,
+}
+
+/// The class names of a labelled list: the synthetic benchmark's order when the labels are
+/// its classes, else sorted.
+pub fn class_names(entries: &[Entry]) -> Vec<String> {
+    let labels: BTreeSet<&str> = entries.iter().filter_map(|e| e.label.as_deref()).collect();
+    let synth: BTreeSet<&str> = crate::synth::CLASSES.iter().copied().collect();
+    if labels == synth {
+        crate::synth::CLASSES
+            .iter()
+            .map(|s| s.to_string())
+            .collect()
+    } else {
+        labels.into_iter().map(String::from).collect()
+    }
+}
+
+/// Decode one video as the checkpoint samples it.
+fn decode(e: &Entry, c: &Ada3dFocusConfig) -> Result<Vec<u8>, String> {
+    let video = Video::open(&e.path).map_err(|err| err.to_string())?;
+    let numbers = plan::tsn_centres(video.frame_count(), c.num_segments);
+    if numbers.len() != c.num_segments {
+        return Err(format!(
+            "{} frames sampled, the checkpoint needs {}",
+            numbers.len(),
+            c.num_segments
+        ));
+    }
+    let resize = Resize::TestCrop {
+        shorter: c.scale_size() as u32,
+        crop: c.input_size as u32,
+    };
+    let ctl = Control {
+        threads: 1,
+        ..Control::default()
+    };
+    let decoded = video
+        .frames_with(&numbers, resize, &ctl)
+        .map_err(|err| err.to_string())?;
+    let mut rgb = Vec::with_capacity(numbers.len() * c.input_size * c.input_size * 3);
+    for f in decoded.frames {
+        rgb.extend_from_slice(&f.data);
+    }
+    Ok(rgb)
+}
+
+/// Decode every entry on `jobs` threads; `progress(done, total)`.
+pub fn load(
+    entries: &[Entry],
+    classes: &[String],
+    c: &Ada3dFocusConfig,
+    jobs: usize,
+    progress: &(dyn Fn(usize, usize) + Sync),
+) -> Dataset {
+    let done = AtomicUsize::new(0);
+    let next = AtomicUsize::new(0);
+    let results: Vec<Vec<(usize, Result<Clip, String>)>> = std::thread::scope(|s| {
+        let workers: Vec<_> = (0..jobs.max(1))
+            .map(|_| {
+                s.spawn(|| {
+                    let mut out = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(e) = entries.get(i) else { break };
+                        let label = e
+                            .label
+                            .as_deref()
+                            .and_then(|l| classes.iter().position(|c| c == l))
+                            .ok_or_else(|| format!("label {:?} is not a class", e.label));
+                        let clip = label.and_then(|label| {
+                            decode(e, c).map(|rgb| Clip {
+                                rgb,
+                                label: label as u32,
+                            })
+                        });
+                        out.push((i, clip));
+                        progress(done.fetch_add(1, Ordering::Relaxed) + 1, entries.len());
+                    }
+                    out
+                })
+            })
+            .collect();
+        workers.into_iter().filter_map(|w| w.join().ok()).collect()
+    });
+    let mut all: Vec<(usize, Result<Clip, String>)> = results.into_iter().flatten().collect();
+    all.sort_by_key(|(i, _)| *i);
+    let mut data = Dataset::default();
+    for (i, r) in all {
+        match r {
+            Ok(clip) => data.clips.push(clip),
+            Err(why) => data.failed.push((entries[i].path.clone(), why)),
+        }
+    }
+    data
+}
+
+/// A batch of clips as the model's input, (B·T)×3×S×S normalised, and their labels.
+pub fn batch(
+    clips: &[&Clip],
+    c: &Ada3dFocusConfig,
+    device: &Device,
+) -> candle_core::Result<(Tensor, Tensor)> {
+    let s = c.input_size;
+    let frames = clips.len() * c.num_segments;
+    let mut data = Vec::with_capacity(frames * 3 * s * s);
+    for clip in clips {
+        for f in clip.rgb.chunks_exact(s * s * 3) {
+            for ch in 0..3 {
+                let (m, sd) = (c.mean[ch], c.std[ch]);
+                data.extend(
+                    f.iter()
+                        .skip(ch)
+                        .step_by(3)
+                        .map(|&v| (v as f32 / 255.0 - m) / sd),
+                );
+            }
+        }
+    }
+    let labels: Vec<u32> = clips.iter().map(|c| c.label).collect();
+    Ok((
+        Tensor::from_vec(data, (frames, 3, s, s), device)?,
+        Tensor::new(labels.as_slice(), device)?,
+    ))
+}

@@ -1,0 +1,209 @@
+//! The trainer: its trainable networks compute what the inference model computes from the
+//! weights they save (same names, same structure), and a real run on real (generated) videos
+//! writes a checkpoint the app loads, a calibration set, and resumes instead of retraining.
+
+use std::path::Path;
+
+use adalens::batch;
+use adalens::model::ada3d_config::Ada3dFocusConfig;
+use adalens::model::config::ModelConfig;
+use adalens::model::load::{ConfigOverrides, LoadedModel, Network};
+use adalens::synth::write::{write_benchmark, SplitSizes};
+use adalens::synth::SynthSpec;
+use adalens::train::layers::Mode;
+use adalens::train::net::{Focus, TrainNet};
+use adalens::train::{self, Event, Reward, Settings, TrainRun};
+use candle_core::{Device, Tensor};
+use candle_nn::VarMap;
+
+fn tiny_config() -> Ada3dFocusConfig {
+    let classes: Vec<String> = adalens::synth::CLASSES
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    serde_json::from_value(serde_json::json!({
+        "num_classes": 8,
+        "class_names": classes,
+        "num_segments": 6,
+        "input_size": 64,
+        "glance_size": 32,
+        "glance_width_mult": 0.1,
+        "cube_size": 32,
+        "cube_frames": 3,
+        "num_cubes": 2,
+        "local": {"preset": "i3d", "width": 4, "layers": [1, 1, 1, 1]},
+        "mlp_hidden": 16,
+        "spatial_hidden": 8,
+        "temporal_hidden": 8,
+    }))
+    .unwrap()
+}
+
+fn save(map: &VarMap, config: &Ada3dFocusConfig, path: &Path) -> LoadedModel {
+    map.save(path).unwrap();
+    let json = serde_json::to_string(&ModelConfig::Ada3dFocus(config.clone())).unwrap();
+    std::fs::write(path.with_extension("json"), json).unwrap();
+    LoadedModel::open(path, None, &ConfigOverrides::default(), &Device::Cpu).unwrap()
+}
+
+/// Every tensor of a safetensors file, by name, as values.
+fn tensors(path: &Path) -> std::collections::BTreeMap<String, Vec<f32>> {
+    candle_core::safetensors::load(path, &Device::Cpu)
+        .unwrap()
+        .into_iter()
+        .map(|(k, v)| (k, v.flatten_all().unwrap().to_vec1().unwrap()))
+        .collect()
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y).abs())
+        .fold(0.0, f32::max)
+}
+
+#[test]
+fn trainable_networks_compute_what_the_inference_model_loads() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = tiny_config();
+    let dev = Device::Cpu;
+    let map = VarMap::new();
+    let net = TrainNet::new(c.clone(), &map, &dev).unwrap();
+    train::init::initialise(&map, 7).unwrap();
+    let t = c.num_segments;
+    let x = Tensor::randn(0f32, 1.0, (2 * t, 3, 64, 64), &dev).unwrap();
+    // A training pass moves every BatchNorm's running statistics away from (0, 1).
+    let g = net.glance(&x, Mode::Train).unwrap();
+    let _ = net.actions(&g, Mode::Train).unwrap();
+    let model = save(&map, &c, &dir.path().join("m.safetensors"));
+    let Network::Ada3dFocus(inference) = &model.network else {
+        panic!("not ada3d_focus")
+    };
+    let one = x.narrow(0, 0, t).unwrap();
+    let cache = inference.glance(&one).unwrap();
+    let g = net.glance(&one, Mode::Eval).unwrap();
+    let m: Vec<f32> = g.m.flatten_all().unwrap().to_vec1().unwrap();
+    let n: Vec<f32> = g.n.flatten_all().unwrap().to_vec1().unwrap();
+    assert!(max_diff(&m, &cache.policy.frame_probs) < 1e-4);
+    assert!(max_diff(&n, &cache.policy.stage_probs) < 1e-4);
+    let a: Vec<f32> = net
+        .actions(&g, Mode::Eval)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
+    let b: Vec<f32> = cache.actions.iter().flatten().copied().collect();
+    assert!(max_diff(&a, &b) < 1e-4, "spatial policy");
+    // Every step's logits for the same plan, with a mix of 3D and 2D stages.
+    let mut plan = inference.plan(&cache, 0.5, 0.5);
+    plan.stages_3d = (0..plan.stages_3d.len()).map(|i| i % 2 == 0).collect();
+    let plan = adalens::model::ada3d_focus::plan_cubes(
+        &c,
+        vec![0, 2, 3, 5],
+        plan.stages_3d.clone(),
+        &cache.temporal_weights,
+        &cache.actions,
+    );
+    let out = inference.run_plan(&one, &cache, plan.clone()).unwrap();
+    let flags: Vec<f32> = plan.stages_3d.iter().map(|&s| s as u8 as f32).collect();
+    let flags = Tensor::from_vec(flags, (1, plan.stages_3d.len()), &dev).unwrap();
+    let local = net
+        .local(
+            &one,
+            std::slice::from_ref(&plan),
+            &flags,
+            Focus::Crop,
+            Mode::Eval,
+        )
+        .unwrap();
+    let (glance, steps) = net.classify(&g.pooled, &local, Mode::Eval).unwrap();
+    let mut ours = vec![glance[t - 1]
+        .flatten_all()
+        .unwrap()
+        .to_vec1::<f32>()
+        .unwrap()];
+    for s in &steps {
+        ours.push(s.flatten_all().unwrap().to_vec1().unwrap());
+    }
+    assert_eq!(ours.len(), out.step_logits.len());
+    for (k, (a, b)) in ours.iter().zip(&out.step_logits).enumerate() {
+        assert!(max_diff(a, b) < 1e-3, "step {k}: {a:?} vs {b:?}");
+    }
+}
+
+#[test]
+fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let spec = SynthSpec {
+        width: 96,
+        height: 64,
+        frames: 12,
+        fps: 12,
+    };
+    let sizes = SplitSizes {
+        train: 16,
+        calib: 8,
+        test: 0,
+    };
+    write_benchmark(&data, 3, &spec, &sizes, 2, &|_, _| {}).unwrap();
+    let train_list = batch::entries(&data.join("train.csv")).unwrap();
+    let calib_list = batch::entries(&data.join("calib.csv")).unwrap();
+    let settings = Settings {
+        config: tiny_config(),
+        seed: 5,
+        epochs: [1, 1, 1],
+        batch: 8,
+        lr: [0.002, 0.001, 0.0003],
+        reward: Reward { gamma: 0.5 },
+        train: train_list
+            .iter()
+            .map(|e| (e.path.display().to_string(), e.label.clone().unwrap()))
+            .collect(),
+    };
+    let checkpoint = dir.path().join("out/m.safetensors");
+    std::fs::create_dir_all(checkpoint.parent().unwrap()).unwrap();
+    let mut run = TrainRun {
+        settings,
+        train: &train_list,
+        calib: &calib_list,
+        checkpoint: checkpoint.clone(),
+        jobs: 2,
+        device: Device::Cpu,
+    };
+    let steps = std::sync::atomic::AtomicUsize::new(0);
+    let on = |e: Event| {
+        if let Event::Step { loss, .. } = e {
+            assert!(loss.is_finite());
+            steps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    };
+    let out = train::train(&run, &on).unwrap();
+    assert_eq!(out.epochs.len(), 3);
+    assert_eq!(steps.into_inner(), 3 * 2, "two batches of 8 per epoch");
+    let model =
+        LoadedModel::open(&checkpoint, None, &ConfigOverrides::default(), &Device::Cpu).unwrap();
+    assert_eq!(model.arch(), "ada3d_focus");
+    let cal = adalens::headless::load_calibration(&model, &out.calibration).unwrap();
+    assert_eq!(cal.samples(), 8);
+    let weights = tensors(&checkpoint);
+
+    // A second run with the same settings resumes: no step, the same weights.
+    std::fs::remove_file(&checkpoint).unwrap();
+    let resumed = std::sync::atomic::AtomicUsize::new(0);
+    let on = |e: Event| match e {
+        Event::Step { .. } => panic!("trained again"),
+        Event::Resumed { epochs } => resumed.store(epochs, std::sync::atomic::Ordering::Relaxed),
+        _ => {}
+    };
+    train::train(&run, &on).unwrap();
+    assert_eq!(resumed.into_inner(), 3);
+    assert_eq!(tensors(&checkpoint), weights);
+
+    // Other settings are refused rather than mixed in.
+    run.settings.seed = 6;
+    let err = train::train(&run, &|_| {}).unwrap_err().to_string();
+    assert!(err.contains("other settings"), "{err}");
+}
