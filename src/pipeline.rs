@@ -121,10 +121,7 @@ pub fn video_input(
             (n, c.clip_frames, c.input_size, c.mean, c.std)
         }
     };
-    let resize = Resize::TestCrop {
-        shorter: (input_size * 256 / 224) as u32,
-        crop: input_size as u32,
-    };
+    let resize = test_resize(input_size);
     if numbers.is_empty() {
         return Err(PipelineError::Input {
             path: video.path().to_path_buf(),
@@ -157,18 +154,29 @@ pub fn video_input(
     })
 }
 
-/// RGB frames → T×3×H×W float32, `(x/255 − mean)/std` per channel.
-pub fn normalise(
-    frames: &[RgbFrame],
+/// The test transform of every arch: shorter side to `input_size·256/224`, centre crop.
+pub fn test_resize(input_size: usize) -> Resize {
+    Resize::TestCrop {
+        shorter: (input_size * 256 / 224) as u32,
+        crop: input_size as u32,
+    }
+}
+
+/// RGB frames → N×3×H×W float32, `(x/255 − mean)/std` per channel (frames of one video, or
+/// of a training batch of videos).
+pub fn normalise<'a>(
+    frames: impl IntoIterator<Item = &'a RgbFrame>,
     mean: [f32; 3],
     std: [f32; 3],
     device: &Device,
 ) -> candle_core::Result<Tensor> {
-    let Some(first) = frames.first() else {
+    let mut frames = frames.into_iter().peekable();
+    let Some(first) = frames.peek() else {
         candle_core::bail!("no frames to normalise")
     };
     let (w, h) = (first.width as usize, first.height as usize);
-    let mut data = Vec::with_capacity(frames.len() * 3 * w * h);
+    let mut data = Vec::new();
+    let mut n = 0;
     for f in frames {
         if (f.width as usize, f.height as usize) != (w, h) {
             candle_core::bail!(
@@ -186,8 +194,9 @@ pub fn normalise(
                     .map(|&v| (v as f32 / 255.0 - mean[ch]) / std[ch]),
             );
         }
+        n += 1;
     }
-    Tensor::from_vec(data, (frames.len(), 3, h, w), device)
+    Tensor::from_vec(data, (n, 3, h, w), device)
 }
 
 /// Frames already preprocessed (float32 T×3×S×S, normalised) from a safetensors file: the

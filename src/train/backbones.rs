@@ -7,19 +7,9 @@ use candle_core::{Result, Tensor, D};
 use candle_nn::{VarBuilder, VarMap};
 
 use super::layers::{max_pool_3s2, Conv3dBn, ConvBn, Mode};
-use crate::model::backbones::mobilenet_v2::make_divisible;
-use crate::model::backbones::resnet3d::ResNet3dSpec;
+use crate::model::backbones::mobilenet_v2::{make_divisible, SETTING};
+use crate::model::backbones::resnet3d::{temporal_max_pool, ResNet3dSpec};
 use crate::model::layers::Act;
-
-const SETTING: [(usize, usize, usize, usize); 7] = [
-    (1, 16, 1, 1),
-    (6, 24, 2, 2),
-    (6, 32, 3, 2),
-    (6, 64, 4, 2),
-    (6, 96, 3, 1),
-    (6, 160, 3, 2),
-    (6, 320, 1, 1),
-];
 
 #[derive(Debug, Clone)]
 struct InvertedResidual {
@@ -286,28 +276,10 @@ impl ResNet3d {
                 y = b.forward(&y, clips, &f, mode)?;
             }
             if s == 0 {
-                (y, t) = self.temporal_pool(&y, clips, t)?;
+                (y, t) = temporal_max_pool(&y, clips, t, self.spec.pool1_temporal())?;
             }
         }
         Ok((y, t))
-    }
-
-    fn temporal_pool(&self, y: &Tensor, clips: usize, t: usize) -> Result<(Tensor, usize)> {
-        let p = self.spec.pool1_temporal();
-        let out = if t >= p { t / p } else { t };
-        if out == t {
-            return Ok((y.clone(), t));
-        }
-        let dims = y.dims().to_vec();
-        let rest: usize = dims[1..].iter().product();
-        let pooled = y
-            .reshape((clips, t, rest))?
-            .narrow(1, 0, out * p)?
-            .reshape((clips, out, p, rest))?
-            .max(2)?;
-        let mut shape = dims;
-        shape[0] = clips * out;
-        Ok((pooled.reshape(shape)?, out))
     }
 
     /// The feature map's side for an `side`² input (stem and pool stride 2, then three

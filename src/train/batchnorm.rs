@@ -30,20 +30,22 @@ fn channel_stats(x: &[f32], (n, c, r): (usize, usize, usize)) -> Vec<(f64, f64)>
         .collect()
 }
 
-/// Per-channel mean and biased variance of x (N, C, …) as two C-vectors.
-pub fn batch_stats(x: &Tensor) -> Result<(Vec<f64>, Vec<f64>)> {
+/// Per-channel (mean, biased variance) of x (N, C, …).
+pub fn batch_stats(x: &Tensor) -> Result<Vec<(f64, f64)>> {
     let dims = x.dims();
     let (n, c) = (dims[0], dims[1]);
     let r: usize = dims[2..].iter().product();
     let v: Vec<f32> = x.detach().flatten_all()?.to_vec1()?;
-    let s = channel_stats(&v, (n, c, r));
-    Ok(s.into_iter().unzip())
+    Ok(channel_stats(&v, (n, c, r)))
 }
 
-/// y = clamp(γ · (x − μ) / √(σ² + ε) + β, lo, hi) over x (N, C, R), statistics of the batch.
+/// y = clamp(γ · (x − μ) / √(σ² + ε) + β, lo, hi) over x (N, C, R); `stats` are x's own
+/// per-channel (μ, σ²) from [`batch_stats`], computed once for the running averages, the
+/// forward and the backward pass.
 pub struct BatchNormAct {
     pub eps: f64,
     pub clamp: (f32, f32),
+    pub stats: Vec<(f64, f64)>,
 }
 
 impl CustomOp3 for BatchNormAct {
@@ -64,7 +66,13 @@ impl CustomOp3 for BatchNormAct {
         let gamma = f32_contiguous("batchnorm", "weight", s2, l2)?;
         let beta = f32_contiguous("batchnorm", "bias", s3, l3)?;
         let (n, c, r) = l1.shape().dims3()?;
-        let stats = channel_stats(x, (n, c, r));
+        if self.stats.len() != c {
+            candle_core::bail!(
+                "batchnorm: {} statistics for {c} channels",
+                self.stats.len()
+            );
+        }
+        let stats = &self.stats;
         let (lo, hi) = self.clamp;
         let mut out = vec![0f32; n * c * r];
         for_each_item(&mut out, r, cpu_threads(), |p, dst, _| {
@@ -93,7 +101,7 @@ impl CustomOp3 for BatchNormAct {
         let ys: Vec<f32> = res.flatten_all()?.to_vec1()?;
         let gs: Vec<f32> = grad.flatten_all()?.to_vec1()?;
         let gm: Vec<f32> = gamma.to_vec1()?;
-        let stats = channel_stats(&xs, (n, c, r));
+        let stats = &self.stats;
         let (lo, hi) = self.clamp;
         // The activation passes the gradient where it did not clamp.
         let dy = |i: usize| {
@@ -162,6 +170,7 @@ mod tests {
         let op = BatchNormAct {
             eps: 1e-5,
             clamp: (0.0, 6.0),
+            stats: batch_stats(&x).unwrap(),
         };
         let ours = x.apply_op3(&g, &b, op).unwrap();
         let mean = x.mean_keepdim(2).unwrap().mean_keepdim(0).unwrap();

@@ -10,12 +10,12 @@ use candle_core::{Device, Tensor};
 
 use crate::batch::Entry;
 use crate::model::ada3d_config::Ada3dFocusConfig;
-use crate::video::{plan, Control, Resize, Video};
+use crate::video::{plan, Control, RgbFrame, Video};
 
-/// One video: T frames of S×S RGB (interleaved bytes, frame after frame) and its class.
+/// One video: its T frames at S×S, and its class.
 #[derive(Debug, Clone)]
 pub struct Clip {
-    pub rgb: Vec<u8>,
+    pub frames: Vec<RgbFrame>,
     pub label: u32,
 }
 
@@ -42,7 +42,7 @@ pub fn class_names(entries: &[Entry]) -> Vec<String> {
 }
 
 /// Decode one video as the checkpoint samples it.
-fn decode(e: &Entry, c: &Ada3dFocusConfig) -> Result<Vec<u8>, String> {
+fn decode(e: &Entry, c: &Ada3dFocusConfig) -> Result<Vec<RgbFrame>, String> {
     let video = Video::open(&e.path).map_err(|err| err.to_string())?;
     let numbers = plan::tsn_centres(video.frame_count(), c.num_segments);
     if numbers.len() != c.num_segments {
@@ -52,10 +52,7 @@ fn decode(e: &Entry, c: &Ada3dFocusConfig) -> Result<Vec<u8>, String> {
             c.num_segments
         ));
     }
-    let resize = Resize::TestCrop {
-        shorter: c.scale_size() as u32,
-        crop: c.input_size as u32,
-    };
+    let resize = crate::pipeline::test_resize(c.input_size);
     let ctl = Control {
         threads: 1,
         ..Control::default()
@@ -63,11 +60,7 @@ fn decode(e: &Entry, c: &Ada3dFocusConfig) -> Result<Vec<u8>, String> {
     let decoded = video
         .frames_with(&numbers, resize, &ctl)
         .map_err(|err| err.to_string())?;
-    let mut rgb = Vec::with_capacity(numbers.len() * c.input_size * c.input_size * 3);
-    for f in decoded.frames {
-        rgb.extend_from_slice(&f.data);
-    }
-    Ok(rgb)
+    Ok(decoded.frames)
 }
 
 /// Decode every entry on `jobs` threads; `progress(done, total)`.
@@ -94,8 +87,8 @@ pub fn load(
                             .and_then(|l| classes.iter().position(|c| c == l))
                             .ok_or_else(|| format!("label {:?} is not a class", e.label));
                         let clip = label.and_then(|label| {
-                            decode(e, c).map(|rgb| Clip {
-                                rgb,
+                            decode(e, c).map(|frames| Clip {
+                                frames,
                                 label: label as u32,
                             })
                         });
@@ -126,25 +119,10 @@ pub fn batch(
     c: &Ada3dFocusConfig,
     device: &Device,
 ) -> candle_core::Result<(Tensor, Tensor)> {
-    let s = c.input_size;
-    let frames = clips.len() * c.num_segments;
-    let mut data = Vec::with_capacity(frames * 3 * s * s);
-    for clip in clips {
-        for f in clip.rgb.chunks_exact(s * s * 3) {
-            for ch in 0..3 {
-                let (m, sd) = (c.mean[ch], c.std[ch]);
-                data.extend(
-                    f.iter()
-                        .skip(ch)
-                        .step_by(3)
-                        .map(|&v| (v as f32 / 255.0 - m) / sd),
-                );
-            }
-        }
-    }
+    let frames = clips.iter().flat_map(|clip| &clip.frames);
     let labels: Vec<u32> = clips.iter().map(|c| c.label).collect();
     Ok((
-        Tensor::from_vec(data, (frames, 3, s, s), device)?,
+        crate::pipeline::normalise(frames, c.mean, c.std, device)?,
         Tensor::new(labels.as_slice(), device)?,
     ))
 }

@@ -68,12 +68,13 @@ impl BatchNorm {
         let rest: usize = dims[2..].iter().product();
         let v = x.reshape((n, c, rest))?;
         if mode == Mode::Train {
-            let (mean, var) = batchnorm::batch_stats(&v)?;
-            self.update_running(&mean, &var, n * rest)?;
+            let stats = batchnorm::batch_stats(&v)?;
+            self.update_running(&stats, n * rest)?;
             if x.device().is_cpu() {
                 let op = batchnorm::BatchNormAct {
                     eps: BN_EPS,
                     clamp: act.range(),
+                    stats,
                 };
                 return v
                     .contiguous()?
@@ -109,7 +110,7 @@ impl BatchNorm {
     }
 
     /// PyTorch's running averages (momentum 0.1, unbiased variance).
-    fn update_running(&self, mean: &[f64], var: &[f64], count: usize) -> Result<()> {
+    fn update_running(&self, stats: &[(f64, f64)], count: usize) -> Result<()> {
         let m = BN_MOMENTUM;
         let unbias = count as f64 / (count as f64 - 1.0).max(1.0);
         let dev = self.running_mean.device();
@@ -117,13 +118,13 @@ impl BatchNorm {
         let old_v: Vec<f32> = self.running_var.as_tensor().to_vec1()?;
         let new_m: Vec<f32> = old_m
             .iter()
-            .zip(mean)
-            .map(|(&o, &x)| ((1.0 - m) * o as f64 + m * x) as f32)
+            .zip(stats)
+            .map(|(&o, &(x, _))| ((1.0 - m) * o as f64 + m * x) as f32)
             .collect();
         let new_v: Vec<f32> = old_v
             .iter()
-            .zip(var)
-            .map(|(&o, &x)| ((1.0 - m) * o as f64 + m * x * unbias) as f32)
+            .zip(stats)
+            .map(|(&o, &(_, x))| ((1.0 - m) * o as f64 + m * x * unbias) as f32)
             .collect();
         self.running_mean
             .set(&Tensor::new(new_m.as_slice(), dev)?)?;

@@ -354,13 +354,8 @@ fn last_step_accuracy(
     }
     let correct = (0..n)
         .filter(|&i| {
-            let row = set.row(i, steps - 1);
-            let top = row
-                .iter()
-                .enumerate()
-                .max_by(|a, b| a.1.total_cmp(b.1))
-                .map(|(k, _)| k as u32);
-            top.is_some_and(|k| set.labels().of(i).contains(&k))
+            let top = crate::eval::argmax(set.row(i, steps - 1)) as u32;
+            set.labels().of(i).contains(&top)
         })
         .count();
     Some(correct as f64 / n as f64)

@@ -12,6 +12,7 @@ use super::heads::{temporal_policy_params, PolicyHeads, PoolingClassifier, Spati
 use super::layers::Mode;
 use crate::model::ada3d_config::Ada3dFocusConfig;
 use crate::model::ada3d_focus::Plan;
+use crate::model::backbones::resnet3d::pool_clips;
 use crate::model::layers::area_downscale;
 use crate::model::patch::{affine_patches, theta_for_region, Region};
 
@@ -225,11 +226,7 @@ impl TrainNet {
                 interpolate_centre(&maps, &offset(0)?, &offset(1)?)?
             }
         };
-        let (_, ch, h, w) = maps.dims4()?;
-        maps.reshape((members.len(), tf, ch, h * w))?
-            .permute((0, 2, 1, 3))?
-            .reshape((members.len(), ch, tf * h * w))?
-            .mean(2)
+        pool_clips(&maps, members.len(), tf)
     }
 
     /// Logits of every glance head (B×classes after frames 1..T) and every cube step.

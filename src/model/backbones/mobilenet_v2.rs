@@ -32,7 +32,7 @@ pub enum Naming {
 }
 
 /// (expansion t, channels c, repeats n, first stride s) of the paper's Table 2.
-const SETTING: [(usize, usize, usize, usize); 7] = [
+pub const SETTING: [(usize, usize, usize, usize); 7] = [
     (1, 16, 1, 1),
     (6, 24, 2, 2),
     (6, 32, 3, 2),

@@ -278,12 +278,7 @@ impl ResNet3d {
     /// Frames per clip after the temporal pool (a clip shorter than the pool passes unchanged:
     /// Ada3D may keep a single frame).
     fn pooled_frames(&self, t: usize) -> usize {
-        let p = self.spec.pool1_temporal();
-        if t >= p {
-            t / p
-        } else {
-            t
-        }
+        pooled_frames(t, self.spec.pool1_temporal())
     }
 
     /// `frames`: clips×T×3×H×W (the kept frames of each clip, in order) → the last feature map
@@ -311,21 +306,7 @@ impl ResNet3d {
     }
 
     fn temporal_pool(&self, y: &Tensor, clips: usize, t: usize) -> Result<(Tensor, usize)> {
-        let p = self.spec.pool1_temporal();
-        let out = self.pooled_frames(t);
-        if out == t {
-            return Ok((y.clone(), t));
-        }
-        let dims = y.dims().to_vec();
-        let rest: usize = dims[1..].iter().product();
-        let pooled = y
-            .reshape((clips, t, rest))?
-            .narrow(1, 0, out * p)?
-            .reshape((clips, out, p, rest))?
-            .max(2)?;
-        let mut shape = dims;
-        shape[0] = clips * out;
-        Ok((pooled.reshape(shape)?, out))
+        temporal_max_pool(y, clips, t, self.spec.pool1_temporal())
     }
 
     /// Feature map (frame-major) and its average over frames and space, clips×C.
@@ -336,12 +317,7 @@ impl ResNet3d {
     ) -> Result<(Tensor, Tensor)> {
         let clips = frames.dim(0)?;
         let (f, t) = self.forward_features(frames, adaptive)?;
-        let (_, c, h, w) = f.dims4()?;
-        let pooled = f
-            .reshape((clips, t, c, h * w))?
-            .permute((0, 2, 1, 3))?
-            .reshape((clips, c, t * h * w))?
-            .mean(2)?;
+        let pooled = pool_clips(&f, clips, t)?;
         Ok((f, pooled))
     }
 
@@ -375,4 +351,42 @@ impl ResNet3d {
         }
         Ok(count)
     }
+}
+
+/// Frames per clip after a temporal pool of `p` (a clip shorter than the pool passes
+/// unchanged: Ada3D may keep a single frame).
+pub fn pooled_frames(t: usize, p: usize) -> usize {
+    if t >= p {
+        t / p
+    } else {
+        t
+    }
+}
+
+/// The temporal max pool after res2 (I3D: 2 frames → 1) on frame-major activations
+/// (clips·t)×…; returns them and the new t.
+pub fn temporal_max_pool(y: &Tensor, clips: usize, t: usize, p: usize) -> Result<(Tensor, usize)> {
+    let out = pooled_frames(t, p);
+    if out == t {
+        return Ok((y.clone(), t));
+    }
+    let dims = y.dims().to_vec();
+    let rest: usize = dims[1..].iter().product();
+    let pooled = y
+        .reshape((clips, t, rest))?
+        .narrow(1, 0, out * p)?
+        .reshape((clips, out, p, rest))?
+        .max(2)?;
+    let mut shape = dims;
+    shape[0] = clips * out;
+    Ok((pooled.reshape(shape)?, out))
+}
+
+/// The average over frames and space of a frame-major feature map (clips·t)×C×h×w → clips×C.
+pub fn pool_clips(f: &Tensor, clips: usize, t: usize) -> Result<Tensor> {
+    let (_, c, h, w) = f.dims4()?;
+    f.reshape((clips, t, c, h * w))?
+        .permute((0, 2, 1, 3))?
+        .reshape((clips, c, t * h * w))?
+        .mean(2)
 }
