@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the synthetic benchmark, retrains the demo's ada3d_focus checkpoint from scratch on
-# the CPU, and evaluates it on the test split (report in docs/). Deterministic given the seed.
+# the CPU, evaluates it on the test split (report in docs/) and bundles it with a few test videos
+# (models/, assets/demo/synth/). Deterministic given the seed.
 #   DATA: where the benchmark goes (default data/synth); RUN: where the checkpoint goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,3 +12,4 @@ mkdir -p "$RUN"
 "$BIN" synth --out "$DATA" --seed 0 --train 3200 --calib 800 --test 1000
 "$BIN" train --data "$DATA" -o "$RUN/ada3d_focus_synth.safetensors" --epochs 6,1,2 --seed 0
 "$BIN" eval --checkpoint "$RUN/ada3d_focus_synth.safetensors" --data "$DATA" -o docs/eval_report
+DATA="$DATA" RUN="$RUN" scripts/bundle_demo.sh

@@ -67,7 +67,8 @@ pub struct AnalysisRun {
 enum Cache {
     /// Uni-AdaFocus has no thresholds to move: every run is the whole model.
     Whole,
-    Focus(Box<GlanceCache>),
+    /// The glance of every clip.
+    Focus(Vec<GlanceCache>),
     /// Clips C×T×3×S×S and their policies.
     Clips {
         clips: Tensor,
@@ -86,7 +87,13 @@ impl Analysis {
     pub fn start(model: &LoadedModel, input: ModelInput) -> Result<Self, PipelineError> {
         let cache = match &model.network {
             Network::UniAdaFocus(_) => Cache::Whole,
-            Network::Ada3dFocus(net) => Cache::Focus(Box::new(net.glance(&input.frames)?)),
+            Network::Ada3dFocus(net) => {
+                let t = input.clip_len;
+                let glances = (0..input.clips())
+                    .map(|i| net.glance(&input.frames.narrow(0, i * t, t)?))
+                    .collect::<candle_core::Result<_>>()?;
+                Cache::Focus(glances)
+            }
             Network::Ada3d(net) => {
                 let (n, t) = (input.clips(), input.clip_len);
                 let (_, c, h, w) = input.frames.dims4()?;
@@ -152,34 +159,64 @@ impl Analysis {
                     parts,
                 )
             }
-            (Network::Ada3dFocus(net), Cache::Focus(cache)) => {
-                let mut plan = net.plan(cache, knobs.frame_threshold, knobs.stage_threshold);
-                if let Some(max) = knobs.max_cubes {
-                    plan.cubes.truncate(max);
-                    plan.positions.truncate(max);
-                }
-                let by_part = net.flops_breakdown(&plan)?;
-                let out = net.run_plan(&input.frames, cache, plan)?;
-                let clip = ada3d_focus_clip(&out, &input.sampled, net.config.input_size);
-                let video = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
-                let g = |v: u64| v as f64 / 1e9;
-                let mut parts = vec![
-                    part("glance (MobileNetV2, all frames)", g(by_part.glance), None),
-                    part("policies (frame, stage, cube)", g(by_part.policies), None),
-                    part("classifier (glance)", g(by_part.classifier_glance), None),
-                ];
-                for (k, local) in by_part.local_per_cube.iter().enumerate() {
+            (Network::Ada3dFocus(net), Cache::Focus(glances)) => {
+                let t = input.clip_len;
+                let several = glances.len() > 1;
+                let (mut traces, mut outs, mut parts) = (vec![], vec![], vec![]);
+                for (i, cache) in glances.iter().enumerate() {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(PipelineError::Cancelled);
+                    }
+                    let mut plan = net.plan(cache, knobs.frame_threshold, knobs.stage_threshold);
+                    if let Some(max) = knobs.max_cubes {
+                        plan.cubes.truncate(max);
+                        plan.positions.truncate(max);
+                    }
+                    let by_part = net.flops_breakdown(&plan)?;
+                    let frames = input.frames.narrow(0, i * t, t)?;
+                    let out = net.run_plan(&frames, cache, plan)?;
+                    let sampled = input.sampled.clip(i, t);
+                    traces.push(ada3d_focus_clip(&out, &sampled, net.config.input_size));
+                    let g = |v: u64| v as f64 / 1e9;
+                    let clip = if several {
+                        format!("clip {}: ", i + 1)
+                    } else {
+                        String::new()
+                    };
                     parts.push(part(
-                        &format!("cube {} (3D net + classifier)", k + 1),
-                        g(local + by_part.classifier_per_cube),
-                        Some(k + 1),
+                        &format!("{clip}glance (MobileNetV2, all frames)"),
+                        g(by_part.glance),
+                        None,
                     ));
+                    parts.push(part(
+                        &format!("{clip}policies (frame, stage, cube)"),
+                        g(by_part.policies),
+                        None,
+                    ));
+                    parts.push(part(
+                        &format!("{clip}classifier (glance)"),
+                        g(by_part.classifier_glance),
+                        None,
+                    ));
+                    for (k, local) in by_part.local_per_cube.iter().enumerate() {
+                        parts.push(part(
+                            &format!("{clip}cube {} (3D net + classifier)", k + 1),
+                            g(local + by_part.classifier_per_cube),
+                            Some(k + 1),
+                        ));
+                    }
+                    outs.push(out);
                 }
+                // The video's prediction: the mean of the clips' softmax after their last step.
+                let logits: Vec<&[f32]> = outs
+                    .iter()
+                    .filter_map(|o| o.step_logits.last().map(Vec::as_slice))
+                    .collect();
+                let video = mean_of_softmax(&logits, TOP_K);
                 let flops = FlopsReport::Ada3dFocus {
-                    gflops_per_step: out.step_gflops.clone(),
+                    gflops_per_step: outs.iter().map(|o| o.step_gflops.clone()).collect(),
                 };
-                let raw = RawOutput::Ada3dFocus(Box::new(out));
-                (vec![clip], video, raw, flops, parts)
+                (traces, video, RawOutput::Ada3dFocus(outs), flops, parts)
             }
             (Network::Ada3d(net), Cache::Clips { clips, policies }) => {
                 let t = input.clip_len;

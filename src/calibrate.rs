@@ -118,7 +118,15 @@ pub fn sample(model: &LoadedModel, e: &Entry, self_labels: bool) -> Result<Sampl
         })
         .and_then(|input| pipeline::inspect(model, &input).map_err(|e| e.to_string()))?;
     let mut logits = match &run.raw {
-        RawOutput::Ada3dFocus(o) => o.step_logits.clone(),
+        RawOutput::Ada3dFocus(clips) => match clips.as_slice() {
+            [one] => one.step_logits.clone(),
+            _ => {
+                return Err(format!(
+                    "{} clips: calibration videos must be one clip long",
+                    clips.len()
+                ))
+            }
+        },
         RawOutput::UniAdaFocus(o) => o.step_logits.clone(),
         RawOutput::Ada3d { .. } => return Err(format!("{} has no exit steps", model.arch())),
     };

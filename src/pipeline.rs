@@ -33,8 +33,8 @@ pub enum PipelineError {
 /// Frames ready for the model, and where they came from.
 #[derive(Debug, Clone)]
 pub struct ModelInput {
-    /// (clips·T)×3×S×S, normalised, on the model's device; one clip for uni_adafocus and
-    /// ada3d_focus.
+    /// (clips·T)×3×S×S, normalised, on the model's device; one clip for uni_adafocus, one per
+    /// window of `clip_seconds` for ada3d_focus (one when unset).
     pub frames: Tensor,
     /// T: frames per clip.
     pub clip_len: usize,
@@ -54,7 +54,8 @@ impl ModelInput {
 #[serde(untagged)]
 pub enum RawOutput {
     UniAdaFocus(Box<UniAdaFocusOutput>),
-    Ada3dFocus(Box<Ada3dFocusOutput>),
+    /// One run per clip.
+    Ada3dFocus(Vec<Ada3dFocusOutput>),
     Ada3d {
         /// m and n of every clip (all 1 for resnet3d).
         policies: Vec<ClipPolicy>,
@@ -67,9 +68,9 @@ pub enum RawOutput {
 #[serde(untagged)]
 pub enum FlopsReport {
     UniAdaFocus(UniAdaFocusFlops),
-    /// Cumulative after each step (step 0 = the glance and policies).
+    /// Per clip, cumulative after each step (step 0 = the glance and policies).
     Ada3dFocus {
-        gflops_per_step: Vec<f64>,
+        gflops_per_step: Vec<Vec<f64>>,
     },
     /// Per clip as run, and one clip with every frame and stage (the paper's "Upper").
     Ada3d {
@@ -105,9 +106,13 @@ pub fn video_input(
         }
         Network::Ada3dFocus(net) => {
             let c = &net.config;
-            let n = plan::tsn_centres(video.frame_count(), c.num_segments);
-            let len = n.len();
-            (n, len, c.input_size, c.mean, c.std)
+            let probe = video.probe();
+            // The nominal rate, as `train::data::median_seconds` measures (MP4's average rate
+            // leaves out the last frame's duration).
+            let fps = probe.frame_rate_nominal.or(probe.frame_rate_avg);
+            let windows = plan::windows(video.frame_count(), fps, c.clip_seconds);
+            let n = plan::windowed_tsn_centres(&windows, c.num_segments);
+            (n, c.num_segments, c.input_size, c.mean, c.std)
         }
         Network::Ada3d(net) => {
             let c = &net.config;

@@ -186,8 +186,18 @@ fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
     let model =
         LoadedModel::open(&checkpoint, None, &ConfigOverrides::default(), &Device::Cpu).unwrap();
     assert_eq!(model.arch(), "ada3d_focus");
+    // The videos' length is recorded, so a longer video is cut into clips like them.
+    let ModelConfig::Ada3dFocus(c) = &model.config else {
+        panic!("not ada3d_focus")
+    };
+    assert!(
+        (c.clip_seconds.unwrap() - 1.0).abs() < 1e-6,
+        "{:?}",
+        c.clip_seconds
+    );
     let cal = adalens::headless::load_calibration(&model, &out.calibration).unwrap();
     assert_eq!(cal.samples(), 8);
+    three_videos_in_a_row_are_three_clips(&model, &train_list, dir.path());
     let weights = tensors(&checkpoint);
 
     // A second run with the same settings resumes: no step, the same weights.
@@ -206,4 +216,40 @@ fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
     run.settings.seed = 6;
     let err = train::train(&run, &|_| {}).unwrap_err().to_string();
     assert!(err.contains("other settings"), "{err}");
+}
+
+/// Three 1-second videos joined by the ffmpeg CLI: one clip each, sampled inside its own
+/// second, each with its own plan.
+fn three_videos_in_a_row_are_three_clips(model: &LoadedModel, list: &[batch::Entry], dir: &Path) {
+    let concat = dir.join("three.txt");
+    let lines: String = list[..3]
+        .iter()
+        .map(|e| format!("file '{}'\n", e.path.display()))
+        .collect();
+    std::fs::write(&concat, lines).unwrap();
+    let joined = dir.join("three.mp4");
+    let ok = std::process::Command::new("ffmpeg")
+        .args(["-v", "error", "-y", "-f", "concat", "-safe", "0", "-i"])
+        .arg(&concat)
+        .args(["-c", "copy"])
+        .arg(&joined)
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "ffmpeg concat");
+    let video = adalens::video::Video::open(&joined).unwrap();
+    assert_eq!(video.frame_count(), 36);
+    let input =
+        adalens::pipeline::video_input(&video, model, &adalens::video::Control::default()).unwrap();
+    assert_eq!((input.clips(), input.clip_len), (3, 6));
+    let ins = adalens::pipeline::inspect(model, &input).unwrap();
+    assert_eq!(ins.trace.clips.len(), 3);
+    for (i, clip) in ins.trace.clips.iter().enumerate() {
+        let frames: Vec<usize> = clip.frames.iter().map(|f| f.frame).collect();
+        assert_eq!(
+            frames,
+            (0..6).map(|k| 12 * i + 1 + 2 * k).collect::<Vec<_>>()
+        );
+        assert!(!clip.steps.is_empty());
+    }
 }

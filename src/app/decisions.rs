@@ -273,7 +273,7 @@ mod tests {
                     clips: vec![],
                 },
                 flops: FlopsReport::Ada3dFocus {
-                    gflops_per_step: vec![],
+                    gflops_per_step: vec![vec![]],
                 },
             },
             knobs: Knobs {

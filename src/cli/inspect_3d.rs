@@ -155,12 +155,15 @@ pub fn print_checkpoint(model: &LoadedModel, net: &Ada3d, json: bool) -> anyhow:
 }
 
 pub fn print_focus_trace(trace: &DecisionTrace) {
-    let Some(clip) = trace.clips.first() else {
-        return;
-    };
-    println!("frames      {} (+ kept, m_t)", frame_marks(clip));
-    println!("stages      {}", stage_marks(clip));
-    print_steps(trace, clip, "cube frames", |c| format!("{:?}", c.frames));
+    let several = trace.clips.len() > 1;
+    for (i, clip) in trace.clips.iter().enumerate() {
+        if several {
+            println!("clip {}", i + 1);
+        }
+        println!("frames      {} (+ kept, m_t)", frame_marks(clip));
+        println!("stages      {}", stage_marks(clip));
+        print_steps(trace, clip, "cube frames", |c| format!("{:?}", c.frames));
+    }
 }
 
 /// The plan with every frame kept and every stage 3D or 2D: N cubes of T' frames.

@@ -184,6 +184,9 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
             progress.set_length(total as u64);
             progress.set_position(done as u64);
             progress.set_message("decoding");
+            if done == total {
+                progress.suspend(|| eprintln!("decoded {total} videos"));
+            }
         }
         Event::Resumed { epochs } => progress.suspend(|| eprintln!("resuming after {epochs} epochs")),
         Event::Step {

@@ -108,6 +108,12 @@ pub fn run_video(
     let video = Video::open(&entry.path).map_err(|e| e.to_string())?;
     let input =
         pipeline::video_input(&video, model, &Control::default()).map_err(|e| e.to_string())?;
+    if input.clips() != 1 {
+        return Err(format!(
+            "{} clips: test videos must be one clip long",
+            input.clips()
+        ));
+    }
     let c = &net.config;
     let err = |e: candle_core::Error| e.to_string();
     let cache = net.glance(&input.frames).map_err(err)?;

@@ -179,6 +179,11 @@ pub struct Ada3dFocusConfig {
     pub mean: [f32; 3],
     #[serde(default = "crate::model::config::d::imagenet_std")]
     pub std: [f32; 3],
+    /// How long the videos the model was trained on are. When set, a longer video is cut into
+    /// consecutive windows of about this length, each one clip of T segments (a video of
+    /// several actions gets a clip per action); unset, the whole video is one clip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub clip_seconds: Option<f64>,
 }
 
 impl Ada3dFocusConfig {

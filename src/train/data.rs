@@ -63,6 +63,24 @@ fn decode(e: &Entry, c: &Ada3dFocusConfig) -> Result<Vec<RgbFrame>, String> {
     Ok(decoded.frames)
 }
 
+/// The median duration in seconds of up to 64 of `entries` spread over the list (what the
+/// checkpoint's `clip_seconds` records); `None` when none can be probed.
+pub fn median_seconds(entries: &[Entry]) -> Option<f64> {
+    let step = entries.len().div_ceil(64).max(1);
+    let mut seconds: Vec<f64> = entries
+        .iter()
+        .step_by(step)
+        .filter_map(|e| {
+            let v = Video::open(&e.path).ok()?;
+            let p = v.probe();
+            let fps = p.frame_rate_nominal.or(p.frame_rate_avg)?;
+            (fps > 0.0 && v.frame_count() > 0).then(|| v.frame_count() as f64 / fps)
+        })
+        .collect();
+    seconds.sort_by(f64::total_cmp);
+    seconds.get(seconds.len() / 2).copied()
+}
+
 /// Decode every entry on `jobs` threads; `progress(done, total)`.
 pub fn load(
     entries: &[Entry],

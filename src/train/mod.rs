@@ -305,7 +305,12 @@ fn finish_training(
     }
     // The checkpoint: weights, and the config beside them.
     save_vars(&map, &run.checkpoint)?;
-    let config = ModelConfig::Ada3dFocus(s.config.clone());
+    // Videos longer than those trained on are cut into clips of this length at inference.
+    let mut config = s.config.clone();
+    config.clip_seconds = config
+        .clip_seconds
+        .or_else(|| data::median_seconds(run.train));
+    let config = ModelConfig::Ada3dFocus(config);
     let json_path = run.checkpoint.with_extension("json");
     let json = serde_json::to_string_pretty(&config).unwrap_or_default();
     crate::fsutil::write_atomic(&json_path, json.as_bytes()).map_err(io(&json_path))?;

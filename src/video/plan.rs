@@ -16,6 +16,39 @@ pub fn tsn_centres(frame_count: usize, segments: usize) -> Vec<usize> {
         .collect()
 }
 
+/// Consecutive windows `(first frame, length)` of about `clip_seconds` each that tile the
+/// video: as many as the duration holds, rounded, at least one. Without a frame rate or a clip
+/// length, the whole video.
+pub fn windows(
+    frame_count: usize,
+    fps: Option<f64>,
+    clip_seconds: Option<f64>,
+) -> Vec<(usize, usize)> {
+    let per_clip = match (fps, clip_seconds) {
+        (Some(f), Some(s)) if f > 0.0 && s > 0.0 => f * s,
+        _ => return vec![(0, frame_count)],
+    };
+    let n = ((frame_count as f64 / per_clip).round() as usize).clamp(1, frame_count.max(1));
+    (0..n)
+        .map(|i| {
+            let start = i * frame_count / n;
+            (start, (i + 1) * frame_count / n - start)
+        })
+        .collect()
+}
+
+/// TSN test sampling of every window: `segments` centres each, as frame numbers of the video.
+pub fn windowed_tsn_centres(windows: &[(usize, usize)], segments: usize) -> Vec<usize> {
+    windows
+        .iter()
+        .flat_map(|&(start, len)| {
+            tsn_centres(len, segments)
+                .into_iter()
+                .map(move |n| start + n)
+        })
+        .collect()
+}
+
 /// TSN training sampling: one frame drawn uniformly inside each segment, from a seeded stream.
 pub fn tsn_random(frame_count: usize, segments: usize, seed: u64) -> Vec<usize> {
     if frame_count == 0 {
@@ -72,6 +105,21 @@ pub fn uniform_clips(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn windows_tile_the_video_by_clip_length() {
+        // 4 actions of 32 frames at 12 fps, clips of 32/12 s: four windows of 32.
+        let w = windows(128, Some(12.0), Some(32.0 / 12.0));
+        assert_eq!(w, vec![(0, 32), (32, 32), (64, 32), (96, 32)]);
+        let c = windowed_tsn_centres(&w, 8);
+        assert_eq!(&c[..9], &[2, 6, 10, 14, 18, 22, 26, 30, 34]);
+        assert_eq!(c.len(), 32);
+        // Shorter than 1.5 clips: one; no clip length or no frame rate: the whole video.
+        assert_eq!(windows(40, Some(12.0), Some(32.0 / 12.0)), vec![(0, 40)]);
+        assert_eq!(windows(128, None, Some(2.0)), vec![(0, 128)]);
+        assert_eq!(windows(128, Some(12.0), None), vec![(0, 128)]);
+        assert_eq!(windows(0, Some(12.0), Some(1.0)), vec![(0, 0)]);
+    }
 
     #[test]
     fn tsn_centres_match_the_tsn_formula() {
