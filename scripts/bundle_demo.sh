@@ -10,7 +10,7 @@ DATA=${DATA:-data/synth}
 RUN=${RUN:-data/run}
 CK="$RUN/ada3d_focus_synth"
 for ext in safetensors json adlcal; do
-    cp "$CK.$ext" "models/ada3d_focus_synth.$ext"
+    install -m 644 "$CK.$ext" "models/ada3d_focus_synth.$ext"
 done
 OUT=assets/demo/synth
 mkdir -p "$OUT"

@@ -137,15 +137,7 @@ pub fn sample(model: &LoadedModel, e: &Entry, self_labels: bool) -> Result<Sampl
         .last()
         .and_then(|s| s.top.first())
         .map(|t| t.class);
-    // With fewer kept frames than cubes a video has fewer steps; stopping at a step it does
-    // not have means stopping at its last one, with that prediction and cost.
-    while logits.len() < steps {
-        let (Some(l), Some(g)) = (logits.last().cloned(), gflops.last().copied()) else {
-            break;
-        };
-        logits.push(l);
-        gflops.push(g);
-    }
+    pad_steps(&mut logits, &mut gflops, steps);
     if logits.len() != steps || gflops.len() != steps {
         return Err(format!(
             "{} steps where the checkpoint has {steps}",
@@ -161,6 +153,19 @@ pub fn sample(model: &LoadedModel, e: &Entry, self_labels: bool) -> Result<Sampl
         gflops,
         label,
     })
+}
+
+/// With fewer kept frames than cubes a video has fewer steps; stopping at a step it does not
+/// have means stopping at its last one, with that prediction and cost: repeat the last step's
+/// logits and cumulative GFLOPs up to `steps`.
+pub fn pad_steps(logits: &mut Vec<Vec<f32>>, gflops: &mut Vec<f64>, steps: usize) {
+    while logits.len() < steps {
+        let (Some(l), Some(g)) = (logits.last().cloned(), gflops.last().copied()) else {
+            break;
+        };
+        logits.push(l);
+        gflops.push(g);
+    }
 }
 
 /// The calibration set of `samples` (in list order): they alternate between the fitting and

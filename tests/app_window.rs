@@ -96,10 +96,14 @@ fn expected_at(trace: &DecisionTrace, prep: &PreparedCalibration, budget: f64) -
         &sol.finite_thresholds(),
         Some(budget),
     );
-    let clip = &t.clips[0];
-    let exit = clip.exit.as_ref().unwrap().exit_step;
-    let computed = clip.cubes.iter().filter(|q| q.order <= exit).count();
-    (exit, computed)
+    // The lanes show the first clip's exit and the computed cubes of every clip.
+    let exit_of = |c: &adalens::decision::trace::ClipTrace| c.exit.as_ref().unwrap().exit_step;
+    let computed = t
+        .clips
+        .iter()
+        .map(|c| c.cubes.iter().filter(|q| q.order <= exit_of(c)).count())
+        .sum();
+    (exit_of(&t.clips[0]), computed)
 }
 
 fn has_label(h: &Harness<'static, AdalensApp>, label: &str) {
@@ -115,19 +119,25 @@ fn has_label(h: &Harness<'static, AdalensApp>, label: &str) {
 #[test]
 fn demo_lanes_budget_slider_and_a_corrupt_video() {
     let (trace, prep) = reference_trace();
-    let clip = &trace.clips[0];
-    let sampled = clip.frames.len();
-    let discarded = clip.frames.iter().filter(|f| !f.kept).count();
-    let cubes = clip.cubes.len();
-    let steps = clip.steps.len();
-    assert!(sampled > 0 && cubes > 0 && steps == cubes + 1);
+    // The demo is four actions in a row: four clips, each with its own decisions.
+    let clips = &trace.clips;
+    assert_eq!(clips.len(), 4);
+    let frames = || clips.iter().flat_map(|c| &c.frames);
+    let sampled = frames().count();
+    let discarded = frames().filter(|f| !f.kept).count();
+    let cubes: usize = clips.iter().map(|c| c.cubes.len()).sum();
+    let steps: usize = clips.iter().map(|c| c.steps.len()).sum();
+    assert!(clips
+        .iter()
+        .all(|c| !c.cubes.is_empty() && c.steps.len() == c.cubes.len() + 1));
+    let clip = &clips[0];
 
     let mut h = demo_app();
     has_label(
         &h,
         &format!("Sampled frames lane: {sampled} sampled frames, {discarded} discarded"),
     );
-    let bars = clip.frames.iter().filter(|f| f.keep_prob.is_some()).count();
+    let bars = frames().filter(|f| f.keep_prob.is_some()).count();
     has_label(
         &h,
         &format!("Keep probability lane: {bars} bars, tau_f 0.50"),
@@ -135,14 +145,22 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
     has_label(
         &h,
         &format!(
-            "3D stages lane: 1 clips, {} of {} stages 3D",
-            clip.stages.iter().filter(|s| s.ran_3d).count(),
-            clip.stages.len()
+            "3D stages lane: 4 clips, {} of {} stages 3D",
+            clips
+                .iter()
+                .flat_map(|c| &c.stages)
+                .filter(|s| s.ran_3d)
+                .count(),
+            clips.iter().map(|c| c.stages.len()).sum::<usize>()
         ),
     );
     has_label(
         &h,
-        &format!("3D cube view: clip 1, {sampled} frames, {cubes} cubes"),
+        &format!(
+            "3D cube view: clip 1, {} frames, {} cubes",
+            clip.frames.len(),
+            clip.cubes.len()
+        ),
     );
 
     // The budget slider at both ends of the calibration range: the exit step and the

@@ -29,9 +29,13 @@ use jobs::{FrameCache, Jobs};
 pub use model_worker::CheckpointInfo;
 pub use state::AppState;
 
-/// The bundled demo, relative to the repository root (where `make run` starts the app).
-pub const DEMO_VIDEO: &str = "assets/demo/demo_testsrc_320x240.mp4";
-pub const DEMO_CHECKPOINT: &str = "models/demo/ada3d_focus_untrained.safetensors";
+/// The bundled demo, relative to the repository root (where `make run` starts the app): the
+/// checkpoint trained on the synthetic benchmark (`scripts/train_demo.sh`) and four of its test
+/// videos in a row, two appearance and two motion actions, so the timeline shows four clips.
+pub const DEMO_VIDEO: &str = "assets/demo/synth/four_actions.mp4";
+pub const DEMO_CHECKPOINT: &str = "models/ada3d_focus_synth.safetensors";
+/// The untrained `ada3d_focus` parity fixture the window warns about (the tests' model).
+pub const UNTRAINED_CHECKPOINT: &str = "models/demo/ada3d_focus_untrained.safetensors";
 
 /// What to open at start. With nothing given, the demo video and checkpoint.
 #[derive(Debug, Clone, Default)]
@@ -274,7 +278,7 @@ impl AdalensApp {
     pub fn is_untrained_demo(&self) -> bool {
         self.model
             .as_ref()
-            .is_some_and(|m| m.info.path.ends_with(DEMO_CHECKPOINT))
+            .is_some_and(|m| m.info.path.ends_with(UNTRAINED_CHECKPOINT))
     }
 
     /// No job is running or waiting and the model's last result is in (for tests and scripts).

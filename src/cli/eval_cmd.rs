@@ -1,11 +1,13 @@
 //! `adalens eval`: evaluate an ada3d_focus checkpoint on a labelled test split and write the
 //! markdown + JSON report (see `adalens::eval`).
 
+use std::io::IsTerminal;
 use std::path::PathBuf;
 
 use adalens::batch;
 use adalens::eval::{self, read_boxes};
 use adalens::model::load::calibration_sidecar;
+
 use anyhow::Context;
 
 use super::inspect::CheckpointArgs;
@@ -43,9 +45,19 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let list = a.data.join(format!("{}.csv", a.split));
     let entries = batch::entries(&list).with_context(|| format!("reading {}", list.display()))?;
     let boxes = read_boxes(&a.data, &a.split);
-    let progress = |done: usize, total: usize| eprint!("\revaluating {done}/{total}");
+    // A counter on a terminal; a line per 100 videos in a log.
+    let tty = std::io::stderr().is_terminal();
+    let progress = |done: usize, total: usize| {
+        if tty {
+            eprint!("\revaluating {done}/{total}");
+        } else if done % 100 == 0 || done == total {
+            eprintln!("evaluated {done}/{total}");
+        }
+    };
     let (results, failed) = eval::run_all(&model, &entries, &boxes, &a.data, a.seed, &progress);
-    eprintln!();
+    if tty {
+        eprintln!();
+    }
     for (p, why) in &failed {
         eprintln!("skipped {p}: {why}");
     }

@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Serialize;
 
 use crate::batch::Entry;
-use crate::calibrate::{assemble, model_steps, Sample};
+use crate::calibrate::{assemble, model_steps, pad_steps, Sample};
 use crate::decision::{CalibrationSet, Criterion, PreparedCalibration, Role};
 use crate::model::load::LoadedModel;
 use crate::synth::{Family, CLASSES};
@@ -74,15 +74,19 @@ pub fn run_all(
     (results, failed)
 }
 
-fn samples(results: &[VideoResult], random: bool) -> Vec<Sample> {
+/// The runs as calibration samples of `steps` steps each (a run with fewer cubes stops at its
+/// last step, as in `calibrate`).
+fn samples(results: &[VideoResult], random: bool, steps: usize) -> Vec<Sample> {
     results
         .iter()
         .map(|r| {
             let s = if random { &r.random_policy } else { &r.learned };
+            let (mut logits, mut gflops) = (s.logits.clone(), s.gflops.clone());
+            pad_steps(&mut logits, &mut gflops, steps);
             Sample {
                 path: String::new(),
-                logits: s.logits.clone(),
-                gflops: s.gflops.clone(),
+                logits,
+                gflops,
                 label: r.label,
             }
         })
@@ -99,7 +103,7 @@ pub fn prepared(
     let fit = calibration
         .clone()
         .with_roles(vec![Role::Fit; calibration.samples()])?;
-    let test = assemble(&samples(results, false), steps, classes)?;
+    let test = assemble(&samples(results, false, steps), steps, classes)?;
     let n = test.samples();
     let test = test.with_roles(vec![Role::Eval; n])?;
     Ok(PreparedCalibration::new(CalibrationSet::from_splits(
@@ -128,8 +132,8 @@ pub fn evaluate(
             .count();
         ok as f64 / set.len().max(1) as f64
     };
-    let learned = samples(results, false);
-    let random = samples(results, true);
+    let learned = samples(results, false, steps);
+    let random = samples(results, true, steps);
     let last = steps - 1;
     let mean_last = |s: &[Sample]| s.iter().map(|x| x.gflops[last]).sum::<f64>() / s.len() as f64;
     let full = report::Point {
