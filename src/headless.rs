@@ -38,7 +38,8 @@ pub fn load_calibration(model: &LoadedModel, path: &Path) -> Result<CalibrationS
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct ExitRule {
     pub criterion: Criterion,
-    /// Per step; `None` never exits there; the last step always does.
+    /// Per step (±∞ kept: a step that stops everybody); `None` never exits there; the last
+    /// step always does.
     pub thresholds: Vec<Option<f64>>,
     /// The budget they were solved for (mean GFLOPs per video), if any.
     pub budget: Option<f64>,
@@ -55,7 +56,7 @@ impl ExitRule {
         let sol = prep.solve_budget(criterion, budget)?;
         let rule = Self {
             criterion,
-            thresholds: sol.finite_thresholds(),
+            thresholds: sol.exit_thresholds(),
             budget: Some(budget),
         };
         Ok((rule, sol))

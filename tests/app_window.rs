@@ -93,7 +93,7 @@ fn expected_at(trace: &DecisionTrace, prep: &PreparedCalibration, budget: f64) -
     apply_exit(
         &mut t,
         Criterion::Entropy,
-        &sol.finite_thresholds(),
+        &sol.exit_thresholds(),
         Some(budget),
     );
     // The lanes show the first clip's exit and the computed cubes of every clip.
@@ -201,6 +201,8 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
         seen[0], seen[1],
         "the budget range should move the exit: {seen:?}"
     );
+    // The cheapest budget is the glance alone: every clip stops at step 0.
+    assert_eq!(seen[0], 0, "{seen:?}");
 
     // A corrupt video: a readable error, and the demo stays loaded with its decisions.
     let dir = tempfile::tempdir().unwrap();

@@ -63,7 +63,7 @@ pub fn mark_exits(
 ) -> Option<(Solution, Evaluation)> {
     match budget.map(|(m, b)| (m.operating_point(criterion, b), b)) {
         Some((Ok((sol, ev)), b)) => {
-            apply_exit(trace, criterion, &sol.finite_thresholds(), Some(b));
+            apply_exit(trace, criterion, &sol.exit_thresholds(), Some(b));
             Some((sol, ev))
         }
         _ => {

@@ -50,7 +50,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     let progress = |done: usize, total: usize| {
         if tty {
             eprint!("\revaluating {done}/{total}");
-        } else if done % 100 == 0 || done == total {
+        } else if done.is_multiple_of(100) || done == total {
             eprintln!("evaluated {done}/{total}");
         }
     };

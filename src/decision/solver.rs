@@ -67,6 +67,12 @@ impl Solution {
             .collect()
     }
 
+    /// Thresholds to decide exits with (`DecisionTrace` exit rules): every step's, ±∞ kept, so
+    /// a step that admits everybody stops everybody (`finite_thresholds` would say nobody).
+    pub fn exit_thresholds(&self) -> Vec<Option<f64>> {
+        self.thresholds().into_iter().map(Some).collect()
+    }
+
     /// Thresholds for JSON and tables: `None` where the step admits nobody or everybody.
     pub fn finite_thresholds(&self) -> Vec<Option<f64>> {
         self.thresholds()
@@ -430,6 +436,8 @@ mod tests {
         // everyone stops at step 0: the rule says "everybody", not a criterion value
         assert_eq!(at_min.thresholds()[0], f64::INFINITY);
         assert_eq!(at_min.finite_thresholds()[0], None);
+        // ... and a trace marked with it stops at step 0, whatever the entropy.
+        assert_eq!(at_min.exit_thresholds()[0], Some(f64::INFINITY));
         let at_max = prep.solve_budget(Criterion::Entropy, 4.0).expect("solve");
         assert_eq!(at_max.clamp, Clamp::None);
         assert_eq!(at_max.planned_counts, vec![0, 0, 4]);

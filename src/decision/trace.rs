@@ -159,7 +159,8 @@ impl StepPrediction {
 pub struct ExitDecision {
     pub criterion: Criterion,
     /// Threshold per step in the criterion's units (entropy: exit if ≤; confidence: exit if ≥);
-    /// `None` where nobody exits at that step.
+    /// ±∞ where a budget stops nobody or everybody there (JSON writes those as null); `None`
+    /// where nobody exits at that step.
     pub thresholds: Vec<Option<f64>>,
     pub exit_step: usize,
     pub gflops: f64,

@@ -475,7 +475,10 @@ fn entropy(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
             } else {
                 step_colour(s.step)
             };
-            let threshold = exit.and_then(|e| e.thresholds.get(s.step).copied().flatten());
+            // ±∞ (a step that stops nobody or everybody) has no place on the axis.
+            let threshold = exit
+                .and_then(|e| e.thresholds.get(s.step).copied().flatten())
+                .filter(|t| t.is_finite());
             if let Some(t) = threshold {
                 let ty = y(t as f32);
                 cx.painter.line_segment(
