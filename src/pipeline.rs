@@ -97,6 +97,7 @@ pub fn video_input(
     model: &LoadedModel,
     ctl: &Control,
 ) -> Result<ModelInput, PipelineError> {
+    let mut resize = None;
     let (numbers, clip_len, input_size, mean, std) = match &model.network {
         Network::UniAdaFocus(net) => {
             let c = &net.config;
@@ -112,6 +113,7 @@ pub fn video_input(
             let fps = probe.frame_rate_nominal.or(probe.frame_rate_avg);
             let windows = plan::windows(video.frame_count(), fps, c.clip_seconds);
             let n = plan::windowed_tsn_centres(&windows, c.num_segments);
+            resize = Some(c.resize());
             (n, c.num_segments, c.input_size, c.mean, c.std)
         }
         Network::Ada3d(net) => {
@@ -126,7 +128,7 @@ pub fn video_input(
             (n, c.clip_frames, c.input_size, c.mean, c.std)
         }
     };
-    let resize = test_resize(input_size);
+    let resize = resize.unwrap_or_else(|| test_resize(input_size));
     if numbers.is_empty() {
         return Err(PipelineError::Input {
             path: video.path().to_path_buf(),

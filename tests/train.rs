@@ -35,6 +35,7 @@ fn tiny_config() -> Ada3dFocusConfig {
         "mlp_hidden": 16,
         "spatial_hidden": 8,
         "temporal_hidden": 8,
+        "input_frame": "whole",
     }))
     .unwrap()
 }
@@ -242,6 +243,8 @@ fn three_videos_in_a_row_are_three_clips(model: &LoadedModel, list: &[batch::Ent
     let input =
         adalens::pipeline::video_input(&video, model, &adalens::video::Control::default()).unwrap();
     assert_eq!((input.clips(), input.clip_len), (3, 6));
+    // The whole 96×64 frame is the model's input (`input_frame: whole`), not a centred crop.
+    assert_eq!(input.geometry.unwrap().source_rect, [0.0, 0.0, 96.0, 64.0]);
     let ins = adalens::pipeline::inspect(model, &input).unwrap();
     assert_eq!(ins.trace.clips.len(), 3);
     for (i, clip) in ins.trace.clips.iter().enumerate() {

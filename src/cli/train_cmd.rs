@@ -56,6 +56,10 @@ pub struct TrainArgs {
     /// Train on CUDA GPU 0 (a build with `--features cuda`).
     #[arg(long)]
     pub cuda: bool,
+    /// Feed the whole frame scaled to a square instead of the papers' centred crop (which on a
+    /// 4:3 video leaves out a sixth of the width on each side, and the targets there).
+    #[arg(long)]
+    pub whole_frame: bool,
 }
 
 /// The demo's network: small enough to train on two CPU cores in well under an hour.
@@ -136,10 +140,13 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
             classes.len()
         );
     }
-    let config = match &a.config {
+    let mut config = match &a.config {
         Some(p) => read_config(p, classes)?,
         None => default_config(classes),
     };
+    if a.whole_frame {
+        config.input_frame = adalens::model::ada3d_config::InputFrame::Whole;
+    }
     let device = if a.cuda {
         let choice = adalens::model::device::select(false);
         if !choice.is_cuda() {

@@ -187,4 +187,7 @@ pub struct FamilyRow {
     pub mean_3d_stages: f64,
     /// Mean cubes run before the exit, at half the largest GFLOPs.
     pub mean_cubes_used: f64,
+    /// Share of the videos whose target is at least half inside the model's input on some
+    /// sampled frame (when boxes are known): a ceiling on what any policy can find.
+    pub target_in_view: Option<f64>,
 }

@@ -41,6 +41,23 @@ pub struct VideoResult {
     /// Learned cubes and the same cubes at random centres (when boxes are known).
     pub learned_placement: Option<Placement>,
     pub random_placement: Option<Placement>,
+    /// Whether at least half of the target's box lies inside the model's input (the crop of the
+    /// frame it sees) on some sampled frame, when boxes are known: where it never does, no
+    /// policy can find it.
+    pub target_in_view: Option<bool>,
+}
+
+/// The share of `b`'s area inside the rectangle `r` (x, y, width, height).
+fn share_inside(b: &[f32; 4], r: [f64; 4]) -> f64 {
+    let [x1, y1, x2, y2] = b.map(f64::from);
+    let w = (x2.min(r[0] + r[2]) - x1.max(r[0])).max(0.0);
+    let h = (y2.min(r[1] + r[3]) - y1.max(r[1])).max(0.0);
+    let area = (x2 - x1) * (y2 - y1);
+    if area > 0.0 {
+        w * h / area
+    } else {
+        0.0
+    }
 }
 
 fn iou(a: [f64; 4], b: [f64; 4]) -> f64 {
@@ -148,6 +165,17 @@ pub fn run_video(
         }
         _ => (None, None),
     };
+    let target_in_view = match (boxes, &input.geometry) {
+        (Some(b), Some(g)) => Some(
+            input
+                .sampled
+                .numbers
+                .iter()
+                .filter_map(|&n| b.get(n))
+                .any(|bx| share_inside(bx, g.source_rect) >= 0.5),
+        ),
+        _ => None,
+    };
     let (kept_frames, stages_3d) = (
         plan.kept.len(),
         plan.stages_3d.iter().filter(|&&s| s).count(),
@@ -171,6 +199,7 @@ pub fn run_video(
         stages_3d,
         learned_placement: places,
         random_placement: random_places,
+        target_in_view,
     })
 }
 

@@ -184,9 +184,43 @@ pub struct Ada3dFocusConfig {
     /// several actions gets a clip per action); unset, the whole video is one clip.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub clip_seconds: Option<f64>,
+    /// What part of each frame becomes the model's square input.
+    #[serde(default, skip_serializing_if = "InputFrame::is_centre_crop")]
+    pub input_frame: InputFrame,
+}
+
+/// How a frame becomes the square model input.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InputFrame {
+    /// The papers' test transform: shorter side to `input_size·256/224`, centred square crop
+    /// (on a 4:3 frame it leaves out a sixth of the width on each side).
+    #[default]
+    CentreCrop,
+    /// The whole frame scaled to `input_size`² (aspect not kept): nothing is cut off, for
+    /// data whose targets may be anywhere in the frame.
+    Whole,
+}
+
+impl InputFrame {
+    fn is_centre_crop(&self) -> bool {
+        *self == InputFrame::CentreCrop
+    }
 }
 
 impl Ada3dFocusConfig {
+    /// How frames are scaled (and cropped) to the model's input.
+    pub fn resize(&self) -> crate::video::Resize {
+        let side = self.input_size as u32;
+        match self.input_frame {
+            InputFrame::CentreCrop => crate::pipeline::test_resize(self.input_size),
+            InputFrame::Whole => crate::video::Resize::Exact {
+                width: side,
+                height: side,
+            },
+        }
+    }
+
     pub fn scale_size(&self) -> usize {
         self.input_size * 256 / 224
     }

@@ -52,7 +52,7 @@ fn decode(e: &Entry, c: &Ada3dFocusConfig) -> Result<Vec<RgbFrame>, String> {
             c.num_segments
         ));
     }
-    let resize = crate::pipeline::test_resize(c.input_size);
+    let resize = c.resize();
     let ctl = Control {
         threads: 1,
         ..Control::default()
