@@ -83,7 +83,7 @@ pub struct Analysis {
 }
 
 impl Analysis {
-    /// Run the glance (ada3d_focus) or the selection network (ada3d) once.
+    /// Run the glance of every clip (ada3d_focus) or the selection network (ada3d) once.
     pub fn start(model: &LoadedModel, input: ModelInput) -> Result<Self, PipelineError> {
         let cache = match &model.network {
             Network::UniAdaFocus(_) => Cache::Whole,
