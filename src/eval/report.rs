@@ -311,8 +311,9 @@ impl Report {
             );
         }
         s += "\nTarget in view: the target's box at least half inside the model's input (the \
-              centred square crop of the frame) on some sampled frame; for the other videos \
-              the target is never seen, which caps top-1 whatever the policies.\n";
+              part of the frame it sees: a centred square crop, or the whole frame with \
+              `input_frame: whole`) on some sampled frame; for the other videos the target is \
+              never seen, which caps top-1 whatever the policies.\n";
         if let Some(p) = &self.placement {
             s += &format!(
                 "\n## Cube placement ({} cube-frames)\n\nHit: the cube's centre inside the target's box on that frame.\n\n| placement | hit rate % | mean IoU |\n|---|---|---|\n| learned | {} | {:.3} |\n| random | {} | {:.3} |\n",
