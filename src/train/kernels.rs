@@ -30,6 +30,26 @@ impl Geometry {
         let i = (o * self.stride + d) as isize - self.pad as isize;
         (i >= 0 && (i as usize) < size).then_some(i as usize)
     }
+
+    /// Every (tap, output pixel, input pixel) of one plane whose input lies inside it, as flat
+    /// indices (tap = dy·k + dx): the one loop the depthwise forward and both gradients share.
+    fn taps(&self, oh: usize, ow: usize, mut f: impl FnMut(usize, usize, usize)) {
+        let k = self.k;
+        for oy in 0..oh {
+            for dy in 0..k {
+                let Some(iy) = self.at(oy, dy, self.h) else {
+                    continue;
+                };
+                for dx in 0..k {
+                    for ox in 0..ow {
+                        if let Some(ix) = self.at(ox, dx, self.w) {
+                            f(dy * k + dx, oy * ow + ox, iy * self.w + ix);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 /// (N, C, H, W) → (N, C·k², OH·OW), rows ordered (c, dy, dx) as a flattened O×C×k×k weight.
@@ -167,19 +187,7 @@ impl CustomOp2 for Depthwise {
         for_each_item(&mut out, oh * ow, cpu_threads(), |p, dst, _| {
             let plane = &x[p * h * w..(p + 1) * h * w];
             let wk = &wt[(p % c) * k * k..][..k * k];
-            for oy in 0..oh {
-                for dy in 0..k {
-                    let Some(iy) = g.at(oy, dy, h) else { continue };
-                    for dx in 0..k {
-                        let wv = wk[dy * k + dx];
-                        for ox in 0..ow {
-                            if let Some(ix) = g.at(ox, dx, w) {
-                                dst[oy * ow + ox] += wv * plane[iy * w + ix];
-                            }
-                        }
-                    }
-                }
-            }
+            g.taps(oh, ow, |t, o, i| dst[o] += wk[t] * plane[i]);
         });
         Ok((CpuStorage::F32(out), Shape::from((n, c, oh, ow))))
     }
@@ -226,19 +234,7 @@ impl CustomOp2 for DepthwiseGradInput {
         for_each_item(&mut out, h * w, cpu_threads(), |p, dst, _| {
             let gp = &gr[p * oh * ow..(p + 1) * oh * ow];
             let wk = &wt[(p % c) * k * k..][..k * k];
-            for oy in 0..oh {
-                for dy in 0..k {
-                    let Some(iy) = g.at(oy, dy, h) else { continue };
-                    for dx in 0..k {
-                        let wv = wk[dy * k + dx];
-                        for ox in 0..ow {
-                            if let Some(ix) = g.at(ox, dx, w) {
-                                dst[iy * w + ix] += wv * gp[oy * ow + ox];
-                            }
-                        }
-                    }
-                }
-            }
+            g.taps(oh, ow, |t, o, i| dst[i] += wk[t] * gp[o]);
         });
         Ok((CpuStorage::F32(out), Shape::from((n, c, h, w))))
     }
@@ -271,20 +267,7 @@ impl CustomOp2 for DepthwiseGradWeight {
                 let p = b * c + ci;
                 let plane = &x[p * h * w..(p + 1) * h * w];
                 let gp = &gr[p * oh * ow..(p + 1) * oh * ow];
-                for dy in 0..k {
-                    for dx in 0..k {
-                        let mut acc = 0f32;
-                        for oy in 0..oh {
-                            let Some(iy) = g.at(oy, dy, h) else { continue };
-                            for ox in 0..ow {
-                                if let Some(ix) = g.at(ox, dx, w) {
-                                    acc += gp[oy * ow + ox] * plane[iy * w + ix];
-                                }
-                            }
-                        }
-                        dst[dy * k + dx] += acc;
-                    }
-                }
+                g.taps(oh, ow, |t, o, i| dst[t] += gp[o] * plane[i]);
             }
         });
         Ok((CpuStorage::F32(out), Shape::from((c, 1, k, k))))
