@@ -5,6 +5,8 @@
 use std::path::Path;
 
 use adalens::batch;
+use adalens::decision::CalibrationSet;
+use adalens::eval::{self, read_boxes};
 use adalens::model::ada3d_config::Ada3dFocusConfig;
 use adalens::model::config::ModelConfig;
 use adalens::model::load::{ConfigOverrides, LoadedModel, Network};
@@ -147,7 +149,7 @@ fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
     let sizes = SplitSizes {
         train: 16,
         calib: 8,
-        test: 0,
+        test: 16,
     };
     write_benchmark(&data, 3, &spec, &sizes, 2, &|_, _| {}).unwrap();
     let train_list = batch::entries(&data.join("train.csv")).unwrap();
@@ -199,6 +201,7 @@ fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
     let cal = adalens::headless::load_calibration(&model, &out.calibration).unwrap();
     assert_eq!(cal.samples(), 8);
     three_videos_in_a_row_are_three_clips(&model, &train_list, dir.path());
+    eval_reports_every_target(&model, &cal, &data);
     let weights = tensors(&checkpoint);
 
     // A second run with the same settings resumes: no step, the same weights.
@@ -255,4 +258,47 @@ fn three_videos_in_a_row_are_three_clips(model: &LoadedModel, list: &[batch::Ent
         );
         assert!(!clip.steps.is_empty());
     }
+}
+
+/// `eval` on the test split: every video runs through the .mp4 decoding path, and the report
+/// holds the six targets, a curve from the glance alone to every cube, and the points
+/// where accuracy at half the GFLOPs and the exits are compared, inside that range.
+fn eval_reports_every_target(model: &LoadedModel, cal: &CalibrationSet, data: &Path) {
+    let list = batch::entries(&data.join("test.csv")).unwrap();
+    let boxes = read_boxes(data, "test");
+    assert_eq!(boxes.len(), 16);
+    let (results, failed) = eval::run_all(model, &list, &boxes, data, 0, &|_, _| {});
+    assert!(failed.is_empty(), "{failed:?}");
+    let report = eval::evaluate(model, cal, &results, 0, 0).unwrap();
+    assert_eq!(report.videos, 16);
+    let names: Vec<&str> = report.targets.iter().map(|t| t.name).collect();
+    assert_eq!(
+        names,
+        [
+            "top1_largest_budget",
+            "top1_half_gflops",
+            "learned_vs_random_policies",
+            "motion_uses_more",
+            "cube_hit_rate",
+            "entropy_vs_random_exit"
+        ]
+    );
+    assert_eq!(report.targets_met, report.targets.iter().all(|t| t.met));
+    let (first, last) = (report.curve[0].gflops, report.full.gflops);
+    assert!(report.curve.windows(2).all(|w| w[0].budget <= w[1].budget));
+    assert!(first < last, "the glance alone is cheaper than every cube");
+    let within = |g: f64| first - 1e-6 <= g && g <= last + 1e-6;
+    assert!(within(report.half.gflops) && within(report.exit_point.gflops));
+    // Exits are never compared below the glance alone, where they cannot differ.
+    assert!(report.exit_point.budget > first);
+    assert!(report.exit_point.budget >= report.half.budget);
+    let families: usize = report.families.iter().map(|f| f.videos).sum();
+    assert_eq!(families, 16);
+    let placement = report.placement.as_ref().expect("boxes are known");
+    assert!(placement.cube_frames > 0);
+    assert!((0.0..=1.0).contains(&placement.learned_hit_rate));
+    let md = report.markdown("adalens eval");
+    assert!(md.contains("## Targets") && md.contains("entropy_vs_random_exit"));
+    let json: serde_json::Value = serde_json::to_value(&report).unwrap();
+    assert_eq!(json["targets"].as_array().map(Vec::len), Some(6));
 }

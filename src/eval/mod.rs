@@ -144,8 +144,19 @@ pub fn evaluate(
     };
     let curve = report::curve(&prep, Criterion::Entropy, seed)?;
     let half = report::at_budget(&prep, Criterion::Entropy, full.gflops / 2.0, seed)?;
+    // Exits are compared where exits are decided: at half the largest GFLOPs, unless that is
+    // below the cheapest point (the glance alone), where every video stops at step 0 and the
+    // entropy and random exits are the same by construction; then at the middle of the
+    // reachable range.
+    let cheapest = curve.first().map_or(full.gflops, |p| p.gflops);
+    let exit_budget = if full.gflops / 2.0 > cheapest {
+        full.gflops / 2.0
+    } else {
+        (cheapest + full.gflops) / 2.0
+    };
+    let exit_point = report::at_budget(&prep, Criterion::Entropy, exit_budget, seed)?;
     let exits = prep
-        .solve_budget(Criterion::Entropy, full.gflops / 2.0)
+        .solve_budget(Criterion::Entropy, exit_budget)
         .map(|s| prep.evaluate(&s).exit_steps)?;
     Ok(report::assemble(report::Parts {
         model,
@@ -154,7 +165,8 @@ pub fn evaluate(
         full,
         curve,
         half,
-        half_exits: exits,
+        exit_point,
+        exit_point_exits: exits,
         random_policy_top1: top1(&random, last),
         random_policy_gflops: mean_last(&random),
     }))
@@ -185,7 +197,7 @@ pub struct FamilyRow {
     pub top1: f64,
     pub mean_kept_frames: f64,
     pub mean_3d_stages: f64,
-    /// Mean cubes run before the exit, at half the largest GFLOPs.
+    /// Mean cubes run before the exit, at the budget where the exits are compared.
     pub mean_cubes_used: f64,
     /// Share of the videos whose target is at least half inside the model's input on some
     /// sampled frame (when boxes are known): a ceiling on what any policy can find.
