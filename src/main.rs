@@ -14,8 +14,8 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// For the long headless runs (`train`, `eval`): mimalloc still hands freed pages back to the OS
 /// after 10 ms, and every training step then pays for zeroing them again (28 % of a stage-1
-/// epoch's time in `perf`, in the kernel's `clear_page`). Keeping them makes an epoch 23 %
-/// faster (65 → 50 s on 640 videos) for a peak 0.6 GB higher; the window keeps the default.
+/// epoch's time in `perf`, in the kernel's `clear_page`). Keeping them makes an epoch 28 %
+/// faster (65 → 47 s on 640 videos) for a peak 0.6 GB higher; the window keeps the default.
 fn keep_freed_memory() {
     extern "C" {
         fn mi_option_set(option: std::ffi::c_int, value: std::ffi::c_long);

@@ -147,17 +147,15 @@ pub fn evaluate(
     // Exits are compared where exits are decided: at half the largest GFLOPs, unless that is
     // below the cheapest point (the glance alone), where every video stops at step 0 and the
     // entropy and random exits are the same by construction; then at the middle of the
-    // reachable range.
-    let cheapest = curve.first().map_or(full.gflops, |p| p.gflops);
+    // reachable range (the same range the curve spans).
+    let (cheapest, dearest) = prep.fit_cost_range();
     let exit_budget = if full.gflops / 2.0 > cheapest {
         full.gflops / 2.0
     } else {
-        (cheapest + full.gflops) / 2.0
+        (cheapest + dearest) / 2.0
     };
-    let exit_point = report::at_budget(&prep, Criterion::Entropy, exit_budget, seed)?;
-    let exits = prep
-        .solve_budget(Criterion::Entropy, exit_budget)
-        .map(|s| prep.evaluate(&s).exit_steps)?;
+    let (exit_point, exits) =
+        report::at_budget_with_exits(&prep, Criterion::Entropy, exit_budget, seed)?;
     Ok(report::assemble(report::Parts {
         model,
         results,

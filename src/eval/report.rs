@@ -23,15 +23,32 @@ pub fn at_budget(
     budget: f64,
     seed: u64,
 ) -> Result<Point, EvalError> {
+    at_budget_with_exits(prep, criterion, budget, seed).map(|(p, _)| p)
+}
+
+/// `at_budget`, and the step each test video exits at.
+pub fn at_budget_with_exits(
+    prep: &PreparedCalibration,
+    criterion: Criterion,
+    budget: f64,
+    seed: u64,
+) -> Result<(Point, Vec<u16>), EvalError> {
     let sol = prep.solve_budget(criterion, budget)?;
     let e = prep.evaluate(&sol);
     let r = prep.random_exit(&e.counts, seed)?;
-    Ok(Point {
+    let point = Point {
         budget,
         gflops: e.gflops,
         top1: e.top1,
         random_exit_top1: r.top1,
-    })
+    };
+    Ok((point, e.exit_steps))
+}
+
+/// Whether the exits were compared above half the largest GFLOPs, because half was below the
+/// glance alone (see `evaluate`).
+fn exits_compared_above_half(half: &Point, exit_point: &Point) -> bool {
+    exit_point.budget > half.budget
 }
 
 /// Twelve budgets from the glance alone to every cube.
@@ -234,7 +251,7 @@ pub fn assemble(p: Parts) -> Report {
             pct(p.exit_point.top1),
             pct(p.exit_point.random_exit_top1),
             p.exit_point.gflops,
-            if p.exit_point.budget > p.half.budget {
+            if exits_compared_above_half(&p.half, &p.exit_point) {
                 " (the middle of the reachable range: at half the largest GFLOPs only the glance runs)"
             } else {
                 ""
@@ -301,7 +318,7 @@ impl Report {
             self.half.gflops,
             pct(self.half.random_exit_top1)
         );
-        if self.exit_point.budget > self.half.budget {
+        if exits_compared_above_half(&self.half, &self.exit_point) {
             s += &format!(
                 "Half is below the glance alone, so the exits are compared at the middle of the reachable range: {} % at {:.4} GFLOPs (random exit {} %).\n\n",
                 pct(self.exit_point.top1),
