@@ -160,7 +160,10 @@ fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
         epochs: [1, 1, 1],
         batch: 8,
         lr: [0.002, 0.001, 0.0003],
-        reward: Reward { gamma: 0.5 },
+        reward: Reward {
+            gamma: 0.5,
+            cube_sigma: 0.1,
+        },
         train: train_list
             .iter()
             .map(|e| (e.path.display().to_string(), e.label.clone().unwrap()))

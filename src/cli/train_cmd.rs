@@ -50,6 +50,10 @@ pub struct TrainArgs {
     /// Ada3D's penalty for a wrong prediction (reward −γ).
     #[arg(long, default_value_t = 0.5)]
     pub gamma: f64,
+    /// σ of the Gaussian stage 2 draws cube centres from (action units: 1 = the frame), for
+    /// REINFORCE beside the interpolation gradient; 0: the interpolation gradient alone.
+    #[arg(long, default_value_t = 0.2)]
+    pub cube_sigma: f64,
     /// Threads decoding the videos.
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
@@ -165,7 +169,10 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
         epochs: a.epochs,
         batch: a.batch.max(2),
         lr: a.lr,
-        reward: Reward { gamma: a.gamma },
+        reward: Reward {
+            gamma: a.gamma,
+            cube_sigma: a.cube_sigma,
+        },
         train: train_list
             .iter()
             .map(|e| {

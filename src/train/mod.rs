@@ -300,6 +300,11 @@ fn finish_training(
                 let json = serde_json::to_string_pretty(&progress).unwrap_or_default();
                 let path = dir.join("progress.json");
                 crate::fsutil::write_atomic(&path, json.as_bytes()).map_err(io(&path))?;
+                if epoch + 1 == s.epochs[si] {
+                    // The weights each stage ended with, to try later stages' settings from.
+                    let kept = dir.join(format!("stage{}.safetensors", stage.number()));
+                    save_vars(&map, &kept)?;
+                }
             }
         }
     }

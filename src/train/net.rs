@@ -31,9 +31,10 @@ pub struct GlanceOut {
 pub enum Focus<'a> {
     /// Cut each cube at its size (the test-time path); no gradient to the cube policy.
     Crop,
-    /// AdaFocusV3 eq. 5–6: cut a cube larger by one feature cell (no gradient), and
+    /// AdaFocusV3 eq. 5–6: also cut each cube larger by one feature cell (no gradient), and
     /// interpolate its feature map at offsets `a − stopgrad(a)`, so the loss reaches the
-    /// spatial policy's actions (B×T×4) through the deep features.
+    /// spatial policy's actions (B×T×4) through the deep features. The features' value stays
+    /// the test-time crop's: only their gradient is the interpolation's.
     Interpolate { actions: &'a Tensor },
 }
 
@@ -173,11 +174,56 @@ impl TrainNet {
         let c = &self.config;
         let (t, s, p) = (c.num_segments, c.input_size, c.cube_size);
         let dev = frames.device();
-        let grow = match focus {
-            Focus::Crop => 0,
-            Focus::Interpolate { .. } => enlarged_side(p) - p,
+        let rows: Vec<u32> = members.iter().map(|&(i, _)| i as u32).collect();
+        let group_flags = flags.index_select(&Tensor::new(rows.as_slice(), dev)?, 0)?;
+        let crop = self.cube_clips(frames, plans, members, 0)?;
+        let (maps, tf) = self.local.forward_features(&crop, &group_flags, mode)?;
+        let maps = match focus {
+            Focus::Crop => maps,
+            Focus::Interpolate { actions } => {
+                let grow = enlarged_side(p) - p;
+                let wide = self.cube_clips(frames, plans, members, grow)?;
+                let (wide, _) = self.local.forward_features(&wide, &group_flags, mode)?;
+                let centres: Vec<u32> = members
+                    .iter()
+                    .map(|&(i, k)| (i * t + plans[i].cubes[k].centre) as u32)
+                    .collect();
+                let a = actions
+                    .reshape((actions.dim(0)? * t, 4))?
+                    .index_select(&Tensor::new(centres.as_slice(), dev)?, 0)?;
+                // d(box centre)/d(action) = input − cube side, in pixels; one feature cell
+                // is `grow` pixels.
+                let scale = (s - p) as f64 / grow as f64;
+                let offset = |col: usize| -> Result<Tensor> {
+                    let v = a.narrow(1, col, 1)?;
+                    let d = ((&v - v.detach())? * scale)?;
+                    d.reshape((members.len(), 1))?
+                        .broadcast_as((members.len(), tf))?
+                        .reshape((members.len() * tf, 1, 1, 1))
+                };
+                let moved = interpolate_centre(&wide, &offset(0)?, &offset(1)?)?;
+                // The value the classifier sees is the test-time crop's; only the gradient
+                // comes from the interpolation. (The interpolated map itself averages a
+                // cube one feature cell larger, 65 instead of 40 pixels here: trained on
+                // it, the policies learned for a view the test never gives them.)
+                (maps.detach() + (&moved - moved.detach())?)?
+            }
         };
-        let side = p + grow;
+        pool_clips(&maps, members.len(), tf)
+    }
+
+    /// The span×3×side×side clips of a group's cubes, each grown by `grow` pixels.
+    fn cube_clips(
+        &self,
+        frames: &Tensor,
+        plans: &[Plan],
+        members: &[(usize, usize)],
+        grow: usize,
+    ) -> Result<Tensor> {
+        let c = &self.config;
+        let (t, s) = (c.num_segments, c.input_size);
+        let side = c.cube_size + grow;
+        let dev = frames.device();
         let mut idx = Vec::new();
         let mut theta = Vec::new();
         for &(i, k) in members {
@@ -199,34 +245,7 @@ impl TrainNet {
         let picked = frames.index_select(&Tensor::new(idx.as_slice(), dev)?, 0)?;
         let theta = Tensor::from_vec(theta, (idx.len(), 2, 3), dev)?;
         let patches = affine_patches(&picked, &theta, (side, side))?;
-        let clips = patches.reshape((members.len(), span, 3, side, side))?;
-        let rows: Vec<u32> = members.iter().map(|&(i, _)| i as u32).collect();
-        let group_flags = flags.index_select(&Tensor::new(rows.as_slice(), dev)?, 0)?;
-        let (maps, tf) = self.local.forward_features(&clips, &group_flags, mode)?;
-        let maps = match focus {
-            Focus::Crop => maps,
-            Focus::Interpolate { actions } => {
-                let centres: Vec<u32> = members
-                    .iter()
-                    .map(|&(i, k)| (i * t + plans[i].cubes[k].centre) as u32)
-                    .collect();
-                let a = actions
-                    .reshape((actions.dim(0)? * t, 4))?
-                    .index_select(&Tensor::new(centres.as_slice(), dev)?, 0)?;
-                // d(box centre)/d(action) = input − cube side, in pixels; one feature cell
-                // is `grow` pixels.
-                let scale = (s - p) as f64 / grow as f64;
-                let offset = |col: usize| -> Result<Tensor> {
-                    let v = a.narrow(1, col, 1)?;
-                    let d = ((&v - v.detach())? * scale)?;
-                    d.reshape((members.len(), 1))?
-                        .broadcast_as((members.len(), tf))?
-                        .reshape((members.len() * tf, 1, 1, 1))
-                };
-                interpolate_centre(&maps, &offset(0)?, &offset(1)?)?
-            }
-        };
-        pool_clips(&maps, members.len(), tf)
+        patches.reshape((members.len(), span, 3, side, side))
     }
 
     /// Logits of every glance head (B×classes after frames 1..T) and every cube step.
@@ -261,4 +280,18 @@ pub fn interpolate_centre(e: &Tensor, dy: &Tensor, dx: &Tensor) -> Result<Tensor
     let top = (win(0, 0)?.broadcast_mul(&gx)? + win(0, 1)?.broadcast_mul(&fx)?)?;
     let bottom = (win(1, 0)?.broadcast_mul(&gx)? + win(1, 1)?.broadcast_mul(&fx)?)?;
     top.broadcast_mul(&gy)? + bottom.broadcast_mul(&fy)?
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_enlarged_cube_has_one_more_feature_cell() {
+        // The demo's 40² cubes: a 2×2 map; the smallest cube with a 3×3 one is 65².
+        assert_eq!(ResNet3d::map_side(40), 2);
+        assert_eq!(enlarged_side(40), 65);
+        assert_eq!(ResNet3d::map_side(65), 3);
+        assert_eq!(ResNet3d::map_side(64), 2);
+    }
 }

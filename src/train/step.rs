@@ -5,8 +5,10 @@
 //! - Stage 2 (the policies, backbones fixed): kept frames u ~ Bernoulli(m) and 3D stages
 //!   v ~ Bernoulli(n) trained by REINFORCE with Ada3D's reward (eq. 4–7), and the spatial
 //!   policy by the cross-entropy's gradient through AdaFocusV3's deep-feature interpolation
-//!   (eq. 5–6).
-//! - Stage 3 (Ada3D eq. 8): everything but the cube policy jointly, cross-entropy − reward.
+//!   (eq. 5–6) plus, with `cube_sigma > 0`, REINFORCE on cube centres drawn around its own
+//!   (what each cube adds to log p(label)).
+//! - Stage 3 (Ada3D eq. 8): everything but the cube policy jointly, cross-entropy − reward;
+//!   the 3D network on its running statistics.
 
 use candle_core::{DType, Result, Tensor, D};
 use rand::Rng;
@@ -58,6 +60,12 @@ impl Stage {
 pub struct Reward {
     /// The reward of a wrong prediction is −γ.
     pub gamma: f64,
+    /// Standard deviation (in action units, 0–1 across the frame) of the Gaussian the cube
+    /// centres are drawn from in stage 2; 0 trains the cube policy by AdaFocusV3's
+    /// interpolation gradient alone. Above 0 the drawn centres also train it by REINFORCE on
+    /// what each cube adds to the label's log-probability (see [`cube_policy_loss`]).
+    #[serde(default)]
+    pub cube_sigma: f64,
 }
 
 /// What a step measured.
@@ -136,7 +144,7 @@ fn step_losses(
     plans: &[Plan],
     mode: Mode,
     with_glance: bool,
-) -> Result<(Tensor, Vec<bool>)> {
+) -> Result<(Tensor, Vec<bool>, Vec<Vec<f32>>)> {
     let (glance, steps) = net.classify(pooled, local, mode)?;
     let b = plans.len();
     let all = vec![1f32; b];
@@ -158,6 +166,17 @@ fn step_losses(
         loss = (loss + cross_entropy_masked(s, labels, &mask)?)?;
     }
     let labels_v: Vec<u32> = labels.to_vec1()?;
+    // log p(label) after the whole glance, then after each cube: B rows of N + 1.
+    let mut label_logp = vec![Vec::with_capacity(steps.len() + 1); b];
+    for logits in glance.last().into_iter().chain(&steps) {
+        let lp: Vec<f32> = candle_nn::ops::log_softmax(&logits.detach(), D::Minus1)?
+            .gather(&labels.unsqueeze(1)?, 1)?
+            .squeeze(1)?
+            .to_vec1()?;
+        for (row, v) in label_logp.iter_mut().zip(lp) {
+            row.push(v);
+        }
+    }
     let argmax: Vec<Vec<u32>> = steps
         .iter()
         .map(|s| s.argmax(D::Minus1)?.to_vec1())
@@ -170,7 +189,77 @@ fn step_losses(
             argmax.get(last).is_some_and(|a| a[i] == labels_v[i])
         })
         .collect();
-    Ok((loss, correct))
+    Ok((loss, correct, label_logp))
+}
+
+/// REINFORCE for the cube centres drawn from N(μ, σ²) (AdaFocusV1's patch policy, here beside
+/// AdaFocusV3's interpolation gradient): each cube's reward is what it added to log p(label)
+/// over the step before it, less that step's batch mean, times the log-density of its drawn
+/// centre. The interpolation gradient only sees a feature cell around the cube, so a target
+/// elsewhere in the frame never pulls the cube; the drawn centres find it.
+fn cube_policy_loss(
+    mean: &Tensor,
+    drawn: &[Vec<[f32; 4]>],
+    plans: &[Plan],
+    label_logp: &[Vec<f32>],
+    sigma: f64,
+) -> Result<Tensor> {
+    let (b, t, _) = mean.dims3()?;
+    let n = plans.iter().map(|p| p.cubes.len()).max().unwrap_or(0);
+    let mut gains = vec![Vec::new(); n];
+    for (i, p) in plans.iter().enumerate() {
+        for k in 0..p.cubes.len() {
+            gains[k].push((
+                i,
+                p.cubes[k].centre,
+                label_logp[i][k + 1] - label_logp[i][k],
+            ));
+        }
+    }
+    let mut weight = vec![0f32; b * t * 2];
+    let mut target = vec![0f32; b * t * 2];
+    let mut count = 0usize;
+    for step in &gains {
+        let base = step.iter().map(|g| g.2).sum::<f32>() / step.len().max(1) as f32;
+        for &(i, f, gain) in step {
+            for col in 0..2 {
+                weight[(i * t + f) * 2 + col] += gain - base;
+                target[(i * t + f) * 2 + col] = drawn[i][f][col];
+            }
+            count += 1;
+        }
+    }
+    let dev = mean.device();
+    let mu = mean.narrow(2, 0, 2)?.reshape((b * t * 2,))?;
+    let x = Tensor::from_vec(target, b * t * 2, dev)?;
+    let w = Tensor::from_vec(weight, b * t * 2, dev)?;
+    // −Σ (R − b) log N(x; μ, σ²) = Σ (R − b) (x − μ)² / 2σ² + const.
+    let sq = (x - mu)?.sqr()?;
+    (sq * w)?.sum_all()? / (2.0 * sigma * sigma * count.max(1) as f64)
+}
+
+/// Centres drawn around the policy's: columns 0–1 (y, x) of each action plus N(0, σ²),
+/// clipped to the frame; the scale columns as they are.
+fn draw_centres(mean: &[Vec<[f32; 4]>], sigma: f64, rng: &mut ChaCha8Rng) -> Vec<Vec<[f32; 4]>> {
+    let normal = |rng: &mut ChaCha8Rng| -> f64 {
+        // Box–Muller: two uniforms in (0, 1] → one standard normal.
+        let u1: f64 = 1.0 - rng.random::<f64>();
+        let u2: f64 = rng.random::<f64>();
+        (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos()
+    };
+    mean.iter()
+        .map(|rows| {
+            rows.iter()
+                .map(|a| {
+                    let mut d = *a;
+                    for v in d.iter_mut().take(2) {
+                        *v = (*v as f64 + sigma * normal(rng)).clamp(0.0, 1.0) as f32;
+                    }
+                    d
+                })
+                .collect()
+        })
+        .collect()
 }
 
 /// −(1/B) Σ_i [(R(u_i) − b_u) log π^f(u_i) + (R(v_i) − b_v) log π^c(v_i)], baselines b the
@@ -251,7 +340,7 @@ pub fn step(
             }
             let d = decisions(net, keep, stages, &actions, dev)?;
             let local = net.local(frames, &d.plans, &d.v, Focus::Crop, Mode::Train)?;
-            let (loss, correct) =
+            let (loss, correct, _) =
                 step_losses(net, &g.pooled, &local, labels, &d.plans, Mode::Train, true)?;
             (loss, correct, d)
         }
@@ -261,12 +350,31 @@ pub fn step(
             } else {
                 Mode::Eval
             };
-            let actions_t = net.actions(&g, spatial_mode)?;
-            let actions: Vec<Vec<[f32; 4]>> = actions_t
+            let mean_t = net.actions(&g, spatial_mode)?;
+            let mean: Vec<Vec<[f32; 4]>> = mean_t
                 .to_vec3::<f32>()?
                 .into_iter()
                 .map(|rows| rows.into_iter().map(|a| [a[0], a[1], a[2], a[3]]).collect())
                 .collect();
+            let explore = stage == Stage::Policy && reward.cube_sigma > 0.0;
+            let actions = if explore {
+                draw_centres(&mean, reward.cube_sigma, rng)
+            } else {
+                mean.clone()
+            };
+            // The drawn centres as μ + (drawn − μ): their values, μ's gradient (so the
+            // interpolation gradient still reaches the policy).
+            let drawn_t = Tensor::from_vec(
+                actions
+                    .iter()
+                    .flatten()
+                    .flatten()
+                    .copied()
+                    .collect::<Vec<f32>>(),
+                mean_t.shape(),
+                dev,
+            )?;
+            let actions_t = (&mean_t + (drawn_t - mean_t.detach())?)?;
             let m: Vec<Vec<f32>> = g.m.to_vec2()?;
             let n: Vec<Vec<f32>> = g.n.to_vec2()?;
             let keep = m
@@ -289,10 +397,14 @@ pub fn step(
                 };
                 (Mode::Eval, Mode::Eval, focus)
             } else {
-                (Mode::Train, Mode::Train, Focus::Crop)
+                // The local network keeps its running statistics: it runs once per cube
+                // span, and the learned policies give each span one family (one frame for a
+                // still target, two for a moving one), so batch statistics would normalise
+                // each family by its own mean, which the test-time network never does.
+                (Mode::Eval, Mode::Train, Focus::Crop)
             };
             let local = net.local(frames, &d.plans, &d.v, focus, local)?;
-            let (ce, correct) = step_losses(
+            let (ce, correct, label_logp) = step_losses(
                 net,
                 &g.pooled,
                 &local,
@@ -301,7 +413,12 @@ pub fn step(
                 mode,
                 stage == Stage::Joint,
             )?;
-            let pg = policy_loss(&g.m, &g.n, &d, &correct, reward)?;
+            let mut pg = policy_loss(&g.m, &g.n, &d, &correct, reward)?;
+            if explore {
+                let cube =
+                    cube_policy_loss(&mean_t, &actions, &d.plans, &label_logp, reward.cube_sigma)?;
+                pg = (pg + cube)?;
+            }
             ((ce + pg)?, correct, d)
         }
     };
@@ -313,4 +430,67 @@ pub fn step(
         stages_3d: d.v.sum_all()?.to_scalar::<f32>()? as usize,
     };
     Ok((loss, stats))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ada3d_focus::CubePlan;
+    use crate::model::patch::Region;
+    use candle_core::{Device, Var};
+    use rand::SeedableRng;
+
+    fn one_cube_plan(centre: usize) -> Plan {
+        let region = Region {
+            x1: 0.0,
+            y1: 0.0,
+            x2: 1.0,
+            y2: 1.0,
+        };
+        Plan {
+            kept: vec![centre],
+            stages_3d: vec![],
+            positions: vec![],
+            cubes: vec![CubePlan {
+                centre,
+                frames: vec![centre],
+                region,
+            }],
+        }
+    }
+
+    #[test]
+    fn drawn_centres_stay_in_the_frame_and_keep_the_scale() {
+        let mean = vec![vec![[0.0, 1.0, 0.3, 0.7]; 50]];
+        let mut rng = ChaCha8Rng::seed_from_u64(3);
+        let drawn = draw_centres(&mean, 0.5, &mut rng);
+        let moved = drawn[0].iter().filter(|a| a[0] > 0.0 || a[1] < 1.0).count();
+        assert!(moved > 10, "σ = 0.5 moved only {moved} of 50 centres");
+        for a in &drawn[0] {
+            assert!((0.0..=1.0).contains(&a[0]) && (0.0..=1.0).contains(&a[1]));
+            assert_eq!((a[2], a[3]), (0.3, 0.7));
+        }
+        assert_eq!(draw_centres(&mean, 0.0, &mut rng), mean);
+    }
+
+    /// A descent step on the loss moves the centre of the cube that helped towards where it
+    /// was drawn, and the one that hurt away from it.
+    #[test]
+    fn a_helpful_cube_pulls_its_centre_and_a_harmful_one_pushes() -> Result<()> {
+        let dev = Device::Cpu;
+        let mu = Var::from_vec(vec![0.5f32; 2 * 4], (2, 1, 4), &dev)?;
+        let drawn = vec![vec![[0.7, 0.3, 0.5, 0.5]], vec![[0.7, 0.3, 0.5, 0.5]]];
+        let plans = vec![one_cube_plan(0), one_cube_plan(0)];
+        // Video 0: the cube raised log p(label) by 1; video 1: lowered it by 1.
+        let logp = vec![vec![-2.0, -1.0], vec![-1.0, -2.0]];
+        let loss = cube_policy_loss(mu.as_tensor(), &drawn, &plans, &logp, 0.2)?;
+        let grads = loss.backward()?;
+        let g = grads.get(&mu).map(|g| g.to_vec3::<f32>()).transpose()?;
+        let g = g.unwrap_or_default();
+        // −gradient: towards (0.7, 0.3) for video 0, away for video 1; scale untouched.
+        assert!(-g[0][0][0] > 0.0 && -g[0][0][1] < 0.0, "{g:?}");
+        assert!(-g[1][0][0] < 0.0 && -g[1][0][1] > 0.0, "{g:?}");
+        assert_eq!((g[0][0][2], g[0][0][3]), (0.0, 0.0));
+        Ok(())
+    }
 }
