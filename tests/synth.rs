@@ -158,3 +158,28 @@ fn benchmark_files_decode_to_their_ground_truth() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"));
 }
+
+#[test]
+fn train_refuses_bad_settings_and_missing_data_readably() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("ck.safetensors");
+    let missing = dir.path().join("no_such_folder");
+    let run = |extra: &[&str]| {
+        let mut args = vec![
+            "train",
+            "--data",
+            missing.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ];
+        args.extend_from_slice(extra);
+        let o = adalens(&args);
+        assert!(!o.status.success());
+        let err = String::from_utf8_lossy(&o.stderr).to_string();
+        assert!(!err.contains("panicked"), "{err}");
+        err
+    };
+    assert!(run(&["--cube-sigma=-0.5"]).contains("--cube-sigma -0.5: must be 0 or more"));
+    assert!(run(&[]).contains("no_such_folder"));
+    assert!(!out.exists());
+}

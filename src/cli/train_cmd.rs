@@ -136,6 +136,9 @@ fn bar(len: u64, template: &str) -> ProgressBar {
 }
 
 pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
+    if !(a.cube_sigma.is_finite() && a.cube_sigma >= 0.0) {
+        anyhow::bail!("--cube-sigma {}: must be 0 or more", a.cube_sigma);
+    }
     let (train_list, calib_list) = lists(a)?;
     let classes = data::class_names(&train_list);
     if classes.len() < 2 {
