@@ -78,11 +78,18 @@ pub struct StepStats {
     pub stages_3d: usize,
 }
 
-fn cross_entropy_masked(logits: &Tensor, labels: &Tensor, mask: &[f32]) -> Result<Tensor> {
-    let logp = candle_nn::ops::log_softmax(logits, D::Minus1)?;
-    let picked = logp.gather(&labels.unsqueeze(1)?, 1)?.squeeze(1)?.neg()?;
+/// log p(label) of each video (B) from logits B×classes.
+fn label_log_probs(logits: &Tensor, labels: &Tensor) -> Result<Tensor> {
+    candle_nn::ops::log_softmax(logits, D::Minus1)?
+        .gather(&labels.unsqueeze(1)?, 1)?
+        .squeeze(1)
+}
+
+/// The mean of −log p(label) over the videos `mask` selects.
+fn cross_entropy_masked(label_logp: &Tensor, mask: &[f32]) -> Result<Tensor> {
+    let picked = label_logp.neg()?;
     let count = mask.iter().sum::<f32>().max(1.0);
-    let m = Tensor::new(mask, logits.device())?;
+    let m = Tensor::new(mask, label_logp.device())?;
     (picked * m)?.sum_all()? / count as f64
 }
 
@@ -152,31 +159,34 @@ fn step_losses(
     if with_glance {
         let t = glance.len() as f64;
         for g in &glance {
-            loss = (loss + (cross_entropy_masked(g, labels, &all)? / t)?)?;
+            loss = (loss + (cross_entropy_masked(&label_log_probs(g, labels)?, &all)? / t)?)?;
         }
         if let Some(last) = glance.last() {
-            loss = (loss + cross_entropy_masked(last, labels, &all)?)?;
+            loss = (loss + cross_entropy_masked(&label_log_probs(last, labels)?, &all)?)?;
         }
+    }
+    // log p(label) after the whole glance, then after each cube: B rows of N + 1 (the
+    // cube policy's rewards).
+    let mut label_logp = vec![Vec::with_capacity(steps.len() + 1); b];
+    let mut record = |lp: &Tensor| -> Result<()> {
+        for (row, v) in label_logp.iter_mut().zip(lp.to_vec1::<f32>()?) {
+            row.push(v);
+        }
+        Ok(())
+    };
+    if let Some(last) = glance.last() {
+        record(&label_log_probs(&last.detach(), labels)?)?;
     }
     for (k, s) in steps.iter().enumerate() {
         let mask: Vec<f32> = plans
             .iter()
             .map(|p| if p.cubes.len() > k { 1.0 } else { 0.0 })
             .collect();
-        loss = (loss + cross_entropy_masked(s, labels, &mask)?)?;
+        let lp = label_log_probs(s, labels)?;
+        record(&lp)?;
+        loss = (loss + cross_entropy_masked(&lp, &mask)?)?;
     }
     let labels_v: Vec<u32> = labels.to_vec1()?;
-    // log p(label) after the whole glance, then after each cube: B rows of N + 1.
-    let mut label_logp = vec![Vec::with_capacity(steps.len() + 1); b];
-    for logits in glance.last().into_iter().chain(&steps) {
-        let lp: Vec<f32> = candle_nn::ops::log_softmax(&logits.detach(), D::Minus1)?
-            .gather(&labels.unsqueeze(1)?, 1)?
-            .squeeze(1)?
-            .to_vec1()?;
-        for (row, v) in label_logp.iter_mut().zip(lp) {
-            row.push(v);
-        }
-    }
     let argmax: Vec<Vec<u32>> = steps
         .iter()
         .map(|s| s.argmax(D::Minus1)?.to_vec1())
@@ -199,7 +209,7 @@ fn step_losses(
 /// elsewhere in the frame never pulls the cube; the drawn centres find it.
 fn cube_policy_loss(
     mean: &Tensor,
-    drawn: &[Vec<[f32; 4]>],
+    drawn: &Tensor,
     plans: &[Plan],
     label_logp: &[Vec<f32>],
     sigma: f64,
@@ -217,21 +227,19 @@ fn cube_policy_loss(
         }
     }
     let mut weight = vec![0f32; b * t * 2];
-    let mut target = vec![0f32; b * t * 2];
     let mut count = 0usize;
     for step in &gains {
         let base = step.iter().map(|g| g.2).sum::<f32>() / step.len().max(1) as f32;
         for &(i, f, gain) in step {
             for col in 0..2 {
                 weight[(i * t + f) * 2 + col] += gain - base;
-                target[(i * t + f) * 2 + col] = drawn[i][f][col];
             }
             count += 1;
         }
     }
     let dev = mean.device();
     let mu = mean.narrow(2, 0, 2)?.reshape((b * t * 2,))?;
-    let x = Tensor::from_vec(target, b * t * 2, dev)?;
+    let x = drawn.narrow(2, 0, 2)?.reshape((b * t * 2,))?.detach();
     let w = Tensor::from_vec(weight, b * t * 2, dev)?;
     // −Σ (R − b) log N(x; μ, σ²) = Σ (R − b) (x − μ)² / 2σ² + const.
     let sq = (x - mu)?.sqr()?;
@@ -357,24 +365,17 @@ pub fn step(
                 .map(|rows| rows.into_iter().map(|a| [a[0], a[1], a[2], a[3]]).collect())
                 .collect();
             let explore = stage == Stage::Policy && reward.cube_sigma > 0.0;
-            let actions = if explore {
-                draw_centres(&mean, reward.cube_sigma, rng)
+            let (actions, drawn_t, actions_t) = if explore {
+                let drawn = draw_centres(&mean, reward.cube_sigma, rng);
+                let flat: Vec<f32> = drawn.iter().flatten().flatten().copied().collect();
+                let drawn_t = Tensor::from_vec(flat, mean_t.shape(), dev)?;
+                // μ + (drawn − μ): the drawn values, μ's gradient (so the interpolation
+                // gradient still reaches the policy).
+                let actions_t = (&mean_t + (&drawn_t - mean_t.detach())?)?;
+                (drawn, Some(drawn_t), actions_t)
             } else {
-                mean.clone()
+                (mean, None, mean_t.clone())
             };
-            // The drawn centres as μ + (drawn − μ): their values, μ's gradient (so the
-            // interpolation gradient still reaches the policy).
-            let drawn_t = Tensor::from_vec(
-                actions
-                    .iter()
-                    .flatten()
-                    .flatten()
-                    .copied()
-                    .collect::<Vec<f32>>(),
-                mean_t.shape(),
-                dev,
-            )?;
-            let actions_t = (&mean_t + (drawn_t - mean_t.detach())?)?;
             let m: Vec<Vec<f32>> = g.m.to_vec2()?;
             let n: Vec<Vec<f32>> = g.n.to_vec2()?;
             let keep = m
@@ -414,9 +415,9 @@ pub fn step(
                 stage == Stage::Joint,
             )?;
             let mut pg = policy_loss(&g.m, &g.n, &d, &correct, reward)?;
-            if explore {
+            if let Some(drawn_t) = &drawn_t {
                 let cube =
-                    cube_policy_loss(&mean_t, &actions, &d.plans, &label_logp, reward.cube_sigma)?;
+                    cube_policy_loss(&mean_t, drawn_t, &d.plans, &label_logp, reward.cube_sigma)?;
                 pg = (pg + cube)?;
             }
             ((ce + pg)?, correct, d)
@@ -479,7 +480,7 @@ mod tests {
     fn a_helpful_cube_pulls_its_centre_and_a_harmful_one_pushes() -> Result<()> {
         let dev = Device::Cpu;
         let mu = Var::from_vec(vec![0.5f32; 2 * 4], (2, 1, 4), &dev)?;
-        let drawn = vec![vec![[0.7, 0.3, 0.5, 0.5]], vec![[0.7, 0.3, 0.5, 0.5]]];
+        let drawn = Tensor::new(&[[[0.7f32, 0.3, 0.5, 0.5]], [[0.7, 0.3, 0.5, 0.5]]], &dev)?;
         let plans = vec![one_cube_plan(0), one_cube_plan(0)];
         // Video 0: the cube raised log p(label) by 1; video 1: lowered it by 1.
         let logp = vec![vec![-2.0, -1.0], vec![-1.0, -2.0]];
