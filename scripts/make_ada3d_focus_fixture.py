@@ -18,13 +18,16 @@ Files (tiny: 8 frames of 96², glance 48² with MobileNetV2 0.1, SlowOnly layout
   ada3d_focus_tiny.safetensors   weights, config in the metadata
   ada3d_focus_tiny.pth.tar       torch.save({'epoch', 'state_dict'}) of the DataParallel model
   ada3d_focus_tiny.json          the config (sidecar)
+  ada3d_focus_tiny_tap{.safetensors,.json,_io.safetensors}
+      with argument `tap`: the same with "spatial_block": 6 (the spatial policy reads
+      features.6, 6x6, instead of the last 2x2 map), no .pth.tar
   ada3d_focus_tiny_io.safetensors
       frames_u8 (T x 3 x 96 x 96; the input is (u8 / 255 - mean) / std), m, n, temporal_weights_t,
       actions, and per case a (tau 0.5 / 0.5) and b (0.3 / 0.7): {case}_kept (T, 0/1),
       {case}_stages, {case}_centres, {case}_cube_frames (N x T'), {case}_boxes (N x 4),
       {case}_step_logits ((1 + N) x classes)
 
-Usage: /opt/pyenv-budget/bin/python scripts/make_ada3d_focus_fixture.py
+Usage: /opt/pyenv-budget/bin/python scripts/make_ada3d_focus_fixture.py [tap]
 """
 
 import copy
@@ -86,24 +89,31 @@ class TinyAda3dFocus(nn.Module):
         self.selection = Holder()
         self.selection.frame_head = nn.Linear(gdim, t)
         self.selection.stage_head = nn.Linear(gdim, k)
-        m = cfg["glance_size"]
-        for _ in range(5):
-            m = (m + 1) // 2
+        # The spatial policy reads features.{spatial_block} (the last block unless set).
+        self.tap = cfg.get("spatial_block", len(mb.features) - 1)
+        g = cfg["glance_size"]
+        self.global_CNN.eval()  # the shape only: leave the BatchNorm statistics alone
+        tapped = self.global_CNN.features[:self.tap + 1](torch.zeros(1, 3, g, g))
+        self.global_CNN.train()
         self.spatial_policy, self.temporal_policy = policy_modules(
-            gdim, cfg["spatial_hidden"], cfg["temporal_hidden"], m)
+            gdim, cfg["spatial_hidden"], cfg["temporal_hidden"], tapped.shape[-1])
+        if tapped.shape[1] != gdim:
+            self.spatial_policy.encoder[0] = nn.Conv3d(tapped.shape[1], cfg["spatial_hidden"],
+                                                       (1, 1, 1), bias=False)
         self.classifier = Classifier(gdim, loc["width"] * 32, cfg["mlp_hidden"], t, cfg["num_cubes"], c)
 
     def glance(self, frames):
         cfg = self.cfg
         small = F.interpolate(frames, scale_factor=cfg["glance_size"] / cfg["input_size"], mode="area")
-        fmap = self.global_CNN.features(small)
+        tapped = self.global_CNN.features[:self.tap + 1](small)
+        fmap = self.global_CNN.features[self.tap + 1:](tapped)
         pooled = fmap.mean((2, 3))
         agg = pooled.mean(0, keepdim=True)
         m = torch.sigmoid(self.selection.frame_head(agg))[0]
         n = torch.sigmoid(self.selection.stage_head(agg))[0]
         tl = self.temporal_policy.Tconv(pooled.t().unsqueeze(0).unsqueeze(-1)).flatten()
         weights_t = torch.softmax(tl / cfg["temperature"], 0)
-        actions = self.spatial_policy.encoder(fmap.permute(1, 0, 2, 3).unsqueeze(0)).flatten(2)[0].t()
+        actions = self.spatial_policy.encoder(tapped.permute(1, 0, 2, 3).unsqueeze(0)).flatten(2)[0].t()
         return pooled, m, n, weights_t, actions
 
     def run(self, frames, glance, tau_f, tau_s):
@@ -149,9 +159,12 @@ class TinyAda3dFocus(nn.Module):
 
 
 def main():
+    # `tap`: the variant whose spatial policy reads features.6 (6x6 at 48²), weights only.
+    tap = sys.argv[1:] == ["tap"]
+    name = "ada3d_focus_tiny_tap" if tap else "ada3d_focus_tiny"
     torch.set_grad_enabled(False)
-    g = torch.Generator().manual_seed(4201)
-    cfg = CONFIG
+    g = torch.Generator().manual_seed(4204 if tap else 4201)
+    cfg = dict(CONFIG, spatial_block=6) if tap else CONFIG
     model = TinyAda3dFocus(cfg)
     seeded_init(model, g)
     t, s = cfg["num_segments"], cfg["input_size"]
@@ -207,13 +220,14 @@ def main():
     del model.forward
     sd = dict(model.state_dict())
     dp = {"module." + k: v for k, v in sd.items()}
-    torch.save({"epoch": 1, "state_dict": dp}, os.path.join(out_dir, "ada3d_focus_tiny.pth.tar"))
-    with open(os.path.join(out_dir, "ada3d_focus_tiny.json"), "w") as f:
+    if not tap:
+        torch.save({"epoch": 1, "state_dict": dp}, os.path.join(out_dir, f"{name}.pth.tar"))
+    with open(os.path.join(out_dir, f"{name}.json"), "w") as f:
         json.dump(cfg, f, indent=1)
     tensors = {k: c32(v) for k, v in sd.items() if not k.endswith("num_batches_tracked")}
-    save_file(tensors, os.path.join(out_dir, "ada3d_focus_tiny.safetensors"),
+    save_file(tensors, os.path.join(out_dir, f"{name}.safetensors"),
               {"adalens.config": json.dumps(cfg, sort_keys=True)})
-    save_file(io, os.path.join(out_dir, "ada3d_focus_tiny_io.safetensors"))
+    save_file(io, os.path.join(out_dir, f"{name}_io.safetensors"))
 
 
 if __name__ == "__main__":

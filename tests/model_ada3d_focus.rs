@@ -18,8 +18,8 @@ fn net(model: &LoadedModel) -> &Ada3dFocus {
     }
 }
 
-fn io() -> std::collections::HashMap<String, Tensor> {
-    candle_core::safetensors::load(fixture("ada3d_focus_tiny_io.safetensors"), &Device::Cpu)
+fn io(name: &str) -> std::collections::HashMap<String, Tensor> {
+    candle_core::safetensors::load(fixture(&format!("{name}_io.safetensors")), &Device::Cpu)
         .unwrap()
 }
 
@@ -52,9 +52,10 @@ fn as_usize(t: &Tensor) -> Vec<usize> {
         .collect()
 }
 
-fn check_model(model: &LoadedModel) {
+/// Everything against fixture `name`'s PyTorch outputs.
+fn check_model(model: &LoadedModel, name: &str) {
     let net = net(model);
-    let io = io();
+    let io = io(name);
     let x = frames(&io, net);
     let dev = Device::Cpu;
     // One glance for both threshold pairs (inspection mode's cache).
@@ -122,7 +123,21 @@ fn check_model(model: &LoadedModel) {
 
 #[test]
 fn safetensors_matches_pytorch() {
-    check_model(&open_model(fixture("ada3d_focus_tiny.safetensors")));
+    check_model(
+        &open_model(fixture("ada3d_focus_tiny.safetensors")),
+        "ada3d_focus_tiny",
+    );
+}
+
+/// The variant whose spatial policy reads `features.6` (6×6 at a 48² glance) instead of the
+/// last map (2×2): the actions, and so the boxes and every step, still match PyTorch.
+#[test]
+fn spatial_policy_on_an_earlier_block_matches_pytorch() {
+    let model = open_model(fixture("ada3d_focus_tiny_tap.safetensors"));
+    let c = &net(&model).config;
+    assert_eq!(c.spatial_block, Some(6));
+    assert_eq!(c.spatial_map(), (8, 6));
+    check_model(&model, "ada3d_focus_tiny_tap");
 }
 
 /// `torch.save({'epoch', 'state_dict'})` of the DataParallel model, config from the sidecar.
@@ -134,7 +149,7 @@ fn pth_tar_matches_pytorch() {
         "{}",
         model.config_source
     );
-    check_model(&model);
+    check_model(&model, "ada3d_focus_tiny");
 }
 
 /// Deployment stops at the first step at or under its entropy threshold, with the inspection
@@ -143,7 +158,7 @@ fn pth_tar_matches_pytorch() {
 fn deployment_stops_at_the_exit_step() {
     let model = open_model(fixture("ada3d_focus_tiny.safetensors"));
     let net = net(&model);
-    let x = frames(&io(), net);
+    let x = frames(&io("ada3d_focus_tiny"), net);
     let (tau_f, tau_s) = (0.3, 0.7);
     let cache = net.glance(&x).unwrap();
     let full = net
@@ -177,7 +192,7 @@ fn deployment_stops_at_the_exit_step() {
 fn fewer_kept_frames_fewer_cubes_and_wrong_input_is_an_error() {
     let model = open_model(fixture("ada3d_focus_tiny.safetensors"));
     let net = net(&model);
-    let x = frames(&io(), net);
+    let x = frames(&io("ada3d_focus_tiny"), net);
     let cache = net.glance(&x).unwrap();
     let plan = net.plan(&cache, 0.99, 0.5);
     assert_eq!(plan.kept.len(), 1);

@@ -36,6 +36,7 @@ fn tiny_config() -> Ada3dFocusConfig {
         "local": {"preset": "i3d", "width": 4, "layers": [1, 1, 1, 1]},
         "mlp_hidden": 16,
         "spatial_hidden": 8,
+        "spatial_block": 6,
         "temporal_hidden": 8,
         "input_frame": "whole",
     }))
@@ -66,10 +67,20 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
         .fold(0.0, f32::max)
 }
 
+/// For the spatial policy on `features.6` (as the demo's) and on the last map (the official).
 #[test]
 fn trainable_networks_compute_what_the_inference_model_loads() {
+    for block in [Some(6), None] {
+        let c = Ada3dFocusConfig {
+            spatial_block: block,
+            ..tiny_config()
+        };
+        check_train_inference_parity(c);
+    }
+}
+
+fn check_train_inference_parity(c: Ada3dFocusConfig) {
     let dir = tempfile::tempdir().unwrap();
-    let c = tiny_config();
     let dev = Device::Cpu;
     let map = VarMap::new();
     let net = TrainNet::new(c.clone(), &map, &dev).unwrap();

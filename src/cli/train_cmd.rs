@@ -81,6 +81,7 @@ pub fn default_config(classes: Vec<String>) -> Ada3dFocusConfig {
         "local": ResNet3dSpec { preset: Preset::I3d, width: 8, layers: [1, 1, 1, 1] },
         "mlp_hidden": 64,
         "spatial_hidden": 16,
+        "spatial_block": 6,
         "temporal_hidden": 8,
     });
     // The defaults of every other field are the config's own.

@@ -6,8 +6,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::backbones::mobilenet_v2::{feature_shape, LAST_FEATURE};
 use super::backbones::resnet3d::{Preset, ResNet3dSpec};
-use super::config::{check_class_names, check_thresholds, mobilenet_map_side, named_classes};
+use super::config::{check_class_names, check_thresholds, named_classes};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -166,6 +167,11 @@ pub struct Ada3dFocusConfig {
     pub mlp_hidden: usize,
     #[serde(default = "f::spatial_hidden")]
     pub spatial_hidden: usize,
+    /// The glance's `features` block whose output the spatial policy reads. Unset: the last
+    /// feature map, as Uni-AdaFocus does; an earlier, finer map keeps more cells to place the
+    /// cubes by when the glance is small (a 48² glance ends at 2×2; block 6 is 6×6).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spatial_block: Option<usize>,
     #[serde(default = "f::temporal_hidden")]
     pub temporal_hidden: usize,
     /// Softmax temperature of the temporal policy's weights.
@@ -229,9 +235,15 @@ impl Ada3dFocusConfig {
         self.input_size / self.glance_size.max(1)
     }
 
-    /// Side of the glance feature map (five stride-2 convolutions with padding 1).
-    pub fn glance_map_side(&self) -> usize {
-        mobilenet_map_side(self.glance_size)
+    /// The `features` index the spatial policy reads.
+    pub fn spatial_tap(&self) -> usize {
+        self.spatial_block.unwrap_or(LAST_FEATURE)
+    }
+
+    /// Channels and side of the map the spatial policy reads.
+    pub fn spatial_map(&self) -> (usize, usize) {
+        feature_shape(self.glance_width_mult, self.spatial_tap(), self.glance_size)
+            .unwrap_or((0, 0))
     }
 
     pub fn cube_sides(&self) -> (f32, f32) {
@@ -277,6 +289,12 @@ impl Ada3dFocusConfig {
         }
         if self.temperature.is_nan() || self.temperature <= 0.0 {
             return Err(format!("temperature {} must be positive", self.temperature));
+        }
+        if self.spatial_tap() > LAST_FEATURE {
+            return Err(format!(
+                "spatial_block {} is past the glance's last block ({LAST_FEATURE})",
+                self.spatial_tap()
+            ));
         }
         check_thresholds(self.frame_threshold, self.stage_threshold)?;
         check_class_names(self.num_classes, &self.class_names)?;

@@ -145,9 +145,9 @@ impl Ada3dFocus {
                 vb.pp("temporal_policy"),
             )?,
             spatial: SpatialPolicy::new(
-                gdim,
+                c.spatial_map().0,
                 c.spatial_hidden,
-                c.glance_map_side(),
+                c.spatial_map().1,
                 vb.pp("spatial_policy"),
             )?,
             classifier: PoolingClassifier::new(
@@ -178,14 +178,16 @@ impl Ada3dFocus {
         self.check_input(frames)?;
         let f = self.config.glance_factor();
         let small = area_downscale(frames, f)?;
-        let (maps, pooled) = self.glance.features_and_pooled(&small)?;
+        let (_, pooled, policy_maps) = self
+            .glance
+            .features_pooled_and_tap(&small, self.config.spatial_tap())?;
         let (m, n) = self.heads.forward(&pooled.unsqueeze(0)?)?;
         let policy = ClipPolicy {
             frame_probs: m.squeeze(0)?.to_vec1()?,
             stage_probs: n.squeeze(0)?.to_vec1()?,
         };
         let temporal_weights = self.temporal.forward(&pooled)?.weights_t;
-        let actions = self.spatial.actions(&maps)?;
+        let actions = self.spatial.actions(&policy_maps)?;
         Ok(GlanceCache {
             pooled,
             policy,
@@ -256,7 +258,7 @@ impl Ada3dFocus {
             glance: self.glance_macs,
             policies: self.heads.macs()
                 + self.temporal.macs(t)
-                + self.spatial.macs(t, c.glance_map_side()),
+                + self.spatial.macs(t, c.spatial_map().1),
             classifier_glance: self.classifier.macs_per_glance() * t as u64,
             local_per_cube,
             classifier_per_cube: self.classifier.macs_per_patch(),

@@ -127,15 +127,20 @@ impl MobileNetV2 {
         self.dim
     }
 
-    /// Feature maps N×C×h×w and their spatial means N×C.
-    pub fn features_and_pooled(&self, x: &Tensor, mode: Mode) -> Result<(Tensor, Tensor)> {
+    /// Spatial means N×C of the last feature maps, and the output of `features.{tap}`
+    /// (the last maps themselves when `tap` is the last block).
+    pub fn pooled_and_tap(&self, x: &Tensor, tap: usize, mode: Mode) -> Result<(Tensor, Tensor)> {
         let mut y = self.stem.forward(x, mode)?;
-        for b in &self.blocks {
+        let mut tapped = (tap == 0).then(|| y.clone());
+        for (i, b) in self.blocks.iter().enumerate() {
             y = b.forward(&y, mode)?;
+            if i + 1 == tap {
+                tapped = Some(y.clone());
+            }
         }
         let maps = self.head.forward(&y, mode)?;
         let pooled = maps.mean(D::Minus1)?.mean(D::Minus1)?;
-        Ok((maps, pooled))
+        Ok((pooled, tapped.unwrap_or(maps)))
     }
 }
 

@@ -20,7 +20,7 @@ use crate::model::patch::{affine_patches, theta_for_region, Region};
 pub struct GlanceOut {
     /// B×T×F pooled glance features.
     pub pooled: Tensor,
-    /// (B·T)×F×M×M glance feature maps.
+    /// (B·T)×C×M×M glance feature maps the spatial policy reads (`features.{spatial_tap}`).
     pub maps: Tensor,
     /// B×T keep probabilities m and B×K 3D probabilities n.
     pub m: Tensor,
@@ -62,9 +62,9 @@ impl TrainNet {
         Ok(Self {
             heads: PolicyHeads::new(gdim, c.num_segments, k, vb.pp("selection"))?,
             spatial: SpatialPolicy::new(
-                gdim,
+                c.spatial_map().0,
                 c.spatial_hidden,
-                c.glance_map_side(),
+                c.spatial_map().1,
                 vb.pp("spatial_policy"),
                 map,
             )?,
@@ -89,7 +89,9 @@ impl TrainNet {
         let t = self.config.num_segments;
         let b = frames.dim(0)? / t;
         let small = area_downscale(frames, self.config.glance_factor())?;
-        let (maps, pooled) = self.glance.features_and_pooled(&small, mode)?;
+        let (pooled, maps) = self
+            .glance
+            .pooled_and_tap(&small, self.config.spatial_tap(), mode)?;
         // A glance in eval mode is frozen: nothing upstream of its outputs trains.
         let (maps, pooled) = match mode {
             Mode::Eval => (maps.detach(), pooled.detach()),

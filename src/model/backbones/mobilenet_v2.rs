@@ -42,6 +42,35 @@ pub const SETTING: [(usize, usize, usize, usize); 7] = [
     (6, 320, 1, 1),
 ];
 
+/// Index of the last `features` block (the 1×1 convolution to the feature dimension):
+/// the stem is `features.0`, the inverted residuals `features.1..=17`.
+pub const LAST_FEATURE: usize = 18;
+
+/// Channels and side of the output of `features.{index}` for a `side`² input at `width_mult`
+/// (each stride-2 convolution, padding 1, halves the side rounding up); `None` past the last.
+pub fn feature_shape(width_mult: f64, index: usize, side: usize) -> Option<(usize, usize)> {
+    let mut s = side.div_ceil(2);
+    let mut channels = make_divisible(32.0 * width_mult, 8);
+    let mut i = 0;
+    for (_, c, n, stride) in SETTING {
+        for j in 0..n {
+            if i == index {
+                return Some((channels, s));
+            }
+            i += 1;
+            if j == 0 && stride == 2 {
+                s = s.div_ceil(2);
+            }
+            channels = make_divisible(c as f64 * width_mult, 8);
+        }
+    }
+    match index {
+        _ if index == i => Some((channels, s)),
+        LAST_FEATURE => Some((make_divisible(1280.0 * width_mult.max(1.0), 8), s)),
+        _ => None,
+    }
+}
+
 #[derive(Debug, Clone)]
 struct InvertedResidual {
     expand: Option<ConvBn>,
@@ -227,6 +256,27 @@ impl MobileNetV2 {
         Ok((f, pooled))
     }
 
+    /// As [`features_and_pooled`](Self::features_and_pooled), with the output of
+    /// `features.{tap}` too (the last feature map itself when `tap` is [`LAST_FEATURE`]).
+    pub fn features_pooled_and_tap(
+        &self,
+        x: &Tensor,
+        tap: usize,
+    ) -> Result<(Tensor, Tensor, Tensor)> {
+        let mut y = self.stem.forward(x)?;
+        let mut tapped = (tap == 0).then(|| y.clone());
+        for (i, b) in self.blocks.iter().enumerate() {
+            y = b.forward(&y)?;
+            if i + 1 == tap {
+                tapped = Some(y.clone());
+            }
+        }
+        let f = self.head.forward(&y)?;
+        let pooled = global_avg_pool(&f)?;
+        let tapped = tapped.unwrap_or_else(|| f.clone());
+        Ok((f, pooled, tapped))
+    }
+
     /// Multiply-adds for one `h × w` image, without the classifier (as the papers count the
     /// glance network).
     pub fn flops(&self, hw: (usize, usize)) -> FlopCount {
@@ -249,5 +299,33 @@ impl Module for MobileNetV2 {
     fn forward(&self, x: &Tensor) -> Result<Tensor> {
         let (_, pooled) = self.features_and_pooled(x)?;
         classify(pooled, self.classifier.as_ref())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use candle_core::{DType, Device};
+
+    /// `feature_shape` is what the network's `features.{i}` really outputs.
+    #[test]
+    fn feature_shape_is_each_blocks_output_shape() {
+        let dev = Device::Cpu;
+        for (width, side) in [(0.1, 48), (0.25, 37), (1.0, 32)] {
+            let vb = VarBuilder::zeros(DType::F32, &dev);
+            let net = MobileNetV2::new(width, None, vb).unwrap();
+            let x = Tensor::zeros((1, 3, side, side), DType::F32, &dev).unwrap();
+            for tap in 0..=LAST_FEATURE {
+                let (_, _, t) = net.features_pooled_and_tap(&x, tap).unwrap();
+                let (_, c, h, w) = t.dims4().unwrap();
+                assert_eq!(
+                    feature_shape(width, tap, side),
+                    Some((c, h)),
+                    "{width} {tap}"
+                );
+                assert_eq!(h, w);
+            }
+            assert_eq!(feature_shape(width, LAST_FEATURE + 1, side), None);
+        }
     }
 }
