@@ -242,11 +242,23 @@ impl MobileNetV2 {
 
     /// The last feature map, N×C×h×w.
     pub fn forward_features(&self, x: &Tensor) -> Result<Tensor> {
+        Ok(self.features_and_tap(x, LAST_FEATURE)?.0)
+    }
+
+    /// The last feature map and the output of `features.{tap}` (the same map when `tap` is
+    /// [`LAST_FEATURE`]).
+    fn features_and_tap(&self, x: &Tensor, tap: usize) -> Result<(Tensor, Tensor)> {
         let mut y = self.stem.forward(x)?;
-        for b in &self.blocks {
+        let mut tapped = (tap == 0).then(|| y.clone());
+        for (i, b) in self.blocks.iter().enumerate() {
             y = b.forward(&y)?;
+            if i + 1 == tap {
+                tapped = Some(y.clone());
+            }
         }
-        self.head.forward(&y)
+        let f = self.head.forward(&y)?;
+        let tapped = tapped.unwrap_or_else(|| f.clone());
+        Ok((f, tapped))
     }
 
     /// Feature map and its global average (N×C).
@@ -263,17 +275,8 @@ impl MobileNetV2 {
         x: &Tensor,
         tap: usize,
     ) -> Result<(Tensor, Tensor, Tensor)> {
-        let mut y = self.stem.forward(x)?;
-        let mut tapped = (tap == 0).then(|| y.clone());
-        for (i, b) in self.blocks.iter().enumerate() {
-            y = b.forward(&y)?;
-            if i + 1 == tap {
-                tapped = Some(y.clone());
-            }
-        }
-        let f = self.head.forward(&y)?;
+        let (f, tapped) = self.features_and_tap(x, tap)?;
         let pooled = global_avg_pool(&f)?;
-        let tapped = tapped.unwrap_or_else(|| f.clone());
         Ok((f, pooled, tapped))
     }
 
