@@ -204,3 +204,27 @@ fn fewer_kept_frames_fewer_cubes_and_wrong_input_is_an_error() {
     let err = net.glance(&small).unwrap_err().to_string();
     assert!(err.contains("this checkpoint takes 8×3×96×96"), "{err}");
 }
+
+/// A `spatial_block` past the glance's last block, or one whose map does not fit the weights,
+/// is a readable error naming what is wrong.
+#[test]
+fn a_wrong_spatial_block_is_a_readable_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = std::fs::read_to_string(fixture("ada3d_focus_tiny_tap.json")).unwrap();
+    for (block, want) in [(19, "spatial_block 19"), (13, "spatial_policy")] {
+        let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        v["spatial_block"] = block.into();
+        let config = dir.path().join(format!("block{block}.json"));
+        std::fs::write(&config, v.to_string()).unwrap();
+        let err = LoadedModel::open(
+            fixture("ada3d_focus_tiny_tap.safetensors"),
+            Some(&config),
+            &adalens::model::load::ConfigOverrides::default(),
+            &Device::Cpu,
+        )
+        .err()
+        .map(|e| e.to_string())
+        .unwrap_or_default();
+        assert!(err.contains(want), "block {block}: {err:?}");
+    }
+}
