@@ -133,6 +133,7 @@ impl Ada3dFocus {
         let gdim = glance.feature_dim();
         let local = ResNet3d::new(c.local.clone(), None, vb.pp("local_CNN"))?;
         let k = c.local.adaptive_stages().len();
+        let (policy_channels, policy_side) = c.spatial_map();
         let g = c.glance_size;
         let glance_macs = glance.flops((g, g)).total * c.num_segments as u64;
         Ok(Self {
@@ -145,9 +146,9 @@ impl Ada3dFocus {
                 vb.pp("temporal_policy"),
             )?,
             spatial: SpatialPolicy::new(
-                c.spatial_map().0,
+                policy_channels,
                 c.spatial_hidden,
-                c.spatial_map().1,
+                policy_side,
                 vb.pp("spatial_policy"),
             )?,
             classifier: PoolingClassifier::new(

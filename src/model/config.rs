@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ada3d_config::{Ada3dConfig, Ada3dFocusConfig};
+use super::backbones::mobilenet_v2::{feature_shape, LAST_FEATURE};
 use super::backbones::resnet::Block;
 
 /// The metadata key of a native safetensors checkpoint that holds its config.
@@ -114,7 +115,7 @@ impl UniAdaFocusConfig {
 
     /// Side of the glance feature map: five stride-2 convolutions with padding 1 (7 at 224²).
     pub fn glance_map_side(&self) -> usize {
-        mobilenet_map_side(self.input_size)
+        feature_shape(self.glance_width_mult, LAST_FEATURE, self.input_size).map_or(0, |(_, m)| m)
     }
 
     /// Short side the frames are resized to before the centre crop (the official test
@@ -214,12 +215,6 @@ pub(crate) fn check_thresholds(frame: f32, stage: f32) -> Result<(), String> {
         }
     }
     Ok(())
-}
-
-/// Side of MobileNetV2's last feature map for a `side`² input: five stride-2 convolutions
-/// with padding 1 (7 at 224²).
-pub fn mobilenet_map_side(side: usize) -> usize {
-    (0..5).fold(side, |s, _| s.div_ceil(2))
 }
 
 /// serde defaults: the official ActivityNet configuration (ImageNet normalisation, which the

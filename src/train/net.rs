@@ -58,13 +58,14 @@ impl TrainNet {
         let glance = MobileNetV2::new(c.glance_width_mult, vb.pp("global_CNN"), map)?;
         let gdim = glance.feature_dim();
         let k = c.local.adaptive_stages().len();
+        let (policy_channels, policy_side) = c.spatial_map();
         temporal_policy_params(gdim, c.temporal_hidden, vb.pp("temporal_policy"), map)?;
         Ok(Self {
             heads: PolicyHeads::new(gdim, c.num_segments, k, vb.pp("selection"))?,
             spatial: SpatialPolicy::new(
-                c.spatial_map().0,
+                policy_channels,
                 c.spatial_hidden,
-                c.spatial_map().1,
+                policy_side,
                 vb.pp("spatial_policy"),
                 map,
             )?,
