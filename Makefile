@@ -2,7 +2,9 @@
 #   make run    install what is missing, build (release), open the window on the demo video
 #   make test   install what is missing, run the whole test suite
 
-VIDEO ?= assets/demo/demo_testsrc_320x240.mp4
+# Empty: the window opens the bundled demo (assets/demo/synth/four_actions.mp4 and
+# models/ada3d_focus_synth); `make run VIDEO=clip.mp4` opens another video.
+VIDEO ?=
 CARGO ?= cargo
 
 .PHONY: run test bootstrap build clippy bench-video train-demo
