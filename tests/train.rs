@@ -306,6 +306,12 @@ fn eval_reports_every_target(model: &LoadedModel, cal: &CalibrationSet, data: &P
     // Exits are never compared below the glance alone, where they cannot differ.
     assert!(report.exit_point.budget > first);
     assert!(report.exit_point.budget >= report.half.budget);
+    // The oracle exit is bounded by the glance alone and every cube, and is held to the
+    // largest budget's top-1 less 2 points.
+    let oracle = report.oracle.as_ref().expect("16 videos");
+    assert!(within(oracle.gflops), "{oracle:?}");
+    assert!((oracle.top1 - (report.full.top1 - 0.02).max(0.0)).abs() < 1e-9);
+    assert!((0.0..=1.0).contains(&oracle.local_share));
     let families: usize = report.families.iter().map(|f| f.videos).sum();
     assert_eq!(families, 16);
     let placement = report.placement.as_ref().expect("boxes are known");

@@ -3,6 +3,7 @@
 //! GFLOPs with thresholds solved on the calibration set, learned vs random policies, policy
 //! usage by family, cube placement against the target boxes, entropy vs random exit.
 
+pub mod oracle;
 pub mod report;
 pub mod run;
 
@@ -111,6 +112,9 @@ pub fn prepared(
     )?)?)
 }
 
+/// Target (1b): at half the largest GFLOPs, top-1 within this of the largest budget's.
+pub const HALF_TOLERANCE: f64 = 0.02;
+
 /// Everything the report says, from the runs.
 pub fn evaluate(
     model: &LoadedModel,
@@ -167,6 +171,7 @@ pub fn evaluate(
         exit_point_exits: exits,
         random_policy_top1: top1(&random, last),
         random_policy_gflops: mean_last(&random),
+        oracle: oracle::oracle_bound(&learned, HALF_TOLERANCE),
     }))
 }
 
