@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use adalens::analysis::apply_exit;
 use adalens::app::{AdalensApp, Command, Launch, DEMO_CHECKPOINT, DEMO_VIDEO};
 use adalens::decision::trace::DecisionTrace;
-use adalens::decision::{CalibrationSet, Criterion, PreparedCalibration};
+use adalens::decision::{CalibrationSet, Criterion, PreparedCalibration, Split};
 use adalens::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
 use adalens::pipeline;
 use adalens::video::{Control, Video};
@@ -194,6 +194,22 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
         has_label(
             &h,
             &format!("Entropy lane: {steps} steps, exit at step {exit}"),
+        );
+        // Under the calibration curve: what an exit that knew the labels would reach at the
+        // operating point's cost, never less than the entropy exit there.
+        let ev = prep.evaluate(&prep.solve_budget(Criterion::Entropy, used).unwrap());
+        let oracle = prep.oracle(Split::Eval).top1_at(ev.gflops);
+        assert!(
+            oracle >= ev.top1,
+            "oracle {oracle} < entropy exit {}",
+            ev.top1
+        );
+        has_label(
+            &h,
+            &format!(
+                "An exit that knew the labels: {:.1}% at that cost.",
+                100.0 * oracle
+            ),
         );
         seen.push(exit);
     }

@@ -4,7 +4,10 @@
 
 use crate::analysis::apply_exit;
 use crate::decision::trace::DecisionTrace;
-use crate::decision::{Criterion, Curve, CurveOptions, Evaluation, PreparedCalibration, Solution};
+use crate::decision::{
+    Criterion, Curve, CurveOptions, Evaluation, OracleFrontier, PreparedCalibration, Solution,
+    Split,
+};
 
 /// Budgets the calibration curve is drawn at.
 const CURVE_POINTS: usize = 19;
@@ -16,6 +19,8 @@ pub struct BudgetModel {
     /// Reachable mean GFLOPs per video on the fitting split.
     pub range: (f64, f64),
     pub curves: Vec<Curve>,
+    /// The best any exit rule could do on the evaluation split (an exit that knows the labels).
+    pub oracle: OracleFrontier,
 }
 
 impl BudgetModel {
@@ -33,6 +38,7 @@ impl BudgetModel {
         Ok(Self {
             description: prep.set().description().to_string(),
             range: prep.fit_cost_range(),
+            oracle: prep.oracle(Split::Eval),
             prep,
             curves,
         })

@@ -281,14 +281,26 @@ impl AdalensApp {
             .iter()
             .map(|p| [p.gflops, p.top1 * 100.0])
             .collect();
+        // The oracle's frontier is a staircase of one step per video; 60 points draw it.
+        let oracle: PlotPoints = m
+            .oracle
+            .points(60)
+            .into_iter()
+            .map(|[g, t]| [g, t * 100.0])
+            .collect();
         let op = self
             .decisions
             .as_ref()
             .and_then(|d| d.operating.as_ref())
             .map(|(_, ev)| [ev.gflops, ev.top1 * 100.0]);
         Plot::new("calibration_curve")
-            .height(200.0)
-            .legend(Legend::default())
+            .height(220.0)
+            // Bottom right is below every curve (they all rise to the right).
+            .legend(
+                Legend::default()
+                    .position(egui_plot::Corner::RightBottom)
+                    .text_style(egui::TextStyle::Small),
+            )
             .x_axis_label("GFLOPs / video")
             .y_axis_label("top-1 %")
             .allow_scroll(false)
@@ -302,6 +314,11 @@ impl AdalensApp {
                     Line::new("random exit", random).style(egui_plot::LineStyle::dashed_loose()),
                 );
                 plot.points(Points::new("fixed step", fixed).radius(3.0));
+                plot.line(
+                    Line::new("oracle exit (knows the labels)", oracle)
+                        .style(egui_plot::LineStyle::dotted_dense())
+                        .color(egui::Color32::GRAY),
+                );
                 plot.vline(VLine::new("budget", b));
                 if let Some(p) = op {
                     plot.points(
@@ -315,6 +332,11 @@ impl AdalensApp {
             ui.label(format!(
                 "At {b:.4} GFLOPs: {:.1}% top-1 on the evaluation split (mean {:.4} GFLOPs).",
                 op[1], op[0]
+            ));
+            // What no threshold can beat: the room left for a better exit rule at this cost.
+            ui.weak(format!(
+                "An exit that knew the labels: {:.1}% at that cost.",
+                100.0 * m.oracle.top1_at(op[0])
             ));
         }
     }
