@@ -415,3 +415,39 @@ fn official_logits_importer_rejects_bad_files() {
     std::fs::write(&corrupt, &bad).expect("write");
     let _ = load_official_logits(&corrupt, &SMALL); // any Result is fine; a panic fails the test
 }
+
+/// `adalens budget --curve --json` as a user runs it on the bundled checkpoint's calibration
+/// set: every point carries the oracle exit's top-1 at its GFLOPs, which no exit rule beats.
+#[test]
+fn the_cli_curve_carries_the_oracle_exit() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_adalens"))
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args([
+            "budget",
+            "models/ada3d_focus_synth.adlcal",
+            "--curve",
+            "--json",
+        ])
+        .output()
+        .expect("run adalens");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let points = json["curve"]["adaptive"]
+        .as_array()
+        .expect("adaptive points");
+    let oracle = json["oracle_top1"].as_array().expect("oracle_top1");
+    assert_eq!(points.len(), 19);
+    assert_eq!(oracle.len(), points.len());
+    for (p, o) in points.iter().zip(oracle) {
+        let (top1, o) = (p["top1"].as_f64().unwrap(), o.as_f64().unwrap());
+        assert!(o >= top1 && o <= 1.0, "oracle {o} vs exit {top1}");
+    }
+    // At the top of the range the oracle is above the last step itself: some videos are
+    // right at an earlier step and wrong after their last cube.
+    let last = points.last().unwrap()["top1"].as_f64().unwrap();
+    assert!(oracle.last().unwrap().as_f64().unwrap() > last);
+}

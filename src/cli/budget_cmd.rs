@@ -75,10 +75,16 @@ pub fn run(args: &BudgetArgs) -> anyhow::Result<()> {
             prep.curve_for_budgets(args.criterion, &prep.default_budgets(19), &opts)?
         };
         if args.json {
+            let oracle = prep.oracle(Split::Eval);
             let out = CurveJson {
                 calib: &args.calib,
                 summary: summary(&prep),
                 curve: &curve,
+                oracle_top1: curve
+                    .adaptive
+                    .iter()
+                    .map(|pt| oracle.top1_at(pt.gflops))
+                    .collect(),
             };
             println!("{}", serde_json::to_string_pretty(&out)?);
         } else {
@@ -272,6 +278,9 @@ struct CurveJson<'a> {
     calib: &'a Path,
     summary: Summary,
     curve: &'a Curve,
+    /// At each adaptive point's GFLOPs, the best top-1 any exit rule could reach (the oracle
+    /// exit on the evaluation split, `adalens::decision::oracle`).
+    oracle_top1: Vec<f64>,
 }
 
 fn finite(x: f64) -> Option<f64> {
@@ -396,15 +405,17 @@ fn print_curve(prep: &PreparedCalibration, calib: &Path, curve: &Curve) {
     let name = if use_map { "mAP" } else { "top-1" };
     println!("criterion     {}", curve.criterion);
     println!();
+    let oracle = prep.oracle(Split::Eval);
     println!(
-        "{:>10}  {:>9}  {:>8}  {:>9}  {:>8}  {:>9}  {:>8}",
+        "{:>10}  {:>9}  {:>8}  {:>9}  {:>8}  {:>9}  {:>12}  {:>12}",
         "budget",
         "p",
         "clamped",
         "GFLOPs",
         name,
         "rand.GF",
-        format!("random {name}")
+        format!("random {name}"),
+        "oracle top-1"
     );
     for pt in &curve.adaptive {
         let (rg, rm) = match &pt.random {
@@ -412,7 +423,7 @@ fn print_curve(prep: &PreparedCalibration, calib: &Path, curve: &Curve) {
             None => ("-".into(), "-".into()),
         };
         println!(
-            "{:>10}  {:>9}  {:>8}  {:>9.3}  {:>8}  {:>9}  {:>8}",
+            "{:>10}  {:>9}  {:>8}  {:>9.3}  {:>8}  {:>9}  {:>12}  {:>12}",
             pt.budget.map_or("-".into(), |b| format!("{b:.3}")),
             if pt.p.is_finite() {
                 format!("{:.5}", pt.p)
@@ -423,9 +434,15 @@ fn print_curve(prep: &PreparedCalibration, calib: &Path, curve: &Curve) {
             pt.gflops,
             metric(pt.top1, pt.map),
             rg,
-            rm
+            rm,
+            pct(oracle.top1_at(pt.gflops))
         );
     }
+    println!();
+    println!(
+        "oracle top-1: the best any exit rule could reach at that GFLOPs (an exit that knows \
+         the labels stops each sample at its first right step, cheapest first)"
+    );
     println!();
     println!("fixed step (everyone stops at step t)");
     println!("{:>4}  {:>9}  {:>8}", "step", "GFLOPs", name);
