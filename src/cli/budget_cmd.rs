@@ -440,8 +440,10 @@ fn print_curve(prep: &PreparedCalibration, calib: &Path, curve: &Curve) {
     }
     println!();
     println!(
-        "oracle top-1: the best any exit rule could reach at that GFLOPs (an exit that knows \
-         the labels stops each sample at its first right step, cheapest first)"
+        "oracle top-1: the best top-1 any exit rule could reach at that GFLOPs (an exit that \
+         knows the labels stops each sample at its first right step, cheapest first); on \
+         multi-label sets a right top-1 is any of the sample's labels, and it bounds top-1, \
+         not mAP"
     );
     println!();
     println!("fixed step (everyone stops at step t)");

@@ -3,9 +3,10 @@
 //! step whose top-1 is right (a sample never right stops at step 0), and when the budget cannot
 //! pay for all of them it pays for the cheapest first.
 //!
-//! Every exit rule (entropy, confidence, learned, random) only picks one step per sample, so
-//! each sample it gets right costs at least what the oracle pays for it: the frontier bounds
-//! them all. The gap between a criterion's curve and this frontier is what a better exit rule
+//! Every exit rule (entropy, confidence, learned, random) only picks one step per sample, and
+//! a sample's cost never falls from one step to the next (`CalibrationSet::new` refuses such
+//! costs), so each sample a rule gets right costs at least what the oracle pays for it and
+//! each one it gets wrong at least its step-0 cost: the frontier bounds them all. The gap between a criterion's curve and this frontier is what a better exit rule
 //! could still win; where the frontier itself is short of a target, only different decisions
 //! (or a different split of the cost between steps) can reach it.
 
@@ -28,8 +29,11 @@ pub struct OracleFrontier {
 }
 
 impl OracleFrontier {
-    /// The best top-1 reachable at a mean cost of `gflops` or less.
+    /// The best top-1 reachable at a mean cost of `gflops` or less (NaN for a NaN cost).
     pub fn top1_at(&self, gflops: f64) -> f64 {
+        if gflops.is_nan() {
+            return f64::NAN;
+        }
         let n = self.samples as f64;
         let mut room = (gflops - self.first_step_gflops) * n;
         let mut right = 0usize;
@@ -56,7 +60,9 @@ impl OracleFrontier {
 
     /// The frontier as (mean GFLOPs, top-1) points, one per sample made right, from step 0
     /// alone (every sample right there, at no extra cost) to every ever-right sample; at most
-    /// `max_points`, evenly over the samples, the last always kept.
+    /// `max_points` (at least 2: the first and the last are always kept), evenly over the
+    /// samples. Between two points the frontier is a staircase under the straight segment.
+    /// Past its last corner it stays flat to the last step's cost, the end of the range.
     pub fn points(&self, max_points: usize) -> Vec<[f64; 2]> {
         let n = self.samples as f64;
         let free = self.extra.iter().take_while(|&&e| e <= 0.0).count();
@@ -71,12 +77,18 @@ impl OracleFrontier {
                 out.push([self.first_step_gflops + spent / n, right as f64 / n]);
             }
         }
+        if let Some(&[g, t]) = out.last() {
+            if g < self.last_step_gflops {
+                out.push([self.last_step_gflops, t]);
+            }
+        }
         out
     }
 }
 
 impl PreparedCalibration {
-    /// The oracle frontier of `split` (see the module docs).
+    /// The oracle frontier of `split` (see the module docs). A prepared set has at least one
+    /// sample in each split and at least one step (`PreparedCalibration::new` refuses others).
     pub fn oracle(&self, split: Split) -> OracleFrontier {
         let d = self.split(split);
         let (n, steps) = (d.n, self.steps);
@@ -93,7 +105,7 @@ impl PreparedCalibration {
             samples: n,
             first_step_gflops: d.mean_cost_at(0),
             last_step_gflops: d.mean_cost_at(last),
-            last_step_top1: last_right as f64 / n.max(1) as f64,
+            last_step_top1: last_right as f64 / n as f64,
             extra,
         }
     }
@@ -155,9 +167,12 @@ mod tests {
         assert_eq!(o.top1_at(1.24), 0.25);
         assert_eq!(o.top1_at(1.25), 0.5);
         assert_eq!(o.top1_at(10.0), 0.75);
-        assert_eq!(o.points(10), vec![[1.0, 0.25], [1.25, 0.5], [1.75, 0.75]]);
-        // Thinned to at most 2 points: step 0 and the last.
-        assert_eq!(o.points(2), vec![[1.0, 0.25], [1.75, 0.75]]);
+        assert_eq!(
+            o.points(10),
+            vec![[1.0, 0.25], [1.25, 0.5], [1.75, 0.75], [3.0, 0.75]]
+        );
+        // Thinned to 2 corners, step 0 and the last, then flat to the last step's cost.
+        assert_eq!(o.points(2), vec![[1.0, 0.25], [1.75, 0.75], [3.0, 0.75]]);
     }
 
     #[test]

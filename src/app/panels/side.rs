@@ -281,13 +281,7 @@ impl AdalensApp {
             .iter()
             .map(|p| [p.gflops, p.top1 * 100.0])
             .collect();
-        // The oracle's frontier is a staircase of one step per video; 60 points draw it.
-        let oracle: PlotPoints = m
-            .oracle
-            .points(60)
-            .into_iter()
-            .map(|[g, t]| [g, t * 100.0])
-            .collect();
+        let oracle: PlotPoints = m.oracle_points.clone().into();
         let op = self
             .decisions
             .as_ref()
