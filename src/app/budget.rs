@@ -12,10 +12,6 @@ use crate::decision::{
 /// Budgets the calibration curve is drawn at.
 const CURVE_POINTS: usize = 19;
 
-/// Corners the oracle frontier is drawn through: one per video on sets of a few hundred
-/// (a straight line between thinned corners runs above the true staircase).
-const ORACLE_POINTS: usize = 1000;
-
 /// A checkpoint's calibration set and its two curves (entropy and confidence exits).
 pub struct BudgetModel {
     pub prep: PreparedCalibration,
@@ -25,8 +21,6 @@ pub struct BudgetModel {
     pub curves: Vec<Curve>,
     /// The best any exit rule could do on the evaluation split (an exit that knows the labels).
     pub oracle: OracleFrontier,
-    /// Its corners as (GFLOPs, top-1 %) for the plot, computed once.
-    pub oracle_points: Vec<[f64; 2]>,
 }
 
 impl BudgetModel {
@@ -41,17 +35,10 @@ impl BudgetModel {
             .iter()
             .map(|&c| prep.curve_for_budgets(c, &budgets, &opts))
             .collect::<crate::decision::Result<Vec<_>>>()?;
-        let oracle = prep.oracle(Split::Eval);
-        let oracle_points = oracle
-            .points(ORACLE_POINTS)
-            .into_iter()
-            .map(|[g, t]| [g, 100.0 * t])
-            .collect();
         Ok(Self {
             description: prep.set().description().to_string(),
             range: prep.fit_cost_range(),
-            oracle,
-            oracle_points,
+            oracle: prep.oracle(Split::Eval),
             prep,
             curves,
         })

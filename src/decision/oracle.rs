@@ -111,48 +111,56 @@ impl PreparedCalibration {
     }
 }
 
+/// A prepared set (every sample `Both`) whose sample i predicts class `predicted[i][t]` at
+/// step t, every step costing `step_costs[t]`: what the oracle's tests are written in.
+#[cfg(test)]
+pub(crate) fn from_predictions(
+    labels: Vec<u32>,
+    predicted: &[Vec<u32>],
+    step_costs: &[f64],
+) -> PreparedCalibration {
+    use crate::decision::{CalibrationSet, Labels, OutputKind, Role, StepCosts};
+    let (n, steps) = (labels.len(), step_costs.len());
+    let classes = predicted
+        .iter()
+        .flatten()
+        .chain(&labels)
+        .max()
+        .map_or(1, |&c| c as usize + 1);
+    let outputs = predicted
+        .iter()
+        .flatten()
+        .flat_map(|&c| (0..classes).map(move |k| if k == c as usize { 2.0 } else { 0.0 }))
+        .collect();
+    let set = CalibrationSet::new(
+        n,
+        steps,
+        classes,
+        OutputKind::Logits,
+        outputs,
+        Labels::Single(labels),
+        StepCosts::PerStep(step_costs.to_vec()),
+        vec![Role::Both; n],
+    )
+    .expect("valid");
+    PreparedCalibration::new(set).expect("prepared")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{CalibrationSet, Labels, OutputKind, Role, StepCosts};
-
-    /// Samples of 3 steps over 3 classes, each step predicting `predicted[i][t]`; every step
-    /// costs 1 more than the one before, from 1.
-    fn set(labels: Vec<u32>, predicted: &[[u32; 3]]) -> PreparedCalibration {
-        let n = labels.len();
-        let outputs = predicted
-            .iter()
-            .flat_map(|steps| {
-                steps
-                    .iter()
-                    .flat_map(|&c| (0..3).map(move |k| if k == c { 2.0 } else { 0.0 }))
-            })
-            .collect();
-        let costs = (0..n).flat_map(|_| [1.0, 2.0, 3.0]).collect();
-        let set = CalibrationSet::new(
-            n,
-            3,
-            3,
-            OutputKind::Logits,
-            outputs,
-            Labels::Single(labels),
-            StepCosts::PerSample(costs),
-            vec![Role::Both; n],
-        )
-        .expect("valid");
-        PreparedCalibration::new(set).expect("prepared")
-    }
 
     #[test]
     fn the_oracle_pays_for_the_cheapest_right_samples_first() {
-        let p = set(
+        let p = from_predictions(
             vec![0, 1, 2, 2],
             &[
-                [0, 0, 0], // right at step 0: costs 1
-                [0, 1, 1], // right at step 1: 2
-                [0, 0, 2], // right at step 2: 3
-                [0, 0, 0], // never right: stops at step 0
+                vec![0, 0, 0], // right at step 0: costs 1
+                vec![0, 1, 1], // right at step 1: 2
+                vec![0, 0, 2], // right at step 2: 3
+                vec![0, 0, 0], // never right: stops at step 0
             ],
+            &[1.0, 2.0, 3.0],
         );
         let o = p.oracle(Split::Eval);
         assert_eq!((o.first_step_gflops, o.last_step_gflops), (1.0, 3.0));

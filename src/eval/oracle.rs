@@ -52,29 +52,7 @@ pub fn oracle_bound(prep: &PreparedCalibration, tolerance: f64) -> OracleBound {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::decision::{CalibrationSet, Labels, OutputKind, Role, StepCosts};
-
-    /// Two-class samples of `costs.len()` steps predicting `predicted[i][t]`.
-    fn prep(labels: Vec<u32>, predicted: &[Vec<u32>], costs: &[f64]) -> PreparedCalibration {
-        let (n, steps) = (labels.len(), costs.len());
-        let outputs = predicted
-            .iter()
-            .flatten()
-            .flat_map(|&c| [(c == 0) as u8 as f32, (c == 1) as u8 as f32])
-            .collect();
-        let set = CalibrationSet::new(
-            n,
-            steps,
-            2,
-            OutputKind::Logits,
-            outputs,
-            Labels::Single(labels),
-            StepCosts::PerStep(costs.to_vec()),
-            vec![Role::Both; n],
-        )
-        .expect("valid");
-        PreparedCalibration::new(set).expect("prepared")
-    }
+    use crate::decision::oracle::from_predictions as prep;
 
     #[test]
     fn the_scale_that_lets_half_the_budget_reach_the_oracle() {

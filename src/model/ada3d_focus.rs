@@ -179,9 +179,9 @@ impl Ada3dFocus {
         self.check_input(frames)?;
         let f = self.config.glance_factor();
         let small = area_downscale(frames, f)?;
-        let (_, pooled, policy_maps) = self
+        let (pooled, policy_maps) = self
             .glance
-            .features_pooled_and_tap(&small, self.config.spatial_tap())?;
+            .pooled_and_tap(&small, self.config.spatial_tap())?;
         let (m, n) = self.heads.forward(&pooled.unsqueeze(0)?)?;
         let policy = ClipPolicy {
             frame_probs: m.squeeze(0)?.to_vec1()?,

@@ -268,16 +268,12 @@ impl MobileNetV2 {
         Ok((f, pooled))
     }
 
-    /// As [`features_and_pooled`](Self::features_and_pooled), with the output of
-    /// `features.{tap}` too (the last feature map itself when `tap` is [`LAST_FEATURE`]).
-    pub fn features_pooled_and_tap(
-        &self,
-        x: &Tensor,
-        tap: usize,
-    ) -> Result<(Tensor, Tensor, Tensor)> {
+    /// Global average of the last feature map (N×C) and the output of `features.{tap}` (the
+    /// last feature map itself when `tap` is [`LAST_FEATURE`]), as the trainable twin's
+    /// `pooled_and_tap`.
+    pub fn pooled_and_tap(&self, x: &Tensor, tap: usize) -> Result<(Tensor, Tensor)> {
         let (f, tapped) = self.features_and_tap(x, tap)?;
-        let pooled = global_avg_pool(&f)?;
-        Ok((f, pooled, tapped))
+        Ok((global_avg_pool(&f)?, tapped))
     }
 
     /// Multiply-adds for one `h × w` image, without the classifier (as the papers count the
@@ -319,7 +315,7 @@ mod tests {
             let net = MobileNetV2::new(width, None, vb).unwrap();
             let x = Tensor::zeros((1, 3, side, side), DType::F32, &dev).unwrap();
             for tap in 0..=LAST_FEATURE {
-                let (_, _, t) = net.features_pooled_and_tap(&x, tap).unwrap();
+                let (_, t) = net.pooled_and_tap(&x, tap).unwrap();
                 let (_, c, h, w) = t.dims4().unwrap();
                 assert_eq!(
                     feature_shape(width, tap, side),
