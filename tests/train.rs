@@ -275,8 +275,9 @@ fn three_videos_in_a_row_are_three_clips(model: &LoadedModel, list: &[batch::Ent
 }
 
 /// `eval` on the test split: every video runs through the .mp4 decoding path, and the report
-/// holds the six targets, a curve from the glance alone to every cube, and the points
-/// where accuracy at half the GFLOPs and the exits are compared, inside that range.
+/// holds the six targets, the largest budget (every frame, stage and cube) atop the frame
+/// and stage thresholds' curve, an exit curve from the glance alone to every cube, and the
+/// points where accuracy at half the GFLOPs and the exits are compared, inside that range.
 fn eval_reports_every_target(model: &LoadedModel, cal: &CalibrationSet, data: &Path) {
     let list = batch::entries(&data.join("test.csv")).unwrap();
     let boxes = read_boxes(data, "test");
@@ -298,19 +299,36 @@ fn eval_reports_every_target(model: &LoadedModel, cal: &CalibrationSet, data: &P
         ]
     );
     assert_eq!(report.targets_met, report.targets.iter().all(|t| t.met));
-    let (first, last) = (report.curve[0].gflops, report.full.gflops);
+    // The largest budget keeps every frame and runs every stage 3D and every cube: nothing on
+    // the frame and stage thresholds' curve costs more, and it holds the checkpoint's own point.
+    let largest = &report.largest;
+    assert_eq!((largest.kept_frames, largest.stages_3d), (6.0, 4.0));
+    assert_eq!(report.policy_curve.len(), eval::POLICY_SWEEP.len() + 1);
+    assert!(report
+        .policy_curve
+        .iter()
+        .all(|p| p.gflops <= largest.gflops + 1e-9));
+    assert!(report
+        .policy_curve
+        .windows(2)
+        .all(|w| w[0].gflops >= w[1].gflops));
+    assert!(report
+        .policy_curve
+        .iter()
+        .any(|p| p.gflops == report.every_cube.gflops && p.top1 == report.every_cube.top1));
+    let (first, last) = (report.curve[0].gflops, report.every_cube.gflops);
     assert!(report.curve.windows(2).all(|w| w[0].budget <= w[1].budget));
     assert!(first < last, "the glance alone is cheaper than every cube");
+    assert!(last <= largest.gflops + 1e-9);
     let within = |g: f64| first - 1e-6 <= g && g <= last + 1e-6;
     assert!(within(report.half.gflops) && within(report.exit_point.gflops));
-    // Exits are never compared below the glance alone, where they cannot differ.
-    assert!(report.exit_point.budget > first);
-    assert!(report.exit_point.budget >= report.half.budget);
+    // Exits are compared strictly inside their range, where they can differ.
+    assert!(report.exit_point.budget > first && report.exit_point.budget < last);
     // The oracle exit is bounded by the glance alone and every cube, and is held to the
-    // largest budget's top-1 less 2 points.
+    // every-cube top-1 less 2 points.
     let oracle = &report.oracle;
     assert!(within(oracle.gflops), "{oracle:?}");
-    let held_to = (report.full.top1 - eval::HALF_TOLERANCE).max(0.0);
+    let held_to = (report.every_cube.top1 - eval::HALF_TOLERANCE).max(0.0);
     assert!((oracle.top1 - held_to).abs() < 1e-9);
     assert!((0.0..=1.0).contains(&oracle.local_share));
     let families: usize = report.families.iter().map(|f| f.videos).sum();
@@ -320,6 +338,7 @@ fn eval_reports_every_target(model: &LoadedModel, cal: &CalibrationSet, data: &P
     assert!((0.0..=1.0).contains(&placement.learned_hit_rate));
     let md = report.markdown("adalens eval");
     assert!(md.contains("## Targets") && md.contains("entropy_vs_random_exit"));
+    assert!(md.contains("| 0.00 | 0.00 | 6.00 | 4.00 |") && md.contains("the largest budget"));
     let json: serde_json::Value = serde_json::to_value(&report).unwrap();
     assert_eq!(json["targets"].as_array().map(Vec::len), Some(6));
 }

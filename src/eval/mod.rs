@@ -14,10 +14,11 @@ use serde::Serialize;
 use crate::batch::Entry;
 use crate::calibrate::{assemble, model_steps, pad_steps, Sample};
 use crate::decision::{CalibrationSet, Criterion, PreparedCalibration, Role};
+use crate::model::config::ModelConfig;
 use crate::model::load::LoadedModel;
 use crate::synth::{Family, CLASSES};
 pub use report::{Report, Target};
-pub use run::{read_boxes, run_video, VideoResult};
+pub use run::{read_boxes, run_video, VideoResult, POLICY_SWEEP};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -140,23 +141,33 @@ pub fn evaluate(
     let random = samples(results, true, steps);
     let last = steps - 1;
     let mean_last = |s: &[Sample]| s.iter().map(|x| x.gflops[last]).sum::<f64>() / s.len() as f64;
-    let full = report::Point {
+    let every_cube = report::Point {
         budget: mean_last(&learned),
         gflops: mean_last(&learned),
         top1: top1(&learned, last),
         random_exit_top1: top1(&learned, last),
     };
+    // Results exist only for ada3d_focus checkpoints (`run_video` refuses the others).
+    let own = match &model.config {
+        ModelConfig::Ada3dFocus(c) => [c.frame_threshold, c.stage_threshold],
+        _ => [f32::NAN; 2],
+    };
+    let policy_curve = report::policy_curve(results, own, &every_cube);
+    // POLICY_SWEEP[0] is τ = 0: every frame, every stage 3D, every cube.
+    let largest = report::sweep_point(results, 0);
     let curve = report::curve(&prep, Criterion::Entropy, seed)?;
-    let half = report::at_budget(&prep, Criterion::Entropy, full.gflops / 2.0, seed)?;
-    // Exits are compared where exits are decided: at half the largest GFLOPs, unless that is
-    // below the cheapest point (the glance alone), where every video stops at step 0 and the
-    // entropy and random exits are the same by construction; then at the middle of the
-    // reachable range (the same range the curve spans).
+    // (1b) with the checkpoint's own decisions, the exit thresholds solved on the calibration
+    // set for half the largest GFLOPs (every cube when that fits: the exit has nothing to save).
+    let half = report::at_budget(&prep, Criterion::Entropy, largest.gflops / 2.0, seed)?;
+    // Exits are compared where exits are decided: at half the largest GFLOPs when that lies
+    // inside the exit's range; else at the middle of that range (the same range the curve
+    // spans). Below the glance alone every video stops at step 0 and the entropy and random
+    // exits are the same by construction; above every cube no video exits early.
     let (cheapest, dearest) = prep.fit_cost_range();
-    let exit_budget = if full.gflops / 2.0 > cheapest {
-        full.gflops / 2.0
-    } else {
-        (cheapest + dearest) / 2.0
+    let exit_where = report::ExitWhere::for_half(largest.gflops / 2.0, cheapest, dearest);
+    let exit_budget = match exit_where {
+        report::ExitWhere::Half => largest.gflops / 2.0,
+        _ => (cheapest + dearest) / 2.0,
     };
     let (exit_point, exits) =
         report::at_budget_with_exits(&prep, Criterion::Entropy, exit_budget, seed)?;
@@ -164,10 +175,14 @@ pub fn evaluate(
         model,
         results,
         failed,
-        full,
+        thresholds: own,
+        largest,
+        every_cube,
+        policy_curve,
         curve,
         half,
         exit_point,
+        exit_where,
         exit_point_exits: exits,
         random_policy_top1: top1(&random, last),
         random_policy_gflops: mean_last(&random),

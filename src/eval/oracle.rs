@@ -1,8 +1,8 @@
-//! Target (1b) against the oracle exit (`crate::decision::oracle`): the least GFLOPs any exit
-//! rule could spend on the test videos and stay within a tolerance of the largest budget's
-//! top-1, given the checkpoint's decisions. When that is above half the largest GFLOPs, (1b) is
-//! out of reach of threshold tuning and needs different decisions or a different split of the
-//! cost between the glance and the cubes.
+//! The exit alone, against the oracle exit (`crate::decision::oracle`): the least GFLOPs any
+//! exit rule could spend on the test videos and stay within a tolerance of every cube's top-1,
+//! the checkpoint's frame and stage decisions fixed. When that is above half of every cube's
+//! GFLOPs, no threshold tuning can halve the exit budget at that accuracy: it needs different
+//! decisions or a different split of the cost between the glance and the cubes.
 
 use serde::Serialize;
 
@@ -10,18 +10,18 @@ use crate::decision::{PreparedCalibration, Split};
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct OracleBound {
-    /// The top-1 the oracle is held to: the largest budget's, less the tolerance.
+    /// The top-1 the oracle is held to: every cube's, less the tolerance.
     pub top1: f64,
     /// Mean GFLOPs per video the oracle spends to reach `top1`.
     pub gflops: f64,
     /// Mean GFLOPs of step 0 alone (the glance, the policies and the glance classifier).
     pub glance_gflops: f64,
-    /// Mean GFLOPs of every step (the largest budget).
+    /// Mean GFLOPs of every step (every cube, the exit budget's largest).
     pub full_gflops: f64,
     /// The oracle's share of the cubes' GFLOPs (0 = the glance alone, 1 = every cube).
     pub local_share: f64,
     /// How many times dearer the cubes would have to be, the glance's cost and every decision
-    /// kept, for half the largest GFLOPs to reach the oracle; `None` when no factor does
+    /// kept, for half of every cube's GFLOPs to reach the oracle; `None` when no factor does
     /// (the oracle needs half the cubes' GFLOPs or more).
     pub local_scale_for_half: Option<f64>,
 }

@@ -14,6 +14,22 @@ use crate::model::patch::Region;
 use crate::pipeline;
 use crate::video::{Control, Video};
 
+/// (τ_f, τ_s) pairs the report runs every video at, every cube. The first is the largest budget
+/// (every frame kept, every stage 3D: Ada3D Table 1's "Upper"); the next two take one policy
+/// away at a time (every frame with learned stages, learned frames with every stage 3D, as
+/// Ada3D Table 6 does), the last two move both thresholds together.
+pub const POLICY_SWEEP: [[f32; 2]; 5] =
+    [[0.0, 0.0], [0.0, 0.5], [0.5, 0.0], [0.1, 0.1], [0.9, 0.9]];
+
+/// One video at one sweep threshold, every cube run.
+#[derive(Debug, Clone)]
+pub struct SweepRun {
+    pub kept_frames: usize,
+    pub stages_3d: usize,
+    pub correct: bool,
+    pub gflops: f64,
+}
+
 /// The steps of one run: logits and cumulative GFLOPs after each.
 #[derive(Debug, Clone)]
 pub struct Steps {
@@ -38,6 +54,8 @@ pub struct VideoResult {
     pub random_policy: Steps,
     pub kept_frames: usize,
     pub stages_3d: usize,
+    /// At each of `POLICY_SWEEP`'s thresholds.
+    pub policy_sweep: Vec<SweepRun>,
     /// Learned cubes and the same cubes at random centres (when boxes are known).
     pub learned_placement: Option<Placement>,
     pub random_placement: Option<Placement>,
@@ -106,8 +124,16 @@ fn random_actions(rng: &mut ChaCha8Rng, t: usize) -> Vec<[f32; 4]> {
         .collect()
 }
 
+fn counts(plan: &Plan) -> (usize, usize) {
+    (
+        plan.kept.len(),
+        plan.stages_3d.iter().filter(|&&s| s).count(),
+    )
+}
+
 /// Run `model` (ada3d_focus) on `entry` with its own thresholds, then with random policies of
-/// the same frame and stage counts; `boxes` are the target's per-frame boxes, if known.
+/// the same frame and stage counts, then at each of `POLICY_SWEEP`'s thresholds; `boxes` are
+/// the target's per-frame boxes, if known.
 pub fn run_video(
     model: &LoadedModel,
     entry: &Entry,
@@ -176,14 +202,28 @@ pub fn run_video(
         ),
         _ => None,
     };
-    let (kept_frames, stages_3d) = (
-        plan.kept.len(),
-        plan.stages_3d.iter().filter(|&&s| s).count(),
-    );
+    let (kept_frames, stages_3d) = counts(&plan);
     let learned = net.run_plan(&input.frames, &cache, plan).map_err(err)?;
     let random = net
         .run_plan(&input.frames, &cache, random_plan)
         .map_err(err)?;
+    let policy_sweep = POLICY_SWEEP
+        .iter()
+        .map(|&[tf, ts]| {
+            let plan = net.plan(&cache, tf, ts);
+            let (kept_frames, stages_3d) = counts(&plan);
+            let out = net.run_plan(&input.frames, &cache, plan).map_err(err)?;
+            Ok(SweepRun {
+                kept_frames,
+                stages_3d,
+                correct: out
+                    .step_logits
+                    .last()
+                    .is_some_and(|l| super::argmax(l) == label as usize),
+                gflops: out.step_gflops.last().copied().unwrap_or(0.0),
+            })
+        })
+        .collect::<Result<Vec<_>, String>>()?;
     Ok(VideoResult {
         label,
         class: entry.label.clone().unwrap_or_default(),
@@ -197,6 +237,7 @@ pub fn run_video(
         },
         kept_frames,
         stages_3d,
+        policy_sweep,
         learned_placement: places,
         random_placement: random_places,
         target_in_view,
