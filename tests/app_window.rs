@@ -219,6 +219,26 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
     );
     // The cheapest budget is the glance alone: every clip stops at step 0.
     assert_eq!(seen[0], 0, "{seen:?}");
+    // Under the GFLOPs breakdown: what every frame, stage and cube of every clip would cost,
+    // more than the learned decisions spend with every cube.
+    let d = h.state().decisions.as_ref().unwrap();
+    let every_part: f64 = d.breakdown.iter().map(|p| p.gflops).sum();
+    assert!(
+        d.largest_gflops > every_part,
+        "{} ≤ {every_part}",
+        d.largest_gflops
+    );
+    let line = format!(
+        "Every frame, stage and cube would cost {:.4}",
+        d.largest_gflops
+    );
+    assert!(h.query_by_label_contains(&line).is_some(), "{line}");
+    // The calibration videos are one clip each: the bar compares the budget with one clip's
+    // share of the demo's four.
+    let clips = d.trace.clips.len();
+    assert_eq!(clips, 4);
+    let bar = format!("per clip ({clips} clips) of the");
+    assert!(h.query_by_label_contains(&bar).is_some(), "{bar}");
 
     // A corrupt video: a readable error, and the demo stays loaded with its decisions.
     let dir = tempfile::tempdir().unwrap();

@@ -14,6 +14,8 @@ pub struct Decisions {
     pub knobs: Knobs,
     /// The run's compute by part.
     pub breakdown: Vec<FlopsPart>,
+    /// The run's compute at the largest budget (every frame, every stage 3D, every cube).
+    pub largest_gflops: f64,
     /// The run's trace with the exits of the current budget marked (every re-mark overwrites
     /// all of them, so no unmarked copy is kept).
     pub trace: DecisionTrace,
@@ -84,6 +86,7 @@ impl Decisions {
             generation,
             knobs: run.knobs,
             breakdown: run.breakdown,
+            largest_gflops: run.largest_gflops,
             trace,
             operating: None,
             criterion,
@@ -282,6 +285,7 @@ mod tests {
                 max_cubes: None,
             },
             breakdown: vec![],
+            largest_gflops: 0.0,
         }
     }
 
