@@ -86,6 +86,15 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
             if t.met { "met" } else { "NOT" },
             t.measured
         );
+        if let Some(o) = &t.other_reading {
+            println!(
+                "{:<28} {:<5} {} (read with {})",
+                "",
+                if o.met { "met" } else { "NOT" },
+                o.measured,
+                o.reading
+            );
+        }
     }
     println!(
         "targets_met: {} ({} and {})",

@@ -159,6 +159,8 @@ pub fn evaluate(
     // (1b) with the checkpoint's own decisions, the exit thresholds solved on the calibration
     // set for half the largest GFLOPs (every cube when that fits: the exit has nothing to save).
     let half = report::at_budget(&prep, Criterion::Entropy, largest.gflops / 2.0, seed)?;
+    // (1b) read with every cube at the checkpoint's thresholds as the largest budget.
+    let half_exit = report::at_budget(&prep, Criterion::Entropy, every_cube.gflops / 2.0, seed)?;
     // Exits are compared where exits are decided: at half the largest GFLOPs when that lies
     // inside the exit's range; else at the middle of that range (the same range the curve
     // spans). Below the glance alone every video stops at step 0 and the entropy and random
@@ -181,6 +183,7 @@ pub fn evaluate(
         policy_curve,
         curve,
         half,
+        half_exit,
         exit_point,
         exit_where,
         exit_point_exits: exits,

@@ -46,9 +46,21 @@ pub fn at_budget_with_exits(
     Ok((point, e.exit_steps))
 }
 
+/// Which row of the frame and stage curve a point is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyRow {
+    /// τ_f = τ_s = 0: every frame kept, every stage 3D.
+    Largest,
+    /// The checkpoint's own thresholds.
+    Own,
+    Sweep,
+}
+
 /// The policies at one pair of thresholds, every cube run.
 #[derive(Debug, Clone, Serialize)]
 pub struct PolicyPoint {
+    pub row: PolicyRow,
     pub frame_threshold: f32,
     pub stage_threshold: f32,
     pub kept_frames: f64,
@@ -62,6 +74,11 @@ pub fn sweep_point(results: &[VideoResult], i: usize) -> PolicyPoint {
     let [tf, ts] = super::POLICY_SWEEP[i];
     let runs = || results.iter().filter_map(|r| r.policy_sweep.get(i));
     PolicyPoint {
+        row: if i == 0 {
+            PolicyRow::Largest
+        } else {
+            PolicyRow::Sweep
+        },
         frame_threshold: tf,
         stage_threshold: ts,
         kept_frames: mean(runs().map(|x| x.kept_frames as f64)),
@@ -82,6 +99,7 @@ pub fn policy_curve(
         .map(|i| sweep_point(results, i))
         .collect();
     v.push(PolicyPoint {
+        row: PolicyRow::Own,
         frame_threshold: own[0],
         stage_threshold: own[1],
         kept_frames: mean(results.iter().map(|r| r.kept_frames as f64)),
@@ -149,6 +167,17 @@ pub struct Target {
     pub requirement: String,
     pub measured: String,
     pub met: bool,
+    /// The same target under another reading of its words, shown beside the verdict (it does
+    /// not count towards `targets_met`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub other_reading: Option<OtherReading>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct OtherReading {
+    pub reading: String,
+    pub measured: String,
+    pub met: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -177,6 +206,8 @@ pub struct Report {
     pub curve: Vec<Point>,
     /// (1b) the checkpoint's own decisions at half the largest GFLOPs.
     pub half: Point,
+    /// The exit alone at half of every cube's GFLOPs (target 1b's other reading).
+    pub half_exit: Point,
     /// (5) Where the entropy exit is compared with the random exit (see `exit_where`).
     pub exit_point: Point,
     pub exit_where: ExitWhere,
@@ -205,6 +236,7 @@ pub struct Parts<'a> {
     pub policy_curve: Vec<PolicyPoint>,
     pub curve: Vec<Point>,
     pub half: Point,
+    pub half_exit: Point,
     pub exit_point: Point,
     pub exit_where: ExitWhere,
     /// Steps run per video at `exit_point`.
@@ -248,34 +280,73 @@ fn placement(results: &[VideoResult]) -> Option<Placement> {
     })
 }
 
-/// Target (1b): the checkpoint's own decisions at half the largest budget's GFLOPs.
-fn half_target(largest: &PolicyPoint, half: &Point, every_cube: &Point, own: [f32; 2]) -> Target {
+/// Whether `half` is within `HALF_TOLERANCE` of `top`'s top-1 at no more than half its GFLOPs.
+/// The epsilon: 0.935 − 0.915 is 0.020000000000000018 in f64. Exit thresholds are solved on
+/// the calibration set, so the test videos may spend a little more than the budget; more than
+/// 1 % over is not "at half".
+fn within_at_half(top: (f64, f64), half: &Point) -> bool {
+    let (top1, gflops) = top;
+    top1 - half.top1 <= HALF_TOLERANCE + 1e-9 && half.gflops <= 1.01 * gflops / 2.0
+}
+
+/// What target (1b) is measured on.
+pub struct HalfParts<'a> {
+    pub largest: &'a PolicyPoint,
+    /// The checkpoint's own decisions at half the largest GFLOPs.
+    pub half: &'a Point,
+    pub every_cube: &'a Point,
+    /// The exit alone at half of every cube's GFLOPs (the other reading).
+    pub half_exit: &'a Point,
+    pub own: [f32; 2],
+    /// The least any exit rule spends within the tolerance of every cube.
+    pub oracle_gflops: f64,
+}
+
+/// Target (1b): the checkpoint's own decisions at half the largest budget's GFLOPs; and,
+/// beside it, the exit alone at half of every cube's GFLOPs.
+fn half_target(h: HalfParts) -> Target {
+    let (largest, half, every_cube) = (h.largest, h.half, h.every_cube);
+    let pct = |x: f64| format!("{:.1} %", 100.0 * x);
     Target {
         name: "top1_half_gflops",
         requirement: format!(
-            "at half the largest GFLOPs, within {} points of the largest budget",
+            "at half the largest GFLOPs (every frame kept, every stage 3D, every cube), within \
+             {} points of the largest budget",
             100.0 * HALF_TOLERANCE
         ),
         measured: format!(
-            "{:.1} % at {:.4} GFLOPs, half being {:.4} ({:+.1} points; the checkpoint's τ_f \
+            "{} at {:.4} GFLOPs, half being {:.4} ({:+.1} points; the checkpoint's τ_f \
              {:.2}, τ_s {:.2}, {})",
-            100.0 * half.top1,
+            pct(half.top1),
             half.gflops,
             largest.gflops / 2.0,
             100.0 * (half.top1 - largest.top1),
-            own[0],
-            own[1],
+            h.own[0],
+            h.own[1],
             if half.gflops >= every_cube.gflops - 1e-12 {
                 "every cube"
             } else {
                 "exit thresholds solved for half"
             }
         ),
-        // The epsilon: 0.926 − 0.906 is 0.020000000000000018 in f64. The exit thresholds are
-        // solved on the calibration set, so the test videos may spend a little more than the
-        // budget; more than 1 % over is not "at half".
-        met: largest.top1 - half.top1 <= HALF_TOLERANCE + 1e-9
-            && half.gflops <= 1.01 * largest.gflops / 2.0,
+        met: within_at_half((largest.top1, largest.gflops), half),
+        other_reading: Some(OtherReading {
+            reading: "the largest budget as every cube at the checkpoint's own τ_f and τ_s (the \
+                      top of the window's Budget slider: the exit budget alone)"
+                .into(),
+            measured: format!(
+                "{} at {:.4} GFLOPs, half being {:.4} ({:+.1} points of every cube's {}); any \
+                 exit rule needs ≥ {:.4} GFLOPs to come within {} points",
+                pct(h.half_exit.top1),
+                h.half_exit.gflops,
+                every_cube.gflops / 2.0,
+                100.0 * (h.half_exit.top1 - every_cube.top1),
+                pct(every_cube.top1),
+                h.oracle_gflops,
+                100.0 * HALF_TOLERANCE
+            ),
+            met: within_at_half((every_cube.top1, every_cube.gflops), h.half_exit),
+        }),
     }
 }
 
@@ -325,8 +396,16 @@ pub fn assemble(p: Parts) -> Report {
                 p.every_cube.gflops
             ),
             met: p.largest.top1 >= 0.90,
+            other_reading: None,
         },
-        half_target(&p.largest, &p.half, &p.every_cube, p.thresholds),
+        half_target(HalfParts {
+            largest: &p.largest,
+            half: &p.half,
+            every_cube: &p.every_cube,
+            half_exit: &p.half_exit,
+            own: p.thresholds,
+            oracle_gflops: p.oracle.gflops,
+        }),
         Target {
             name: "learned_vs_random_policies",
             requirement: "learned policies ≥ 5 points ahead of random ones at equal GFLOPs".into(),
@@ -338,6 +417,7 @@ pub fn assemble(p: Parts) -> Report {
                 p.random_policy_gflops
             ),
             met: p.every_cube.top1 - p.random_policy_top1 >= 0.05,
+            other_reading: None,
         },
     ];
     let fam = |f: Family| families.iter().find(|x| x.family == f);
@@ -351,6 +431,7 @@ pub fn assemble(p: Parts) -> Report {
                 m.mean_kept_frames, a.mean_kept_frames, m.mean_3d_stages, a.mean_3d_stages
             ),
             met: m.mean_kept_frames > a.mean_kept_frames && m.mean_3d_stages > a.mean_3d_stages,
+            other_reading: None,
         });
     }
     if let Some(pl) = &placement {
@@ -365,6 +446,7 @@ pub fn assemble(p: Parts) -> Report {
                 pl.random_mean_iou
             ),
             met: pl.learned_hit_rate >= 2.0 * pl.random_hit_rate,
+            other_reading: None,
         });
     }
     targets.push(Target {
@@ -378,6 +460,7 @@ pub fn assemble(p: Parts) -> Report {
             p.exit_where.why()
         ),
         met: p.exit_point.top1 > p.exit_point.random_exit_top1,
+        other_reading: None,
     });
     let targets_met = targets.iter().all(|t| t.met);
     Report {
@@ -392,6 +475,7 @@ pub fn assemble(p: Parts) -> Report {
         policy_curve: p.policy_curve,
         curve: p.curve,
         half: p.half,
+        half_exit: p.half_exit,
         exit_point: p.exit_point,
         exit_where: p.exit_where,
         random_policy_top1: p.random_policy_top1,
@@ -414,12 +498,10 @@ impl Report {
              |---|---|---|---|---|---|---|\n",
         );
         for p in &self.policy_curve {
-            let note = if p.frame_threshold == 0.0 && p.stage_threshold == 0.0 {
-                "the largest budget"
-            } else if [p.frame_threshold, p.stage_threshold] == self.thresholds {
-                "the checkpoint's own"
-            } else {
-                ""
+            let note = match p.row {
+                PolicyRow::Largest => "the largest budget",
+                PolicyRow::Own => "the checkpoint's own",
+                PolicyRow::Sweep => "",
             };
             s += &format!(
                 "| {:.2} | {:.2} | {:.2} | {:.2} | {:.4} | {} | {note} |\n",
@@ -433,10 +515,13 @@ impl Report {
         }
         s += &format!(
             "\nThe largest budget keeps every frame, runs every stage 3D and looks with every \
-             cube (τ_f = τ_s = 0, Ada3D Table 1's \"Upper\" with all of AdaFocusV3's cubes): \
-             {} % at {:.4} GFLOPs. Half of it is {:.4} GFLOPs; the checkpoint's own decisions \
-             (τ_f {:.2}, τ_s {:.2}) with the exit budget set to that spend {:.4} GFLOPs \
-             ({:.0} % of the largest) for {} % ({:+.1} points).\n\n",
+             cube (τ_f = τ_s = 0, as Ada3D Table 1's \"Upper\" runs every frame and every 3D \
+             convolution, here with all of AdaFocusV3's cubes, and with the glance step's {:.4} \
+             GFLOPs, which Upper does not have): {} % at {:.4} GFLOPs. Half of it is {:.4} \
+             GFLOPs; the checkpoint's own decisions (τ_f {:.2}, τ_s {:.2}) with the exit budget \
+             set to that spend {:.4} GFLOPs ({:.0} % of the largest) for {} % ({:+.1} \
+             points).\n\n",
+            self.curve.first().map_or(0.0, |p| p.gflops),
             pct(self.largest.top1),
             self.largest.gflops,
             self.largest.gflops / 2.0,
@@ -447,6 +532,11 @@ impl Report {
             pct(self.half.top1),
             100.0 * (self.half.top1 - self.largest.top1)
         );
+        if self.half.gflops >= self.every_cube.gflops - 1e-12 {
+            s.truncate(s.trim_end().len());
+            s += " Every cube fits in that budget, so this measures what the frame and stage \
+                  policies save, not the exit; the exit alone is measured below.\n\n";
+        }
         s
     }
 
@@ -468,7 +558,21 @@ impl Report {
                 if t.met { "yes" } else { "**no**" }
             );
         }
-        s += &format!("\nAll targets met: **{}**\n\n", self.targets_met);
+        for t in &self.targets {
+            if let Some(o) = &t.other_reading {
+                s += &format!(
+                    "\n{} read with {}: {}; {}.\n",
+                    t.name,
+                    o.reading,
+                    o.measured,
+                    if o.met { "met" } else { "**not met**" }
+                );
+            }
+        }
+        s += &format!(
+            "\nAll targets met: **{}** (other readings do not count).\n\n",
+            self.targets_met
+        );
         s += &self.policy_curve_markdown();
         s += &format!(
             "## Accuracy vs GFLOPs over the exit budget (entropy exit at τ_f {:.2}, τ_s {:.2}; \
@@ -584,6 +688,7 @@ mod tests {
     #[test]
     fn half_is_met_within_two_points_and_at_no_more_than_half_the_gflops() {
         let largest = PolicyPoint {
+            row: PolicyRow::Largest,
             frame_threshold: 0.0,
             stage_threshold: 0.0,
             kept_frames: 8.0,
@@ -598,17 +703,39 @@ mod tests {
             random_exit_top1: top1,
         };
         let every_cube = point(0.024, 0.926);
-        let met = |half: Point| half_target(&largest, &half, &every_cube, [0.5, 0.5]).met;
+        let target = |half: &Point, half_exit: &Point| {
+            half_target(HalfParts {
+                largest: &largest,
+                half,
+                every_cube: &every_cube,
+                half_exit,
+                own: [0.5, 0.5],
+                oracle_gflops: 0.021,
+            })
+        };
+        let glance_only = point(0.02, 0.573);
+        let met = |half: Point| target(&half, &glance_only).met;
         assert!(met(point(0.024, 0.926)));
         assert!(met(point(0.024, 0.915)), "exactly 2 points below");
         assert!(!met(point(0.024, 0.914)));
         assert!(met(point(0.0302, 0.93)), "within 1 % of half");
         assert!(!met(point(0.031, 0.93)), "more than half the GFLOPs");
-        let t = half_target(&largest, &point(0.024, 0.926), &every_cube, [0.5, 0.5]);
+        let t = target(&point(0.024, 0.926), &glance_only);
         assert!(t
             .measured
             .contains("92.6 % at 0.0240 GFLOPs, half being 0.0300 (-0.9 points"));
         assert!(t.measured.contains("every cube"), "{}", t.measured);
+        // The other reading: the exit alone against every cube at the checkpoint's thresholds.
+        let other = t.other_reading.unwrap();
+        assert!(
+            !other.met,
+            "the glance alone at 0.020 is above half of 0.024"
+        );
+        assert!(other
+            .measured
+            .contains("57.3 % at 0.0200 GFLOPs, half being 0.0120"));
+        let other = target(&point(0.024, 0.926), &point(0.012, 0.91)).other_reading;
+        assert!(other.unwrap().met);
     }
 
     #[test]

@@ -15,9 +15,9 @@ use crate::pipeline;
 use crate::video::{Control, Video};
 
 /// (τ_f, τ_s) pairs the report runs every video at, every cube. The first is the largest budget
-/// (every frame kept, every stage 3D: Ada3D Table 1's "Upper"); the next two take one policy
-/// away at a time (every frame with learned stages, learned frames with every stage 3D, as
-/// Ada3D Table 6 does), the last two move both thresholds together.
+/// (every frame kept, every stage 3D, as Ada3D Table 1's "Upper" runs every frame and every 3D
+/// convolution); the next two switch one policy off at a time (every frame with the learned
+/// stages, the learned frames with every stage 3D), the last two move both thresholds together.
 pub const POLICY_SWEEP: [[f32; 2]; 5] =
     [[0.0, 0.0], [0.0, 0.5], [0.5, 0.0], [0.1, 0.1], [0.9, 0.9]];
 
