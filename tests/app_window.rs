@@ -240,6 +240,38 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
     let bar = format!("per clip ({clips} clips) of the");
     assert!(h.query_by_label_contains(&bar).is_some(), "{bar}");
 
+    // Moving τ_f off the checkpoint's own value: the side panel says the budget's η_t come from
+    // a calibration set made at the own values, and the run keeps every frame.
+    assert!(h
+        .query_by_label_contains("made at τ_f 0.50, τ_s 0.50")
+        .is_none());
+    h.get_by_role_and_label(egui::Role::Slider, "τ_f (keep frame when m_t ≥ τ_f)")
+        .set_value_accesskit(0.0);
+    settle(&mut h, |a| {
+        a.decisions
+            .as_ref()
+            .is_some_and(|d| d.knobs.frame_threshold == 0.0)
+    });
+    assert!(h
+        .query_by_label_contains("made at τ_f 0.50, τ_s 0.50")
+        .is_some());
+    let d = h.state().decisions.as_ref().unwrap();
+    assert!(d
+        .trace
+        .clips
+        .iter()
+        .all(|c| c.frames.iter().all(|f| f.kept)));
+    // Back to the checkpoint's own values for what follows.
+    h.get_by_label("Checkpoint's own values").click();
+    settle(&mut h, |a| {
+        a.decisions
+            .as_ref()
+            .is_some_and(|d| d.knobs.frame_threshold == 0.5)
+    });
+    assert!(h
+        .query_by_label_contains("made at τ_f 0.50, τ_s 0.50")
+        .is_none());
+
     // A corrupt video: a readable error, and the demo stays loaded with its decisions.
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("corrupt.mp4");

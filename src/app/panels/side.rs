@@ -55,6 +55,7 @@ impl AdalensApp {
         let max_cubes = m.info.max_cubes;
         let has_ada3d_policies = matches!(m.info.arch, "ada3d" | "ada3d_focus");
         let budget = m.budget.as_ref().map(|b| (b.range, b.description.clone()));
+        let budget_known = budget.is_some();
         let problem = m.calibration_problem.clone();
         let sliders = &mut self.state.sliders;
         let mut remark = false;
@@ -118,6 +119,13 @@ impl AdalensApp {
             {
                 sliders.stage_threshold = Some(ts);
                 rerun = true;
+            }
+            // The calibration set was made with the checkpoint's own τ: say so once they move.
+            if budget_known && (tf, ts) != (own.frame_threshold, own.stage_threshold) {
+                ui.weak(moved_thresholds_note(
+                    own.frame_threshold,
+                    own.stage_threshold,
+                ));
             }
         }
         if max_cubes > 0 {
@@ -372,4 +380,13 @@ pub fn budget_bar_text(per_clip: f64, clips: usize, budget: f64) -> String {
     } else {
         format!("{per_clip:.4} of the {budget:.4} GFLOPs budget ({pct:.0}%)")
     }
+}
+
+/// Under the τ sliders once they leave the checkpoint's own values.
+pub fn moved_thresholds_note(own_frame: f32, own_stage: f32) -> String {
+    format!(
+        "The budget's η_t and its curve come from the calibration set, made at τ_f \
+         {own_frame:.2}, τ_s {own_stage:.2}: at other values the exits keep those η_t, and the \
+         spend follows the frames and 3D stages now kept (GFLOPs of this video, below)."
+    )
 }
