@@ -237,7 +237,7 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
     // share of the demo's four.
     let clips = d.trace.clips.len();
     assert_eq!(clips, 4);
-    let bar = format!("per clip ({clips} clips) of the");
+    let bar = format!("per clip ({clips} clips) of ");
     assert!(h.query_by_label_contains(&bar).is_some(), "{bar}");
 
     // Moving τ_f off the checkpoint's own value: the side panel says the budget's η_t come from

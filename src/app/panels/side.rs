@@ -374,9 +374,8 @@ pub fn largest_budget_line(spent: f64, largest: f64) -> String {
 pub fn budget_bar_text(per_clip: f64, clips: usize, budget: f64) -> String {
     let pct = 100.0 * per_clip / budget;
     if clips > 1 {
-        format!(
-            "{per_clip:.4} per clip ({clips} clips) of the {budget:.4} GFLOPs budget ({pct:.0}%)"
-        )
+        // Short enough to fit the bar at the side panel's default width.
+        format!("{per_clip:.4} per clip ({clips} clips) of {budget:.4} ({pct:.0}%)")
     } else {
         format!("{per_clip:.4} of the {budget:.4} GFLOPs budget ({pct:.0}%)")
     }
