@@ -121,162 +121,146 @@ impl Analysis {
             return Err(PipelineError::Cancelled);
         }
         let input = &self.input;
-        let g = |v: u64| v as f64 / 1e9;
-        let (clips, video_prediction, raw, flops, breakdown, largest_gflops) =
-            match (&model.network, &self.cache) {
-                (Network::UniAdaFocus(net), _) => {
-                    let raw = net.forward(&input.frames)?;
-                    let flops = net.flops();
-                    let clip = crate::model::inspect::uni_adafocus_clip(
-                        &raw,
-                        &flops,
-                        &input.sampled,
-                        net.config.input_size,
-                    );
-                    let video = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
-                    let mut parts = vec![
-                        part(
-                            "glance",
-                            g(flops.glance_frames as u64
-                                * (flops.glance_per_frame + flops.classifier_per_glance)),
-                            None,
-                        ),
-                        part(
-                            "policies",
-                            g(flops.spatial_policy + flops.temporal_policy),
-                            Some(1),
-                        ),
-                    ];
-                    for k in 1..=flops.max_patches {
+        let (clips, video_prediction, raw, flops, breakdown) = match (&model.network, &self.cache) {
+            (Network::UniAdaFocus(net), _) => {
+                let raw = net.forward(&input.frames)?;
+                let flops = net.flops();
+                let clip = crate::model::inspect::uni_adafocus_clip(
+                    &raw,
+                    &flops,
+                    &input.sampled,
+                    net.config.input_size,
+                );
+                let video = clip.steps.last().map(|s| s.top.clone()).unwrap_or_default();
+                let g = |v: u64| v as f64 / 1e9;
+                let mut parts = vec![
+                    part(
+                        "glance",
+                        g(flops.glance_frames as u64
+                            * (flops.glance_per_frame + flops.classifier_per_glance)),
+                        None,
+                    ),
+                    part(
+                        "policies",
+                        g(flops.spatial_policy + flops.temporal_policy),
+                        Some(1),
+                    ),
+                ];
+                for k in 1..=flops.max_patches {
+                    parts.push(part(
+                        &format!("patch {k} (local + classifier)"),
+                        g(flops.local_per_patch + flops.classifier_per_patch),
+                        Some(k),
+                    ));
+                }
+                let raw = RawOutput::UniAdaFocus(Box::new(raw));
+                (
+                    vec![clip],
+                    video,
+                    raw,
+                    FlopsReport::UniAdaFocus(flops),
+                    parts,
+                )
+            }
+            (Network::Ada3dFocus(net), Cache::Focus(glances)) => {
+                let t = input.clip_len;
+                let several = glances.len() > 1;
+                let (mut traces, mut outs, mut parts) = (vec![], vec![], vec![]);
+                for (i, cache) in glances.iter().enumerate() {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(PipelineError::Cancelled);
+                    }
+                    let mut plan = net.plan(cache, knobs.frame_threshold, knobs.stage_threshold);
+                    if let Some(max) = knobs.max_cubes {
+                        plan.cubes.truncate(max);
+                        plan.positions.truncate(max);
+                    }
+                    let by_part = net.flops_breakdown(&plan)?;
+                    let frames = input.frames.narrow(0, i * t, t)?;
+                    let out = net.run_plan(&frames, cache, plan)?;
+                    let sampled = input.sampled.clip(i, t);
+                    traces.push(ada3d_focus_clip(&out, &sampled, net.config.input_size));
+                    let g = |v: u64| v as f64 / 1e9;
+                    let clip = if several {
+                        format!("clip {}: ", i + 1)
+                    } else {
+                        String::new()
+                    };
+                    parts.push(part(
+                        &format!("{clip}glance (MobileNetV2, all frames)"),
+                        g(by_part.glance),
+                        None,
+                    ));
+                    parts.push(part(
+                        &format!("{clip}policies (frame, stage, cube)"),
+                        g(by_part.policies),
+                        None,
+                    ));
+                    parts.push(part(
+                        &format!("{clip}classifier (glance)"),
+                        g(by_part.classifier_glance),
+                        None,
+                    ));
+                    for (k, local) in by_part.local_per_cube.iter().enumerate() {
                         parts.push(part(
-                            &format!("patch {k} (local + classifier)"),
-                            g(flops.local_per_patch + flops.classifier_per_patch),
-                            Some(k),
+                            &format!("{clip}cube {} (3D net + classifier)", k + 1),
+                            g(local + by_part.classifier_per_cube),
+                            Some(k + 1),
                         ));
                     }
-                    let raw = RawOutput::UniAdaFocus(Box::new(raw));
-                    // Uni-AdaFocus has no thresholds: every run is its largest budget.
-                    let largest = parts.iter().map(|p| p.gflops).sum();
-                    (
-                        vec![clip],
-                        video,
-                        raw,
-                        FlopsReport::UniAdaFocus(flops),
-                        parts,
-                        largest,
-                    )
+                    outs.push(out);
                 }
-                (Network::Ada3dFocus(net), Cache::Focus(glances)) => {
-                    let t = input.clip_len;
-                    let several = glances.len() > 1;
-                    let (mut traces, mut outs, mut parts) = (vec![], vec![], vec![]);
-                    let mut largest = 0.0;
-                    for (i, cache) in glances.iter().enumerate() {
-                        if cancel.load(Ordering::Relaxed) {
-                            return Err(PipelineError::Cancelled);
-                        }
-                        let mut plan =
-                            net.plan(cache, knobs.frame_threshold, knobs.stage_threshold);
-                        if let Some(max) = knobs.max_cubes {
-                            plan.cubes.truncate(max);
-                            plan.positions.truncate(max);
-                        }
-                        let by_part = net.flops_breakdown(&plan)?;
-                        let everything = net.flops_breakdown(&net.plan(cache, 0.0, 0.0))?;
-                        largest += everything.cumulative().last().copied().map_or(0.0, g);
-                        let frames = input.frames.narrow(0, i * t, t)?;
-                        let out = net.run_plan(&frames, cache, plan)?;
-                        let sampled = input.sampled.clip(i, t);
-                        traces.push(ada3d_focus_clip(&out, &sampled, net.config.input_size));
-                        let clip = if several {
-                            format!("clip {}: ", i + 1)
-                        } else {
-                            String::new()
-                        };
-                        parts.push(part(
-                            &format!("{clip}glance (MobileNetV2, all frames)"),
-                            g(by_part.glance),
-                            None,
-                        ));
-                        parts.push(part(
-                            &format!("{clip}policies (frame, stage, cube)"),
-                            g(by_part.policies),
-                            None,
-                        ));
-                        parts.push(part(
-                            &format!("{clip}classifier (glance)"),
-                            g(by_part.classifier_glance),
-                            None,
-                        ));
-                        for (k, local) in by_part.local_per_cube.iter().enumerate() {
-                            parts.push(part(
-                                &format!("{clip}cube {} (3D net + classifier)", k + 1),
-                                g(local + by_part.classifier_per_cube),
-                                Some(k + 1),
-                            ));
-                        }
-                        outs.push(out);
+                // The video's prediction: the mean of the clips' softmax after their last step.
+                let logits: Vec<&[f32]> = outs
+                    .iter()
+                    .filter_map(|o| o.step_logits.last().map(Vec::as_slice))
+                    .collect();
+                let video = mean_of_softmax(&logits, TOP_K);
+                let flops = FlopsReport::Ada3dFocus {
+                    gflops_per_step: outs.iter().map(|o| o.step_gflops.clone()).collect(),
+                };
+                (traces, video, RawOutput::Ada3dFocus(outs), flops, parts)
+            }
+            (Network::Ada3d(net), Cache::Clips { clips, policies }) => {
+                let t = input.clip_len;
+                let mut runs = Vec::with_capacity(policies.len());
+                for (i, p) in policies.iter().enumerate() {
+                    if cancel.load(Ordering::Relaxed) {
+                        return Err(PipelineError::Cancelled);
                     }
-                    // The video's prediction: the mean of the clips' softmax after their last step.
-                    let logits: Vec<&[f32]> = outs
-                        .iter()
-                        .filter_map(|o| o.step_logits.last().map(Vec::as_slice))
-                        .collect();
-                    let video = mean_of_softmax(&logits, TOP_K);
-                    let flops = FlopsReport::Ada3dFocus {
-                        gflops_per_step: outs.iter().map(|o| o.step_gflops.clone()).collect(),
-                    };
-                    (
-                        traces,
-                        video,
-                        RawOutput::Ada3dFocus(outs),
-                        flops,
-                        parts,
-                        largest,
-                    )
+                    let (kept, stages) = p.decide(knobs.frame_threshold, knobs.stage_threshold);
+                    runs.push(net.run_clip(&clips.get(i)?, &kept, &stages)?);
                 }
-                (Network::Ada3d(net), Cache::Clips { clips, policies }) => {
-                    let t = input.clip_len;
-                    let mut runs = Vec::with_capacity(policies.len());
-                    for (i, p) in policies.iter().enumerate() {
-                        if cancel.load(Ordering::Relaxed) {
-                            return Err(PipelineError::Cancelled);
-                        }
-                        let (kept, stages) = p.decide(knobs.frame_threshold, knobs.stage_threshold);
-                        runs.push(net.run_clip(&clips.get(i)?, &kept, &stages)?);
-                    }
-                    let traces: Vec<_> = policies
-                        .iter()
-                        .zip(&runs)
-                        .enumerate()
-                        .map(|(i, (p, r))| ada3d_clip(p, r, &input.sampled.clip(i, t)))
-                        .collect();
-                    let logits: Vec<&[f32]> = runs.iter().map(|r| r.logits.as_slice()).collect();
-                    let video = mean_of_softmax(&logits, TOP_K);
-                    let k = net.backbone().spec().adaptive_stages().len();
-                    let parts = runs
-                        .iter()
-                        .enumerate()
-                        .map(|(i, r)| part(&format!("clip {}", i + 1), r.gflops, None))
-                        .collect();
-                    let full_clip = net.flops(t, &vec![true; k])?.gflops();
-                    let largest = full_clip * runs.len() as f64;
-                    let flops = FlopsReport::Ada3d {
-                        gflops_per_clip: runs.iter().map(|r| r.gflops).collect(),
-                        gflops_full_clip: full_clip,
-                    };
-                    let raw = RawOutput::Ada3d {
-                        policies: policies.clone(),
-                        clips: runs,
-                    };
-                    (traces, video, raw, flops, parts, largest)
-                }
-                _ => {
-                    return Err(PipelineError::Model(candle_core::Error::Msg(
-                        "the analysis was started with another model".into(),
-                    )))
-                }
-            };
+                let traces: Vec<_> = policies
+                    .iter()
+                    .zip(&runs)
+                    .enumerate()
+                    .map(|(i, (p, r))| ada3d_clip(p, r, &input.sampled.clip(i, t)))
+                    .collect();
+                let logits: Vec<&[f32]> = runs.iter().map(|r| r.logits.as_slice()).collect();
+                let video = mean_of_softmax(&logits, TOP_K);
+                let k = net.backbone().spec().adaptive_stages().len();
+                let parts = runs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, r)| part(&format!("clip {}", i + 1), r.gflops, None))
+                    .collect();
+                let flops = FlopsReport::Ada3d {
+                    gflops_per_clip: runs.iter().map(|r| r.gflops).collect(),
+                    gflops_full_clip: net.flops(t, &vec![true; k])?.gflops(),
+                };
+                let raw = RawOutput::Ada3d {
+                    policies: policies.clone(),
+                    clips: runs,
+                };
+                (traces, video, raw, flops, parts)
+            }
+            _ => {
+                return Err(PipelineError::Model(candle_core::Error::Msg(
+                    "the analysis was started with another model".into(),
+                )))
+            }
+        };
         let trace = DecisionTrace {
             version: TRACE_VERSION,
             arch: model.arch().to_string(),
@@ -286,11 +270,37 @@ impl Analysis {
             class_names: model.config.class_names(),
             input: input.geometry,
         };
+        let largest_gflops = self.largest_gflops(model, &breakdown)?;
         Ok(AnalysisRun {
             inspection: Inspection { trace, raw, flops },
             knobs: *knobs,
             breakdown,
             largest_gflops,
+        })
+    }
+
+    /// Every frame kept, every stage 3D and every cube of every clip (counted, not run).
+    fn largest_gflops(
+        &self,
+        model: &LoadedModel,
+        breakdown: &[FlopsPart],
+    ) -> Result<f64, PipelineError> {
+        Ok(match (&model.network, &self.cache) {
+            (Network::Ada3dFocus(net), Cache::Focus(glances)) => {
+                let mut total = 0;
+                for cache in glances {
+                    let all = net.flops_breakdown(&net.plan(cache, 0.0, 0.0))?;
+                    total += all.cumulative().last().copied().unwrap_or(0);
+                }
+                total as f64 / 1e9
+            }
+            (Network::Ada3d(net), Cache::Clips { policies, .. }) => {
+                let k = net.backbone().spec().adaptive_stages().len();
+                let clip = net.flops(self.input.clip_len, &vec![true; k])?.gflops();
+                clip * policies.len() as f64
+            }
+            // Uni-AdaFocus has no thresholds: every run is its largest budget.
+            _ => breakdown.iter().map(|p| p.gflops).sum(),
         })
     }
 }
