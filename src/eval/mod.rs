@@ -3,9 +3,12 @@
 //! GFLOPs with thresholds solved on the calibration set, learned vs random policies, policy
 //! usage by family, cube placement against the target boxes, entropy vs random exit.
 
+mod markdown;
 pub mod oracle;
+pub mod points;
 pub mod report;
 pub mod run;
+pub mod targets;
 
 use std::path::Path;
 

@@ -1,0 +1,189 @@
+//! Operating points of the report: accuracy at an exit budget (thresholds solved on the
+//! calibration set), the frame and stage thresholds' curve, and where the exits are compared.
+
+use serde::Serialize;
+
+use super::{EvalError, VideoResult};
+use crate::decision::{Criterion, PreparedCalibration};
+
+/// Accuracy at a budget: thresholds solved on the calibration set, applied to the test set;
+/// and a random exit with the same number of videos stopping at each step.
+#[derive(Debug, Clone, Serialize)]
+pub struct Point {
+    pub budget: f64,
+    pub gflops: f64,
+    pub top1: f64,
+    pub random_exit_top1: f64,
+}
+
+pub fn at_budget(
+    prep: &PreparedCalibration,
+    criterion: Criterion,
+    budget: f64,
+    seed: u64,
+) -> Result<Point, EvalError> {
+    at_budget_with_exits(prep, criterion, budget, seed).map(|(p, _)| p)
+}
+
+/// `at_budget`, and the step each test video exits at.
+pub fn at_budget_with_exits(
+    prep: &PreparedCalibration,
+    criterion: Criterion,
+    budget: f64,
+    seed: u64,
+) -> Result<(Point, Vec<u16>), EvalError> {
+    let sol = prep.solve_budget(criterion, budget)?;
+    let e = prep.evaluate(&sol);
+    let r = prep.random_exit(&e.counts, seed)?;
+    let point = Point {
+        budget,
+        gflops: e.gflops,
+        top1: e.top1,
+        random_exit_top1: r.top1,
+    };
+    Ok((point, e.exit_steps))
+}
+
+/// Which row of the frame and stage curve a point is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PolicyRow {
+    /// τ_f = τ_s = 0: every frame kept, every stage 3D.
+    Largest,
+    /// The checkpoint's own thresholds.
+    Own,
+    Sweep,
+}
+
+/// The policies at one pair of thresholds, every cube run.
+#[derive(Debug, Clone, Serialize)]
+pub struct PolicyPoint {
+    pub row: PolicyRow,
+    pub frame_threshold: f32,
+    pub stage_threshold: f32,
+    pub kept_frames: f64,
+    pub stages_3d: f64,
+    pub gflops: f64,
+    pub top1: f64,
+}
+
+/// The test videos at `POLICY_SWEEP[i]`.
+pub fn sweep_point(results: &[VideoResult], i: usize) -> PolicyPoint {
+    let [tf, ts] = super::POLICY_SWEEP[i];
+    let runs = || results.iter().filter_map(|r| r.policy_sweep.get(i));
+    PolicyPoint {
+        row: if i == 0 {
+            PolicyRow::Largest
+        } else {
+            PolicyRow::Sweep
+        },
+        frame_threshold: tf,
+        stage_threshold: ts,
+        kept_frames: mean(runs().map(|x| x.kept_frames as f64)),
+        stages_3d: mean(runs().map(|x| x.stages_3d as f64)),
+        gflops: mean(runs().map(|x| x.gflops)),
+        top1: mean(runs().map(|x| x.correct as u8 as f64)),
+    }
+}
+
+/// Every sweep point and the checkpoint's own thresholds `own` (whose every-cube run is
+/// `every_cube`), from the most GFLOPs to the fewest.
+pub fn policy_curve(
+    results: &[VideoResult],
+    own: [f32; 2],
+    every_cube: &Point,
+) -> Vec<PolicyPoint> {
+    let mut v: Vec<PolicyPoint> = (0..super::POLICY_SWEEP.len())
+        .map(|i| sweep_point(results, i))
+        .collect();
+    v.push(PolicyPoint {
+        row: PolicyRow::Own,
+        frame_threshold: own[0],
+        stage_threshold: own[1],
+        kept_frames: mean(results.iter().map(|r| r.kept_frames as f64)),
+        stages_3d: mean(results.iter().map(|r| r.stages_3d as f64)),
+        gflops: every_cube.gflops,
+        top1: every_cube.top1,
+    });
+    v.sort_by(|a, b| b.gflops.total_cmp(&a.gflops));
+    v
+}
+
+/// Where the entropy exit is compared with the random exit (target 5).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExitWhere {
+    /// At half the largest GFLOPs, inside the exit's range.
+    Half,
+    /// At the middle of the exit's range: half is below the glance alone.
+    MiddleHalfBelowGlance,
+    /// At the middle of the exit's range: half is at or above every cube.
+    MiddleHalfAboveEveryCube,
+}
+
+impl ExitWhere {
+    /// For half the largest GFLOPs and the exit's range [cheapest, dearest].
+    pub fn for_half(half: f64, cheapest: f64, dearest: f64) -> ExitWhere {
+        if half <= cheapest {
+            ExitWhere::MiddleHalfBelowGlance
+        } else if half >= dearest {
+            ExitWhere::MiddleHalfAboveEveryCube
+        } else {
+            ExitWhere::Half
+        }
+    }
+
+    pub fn why(self) -> &'static str {
+        match self {
+            ExitWhere::Half => "",
+            ExitWhere::MiddleHalfBelowGlance => {
+                " (the middle of the exit's range: at half the largest GFLOPs only the glance runs)"
+            }
+            ExitWhere::MiddleHalfAboveEveryCube => {
+                " (the middle of the exit's range: half the largest GFLOPs pays for every cube \
+                 at the checkpoint's τ_f and τ_s, so no video would exit early there)"
+            }
+        }
+    }
+}
+
+/// Twelve budgets from the glance alone to every cube.
+pub fn curve(
+    prep: &PreparedCalibration,
+    criterion: Criterion,
+    seed: u64,
+) -> Result<Vec<Point>, EvalError> {
+    let (lo, hi) = prep.fit_cost_range();
+    (0..12)
+        .map(|i| at_budget(prep, criterion, lo + (hi - lo) * i as f64 / 11.0, seed))
+        .collect()
+}
+
+pub(super) fn mean(v: impl Iterator<Item = f64>) -> f64 {
+    let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
+    s / n.max(1) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_sweep_point_is_the_largest_budget() {
+        assert_eq!(crate::eval::POLICY_SWEEP[0], [0.0, 0.0]);
+    }
+
+    #[test]
+    fn exits_are_compared_at_half_only_inside_their_range() {
+        assert_eq!(ExitWhere::for_half(0.5, 0.2, 1.0), ExitWhere::Half);
+        assert_eq!(
+            ExitWhere::for_half(0.2, 0.2, 1.0),
+            ExitWhere::MiddleHalfBelowGlance
+        );
+        assert_eq!(
+            ExitWhere::for_half(1.0, 0.2, 1.0),
+            ExitWhere::MiddleHalfAboveEveryCube
+        );
+        assert_eq!(ExitWhere::Half.why(), "");
+    }
+}
