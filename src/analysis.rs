@@ -54,6 +54,8 @@ pub struct FlopsPart {
     pub gflops: f64,
     /// The step this part belongs to (spent only when the model reaches it); `None` = always.
     pub step: Option<usize>,
+    /// The clip it belongs to (each clip stops at its own exit).
+    pub clip: usize,
 }
 
 /// A finished run: the trace and the compute by part.
@@ -139,11 +141,13 @@ impl Analysis {
                         g(flops.glance_frames as u64
                             * (flops.glance_per_frame + flops.classifier_per_glance)),
                         None,
+                        0,
                     ),
                     part(
                         "policies",
                         g(flops.spatial_policy + flops.temporal_policy),
                         Some(1),
+                        0,
                     ),
                 ];
                 for k in 1..=flops.max_patches {
@@ -151,6 +155,7 @@ impl Analysis {
                         &format!("patch {k} (local + classifier)"),
                         g(flops.local_per_patch + flops.classifier_per_patch),
                         Some(k),
+                        0,
                     ));
                 }
                 let raw = RawOutput::UniAdaFocus(Box::new(raw));
@@ -190,22 +195,26 @@ impl Analysis {
                         &format!("{clip}glance (MobileNetV2, all frames)"),
                         g(by_part.glance),
                         None,
+                        i,
                     ));
                     parts.push(part(
                         &format!("{clip}policies (frame, stage, cube)"),
                         g(by_part.policies),
                         None,
+                        i,
                     ));
                     parts.push(part(
                         &format!("{clip}classifier (glance)"),
                         g(by_part.classifier_glance),
                         None,
+                        i,
                     ));
                     for (k, local) in by_part.local_per_cube.iter().enumerate() {
                         parts.push(part(
                             &format!("{clip}cube {} (3D net + classifier)", k + 1),
                             g(local + by_part.classifier_per_cube),
                             Some(k + 1),
+                            i,
                         ));
                     }
                     outs.push(out);
@@ -243,7 +252,7 @@ impl Analysis {
                 let parts = runs
                     .iter()
                     .enumerate()
-                    .map(|(i, r)| part(&format!("clip {}", i + 1), r.gflops, None))
+                    .map(|(i, r)| part(&format!("clip {}", i + 1), r.gflops, None, i))
                     .collect();
                 let flops = FlopsReport::Ada3d {
                     gflops_per_clip: runs.iter().map(|r| r.gflops).collect(),
@@ -299,17 +308,18 @@ impl Analysis {
                 let clip = net.flops(self.input.clip_len, &vec![true; k])?.gflops();
                 clip * policies.len() as f64
             }
-            // Uni-AdaFocus has no thresholds: every run is its largest budget.
+            // Uni-AdaFocus: the breakdown lists every patch, whatever the exit.
             _ => breakdown.iter().map(|p| p.gflops).sum(),
         })
     }
 }
 
-fn part(label: &str, gflops: f64, step: Option<usize>) -> FlopsPart {
+fn part(label: &str, gflops: f64, step: Option<usize>, clip: usize) -> FlopsPart {
     FlopsPart {
         label: label.to_string(),
         gflops,
         step,
+        clip,
     }
 }
 

@@ -237,7 +237,22 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
     // share of the demo's four.
     let clips = d.trace.clips.len();
     assert_eq!(clips, 4);
-    let bar = format!("per clip ({clips} clips) of ");
+    // Each clip spends up to its own exit: the model's cumulative GFLOPs at that step.
+    let at_exits: f64 = d
+        .trace
+        .clips
+        .iter()
+        .map(|c| c.stop_step().map_or(0.0, |k| c.steps[k].cumulative_gflops))
+        .sum();
+    assert!(
+        (d.spent_gflops() - at_exits).abs() < 1e-9,
+        "{} vs {at_exits}",
+        d.spent_gflops()
+    );
+    let bar = format!(
+        "{:.4} per clip ({clips} clips) of ",
+        at_exits / clips as f64
+    );
     assert!(h.query_by_label_contains(&bar).is_some(), "{bar}");
 
     // Moving τ_f off the checkpoint's own value: the side panel says the budget's η_t come from

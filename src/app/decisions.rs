@@ -130,6 +130,29 @@ impl Decisions {
         }
     }
 
+    /// Whether a part of the run's compute is spent at this budget: always for a part of no
+    /// step, else when its clip's exit is at or after its step.
+    pub fn part_spent(&self, part: &FlopsPart) -> bool {
+        let exit = self
+            .trace
+            .clips
+            .get(part.clip)
+            .and_then(|c| c.exit.as_ref().map(|e| e.exit_step));
+        match (part.step, exit) {
+            (Some(k), Some(e)) => k <= e,
+            _ => true,
+        }
+    }
+
+    /// The GFLOPs this run spends at this budget (every clip up to its own exit).
+    pub fn spent_gflops(&self) -> f64 {
+        self.breakdown
+            .iter()
+            .filter(|p| self.part_spent(p))
+            .map(|p| p.gflops)
+            .sum()
+    }
+
     /// Whether cube `order` of `clip` is computed at this budget (up to the exit step).
     pub fn cube_computed(clip: &ClipTrace, order: usize) -> bool {
         clip.exit.as_ref().is_none_or(|e| order <= e.exit_step)

@@ -1,7 +1,7 @@
 //! The report as markdown (`docs/eval_report.md` for the bundled checkpoint).
 
 use super::oracle::OracleBound;
-use super::points::PolicyRow;
+use super::points::{runs_every_cube, PolicyRow};
 use super::report::Report;
 use super::HALF_TOLERANCE;
 
@@ -38,7 +38,7 @@ impl Report {
              GFLOPs; the checkpoint's own decisions (τ_f {:.2}, τ_s {:.2}) with the exit budget \
              set to that spend {:.4} GFLOPs ({:.0} % of the largest) for {} % ({:+.1} \
              points).\n\n",
-            self.curve.first().map_or(0.0, |p| p.gflops),
+            self.oracle.glance_gflops,
             pct(self.largest.top1),
             self.largest.gflops,
             self.largest.gflops / 2.0,
@@ -49,7 +49,7 @@ impl Report {
             pct(self.half.top1),
             100.0 * (self.half.top1 - self.largest.top1)
         );
-        if self.half.gflops >= self.every_cube.gflops - 1e-12 {
+        if runs_every_cube(&self.half, &self.every_cube) {
             s.truncate(s.trim_end().len());
             s += " Every cube fits in that budget, so this measures what the frame and stage \
                   policies save, not the exit; the exit alone is measured below.\n\n";

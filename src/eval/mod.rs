@@ -1,7 +1,8 @@
 //! `adalens eval`: a checkpoint on a labelled test split through the real decoding path, and
-//! the report the bundled checkpoint ships with (docs/eval_report.{md,json}): accuracy vs
-//! GFLOPs with thresholds solved on the calibration set, learned vs random policies, policy
-//! usage by family, cube placement against the target boxes, entropy vs random exit.
+//! the report the bundled checkpoint ships with (docs/eval_report.{md,json}): the largest
+//! budget and accuracy vs GFLOPs over the frame and stage thresholds, accuracy vs GFLOPs over
+//! the exit budget (thresholds solved on the calibration set), learned vs random policies,
+//! policy usage by family, cube placement against the target boxes, entropy vs random exit.
 
 mod markdown;
 pub mod oracle;
@@ -21,7 +22,7 @@ use crate::model::config::ModelConfig;
 use crate::model::load::LoadedModel;
 use crate::synth::{Family, CLASSES};
 pub use report::{Report, Target};
-pub use run::{read_boxes, run_video, VideoResult, POLICY_SWEEP};
+pub use run::{policy_sweep, read_boxes, run_video, VideoResult};
 
 #[derive(Debug, thiserror::Error)]
 pub enum EvalError {
@@ -156,7 +157,7 @@ pub fn evaluate(
         _ => [f32::NAN; 2],
     };
     let policy_curve = report::policy_curve(results, own, &every_cube);
-    // POLICY_SWEEP[0] is τ = 0: every frame, every stage 3D, every cube.
+    // `policy_sweep`'s first pair is τ = 0: every frame, every stage 3D, every cube.
     let largest = report::sweep_point(results, 0);
     let curve = report::curve(&prep, Criterion::Entropy, seed)?;
     // (1b) with the checkpoint's own decisions, the exit thresholds solved on the calibration

@@ -67,10 +67,10 @@ pub struct PolicyPoint {
     pub top1: f64,
 }
 
-/// The test videos at `POLICY_SWEEP[i]`.
+/// The test videos at the `i`-th pair of `policy_sweep` (the same for every video: one checkpoint).
 pub fn sweep_point(results: &[VideoResult], i: usize) -> PolicyPoint {
-    let [tf, ts] = super::POLICY_SWEEP[i];
     let runs = || results.iter().filter_map(|r| r.policy_sweep.get(i));
+    let [tf, ts] = runs().next().map_or([f32::NAN; 2], |r| r.thresholds);
     PolicyPoint {
         row: if i == 0 {
             PolicyRow::Largest
@@ -93,9 +93,8 @@ pub fn policy_curve(
     own: [f32; 2],
     every_cube: &Point,
 ) -> Vec<PolicyPoint> {
-    let mut v: Vec<PolicyPoint> = (0..super::POLICY_SWEEP.len())
-        .map(|i| sweep_point(results, i))
-        .collect();
+    let pairs = results.first().map_or(0, |r| r.policy_sweep.len());
+    let mut v: Vec<PolicyPoint> = (0..pairs).map(|i| sweep_point(results, i)).collect();
     v.push(PolicyPoint {
         row: PolicyRow::Own,
         frame_threshold: own[0],
@@ -107,6 +106,12 @@ pub fn policy_curve(
     });
     v.sort_by(|a, b| b.gflops.total_cmp(&a.gflops));
     v
+}
+
+/// Whether `half` runs every cube: half the largest budget pays for all of them, so the exit has
+/// nothing to save there.
+pub fn runs_every_cube(half: &Point, every_cube: &Point) -> bool {
+    half.gflops >= every_cube.gflops - 1e-12
 }
 
 /// Where the entropy exit is compared with the random exit (target 5).
@@ -169,8 +174,22 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_first_sweep_point_is_the_largest_budget() {
-        assert_eq!(crate::eval::POLICY_SWEEP[0], [0.0, 0.0]);
+    fn the_sweep_starts_at_the_largest_budget_and_switches_each_policy_off_in_turn() {
+        use crate::eval::run::policy_sweep;
+        assert_eq!(
+            policy_sweep([0.5, 0.5]),
+            [[0.0, 0.0], [0.0, 0.5], [0.5, 0.0], [0.1, 0.1], [0.9, 0.9]]
+        );
+        // The own pair and repeats are left out; the largest budget always stays first.
+        assert_eq!(
+            policy_sweep([0.3, 0.1]),
+            [[0.0, 0.0], [0.0, 0.1], [0.3, 0.0], [0.1, 0.1], [0.9, 0.9]]
+        );
+        assert_eq!(
+            policy_sweep([0.9, 0.0]),
+            [[0.0, 0.0], [0.1, 0.1], [0.9, 0.9]]
+        );
+        assert_eq!(policy_sweep([0.0, 0.0])[0], [0.0, 0.0]);
     }
 
     #[test]

@@ -14,16 +14,33 @@ use crate::model::patch::Region;
 use crate::pipeline;
 use crate::video::{Control, Video};
 
-/// (τ_f, τ_s) pairs the report runs every video at, every cube. The first is the largest budget
-/// (every frame kept, every stage 3D, as Ada3D Table 1's "Upper" runs every frame and every 3D
-/// convolution); the next two switch one policy off at a time (every frame with the learned
-/// stages, the learned frames with every stage 3D), the last two move both thresholds together.
-pub const POLICY_SWEEP: [[f32; 2]; 5] =
-    [[0.0, 0.0], [0.0, 0.5], [0.5, 0.0], [0.1, 0.1], [0.9, 0.9]];
+/// The (τ_f, τ_s) pairs the report runs every video at, every cube, for a checkpoint whose own
+/// thresholds are `own`. The first is the largest budget (every frame kept, every stage 3D, as
+/// Ada3D Table 1's "Upper" runs every frame and every 3D convolution); then each policy switched
+/// off in turn (every frame with the own stage threshold, the own frame threshold with every
+/// stage 3D); then both thresholds moved together. Pairs equal to `own` (run anyway as the
+/// learned policies) or to an earlier pair are left out.
+pub fn policy_sweep(own: [f32; 2]) -> Vec<[f32; 2]> {
+    let candidates = [
+        [0.0, 0.0],
+        [0.0, own[1]],
+        [own[0], 0.0],
+        [0.1, 0.1],
+        [0.9, 0.9],
+    ];
+    let mut pairs: Vec<[f32; 2]> = Vec::new();
+    for (i, p) in candidates.into_iter().enumerate() {
+        if !pairs.contains(&p) && (i == 0 || p != own) {
+            pairs.push(p);
+        }
+    }
+    pairs
+}
 
-/// One video at one sweep threshold, every cube run.
+/// One video at one pair of `policy_sweep`'s thresholds, every cube run.
 #[derive(Debug, Clone)]
 pub struct SweepRun {
+    pub thresholds: [f32; 2],
     pub kept_frames: usize,
     pub stages_3d: usize,
     pub correct: bool,
@@ -54,7 +71,7 @@ pub struct VideoResult {
     pub random_policy: Steps,
     pub kept_frames: usize,
     pub stages_3d: usize,
-    /// At each of `POLICY_SWEEP`'s thresholds.
+    /// At each of `policy_sweep`'s pairs.
     pub policy_sweep: Vec<SweepRun>,
     /// Learned cubes and the same cubes at random centres (when boxes are known).
     pub learned_placement: Option<Placement>,
@@ -132,7 +149,7 @@ fn counts(plan: &Plan) -> (usize, usize) {
 }
 
 /// Run `model` (ada3d_focus) on `entry` with its own thresholds, then with random policies of
-/// the same frame and stage counts, then at each of `POLICY_SWEEP`'s thresholds; `boxes` are
+/// the same frame and stage counts, then at each of `policy_sweep`'s pairs; `boxes` are
 /// the target's per-frame boxes, if known.
 pub fn run_video(
     model: &LoadedModel,
@@ -207,13 +224,14 @@ pub fn run_video(
     let random = net
         .run_plan(&input.frames, &cache, random_plan)
         .map_err(err)?;
-    let policy_sweep = POLICY_SWEEP
-        .iter()
-        .map(|&[tf, ts]| {
+    let policy_sweep = policy_sweep([c.frame_threshold, c.stage_threshold])
+        .into_iter()
+        .map(|[tf, ts]| {
             let plan = net.plan(&cache, tf, ts);
             let (kept_frames, stages_3d) = counts(&plan);
             let out = net.run_plan(&input.frames, &cache, plan).map_err(err)?;
             Ok(SweepRun {
+                thresholds: [tf, ts],
                 kept_frames,
                 stages_3d,
                 correct: out

@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::points::{Point, PolicyPoint};
+use super::points::{runs_every_cube, Point, PolicyPoint};
 use super::report::{Parts, Placement};
 use super::{FamilyRow, HALF_TOLERANCE};
 use crate::synth::Family;
@@ -69,7 +69,7 @@ fn half_target(h: HalfParts) -> Target {
             100.0 * (half.top1 - largest.top1),
             h.own[0],
             h.own[1],
-            if half.gflops >= every_cube.gflops - 1e-12 {
+            if runs_every_cube(half, every_cube) {
                 "every cube"
             } else {
                 "exit thresholds solved for half"

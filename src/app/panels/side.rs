@@ -56,6 +56,7 @@ impl AdalensApp {
         let has_ada3d_policies = matches!(m.info.arch, "ada3d" | "ada3d_focus");
         let budget = m.budget.as_ref().map(|b| (b.range, b.description.clone()));
         let budget_known = budget.is_some();
+        let mut moved = false;
         let problem = m.calibration_problem.clone();
         let sliders = &mut self.state.sliders;
         let mut remark = false;
@@ -71,8 +72,9 @@ impl AdalensApp {
                             .max_decimals(4),
                     )
                     .on_hover_text(format!(
-                        "Mean GFLOPs per video; thresholds η_t are solved on the calibration set \
-                         (AdaFocusV3 eq. 7). Set: {description}"
+                        "Mean GFLOPs per calibration video, one clip each: a longer video's \
+                         clips each get this budget. Thresholds η_t are solved on the \
+                         calibration set (AdaFocusV3 eq. 7). Set: {description}"
                     ));
                 if r.changed() {
                     sliders.budget = Some(b);
@@ -120,13 +122,7 @@ impl AdalensApp {
                 sliders.stage_threshold = Some(ts);
                 rerun = true;
             }
-            // The calibration set was made with the checkpoint's own τ: say so once they move.
-            if budget_known && (tf, ts) != (own.frame_threshold, own.stage_threshold) {
-                ui.weak(moved_thresholds_note(
-                    own.frame_threshold,
-                    own.stage_threshold,
-                ));
-            }
+            moved |= (tf, ts) != (own.frame_threshold, own.stage_threshold);
         }
         if max_cubes > 0 {
             let mut n = sliders.max_cubes.unwrap_or(max_cubes).min(max_cubes);
@@ -137,6 +133,12 @@ impl AdalensApp {
                 sliders.max_cubes = Some(n);
                 rerun = true;
             }
+            moved |= n < max_cubes;
+        }
+        // The calibration set was made with the checkpoint's own values: say so once they move.
+        if budget_known && moved {
+            let own = has_ada3d_policies.then_some((own.frame_threshold, own.stage_threshold));
+            ui.weak(moved_thresholds_note(own));
         }
         if ui.small_button("Checkpoint's own values").clicked() {
             *sliders = crate::app::state::Sliders {
@@ -233,16 +235,10 @@ impl AdalensApp {
     fn breakdown_ui(&mut self, ui: &mut egui::Ui) {
         let Some(d) = &self.decisions else { return };
         ui.strong("GFLOPs of this video");
-        let exit = d.counts.exit_step;
-        let mut spent = 0.0;
+        let spent = d.spent_gflops();
         egui::Grid::new("breakdown").striped(true).show(ui, |ui| {
             for p in &d.breakdown {
-                let used = match (p.step, exit) {
-                    (Some(k), Some(e)) => k <= e,
-                    _ => true,
-                };
-                if used {
-                    spent += p.gflops;
+                if d.part_spent(p) {
                     ui.label(&p.label);
                     ui.label(format!("{:.4}", p.gflops));
                 } else {
@@ -256,12 +252,15 @@ impl AdalensApp {
             ui.end_row();
         });
         // What the adaptive decisions save: Ada3D's comparison with the network that runs
-        // every frame and every 3D stage (Table 1, "Upper"), with every cube.
-        if d.largest_gflops > 0.0 {
-            ui.label(largest_budget_line(spent, d.largest_gflops))
-                .on_hover_text(
-                    "τ_f = τ_s = 0 and every cube; eval's report measures (1b) against it",
-                );
+        // every frame and every 3D stage (Table 1, "Upper"), with every cube or patch.
+        if let Some(line) = self
+            .model
+            .as_ref()
+            .and_then(|m| largest_budget_line(m.info.arch, spent, d.largest_gflops))
+        {
+            ui.label(line).on_hover_text(
+                "τ_f = τ_s = 0 and every cube or patch; eval's report measures (1b) against it",
+            );
         }
         if let Some((_, b)) = self.budget_choice() {
             // The calibration videos are one clip each, so the budget is per clip.
@@ -362,12 +361,20 @@ impl AdalensApp {
     }
 }
 
-/// The breakdown's line on the largest budget.
-pub fn largest_budget_line(spent: f64, largest: f64) -> String {
-    format!(
-        "Every frame, stage and cube would cost {largest:.4}: this video spends {:.0}% of it.",
-        100.0 * spent / largest
-    )
+/// The breakdown's line on the largest budget, for the archs that decide what to compute.
+pub fn largest_budget_line(arch: &str, spent: f64, largest: f64) -> Option<String> {
+    let everything = match arch {
+        "ada3d_focus" => "Every frame, stage and cube",
+        "ada3d" => "Every frame and 3D stage",
+        "uni_adafocus" => "Every patch",
+        _ => return None,
+    };
+    (largest > 0.0).then(|| {
+        format!(
+            "{everything} would cost {largest:.4}: this video spends {:.0}% of it.",
+            100.0 * spent / largest
+        )
+    })
 }
 
 /// The breakdown's bar against the budget, per clip.
@@ -381,11 +388,15 @@ pub fn budget_bar_text(per_clip: f64, clips: usize, budget: f64) -> String {
     }
 }
 
-/// Under the τ sliders once they leave the checkpoint's own values.
-pub fn moved_thresholds_note(own_frame: f32, own_stage: f32) -> String {
+/// Under the sliders once τ_f, τ_s (`own`, for the archs that have them) or the cube cap leave
+/// the checkpoint's own values.
+pub fn moved_thresholds_note(own: Option<(f32, f32)>) -> String {
+    let at = own.map_or(String::new(), |(f, s)| {
+        format!("at τ_f {f:.2}, τ_s {s:.2} ")
+    });
     format!(
-        "The budget's η_t and its curve come from the calibration set, made at τ_f \
-         {own_frame:.2}, τ_s {own_stage:.2}: at other values the exits keep those η_t, and the \
-         spend follows the frames and 3D stages now kept (GFLOPs of this video, below)."
+        "The budget's η_t and its curve come from the calibration set, made {at}with every \
+         cube: at other values the exits keep those η_t, and the spend follows what is now \
+         computed (GFLOPs of this video, below)."
     )
 }
