@@ -260,13 +260,16 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
     assert!(h
         .query_by_label_contains("made at τ_f 0.50, τ_s 0.50")
         .is_none());
+    let ran_at_tau_f = |t: f32| {
+        move |a: &AdalensApp| {
+            a.decisions
+                .as_ref()
+                .is_some_and(|d| d.knobs.frame_threshold == t)
+        }
+    };
     h.get_by_role_and_label(egui::Role::Slider, "τ_f (keep frame when m_t ≥ τ_f)")
         .set_value_accesskit(0.0);
-    settle(&mut h, |a| {
-        a.decisions
-            .as_ref()
-            .is_some_and(|d| d.knobs.frame_threshold == 0.0)
-    });
+    settle(&mut h, ran_at_tau_f(0.0));
     assert!(h
         .query_by_label_contains("made at τ_f 0.50, τ_s 0.50")
         .is_some());
@@ -278,11 +281,7 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
         .all(|c| c.frames.iter().all(|f| f.kept)));
     // Back to the checkpoint's own values for what follows.
     h.get_by_label("Checkpoint's own values").click();
-    settle(&mut h, |a| {
-        a.decisions
-            .as_ref()
-            .is_some_and(|d| d.knobs.frame_threshold == 0.5)
-    });
+    settle(&mut h, ran_at_tau_f(0.5));
     assert!(h
         .query_by_label_contains("made at τ_f 0.50, τ_s 0.50")
         .is_none());

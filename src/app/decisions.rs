@@ -133,13 +133,8 @@ impl Decisions {
     /// Whether a part of the run's compute is spent at this budget: always for a part of no
     /// step, else when its clip's exit is at or after its step.
     pub fn part_spent(&self, part: &FlopsPart) -> bool {
-        let exit = self
-            .trace
-            .clips
-            .get(part.clip)
-            .and_then(|c| c.exit.as_ref().map(|e| e.exit_step));
-        match (part.step, exit) {
-            (Some(k), Some(e)) => k <= e,
+        match (part.step, self.trace.clips.get(part.clip)) {
+            (Some(k), Some(clip)) => Self::cube_computed(clip, k),
             _ => true,
         }
     }

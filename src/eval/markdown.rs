@@ -126,8 +126,8 @@ impl Report {
         s += &oracle_markdown(&self.oracle, self.every_cube.gflops / 2.0);
         s += &format!(
             "## Learned vs random policies (every cube)\n\n| policies | top-1 % | GFLOPs/video |\n|---|---|---|\n| learned | {} | {:.4} |\n| random frames, stages and cube centres (same counts) | {} | {:.4} |\n\n",
-            pct(self.learned_policy_top1),
-            self.learned_policy_gflops,
+            pct(self.every_cube.top1),
+            self.every_cube.gflops,
             pct(self.random_policy_top1),
             self.random_policy_gflops
         );

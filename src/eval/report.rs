@@ -45,9 +45,8 @@ pub struct Report {
     /// (5) Where the entropy exit is compared with the random exit (see `exit_where`).
     pub exit_point: Point,
     pub exit_where: ExitWhere,
-    /// (2) learned vs random frame, stage and cube policies, every cube run.
-    pub learned_policy_top1: f64,
-    pub learned_policy_gflops: f64,
+    /// (2) random frame, stage and cube policies with the learned counts, every cube run (the
+    /// learned policies' run is `every_cube`).
     pub random_policy_top1: f64,
     pub random_policy_gflops: f64,
     /// The least any exit rule could spend within `HALF_TOLERANCE` of `every_cube`.
@@ -145,8 +144,6 @@ pub fn assemble(p: Parts) -> Report {
         checkpoint: p.model.path.display().to_string(),
         videos: r.len(),
         failed: p.failed,
-        learned_policy_top1: p.every_cube.top1,
-        learned_policy_gflops: p.every_cube.gflops,
         thresholds: p.thresholds,
         largest: p.largest,
         every_cube: p.every_cube,
