@@ -147,39 +147,61 @@ fn check_train_inference_parity(c: Ada3dFocusConfig) {
     }
 }
 
-#[test]
-fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
+/// A benchmark of 96×64, 12-frame videos in `data`: its training and calibration lists.
+fn tiny_benchmark(
+    data: &Path,
+    seed: u64,
+    sizes: SplitSizes,
+) -> (Vec<batch::Entry>, Vec<batch::Entry>) {
     let spec = SynthSpec {
         width: 96,
         height: 64,
         frames: 12,
         fps: 12,
     };
-    let sizes = SplitSizes {
-        train: 16,
-        calib: 8,
-        test: 16,
-    };
-    write_benchmark(&data, 3, &spec, &sizes, 2, &|_, _| {}).unwrap();
-    let train_list = batch::entries(&data.join("train.csv")).unwrap();
-    let calib_list = batch::entries(&data.join("calib.csv")).unwrap();
-    let settings = Settings {
+    write_benchmark(data, seed, &spec, &sizes, 2, &|_, _| {}).unwrap();
+    (
+        batch::entries(&data.join("train.csv")).unwrap(),
+        batch::entries(&data.join("calib.csv")).unwrap(),
+    )
+}
+
+/// Settings for `tiny_config` on `train`: batches of 8.
+fn tiny_settings(
+    train: &[batch::Entry],
+    seed: u64,
+    epochs: [usize; 3],
+    cube_first: usize,
+) -> Settings {
+    Settings {
         config: tiny_config(),
-        seed: 5,
-        epochs: [1, 1, 1],
+        seed,
+        epochs,
         batch: 8,
         lr: [0.002, 0.001, 0.0003],
         reward: Reward {
             gamma: 0.5,
             cube_sigma: 0.1,
         },
-        train: train_list
+        cube_first,
+        train: train
             .iter()
             .map(|e| (e.path.display().to_string(), e.label.clone().unwrap()))
             .collect(),
+    }
+}
+
+#[test]
+fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sizes = SplitSizes {
+        train: 16,
+        calib: 8,
+        test: 16,
     };
+    let (train_list, calib_list) = tiny_benchmark(&data, 3, sizes);
+    let settings = tiny_settings(&train_list, 5, [1, 1, 1], 0);
     let checkpoint = dir.path().join("out/m.safetensors");
     std::fs::create_dir_all(checkpoint.parent().unwrap()).unwrap();
     let mut run = TrainRun {
@@ -346,4 +368,56 @@ fn eval_reports_every_target(model: &LoadedModel, cal: &CalibrationSet, data: &P
     assert!(md.contains("| 0.00 | 0.00 | 6.00 | 4.00 |") && md.contains("the largest budget"));
     let json: serde_json::Value = serde_json::to_value(&report).unwrap();
     assert_eq!(json["targets"].as_array().map(Vec::len), Some(6));
+}
+
+/// `cube_first`: stage 2's first epochs train the cube policy alone, so the frame and stage
+/// heads leave them as they came in while the cube policy moves.
+#[test]
+fn cube_first_epochs_train_only_the_cube_policy() {
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = SplitSizes {
+        train: 16,
+        calib: 4,
+        test: 1,
+    };
+    let (train_list, calib_list) = tiny_benchmark(&dir.path().join("data"), 4, sizes);
+    let weights_after = |epochs: [usize; 3], name: &str| {
+        let settings = tiny_settings(&train_list, 3, epochs, 1);
+        let checkpoint = dir.path().join(name).join("m.safetensors");
+        std::fs::create_dir_all(checkpoint.parent().unwrap()).unwrap();
+        let run = TrainRun {
+            settings,
+            train: &train_list,
+            calib: &calib_list,
+            checkpoint: checkpoint.clone(),
+            jobs: 2,
+            device: Device::Cpu,
+        };
+        train::train(&run, &|_| {}).unwrap();
+        tensors(&checkpoint)
+    };
+    // No epoch: the seeded initial weights.
+    let initial = weights_after([0, 0, 0], "initial");
+    let cube_only = weights_after([0, 1, 0], "cube_only");
+    let moved = |prefix: &str| {
+        initial
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix) && !k.contains("running_"))
+            .map(|(k, v)| max_diff(v, &cube_only[k]))
+            .fold(0.0, f32::max)
+    };
+    assert_eq!(
+        moved("selection."),
+        0.0,
+        "the frame and stage heads trained"
+    );
+    assert!(
+        moved("spatial_policy.") > 0.0,
+        "the cube policy did not train"
+    );
+    assert_eq!(
+        moved("local_CNN."),
+        0.0,
+        "the local network trained in stage 2"
+    );
 }

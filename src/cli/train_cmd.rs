@@ -54,6 +54,11 @@ pub struct TrainArgs {
     /// REINFORCE beside the interpolation gradient; 0: the interpolation gradient alone.
     #[arg(long, default_value_t = 0.2)]
     pub cube_sigma: f64,
+    /// Stage 2's first epochs (of those --epochs gives it) in which only the cube policy
+    /// trains, so that the cubes find the target before the frame and stage policies weigh
+    /// what extra frames and 3D stages are worth.
+    #[arg(long, default_value_t = 1)]
+    pub cube_first: usize,
     /// Threads decoding the videos.
     #[arg(long, default_value_t = 2)]
     pub jobs: usize,
@@ -140,6 +145,14 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
     if !(a.cube_sigma.is_finite() && a.cube_sigma >= 0.0) {
         anyhow::bail!("--cube-sigma {}: must be 0 or more", a.cube_sigma);
     }
+    if a.epochs[1] > 0 && a.cube_first >= a.epochs[1] {
+        anyhow::bail!(
+            "--cube-first {} leaves stage 2 ({} epoch(s)) none for the frame and stage policies: \
+             give stage 2 more epochs, or --cube-first 0",
+            a.cube_first,
+            a.epochs[1]
+        );
+    }
     let (train_list, calib_list) = lists(a)?;
     let classes = data::class_names(&train_list);
     if classes.len() < 2 {
@@ -177,6 +190,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
             gamma: a.gamma,
             cube_sigma: a.cube_sigma,
         },
+        cube_first: a.cube_first,
         train: train_list
             .iter()
             .map(|e| {

@@ -190,5 +190,21 @@ fn oracle_markdown(o: &OracleBound, half: f64) -> String {
             ),
         };
     }
+    if let (Some(g), Some(share)) = (o.entropy_gflops, o.entropy_local_share) {
+        s += &format!(
+            " The entropy exit (thresholds solved on the calibration set for 201 budgets across \
+             its range) first comes within {} points at {g:.4} GFLOPs, {:.0} % of the cubes' \
+             GFLOPs.",
+            100.0 * HALF_TOLERANCE,
+            100.0 * share
+        );
+        if share >= 0.5 {
+            s += " That is half of them or more, and making the cubes dearer or the glance \
+                  cheaper leaves the share as it is (the same videos exit at the same steps): \
+                  no split of the cost between the glance and the cubes lets this model reach \
+                  it at half of every cube's GFLOPs; its entropies would have to order the \
+                  videos better.";
+        }
+    }
     s + "\n\n"
 }

@@ -164,6 +164,33 @@ pub fn curve(
         .collect()
 }
 
+/// The least GFLOPs on the test videos at which `criterion`'s exit, thresholds solved on the
+/// calibration set for each of `n + 1` budgets evenly across the exit's range, reaches `top1`;
+/// `None` when no budget does. A scan, not a bisection: top-1 on the test videos need not
+/// rise with the budget.
+pub fn least_gflops_reaching(
+    prep: &PreparedCalibration,
+    criterion: Criterion,
+    top1: f64,
+    n: usize,
+    seed: u64,
+) -> Result<Option<f64>, EvalError> {
+    let (lo, hi) = prep.fit_cost_range();
+    let mut least: Option<f64> = None;
+    for i in 0..=n {
+        let p = at_budget(
+            prep,
+            criterion,
+            lo + (hi - lo) * i as f64 / n.max(1) as f64,
+            seed,
+        )?;
+        if p.top1 >= top1 - 1e-9 && least.is_none_or(|g| p.gflops < g) {
+            least = Some(p.gflops);
+        }
+    }
+    Ok(least)
+}
+
 pub(super) fn mean(v: impl Iterator<Item = f64>) -> f64 {
     let (s, n) = v.fold((0.0, 0usize), |(s, n), x| (s + x, n + 1));
     s / n.max(1) as f64

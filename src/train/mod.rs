@@ -60,6 +60,13 @@ pub struct Settings {
     /// Learning rates of stages 1, 2 and 3 (AdamW, cosine decay within a stage).
     pub lr: [f64; 3],
     pub reward: Reward,
+    /// Stage 2's first epochs in which only the cube policy trains, the frame and stage
+    /// policies held where stage 1 left them. Trained together from the start, the frame and
+    /// stage policies can learn that extra frames do not pay before the cubes find the
+    /// target, drop to one frame for every video, and stay there: Bernoulli draws near 0
+    /// no longer explore (a rebuild on another CPU did this; see README, "Training").
+    #[serde(default)]
+    pub cube_first: usize,
     /// The training videos and labels, in order.
     pub train: Vec<(String, String)>,
 }
@@ -157,12 +164,16 @@ fn save_vars(map: &VarMap, path: &Path) -> Result<(), TrainError> {
     std::fs::rename(&tmp, path).map_err(io(path))
 }
 
-fn stage_vars(map: &VarMap, stage: Stage) -> Result<Vec<Var>, TrainError> {
+/// The variables `stage` trains; with `cube_only`, of those only the cube policy's.
+fn stage_vars(map: &VarMap, stage: Stage, cube_only: bool) -> Result<Vec<Var>, TrainError> {
     let data = map
         .data()
         .lock()
         .map_err(|_| TrainError::Setup("poisoned".into()))?;
-    let mut names: Vec<&String> = data.keys().filter(|n| stage.trains(n)).collect();
+    let mut names: Vec<&String> = data
+        .keys()
+        .filter(|n| stage.trains(n) && (!cube_only || Stage::is_cube_policy(n)))
+        .collect();
     names.sort();
     Ok(names.into_iter().map(|n| data[n].clone()).collect())
 }
@@ -233,15 +244,21 @@ fn finish_training(
             )));
         }
         for (si, stage) in Stage::ALL.into_iter().enumerate() {
-            let vars = stage_vars(&map, stage)?;
-            let mut opt = candle_nn::AdamW::new(
-                vars,
-                ParamsAdamW {
-                    lr: s.lr[si],
-                    weight_decay: 1e-4,
-                    ..ParamsAdamW::default()
-                },
-            )?;
+            let cube_only = |epoch: usize| stage == Stage::Policy && epoch < s.cube_first;
+            let optimiser = |epoch: usize| -> Result<candle_nn::AdamW, TrainError> {
+                Ok(candle_nn::AdamW::new(
+                    stage_vars(&map, stage, cube_only(epoch))?,
+                    ParamsAdamW {
+                        lr: s.lr[si],
+                        weight_decay: 1e-4,
+                        ..ParamsAdamW::default()
+                    },
+                )?)
+            };
+            // Built again where the cube-only epochs end (a resumed run may start on either
+            // side).
+            let mut opt = optimiser(0)?;
+            let mut opt_cube_only = cube_only(0);
             let batches = data.clips.len() / s.batch;
             let total_steps = (s.epochs[si] * batches).max(1);
             for epoch in 0..s.epochs[si] {
@@ -251,6 +268,10 @@ fn finish_training(
                     .any(|e| e.stage == stage.number() && e.epoch == epoch);
                 if done {
                     continue;
+                }
+                if cube_only(epoch) != opt_cube_only {
+                    opt = optimiser(epoch)?;
+                    opt_cube_only = cube_only(epoch);
                 }
                 let started = Instant::now();
                 let stream = (stage.number() as u64) << 32 | epoch as u64;

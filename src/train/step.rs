@@ -37,13 +37,18 @@ impl Stage {
         }
     }
 
+    /// Whether `name` belongs to the cube (spatial) policy.
+    pub fn is_cube_policy(name: &str) -> bool {
+        name.starts_with("spatial_policy.")
+    }
+
     /// Whether the parameter `name` is trained in this stage (running statistics never are).
     pub fn trains(self, name: &str) -> bool {
         if name.ends_with("running_mean") || name.ends_with("running_var") {
             return false;
         }
         let policy = name.starts_with("selection.");
-        let spatial = name.starts_with("spatial_policy.");
+        let spatial = Self::is_cube_policy(name);
         if name.starts_with("temporal_policy.") {
             return false;
         }
