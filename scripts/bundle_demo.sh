@@ -15,7 +15,8 @@ done
 OUT=assets/demo/synth
 mkdir -p "$OUT"
 # The first test video of each class (test.csv lists the classes in turn).
-tail -n +2 "$DATA/test.csv" | head -n 8 | while IFS=, read -r path label; do
+# (sed reads the whole file: `tail | head` under pipefail fails when head closes the pipe early.)
+sed -n '2,9p' "$DATA/test.csv" | while IFS=, read -r path label; do
     cp "$DATA/$path" "$OUT/$label.mp4"
 done
 # Four actions in a row: test videos 8 (red_disc), 13 (moves_left), 10 (blue_triangle), 15 (moves_up).
