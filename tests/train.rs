@@ -191,6 +191,24 @@ fn tiny_settings(
     }
 }
 
+/// A run of `settings` on the two lists, on the CPU, writing `checkpoint`.
+fn tiny_run<'a>(
+    settings: Settings,
+    train: &'a [batch::Entry],
+    calib: &'a [batch::Entry],
+    checkpoint: &Path,
+) -> TrainRun<'a> {
+    std::fs::create_dir_all(checkpoint.parent().unwrap()).unwrap();
+    TrainRun {
+        settings,
+        train,
+        calib,
+        checkpoint: checkpoint.to_path_buf(),
+        jobs: 2,
+        device: Device::Cpu,
+    }
+}
+
 #[test]
 fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
     let dir = tempfile::tempdir().unwrap();
@@ -203,15 +221,7 @@ fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
     let (train_list, calib_list) = tiny_benchmark(&data, 3, sizes);
     let settings = tiny_settings(&train_list, 5, [1, 1, 1], 0);
     let checkpoint = dir.path().join("out/m.safetensors");
-    std::fs::create_dir_all(checkpoint.parent().unwrap()).unwrap();
-    let mut run = TrainRun {
-        settings,
-        train: &train_list,
-        calib: &calib_list,
-        checkpoint: checkpoint.clone(),
-        jobs: 2,
-        device: Device::Cpu,
-    };
+    let mut run = tiny_run(settings, &train_list, &calib_list, &checkpoint);
     let steps = std::sync::atomic::AtomicUsize::new(0);
     let on = |e: Event| {
         if let Event::Step { loss, .. } = e {
@@ -384,15 +394,7 @@ fn cube_first_epochs_train_only_the_cube_policy() {
     let weights_after = |epochs: [usize; 3], name: &str| {
         let settings = tiny_settings(&train_list, 3, epochs, 1);
         let checkpoint = dir.path().join(name).join("m.safetensors");
-        std::fs::create_dir_all(checkpoint.parent().unwrap()).unwrap();
-        let run = TrainRun {
-            settings,
-            train: &train_list,
-            calib: &calib_list,
-            checkpoint: checkpoint.clone(),
-            jobs: 2,
-            device: Device::Cpu,
-        };
+        let run = tiny_run(settings, &train_list, &calib_list, &checkpoint);
         train::train(&run, &|_| {}).unwrap();
         tensors(&checkpoint)
     };

@@ -193,7 +193,7 @@ pub fn evaluate(
         exit_point_exits: exits,
         random_policy_top1: top1(&random, last),
         random_policy_gflops: mean_last(&random),
-        oracle: oracle::oracle_bound(&prep, HALF_TOLERANCE, seed)?,
+        oracle: oracle::oracle_bound(&prep, HALF_TOLERANCE)?,
     }))
 }
 

@@ -38,11 +38,7 @@ pub struct OracleBound {
 /// The bound for the evaluation split of `prep` (the test videos), held to the last step's
 /// top-1 less `tolerance` (a fraction: 0.02 = 2 points), beside the entropy exit's
 /// (`least_gflops_reaching` with 200 budgets).
-pub fn oracle_bound(
-    prep: &PreparedCalibration,
-    tolerance: f64,
-    seed: u64,
-) -> Result<OracleBound, EvalError> {
+pub fn oracle_bound(prep: &PreparedCalibration, tolerance: f64) -> Result<OracleBound, EvalError> {
     let o = prep.oracle(Split::Eval);
     let top1 = (o.last_step_top1 - tolerance).max(0.0);
     // Never past the last step, which makes `last_step_top1` itself.
@@ -60,7 +56,7 @@ pub fn oracle_bound(
             0.0
         }
     };
-    let entropy_gflops = least_gflops_reaching(prep, Criterion::Entropy, top1, 200, seed)?;
+    let entropy_gflops = least_gflops_reaching(prep, Criterion::Entropy, top1, 200)?;
     Ok(OracleBound {
         top1,
         gflops,
@@ -87,7 +83,7 @@ mod tests {
             &[vec![0, 0, 0], vec![0, 0, 0], vec![0, 1, 1], vec![0, 0, 1]],
             &[1.0, 2.0, 3.0],
         );
-        let b = oracle_bound(&p, 0.0, 0).unwrap();
+        let b = oracle_bound(&p, 0.0).unwrap();
         assert_eq!(b.top1, 1.0);
         // 1 + (0 + 0 + 1 + 2)/4.
         assert_eq!(b.gflops, 1.75);
@@ -100,14 +96,14 @@ mod tests {
         assert_eq!(b.entropy_gflops, Some(3.0));
         assert_eq!(b.entropy_local_share, Some(1.0));
         // With 25 points of tolerance the sample right only at the end is dropped.
-        let b = oracle_bound(&p, 0.25, 0).unwrap();
+        let b = oracle_bound(&p, 0.25).unwrap();
         assert_eq!((b.top1, b.gflops), (0.75, 1.25));
     }
 
     #[test]
     fn no_scale_helps_when_the_oracle_needs_half_the_cubes() {
         let p = prep(vec![1, 1], &[vec![0, 1], vec![0, 1]], &[1.0, 2.0]);
-        let b = oracle_bound(&p, 0.0, 0).unwrap();
+        let b = oracle_bound(&p, 0.0).unwrap();
         assert_eq!(b.local_share, 1.0);
         assert_eq!(b.local_scale_for_half, None);
     }

@@ -173,19 +173,15 @@ pub fn least_gflops_reaching(
     criterion: Criterion,
     top1: f64,
     n: usize,
-    seed: u64,
 ) -> Result<Option<f64>, EvalError> {
     let (lo, hi) = prep.fit_cost_range();
     let mut least: Option<f64> = None;
     for i in 0..=n {
-        let p = at_budget(
-            prep,
-            criterion,
-            lo + (hi - lo) * i as f64 / n.max(1) as f64,
-            seed,
-        )?;
-        if p.top1 >= top1 - 1e-9 && least.is_none_or(|g| p.gflops < g) {
-            least = Some(p.gflops);
+        // The exit alone: no random-exit baseline is needed here.
+        let budget = lo + (hi - lo) * i as f64 / n.max(1) as f64;
+        let e = prep.evaluate(&prep.solve_budget(criterion, budget)?);
+        if e.top1 >= top1 - 1e-9 && least.is_none_or(|g| e.gflops < g) {
+            least = Some(e.gflops);
         }
     }
     Ok(least)
