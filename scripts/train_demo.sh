@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates the synthetic benchmark, retrains the demo's ada3d_focus checkpoint from scratch on
 # the CPU, evaluates it on the test split (report in docs/) and bundles it with a few test videos
-# (models/, assets/demo/synth/). Deterministic given the seed, for a given build (two runs of one
-# binary write the same bytes; another build may round differently and drift).
+# (models/, assets/demo/synth/). The benchmark is the same bytes on any CPU; training writes the
+# same bytes for one binary on one CPU model (gemm picks its kernels by CPU, and another CPU's
+# sums round differently and drift).
 #   DATA: where the benchmark goes (default data/synth); RUN: where the checkpoint goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -2,6 +2,8 @@
 //! rendered, balanced labels, per-frame target boxes that match the pictures, motion targets
 //! that move the way their class says, resumable and deterministic.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -182,4 +184,87 @@ fn train_refuses_bad_settings_and_missing_data_readably() {
     assert!(run(&["--cube-sigma=-0.5"]).contains("--cube-sigma -0.5: must be 0 or more"));
     assert!(run(&[]).contains("no_such_folder"));
     assert!(!out.exists());
+}
+
+/// The planes the ffmpeg CLI decodes from `path` (YUV 4:2:0, every frame in decode order).
+fn cli_yuv(path: &Path) -> Vec<u8> {
+    let out = Command::new("ffmpeg")
+        .args(["-hide_banner", "-loglevel", "error", "-i"])
+        .arg(path)
+        .args([
+            "-fps_mode",
+            "passthrough",
+            "-f",
+            "rawvideo",
+            "-pix_fmt",
+            "yuv420p",
+            "-",
+        ])
+        .output()
+        .expect("ffmpeg CLI");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// A benchmark made from one seed must be the same on every machine, but x264 and swscale pick
+/// SIMD kernels by CPU, and some of them round differently (x264's AVX macroblock-tree cost
+/// changed this very video on an AVX2 CPU). So the encode of a rendered benchmark video must
+/// decode to exactly what the ffmpeg CLI gives with every SIMD path off (FFmpeg's `-cpuflags 0`,
+/// x264's `asm=0`): what any CPU gives.
+#[test]
+fn benchmark_encoding_does_not_depend_on_the_cpu() {
+    let spec = SynthSpec {
+        width: 160,
+        height: 120,
+        frames: 32,
+        fps: 12,
+    };
+    let video = synth::render(0, Split::Test, 15, &spec);
+    let dir = tempfile::tempdir().unwrap();
+    let ours = dir.path().join("ours.mp4");
+    adalens::video::write_h264(&ours, &video.frames, spec.fps, 18).unwrap();
+
+    let raw = dir.path().join("frames.rgb");
+    let bytes: Vec<u8> = video.frames.iter().flat_map(|f| f.data.clone()).collect();
+    std::fs::write(&raw, bytes).unwrap();
+    let reference = dir.path().join("simd_free.mp4");
+    common::ffmpeg(&[
+        "-cpuflags",
+        "0",
+        "-f",
+        "rawvideo",
+        "-pix_fmt",
+        "rgb24",
+        "-s",
+        "160x120",
+        "-r",
+        "12",
+        "-i",
+        raw.to_str().unwrap(),
+        "-sws_flags",
+        "bicubic+accurate_rnd+bitexact",
+        "-pix_fmt",
+        "yuv420p",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "veryfast",
+        "-crf",
+        "18",
+        "-threads",
+        "1",
+        "-x264-params",
+        "asm=0",
+        reference.to_str().unwrap(),
+    ]);
+    let (a, b) = (cli_yuv(&ours), cli_yuv(&reference));
+    assert_eq!(a.len(), 32 * 160 * 120 * 3 / 2);
+    assert!(
+        a == b,
+        "the benchmark's encode differs from the SIMD-free encode"
+    );
 }

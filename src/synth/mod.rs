@@ -7,7 +7,9 @@
 //! to look matter: a textured background and moving distractors in muted colours, some moving
 //! as fast as the motion targets; the target covers at most 1/16 of the frame (about 2 % by
 //! default) at a random position. Every video is a pure function of (seed, split, index): the
-//! splits draw from disjoint ChaCha streams.
+//! splits draw from disjoint ChaCha streams. The same on any CPU: sines come from the pure-Rust
+//! `libm` rather than the system's, and the encoder avoids CPU-picked kernels
+//! (`video::write_h264`).
 
 pub mod write;
 
@@ -184,7 +186,7 @@ fn target(class: usize, spec: &SynthSpec, rng: &mut ChaCha8Rng) -> Sprite {
         // A slow drift, in any direction: position over time says nothing of the class.
         let a = rng.random_range(0.0..std::f32::consts::TAU);
         let s = rng.random_range(0.0..0.15) * side / span * 4.0;
-        (s * a.cos(), s * a.sin())
+        (s * libm::cosf(a), s * libm::sinf(a))
     } else {
         (vx, vy)
     };
@@ -232,8 +234,8 @@ fn distractors(spec: &SynthSpec, rng: &mut ChaCha8Rng) -> Vec<Sprite> {
                 side,
                 x: rng.random_range(-side..w),
                 y: rng.random_range(-side..h),
-                vx: speed * a.cos(),
-                vy: speed * a.sin(),
+                vx: speed * libm::cosf(a),
+                vy: speed * libm::sinf(a),
             }
         })
         .collect()
@@ -248,8 +250,8 @@ fn background(spec: &SynthSpec, rng: &mut ChaCha8Rng) -> Vec<f32> {
             let f = rng.random_range(0.02..0.12);
             [
                 (i % 3) as f32,
-                f * a.cos(),
-                f * a.sin(),
+                f * libm::cosf(a),
+                f * libm::sinf(a),
                 rng.random_range(0.0..std::f32::consts::TAU),
                 rng.random_range(10.0..28.0),
             ]
@@ -261,7 +263,7 @@ fn background(spec: &SynthSpec, rng: &mut ChaCha8Rng) -> Vec<f32> {
             for c in 0..3 {
                 let mut v = 110.0 + rng.random_range(-12.0..12.0f32);
                 for wv in waves.iter().filter(|wv| wv[0] as usize == c) {
-                    v += wv[4] * (wv[1] * x as f32 + wv[2] * y as f32 + wv[3]).sin();
+                    v += wv[4] * libm::sinf(wv[1] * x as f32 + wv[2] * y as f32 + wv[3]);
                 }
                 out[(y * w + x) * 3 + c] = v;
             }

@@ -1,6 +1,11 @@
 //! Writing videos: RGB frames → H.264 (libx264, yuv420p) in MP4 through FFmpeg, as a camera or
-//! a dataset would store them. Used by the synthetic benchmark (`adalens synth`). One encoder
-//! thread, so the same frames always give the same bytes.
+//! a dataset would store them. Used by the synthetic benchmark (`adalens synth`).
+//!
+//! The same frames give the same bytes on any x86-64 CPU, not only on one machine: one encoder
+//! thread; swscale's RGB→YUV in its bit-exact mode; and x264's `cpu-independent`, which keeps
+//! the float kernels x264 picks by CPU (its macroblock-tree cost with AVX, FMA or AVX-512)
+//! on their C versions. Without the last two, a benchmark made on an AVX-512 CPU and one made
+//! on an AVX2 CPU from the same seed differed in a few videos.
 
 use std::path::Path;
 
@@ -59,6 +64,7 @@ pub fn write_h264(path: &Path, frames: &[RgbFrame], fps: u32, crf: u32) -> Resul
     opts.set("preset", "veryfast");
     opts.set("crf", &crf.to_string());
     opts.set("threads", "1");
+    opts.set("x264-params", "cpu-independent=1");
     let mut enc = enc.open_with(opts).map_err(fail("opening libx264"))?;
     let stream_index = {
         let mut ost = octx.add_stream(codec).map_err(fail("adding the stream"))?;
@@ -78,7 +84,9 @@ pub fn write_h264(path: &Path, frames: &[RgbFrame], fps: u32, crf: u32) -> Resul
         format::Pixel::YUV420P,
         w,
         h,
-        software::scaling::Flags::BICUBIC,
+        software::scaling::Flags::BICUBIC
+            | software::scaling::Flags::ACCURATE_RND
+            | software::scaling::Flags::BITEXACT,
     )
     .map_err(fail("the RGB→YUV converter"))?;
     let mut rgb = frame::Video::new(format::Pixel::RGB24, w, h);
