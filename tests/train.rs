@@ -182,6 +182,7 @@ fn tiny_settings(
         reward: Reward {
             gamma: 0.5,
             cube_sigma: 0.1,
+            policy_entropy: 0.05,
         },
         cube_first,
         train: train

@@ -54,6 +54,11 @@ pub struct TrainArgs {
     /// REINFORCE beside the interpolation gradient; 0: the interpolation gradient alone.
     #[arg(long, default_value_t = 0.2)]
     pub cube_sigma: f64,
+    /// Weight of an entropy bonus on the frame and stage policies, which keeps REINFORCE
+    /// from driving every keep probability to 0 before it learns which videos need more;
+    /// 0: Ada3D's loss as written.
+    #[arg(long, default_value_t = 0.05)]
+    pub policy_entropy: f64,
     /// Stage 2's first epochs (of those --epochs gives it) in which only the cube policy
     /// trains, so that the cubes find the target before the frame and stage policies weigh
     /// what extra frames and 3D stages are worth.
@@ -145,6 +150,9 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
     if !(a.cube_sigma.is_finite() && a.cube_sigma >= 0.0) {
         anyhow::bail!("--cube-sigma {}: must be 0 or more", a.cube_sigma);
     }
+    if !(a.policy_entropy.is_finite() && a.policy_entropy >= 0.0) {
+        anyhow::bail!("--policy-entropy {}: must be 0 or more", a.policy_entropy);
+    }
     if a.epochs[1] > 0 && a.cube_first >= a.epochs[1] {
         anyhow::bail!(
             "--cube-first {} leaves stage 2 ({} epoch(s)) none for the frame and stage policies: \
@@ -189,6 +197,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
         reward: Reward {
             gamma: a.gamma,
             cube_sigma: a.cube_sigma,
+            policy_entropy: a.policy_entropy,
         },
         cube_first: a.cube_first,
         train: train_list

@@ -283,13 +283,24 @@ fn finish_training(
                 for bi in 0..batches {
                     let at = epoch * batches + bi;
                     let cos = (std::f64::consts::PI * at as f64 / total_steps as f64).cos();
-                    opt.set_learning_rate(s.lr[si] * 0.5 * (1.0 + cos));
+                    let decay = 0.5 * (1.0 + cos);
+                    opt.set_learning_rate(s.lr[si] * decay);
+                    // The entropy bonus explores early in stage 2 and fades with the learning
+                    // rate, so the policies end decisive (the test-time threshold is 1/2);
+                    // stage 3 trains eq. 8 as written.
+                    let reward = step::Reward {
+                        policy_entropy: match stage {
+                            Stage::Policy => s.reward.policy_entropy * decay,
+                            _ => 0.0,
+                        },
+                        ..s.reward
+                    };
                     let clips: Vec<&data::Clip> = order[bi * s.batch..(bi + 1) * s.batch]
                         .iter()
                         .map(|&i| &data.clips[i])
                         .collect();
                     let (frames, labels) = data::batch(&clips, &s.config, &run.device)?;
-                    let (loss, st) = step::step(net, stage, &frames, &labels, s.reward, &mut rng)?;
+                    let (loss, st) = step::step(net, stage, &frames, &labels, reward, &mut rng)?;
                     opt.backward_step(&loss)?;
                     sum.loss += st.loss * st.videos as f64;
                     sum.correct += st.correct;

@@ -71,6 +71,13 @@ pub struct Reward {
     /// what each cube adds to the label's log-probability (see [`cube_policy_loss`]).
     #[serde(default)]
     pub cube_sigma: f64,
+    /// Weight β of an entropy bonus on the frame and stage policies in stage 2 (the loss less
+    /// β times the mean entropy of their Bernoulli draws; it fades with the learning rate).
+    /// Without it, REINFORCE can drive every keep probability to 0 within an epoch, after
+    /// which no draw keeps a second frame and the policy never learns that motion needs one
+    /// (README, "Training on another CPU").
+    #[serde(default)]
+    pub policy_entropy: f64,
 }
 
 /// What a step measured.
@@ -276,7 +283,8 @@ fn draw_centres(mean: &[Vec<[f32; 4]>], sigma: f64, rng: &mut ChaCha8Rng) -> Vec
 }
 
 /// −(1/B) Σ_i [(R(u_i) − b_u) log π^f(u_i) + (R(v_i) − b_v) log π^c(v_i)], baselines b the
-/// batch means of the rewards (Ada3D eq. 7 with a baseline).
+/// batch means of the rewards (Ada3D eq. 7 with a baseline), less β (1/B) Σ_i [Σ_t H(m_it) +
+/// Σ_k H(n_ik)], the entropy bonus (`Reward::policy_entropy`).
 fn policy_loss(
     m: &Tensor,
     n: &Tensor,
@@ -309,7 +317,19 @@ fn policy_loss(
     };
     let gu = (log_pi(m, &d.u)? * centred(ru)?)?;
     let gv = (log_pi(n, &d.v)? * centred(rv)?)?;
-    ((gu + gv)?.sum_all()? / b as f64)?.neg()
+    let pg = ((gu + gv)?.sum_all()? / b as f64)?.neg()?;
+    if r.policy_entropy == 0.0 {
+        return Ok(pg);
+    }
+    let entropy = (bernoulli_entropy(m)? + bernoulli_entropy(n)?)?;
+    pg - (entropy * (r.policy_entropy / b as f64))?
+}
+
+/// Σ −p log p − (1 − p) log(1 − p) over every element of `p`.
+fn bernoulli_entropy(p: &Tensor) -> Result<Tensor> {
+    let p = p.clamp(1e-6f32, 1.0 - 1e-6f32)?;
+    let q = (1.0 - &p)?;
+    ((&p * p.log()?)? + (&q * q.log()?)?)?.sum_all()?.neg()
 }
 
 /// One step of `stage` on frames (B·T)×3×S×S with `labels`; returns the loss to minimise.
@@ -477,6 +497,41 @@ mod tests {
             assert_eq!((a[2], a[3]), (0.3, 0.7));
         }
         assert_eq!(draw_centres(&mean, 0.0, &mut rng), mean);
+    }
+
+    /// With every video right at the same cost the advantages are 0, so the bonus alone moves
+    /// the policies: −β·H per video, and a descent step takes a near-certain probability
+    /// back towards 1/2 from either side.
+    #[test]
+    fn the_entropy_bonus_pulls_saturated_policies_back() -> Result<()> {
+        let dev = Device::Cpu;
+        let m = Var::from_vec(vec![0.02f32, 0.98, 0.02, 0.98], (2, 2), &dev)?;
+        let n = Var::from_vec(vec![0.01f32, 0.01], (2, 1), &dev)?;
+        let d = Decisions {
+            plans: vec![],
+            u: Tensor::new(&[[1f32, 0.], [1., 0.]], &dev)?,
+            v: Tensor::new(&[[0f32], [0.]], &dev)?,
+        };
+        let reward = |policy_entropy| Reward {
+            gamma: 0.5,
+            cube_sigma: 0.0,
+            policy_entropy,
+        };
+        let plain = policy_loss(m.as_tensor(), n.as_tensor(), &d, &[true; 2], reward(0.0))?;
+        assert_eq!(plain.to_scalar::<f32>()?, 0.0);
+        let loss = policy_loss(m.as_tensor(), n.as_tensor(), &d, &[true; 2], reward(0.1))?;
+        let h = |p: f32| -p * p.ln() - (1.0 - p) * (1.0 - p).ln();
+        let want = -0.1 * (4.0 * h(0.02) + 2.0 * h(0.01)) / 2.0;
+        assert!((loss.to_scalar::<f32>()? - want).abs() < 1e-6);
+        let grads = loss.backward()?;
+        let gm = grads.get(&m).map(|g| g.to_vec2::<f32>()).transpose()?;
+        let gn = grads.get(&n).map(|g| g.to_vec2::<f32>()).transpose()?;
+        let (gm, gn) = (gm.unwrap_or_default(), gn.unwrap_or_default());
+        for row in &gm {
+            assert!(-row[0] > 0.0 && -row[1] < 0.0, "{gm:?}");
+        }
+        assert!(gn.iter().all(|row| -row[0] > 0.0), "{gn:?}");
+        Ok(())
     }
 
     /// A descent step on the loss moves the centre of the cube that helped towards where it
