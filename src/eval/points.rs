@@ -152,15 +152,20 @@ impl ExitWhere {
     }
 }
 
+/// `n + 1` budgets evenly from the glance alone to every cube, both ends included.
+fn budgets(prep: &PreparedCalibration, n: usize) -> impl Iterator<Item = f64> {
+    let (lo, hi) = prep.fit_cost_range();
+    (0..=n).map(move |i| lo + (hi - lo) * i as f64 / n.max(1) as f64)
+}
+
 /// Twelve budgets from the glance alone to every cube.
 pub fn curve(
     prep: &PreparedCalibration,
     criterion: Criterion,
     seed: u64,
 ) -> Result<Vec<Point>, EvalError> {
-    let (lo, hi) = prep.fit_cost_range();
-    (0..12)
-        .map(|i| at_budget(prep, criterion, lo + (hi - lo) * i as f64 / 11.0, seed))
+    budgets(prep, 11)
+        .map(|b| at_budget(prep, criterion, b, seed))
         .collect()
 }
 
@@ -174,11 +179,9 @@ pub fn least_gflops_reaching(
     top1: f64,
     n: usize,
 ) -> Result<Option<f64>, EvalError> {
-    let (lo, hi) = prep.fit_cost_range();
     let mut least: Option<f64> = None;
-    for i in 0..=n {
+    for budget in budgets(prep, n) {
         // The exit alone: no random-exit baseline is needed here.
-        let budget = lo + (hi - lo) * i as f64 / n.max(1) as f64;
         let e = prep.evaluate(&prep.solve_budget(criterion, budget)?);
         if e.top1 >= top1 - 1e-9 && least.is_none_or(|g| e.gflops < g) {
             least = Some(e.gflops);
