@@ -370,3 +370,38 @@ fn seeking_decodes_only_what_is_needed() {
         "frame 420",
     );
 }
+
+/// A cut made with `-ss … -c copy`: MP4 keeps the packets from the keyframe before the cut and an
+/// edit list that hides them. Our frames must be the CLI's, also when the hidden stretch is
+/// longer than the decoder's reordering slack and when no keyframe is left in the shown part.
+#[test]
+fn stream_copied_cut_with_an_edit_list() {
+    let d = tmp();
+    let long = "testsrc2=size=320x240:rate=25:duration=10";
+    for (gop, keyframes) in [("250", vec![]), ("100", vec![50])] {
+        let src = make_video(
+            d.path(),
+            &format!("long_g{gop}.mp4"),
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                long,
+                "-c:v",
+                "libx264",
+                "-bf",
+                "2",
+                "-g",
+                gop,
+                "-x264-params",
+                "scenecut=0",
+            ],
+        );
+        let cut = d.path().join(format!("cut_g{gop}.mp4"));
+        let (src_s, cut_s) = (src.to_str().unwrap(), cut.to_str().unwrap());
+        ffmpeg(&["-ss", "6", "-i", src_s, "-t", "3", "-c", "copy", cut_s]);
+        let v = check(&cut);
+        // The shown part starts 50 or 150 packets after the keyframe decoding must start from.
+        assert_eq!(v.index().keyframes, keyframes, "{}", cut.display());
+    }
+}

@@ -42,7 +42,7 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<()> {
     let out = calibrate(&model, &entries, a.self_labels, Some(&parts), &progress)?;
     eprintln!();
     for (p, why) in &out.failed {
-        eprintln!("skipped {}: {why}", p.display());
+        eprintln!("{}", super::skipped_line("video", p, why));
     }
     let description = a.description.clone().unwrap_or_else(|| {
         format!(

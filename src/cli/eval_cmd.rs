@@ -59,7 +59,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         eprintln!();
     }
     for (p, why) in &failed {
-        eprintln!("skipped {p}: {why}");
+        eprintln!("{}", super::skipped_line("video", p, why));
     }
     let report = eval::evaluate(&model, &calibration, &results, failed.len(), a.seed)?;
     let command = format!(

@@ -16,3 +16,39 @@ pub mod probe;
 pub mod run_args;
 pub mod synth_cmd;
 pub mod train_cmd;
+
+/// The line naming a video a command left out: `skipped WHAT PATH: why`, the path said once
+/// (video errors already start with it).
+pub(crate) fn skipped_line(what: &str, path: impl AsRef<std::path::Path>, why: &str) -> String {
+    let p = path.as_ref().display().to_string();
+    match why
+        .strip_prefix(&p)
+        .and_then(|rest| rest.strip_prefix(": "))
+    {
+        Some(rest) => format!("skipped {what} {p}: {rest}"),
+        None => format!("skipped {what} {p}: {why}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::skipped_line;
+    use std::path::Path;
+
+    #[test]
+    fn a_skipped_video_is_named_once() {
+        let p = Path::new("/v/a b.mkv");
+        assert_eq!(
+            skipped_line(
+                "training video",
+                p,
+                "/v/a b.mkv: not a media file (End of file)"
+            ),
+            "skipped training video /v/a b.mkv: not a media file (End of file)"
+        );
+        assert_eq!(
+            skipped_line("video", p, "label \"x\" is not a class"),
+            "skipped video /v/a b.mkv: label \"x\" is not a class"
+        );
+    }
+}

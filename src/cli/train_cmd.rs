@@ -225,10 +225,14 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
             progress.set_length(total as u64);
             progress.set_position(done as u64);
             progress.set_message("decoding");
-            if done == total {
-                progress.suspend(|| eprintln!("decoded {total} videos"));
-            }
         }
+        // Said before training starts, so that a bad file is known before the hour it runs.
+        Event::Decoded { clips, failed } => progress.suspend(|| {
+            eprintln!("decoded {clips} of {} training videos", clips + failed.len());
+            for (p, why) in failed {
+                eprintln!("{}", super::skipped_line("training video", p, why));
+            }
+        }),
         Event::Resumed { epochs } => progress.suspend(|| eprintln!("resuming after {epochs} epochs")),
         Event::Step {
             stage,
@@ -269,8 +273,8 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
     };
     let out = train::train(&run, &on)?;
     progress.finish_and_clear();
-    for (p, why) in &out.skipped_videos {
-        eprintln!("skipped {}: {why}", p.display());
+    for (p, why) in &out.skipped_calibration {
+        eprintln!("{}", super::skipped_line("calibration video", p, why));
     }
     println!(
         "{}: trained ({} epochs); calibration set {}; last-step top-1 on the calibration list {}",

@@ -96,6 +96,11 @@ pub enum Event<'a> {
         done: usize,
         total: usize,
     },
+    /// The training videos are in memory: how many decoded, and each that did not, with why.
+    Decoded {
+        clips: usize,
+        failed: &'a [(PathBuf, String)],
+    },
     Step {
         stage: Stage,
         epoch: usize,
@@ -131,7 +136,10 @@ pub struct Trained {
     pub checkpoint: PathBuf,
     pub calibration: PathBuf,
     pub epochs: Vec<EpochLog>,
-    pub skipped_videos: Vec<(PathBuf, String)>,
+    /// Training videos that could not be decoded (none when the run only calibrated), and
+    /// calibration videos that could not be run, each with why.
+    pub skipped_training: Vec<(PathBuf, String)>,
+    pub skipped_calibration: Vec<(PathBuf, String)>,
     /// Last-step top-1 on the calibration list.
     pub calib_accuracy: Option<f64>,
 }
@@ -234,8 +242,12 @@ fn finish_training(
     let mut skipped = Vec::new();
     if progress.epochs.len() < total_epochs {
         let report = |done: usize, total: usize| on(Event::Decoding { done, total });
-        let data = data::load(run.train, classes, &s.config, run.jobs, &report);
-        skipped = data.failed;
+        let mut data = data::load(run.train, classes, &s.config, run.jobs, &report);
+        on(Event::Decoded {
+            clips: data.clips.len(),
+            failed: &data.failed,
+        });
+        skipped = std::mem::take(&mut data.failed);
         if data.clips.len() < s.batch.max(2) {
             return Err(TrainError::Setup(format!(
                 "{} decodable training videos, fewer than one batch of {}",
@@ -361,7 +373,6 @@ fn finish_training(
     let parts = dir.join("calibration.parts");
     let report = |done: usize, total: usize| on(Event::Calibrating { done, total });
     let out = calibrate(&model, run.calib, false, Some(&parts), &report)?;
-    skipped.extend(out.failed);
     let steps = out.set.steps();
     let calib_accuracy = last_step_accuracy(&out.set, steps);
     let set = out.set.with_description(format!(
@@ -380,7 +391,8 @@ fn finish_training(
         checkpoint: run.checkpoint.clone(),
         calibration,
         epochs: progress.epochs,
-        skipped_videos: skipped,
+        skipped_training: skipped,
+        skipped_calibration: out.failed,
         calib_accuracy,
     })
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use ffmpeg_next::ffi;
+use ffmpeg_next::packet::Ref as _;
 use serde::{Deserialize, Serialize};
 
 use super::convert::{FrameConverter, Resize, RgbFrame};
@@ -242,6 +243,8 @@ struct Stream {
     input: ffmpeg_next::format::context::Input,
     decoder: ffmpeg_next::decoder::Video,
     path: std::path::PathBuf,
+    /// Nothing read since the input was opened: it stands at the file's first packet.
+    at_start: bool,
 }
 
 fn open_stream(path: &Path, facts: &StreamFacts, threads: usize) -> Result<Stream, VideoError> {
@@ -271,6 +274,7 @@ fn open_stream(path: &Path, facts: &StreamFacts, threads: usize) -> Result<Strea
         input,
         decoder,
         path: path.to_path_buf(),
+        at_start: true,
     })
 }
 
@@ -371,10 +375,14 @@ fn decode_worker(
             match read_video_packet(&mut st, facts.index, &mut packet) {
                 Some(()) => {
                     send(&mut st, &packet, &mut stats);
-                    position = Some(match by_ts_pos(&packet, index, &by_ts) {
-                        Some(p) => p,
-                        None => position.map_or(0, |p| p + 1),
-                    });
+                    // Packets an edit list cuts off come before frame 0 and have no decode
+                    // position: a long cut-off stretch must not count as going past the frame.
+                    if !is_discarded(&packet) {
+                        position = Some(match by_ts_pos(&packet, index, &by_ts) {
+                            Some(p) => p,
+                            None => position.map_or(0, |p| p + 1),
+                        });
+                    }
                 }
                 None => {
                     let _ = st.decoder.send_eof();
@@ -404,6 +412,7 @@ fn read_video_packet(
     stream: usize,
     packet: &mut ffmpeg_next::Packet,
 ) -> Option<()> {
+    st.at_start = false;
     // Read errors that neither advance nor reach EOF must not spin forever.
     let mut errors = 0;
     loop {
@@ -425,6 +434,13 @@ fn read_video_packet(
             }
         }
     }
+}
+
+/// Whether the demuxer marked the packet as cut off by an edit list (the index gives such
+/// packets no frame number).
+fn is_discarded(packet: &ffmpeg_next::Packet) -> bool {
+    // SAFETY: reading a plain field of a packet we own.
+    unsafe { (*packet.as_ptr()).flags & ffi::AV_PKT_FLAG_DISCARD != 0 }
 }
 
 fn send(st: &mut Stream, packet: &ffmpeg_next::Packet, stats: &mut WorkerStats) {
@@ -464,31 +480,28 @@ fn seek(
     }
     targets.push(i64::MIN); // the start of the file
     for ts in targets {
-        // SAFETY: plain seek on the demuxer we own.
-        let ret = unsafe {
-            ffi::av_seek_frame(
-                st.input.as_mut_ptr(),
-                facts.index as i32,
-                ts,
-                ffi::AVSEEK_FLAG_BACKWARD,
-            )
-        };
-        if ret < 0 {
-            if ts != i64::MIN {
-                continue;
+        if ts == i64::MIN {
+            // The start of the file: open it again rather than seek. Demuxers do not seek to
+            // what an edit list cuts off (MP4's index search skips it), though decoding must
+            // start there when the shown part begins without a keyframe; and some inputs
+            // cannot seek at all.
+            if !st.at_start {
+                st.input = open_input(&st.path)?;
+                st.at_start = true;
             }
-            // Inputs that cannot seek by time at all: rewind the byte stream.
-            // SAFETY: as above.
-            unsafe {
-                ffi::avformat_seek_file(
+        } else {
+            // SAFETY: plain seek on the demuxer we own.
+            let ret = unsafe {
+                ffi::av_seek_frame(
                     st.input.as_mut_ptr(),
-                    -1,
-                    i64::MIN,
-                    0,
-                    0,
-                    ffi::AVSEEK_FLAG_BYTE,
+                    facts.index as i32,
+                    ts,
+                    ffi::AVSEEK_FLAG_BACKWARD,
                 )
             };
+            if ret < 0 {
+                continue;
+            }
         }
         st.decoder.flush();
         // Decoding must begin on a keyframe: skip whatever the demuxer returns before one.
@@ -504,6 +517,11 @@ fn seek(
         }
         if !found {
             continue;
+        }
+        if is_discarded(packet) {
+            // A keyframe before an edit list's start (a stream-copied cut): decoding from it
+            // reaches every frame, and the decoder outputs none of the cut-off ones.
+            return Ok(0);
         }
         match by_ts_pos(packet, index, by_ts) {
             Some(p) if p <= want_pos => {
