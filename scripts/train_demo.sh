@@ -12,6 +12,6 @@ DATA=${DATA:-data/synth}
 RUN=${RUN:-data/run}
 mkdir -p "$RUN"
 "$BIN" synth --out "$DATA" --seed 0 --train 3200 --calib 800 --test 1000
-"$BIN" train --data "$DATA" -o "$RUN/ada3d_focus_synth.safetensors" --epochs 11,6,1 --cube-first 1 --policy-entropy 0.05 --seed 0 --whole-frame --cube-sigma 0.2
+"$BIN" train --data "$DATA" -o "$RUN/ada3d_focus_synth.safetensors" --epochs 11,6,1 --cube-first 1 --policy-entropy 0.1 --seed 0 --whole-frame --cube-sigma 0.2
 "$BIN" eval --checkpoint "$RUN/ada3d_focus_synth.safetensors" --data "$DATA" -o docs/eval_report
 DATA="$DATA" RUN="$RUN" scripts/bundle_demo.sh

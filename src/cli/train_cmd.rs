@@ -57,7 +57,7 @@ pub struct TrainArgs {
     /// Weight of an entropy bonus on the frame and stage policies, which keeps REINFORCE
     /// from driving every keep probability to 0 before it learns which videos need more;
     /// 0: Ada3D's loss as written.
-    #[arg(long, default_value_t = 0.05)]
+    #[arg(long, default_value_t = 0.1)]
     pub policy_entropy: f64,
     /// Stage 2's first epochs (of those --epochs gives it) in which only the cube policy
     /// trains, so that the cubes find the target before the frame and stage policies weigh
