@@ -207,6 +207,7 @@ fn tiny_run<'a>(
         checkpoint: checkpoint.to_path_buf(),
         jobs: 2,
         device: Device::Cpu,
+        stage1_from: None,
     }
 }
 
@@ -423,4 +424,78 @@ fn cube_first_epochs_train_only_the_cube_policy() {
         0.0,
         "the local network trained in stage 2"
     );
+}
+
+/// `stage1_from`: a run that differs only in stage 2 and 3 settings starts from another run's
+/// finished stage 1 and ends with the same weights as if it had run stage 1 itself; a run whose
+/// stage 1 would differ is refused.
+#[test]
+fn a_run_can_start_from_another_runs_stage_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let sizes = SplitSizes {
+        train: 16,
+        calib: 4,
+        test: 1,
+    };
+    let (train_list, calib_list) = tiny_benchmark(&dir.path().join("data"), 6, sizes);
+    let settings = |entropy: f64| {
+        let mut s = tiny_settings(&train_list, 2, [1, 1, 1], 0);
+        s.reward.policy_entropy = entropy;
+        s
+    };
+    let checkpoint = |name: &str| dir.path().join(name).join("m.safetensors");
+    let first = tiny_run(
+        settings(0.05),
+        &train_list,
+        &calib_list,
+        &checkpoint("first"),
+    );
+    train::train(&first, &|_| {}).unwrap();
+
+    let mut reused = tiny_run(
+        settings(0.1),
+        &train_list,
+        &calib_list,
+        &checkpoint("reused"),
+    );
+    reused.stage1_from = Some(checkpoint("first"));
+    let stages_run = std::sync::Mutex::new(Vec::new());
+    let on = |e: Event| {
+        if let Event::Epoch(log) = e {
+            stages_run.lock().unwrap().push(log.stage);
+        }
+    };
+    let out = train::train(&reused, &on).unwrap();
+    assert_eq!(*stages_run.lock().unwrap(), vec![2, 3], "stage 1 ran again");
+    assert_eq!(out.epochs.len(), 3);
+
+    let scratch = tiny_run(
+        settings(0.1),
+        &train_list,
+        &calib_list,
+        &checkpoint("scratch"),
+    );
+    train::train(&scratch, &|_| {}).unwrap();
+    let (a, b) = (
+        tensors(&checkpoint("reused")),
+        tensors(&checkpoint("scratch")),
+    );
+    assert_eq!(a.len(), b.len());
+    for (k, v) in &a {
+        assert_eq!(
+            max_diff(v, &b[k]),
+            0.0,
+            "{k} differs from a run from scratch"
+        );
+    }
+
+    let mut other_seed = tiny_run(
+        tiny_settings(&train_list, 3, [1, 1, 1], 0),
+        &train_list,
+        &calib_list,
+        &checkpoint("other_seed"),
+    );
+    other_seed.stage1_from = Some(checkpoint("first"));
+    let err = train::train(&other_seed, &|_| {}).unwrap_err().to_string();
+    assert!(err.contains("another config, seed"), "{err}");
 }

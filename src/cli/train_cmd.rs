@@ -59,6 +59,11 @@ pub struct TrainArgs {
     /// 0: Ada3D's loss as written.
     #[arg(long, default_value_t = 0.1)]
     pub policy_entropy: f64,
+    /// Start from the finished stage 1 of an earlier run (its checkpoint, with `NAME.train/`
+    /// beside it) instead of training stage 1 again; refused unless that run's config, seed,
+    /// stage-1 epochs, batch, stage-1 learning rate and training list are this run's
+    #[arg(long)]
+    pub stage1_from: Option<PathBuf>,
     /// Stage 2's first epochs (of those --epochs gives it) in which only the cube policy
     /// trains, so that the cubes find the target before the frame and stage policies weigh
     /// what extra frames and 3D stages are worth.
@@ -217,6 +222,7 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
         checkpoint: a.output.clone(),
         jobs: a.jobs,
         device,
+        stage1_from: a.stage1_from.clone(),
     };
     let progress = bar(0, "{msg} {bar:30} {pos}/{len} · {elapsed} · ETA {eta}");
     let on = |e: Event| {

@@ -71,6 +71,20 @@ pub struct Settings {
     pub train: Vec<(String, String)>,
 }
 
+impl Settings {
+    /// Whether a run with `other` computes the same stage 1, weights and logs: stage 1 reads
+    /// only these (its loss has no reward, and each epoch's random stream comes from the seed,
+    /// the stage and the epoch).
+    fn same_stage1(&self, other: &Settings) -> bool {
+        self.config == other.config
+            && self.seed == other.seed
+            && self.epochs[0] == other.epochs[0]
+            && self.batch == other.batch
+            && self.lr[0] == other.lr[0]
+            && self.train == other.train
+    }
+}
+
 /// One finished epoch.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct EpochLog {
@@ -128,6 +142,10 @@ pub struct TrainRun<'a> {
     pub checkpoint: PathBuf,
     pub jobs: usize,
     pub device: Device,
+    /// An earlier run's checkpoint whose finished stage 1 this run starts from, when this
+    /// run differs only in what stages 2 and 3 read (β, γ, σ, their epochs…): stage 1 is most
+    /// of the hour, and it is the same computation.
+    pub stage1_from: Option<PathBuf>,
 }
 
 /// What a finished run wrote and measured.
@@ -225,7 +243,66 @@ pub fn train(run: &TrainRun, on: &(dyn Fn(Event) + Sync)) -> Result<Trained, Tra
             return finish_training(run, &net, m, progress, on, &classes);
         }
     }
+    if let Some(from) = &run.stage1_from {
+        let mut m = map;
+        progress.epochs = reuse_stage1(from, s, &mut m, &dir)?;
+        on(Event::Resumed {
+            epochs: progress.epochs.len(),
+        });
+        return finish_training(run, &net, m, progress, on, &classes);
+    }
     finish_training(run, &net, map, progress, on, &classes)
+}
+
+/// Load the finished stage 1 of the run that wrote `from` into `map`, copy it into this run's
+/// state folder `dir`, and return its epoch logs; refused unless that stage 1 is what `s` would
+/// compute.
+fn reuse_stage1(
+    from: &Path,
+    s: &Settings,
+    map: &mut VarMap,
+    dir: &Path,
+) -> Result<Vec<EpochLog>, TrainError> {
+    let from_dir = state_dir(from);
+    let progress_path = from_dir.join("progress.json");
+    let text = std::fs::read_to_string(&progress_path).map_err(|e| {
+        TrainError::Setup(format!(
+            "--stage1-from {}: no training state beside it ({}: {e})",
+            from.display(),
+            progress_path.display()
+        ))
+    })?;
+    let have: Progress = serde_json::from_str(&text)
+        .map_err(|e| TrainError::Setup(format!("{}: {e}", progress_path.display())))?;
+    if !have.settings.same_stage1(s) {
+        return Err(TrainError::Setup(format!(
+            "--stage1-from {}: its stage 1 ran with another config, seed, stage-1 epochs, batch, \
+             stage-1 learning rate or training list",
+            from.display()
+        )));
+    }
+    let logs: Vec<EpochLog> = have.epochs.into_iter().filter(|e| e.stage == 1).collect();
+    let weights = from_dir.join("stage1.safetensors");
+    if logs.len() != s.epochs[0] || !weights.is_file() {
+        return Err(TrainError::Setup(format!(
+            "--stage1-from {}: its stage 1 has not finished ({} of {} epochs)",
+            from.display(),
+            logs.len(),
+            s.epochs[0]
+        )));
+    }
+    map.load(&weights)?;
+    // This run's own state, as if it had run stage 1 itself: a stop now resumes here.
+    save_vars(map, &dir.join("stage1.safetensors"))?;
+    save_vars(map, &dir.join("state.safetensors"))?;
+    let progress = Progress {
+        settings: s.clone(),
+        epochs: logs.clone(),
+    };
+    let json = serde_json::to_string_pretty(&progress).unwrap_or_default();
+    let path = dir.join("progress.json");
+    crate::fsutil::write_atomic(&path, json.as_bytes()).map_err(io(&path))?;
+    Ok(logs)
 }
 
 fn finish_training(
