@@ -294,15 +294,20 @@ fn reuse_stage1(
     map.load(&weights)?;
     // This run's own state, as if it had run stage 1 itself: a stop now resumes here.
     save_vars(map, &dir.join("stage1.safetensors"))?;
-    save_vars(map, &dir.join("state.safetensors"))?;
     let progress = Progress {
         settings: s.clone(),
-        epochs: logs.clone(),
+        epochs: logs,
     };
-    let json = serde_json::to_string_pretty(&progress).unwrap_or_default();
+    save_state(dir, map, &progress)?;
+    Ok(progress.epochs)
+}
+
+/// The resumable state after an epoch: the weights and the settings with every epoch's log.
+fn save_state(dir: &Path, map: &VarMap, progress: &Progress) -> Result<(), TrainError> {
+    save_vars(map, &dir.join("state.safetensors"))?;
+    let json = serde_json::to_string_pretty(progress).unwrap_or_default();
     let path = dir.join("progress.json");
-    crate::fsutil::write_atomic(&path, json.as_bytes()).map_err(io(&path))?;
-    Ok(logs)
+    crate::fsutil::write_atomic(&path, json.as_bytes()).map_err(io(&path))
 }
 
 fn finish_training(
@@ -417,10 +422,7 @@ fn finish_training(
                 };
                 on(Event::Epoch(&log));
                 progress.epochs.push(log);
-                save_vars(&map, &dir.join("state.safetensors"))?;
-                let json = serde_json::to_string_pretty(&progress).unwrap_or_default();
-                let path = dir.join("progress.json");
-                crate::fsutil::write_atomic(&path, json.as_bytes()).map_err(io(&path))?;
+                save_state(&dir, &map, &progress)?;
                 if epoch + 1 == s.epochs[si] {
                     // The weights each stage ended with, to try later stages' settings from.
                     let kept = dir.join(format!("stage{}.safetensors", stage.number()));
