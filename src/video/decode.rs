@@ -8,12 +8,11 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Mutex;
 
 use ffmpeg_next::ffi;
-use ffmpeg_next::packet::Ref as _;
 use serde::{Deserialize, Serialize};
 
 use super::convert::{FrameConverter, Resize, RgbFrame};
 use super::error::VideoError;
-use super::index::{FrameIndex, OrderSource};
+use super::index::{is_discarded, FrameIndex, OrderSource};
 use super::open::open_input;
 use super::probe::StreamFacts;
 
@@ -434,13 +433,6 @@ fn read_video_packet(
             }
         }
     }
-}
-
-/// Whether the demuxer marked the packet as cut off by an edit list (the index gives such
-/// packets no frame number).
-fn is_discarded(packet: &ffmpeg_next::Packet) -> bool {
-    // SAFETY: reading a plain field of a packet we own.
-    unsafe { (*packet.as_ptr()).flags & ffi::AV_PKT_FLAG_DISCARD != 0 }
 }
 
 fn send(st: &mut Stream, packet: &ffmpeg_next::Packet, stats: &mut WorkerStats) {

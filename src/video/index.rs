@@ -99,6 +99,13 @@ struct RawPacket {
     picture: Option<ffi::AVPictureType>,
 }
 
+/// Whether the demuxer marked the packet as cut off by an edit list: it comes before frame 0
+/// and gets no frame number.
+pub(super) fn is_discarded(packet: &ffmpeg_next::Packet) -> bool {
+    // SAFETY: reading a plain field of a packet we own.
+    unsafe { (*packet.as_ptr()).flags & ffi::AV_PKT_FLAG_DISCARD != 0 }
+}
+
 /// Read every packet of the video stream (no decoding) and order the frames for display.
 pub(crate) fn build(input: &mut Input, facts: &StreamFacts) -> FrameIndex {
     let mut packets = Vec::new();
@@ -109,9 +116,7 @@ pub(crate) fn build(input: &mut Input, facts: &StreamFacts) -> FrameIndex {
         if stream.index() != facts.index {
             continue;
         }
-        // SAFETY: reading plain fields of a packet we own.
-        let flags = unsafe { (*packet.as_ptr()).flags };
-        if flags & ffi::AV_PKT_FLAG_DISCARD != 0 {
+        if is_discarded(&packet) {
             // Edit lists mark packets before the start; the decoder decodes them as references
             // but outputs no frame for them, so they get no frame number.
             continue;
