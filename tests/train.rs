@@ -375,8 +375,12 @@ fn eval_reports_every_target(model: &LoadedModel, cal: &CalibrationSet, data: &P
     let placement = report.placement.as_ref().expect("boxes are known");
     assert!(placement.cube_frames > 0);
     assert!((0.0..=1.0).contains(&placement.learned_hit_rate));
-    let md = report.markdown("adalens eval");
+    let md = report.markdown("adalens eval", "test");
     assert!(md.contains("## Targets") && md.contains("entropy_vs_random_exit"));
+    assert!(
+        md.starts_with("# Evaluation on the test split")
+            && md.contains("videos of the `test` split")
+    );
     assert!(md.contains("| 0.00 | 0.00 | 6.00 | 4.00 |") && md.contains("the largest budget"));
     let json: serde_json::Value = serde_json::to_value(&report).unwrap();
     assert_eq!(json["targets"].as_array().map(Vec::len), Some(6));

@@ -74,7 +74,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     if let Some(dir) = md.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    adalens::fsutil::write_atomic(&md, report.markdown(&command).as_bytes())
+    adalens::fsutil::write_atomic(&md, report.markdown(&command, &a.split).as_bytes())
         .with_context(|| format!("writing {}", md.display()))?;
     let text = serde_json::to_string_pretty(&report)?;
     adalens::fsutil::write_atomic(&json, text.as_bytes())

@@ -57,12 +57,14 @@ impl Report {
         s
     }
 
-    pub fn markdown(&self, command: &str) -> String {
+    /// The report as markdown; `split` names the videos' split (`test`, or `calib` when a
+    /// recipe is chosen on the calibration split).
+    pub fn markdown(&self, command: &str, split: &str) -> String {
         let pct = |x: f64| format!("{:.1}", 100.0 * x);
         let mut s = String::new();
-        s += "# Evaluation of the bundled checkpoint\n\n";
+        s += &format!("# Evaluation on the {split} split\n\n");
         s += &format!(
-            "`{}` on {} test videos ({} failed), decoded from the .mp4 files as the app does.\nMade by:\n\n```\n{command}\n```\n\n",
+            "`{}` on {} videos of the `{split}` split ({} failed), decoded from the .mp4 files as the app does.\nMade by:\n\n```\n{command}\n```\n\n",
             self.checkpoint, self.videos, self.failed
         );
         s += "## Targets\n\n| target | requirement | measured | met |\n|---|---|---|---|\n";
