@@ -220,13 +220,11 @@ pub fn train(run: &TrainRun, on: &(dyn Fn(Event) + Sync)) -> Result<Trained, Tra
     let progress_path = dir.join("progress.json");
     let state_path = dir.join("state.safetensors");
 
-    let map = VarMap::new();
+    let mut map = VarMap::new();
     let net = net::TrainNet::new(c.clone(), &map, &run.device)?;
     init::initialise(&map, s.seed)?;
-    let mut progress = Progress {
-        settings: s.clone(),
-        epochs: Vec::new(),
-    };
+    // Where this run starts: its own saved state, else another run's finished stage 1.
+    let mut earlier = Vec::new();
     if let Ok(text) = std::fs::read_to_string(&progress_path) {
         let have: Progress = serde_json::from_str(&text)
             .map_err(|e| TrainError::Setup(format!("{}: {e}", progress_path.display())))?;
@@ -234,23 +232,22 @@ pub fn train(run: &TrainRun, on: &(dyn Fn(Event) + Sync)) -> Result<Trained, Tra
             return Err(TrainError::OtherRun(dir));
         }
         if !have.epochs.is_empty() {
-            let mut m = map;
-            m.load(&state_path)?;
-            progress.epochs = have.epochs;
-            on(Event::Resumed {
-                epochs: progress.epochs.len(),
-            });
-            return finish_training(run, &net, m, progress, on, &classes);
+            map.load(&state_path)?;
+            earlier = have.epochs;
         }
     }
-    if let Some(from) = &run.stage1_from {
-        let mut m = map;
-        progress.epochs = reuse_stage1(from, s, &mut m, &dir)?;
-        on(Event::Resumed {
-            epochs: progress.epochs.len(),
-        });
-        return finish_training(run, &net, m, progress, on, &classes);
+    if let Some(from) = run.stage1_from.as_ref().filter(|_| earlier.is_empty()) {
+        earlier = reuse_stage1(from, s, &mut map, &dir)?;
     }
+    if !earlier.is_empty() {
+        on(Event::Resumed {
+            epochs: earlier.len(),
+        });
+    }
+    let progress = Progress {
+        settings: s.clone(),
+        epochs: earlier,
+    };
     finish_training(run, &net, map, progress, on, &classes)
 }
 
@@ -293,7 +290,8 @@ fn reuse_stage1(
     }
     map.load(&weights)?;
     // This run's own state, as if it had run stage 1 itself: a stop now resumes here.
-    save_vars(map, &dir.join("stage1.safetensors"))?;
+    let kept = dir.join("stage1.safetensors");
+    std::fs::copy(&weights, &kept).map_err(io(&kept))?;
     let progress = Progress {
         settings: s.clone(),
         epochs: logs,
