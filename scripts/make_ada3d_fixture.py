@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the PyTorch reference of the `ada3d` arch (issue 4) into tests/fixtures/model/.
 
-Written from the Ada3D paper (§3.2, §4.1) and ARCHITECTURE.md §1: a selection network (torchvision
+Written from the Ada3D paper (§3.2, §4.1) and docs/ARCHITECTURE.md §1: a selection network (torchvision
 MobileNetV2 on every frame of the clip, area-downscaled from the 3D network's input, pooled features
 averaged over the frames, two linear heads with a sigmoid: m in [0,1]^T keep frame, n in [0,1]^K keep
 stage 3D), greedy test-time actions (m >= tau_f, at least one frame; n >= tau_s), and the 3D ResNet of

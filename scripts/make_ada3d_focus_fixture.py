@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the PyTorch reference of the `ada3d_focus` arch (issue 4) into tests/fixtures/model/.
 
-Written from ARCHITECTURE.md section 1 and the issue text (there is no official code): a MobileNetV2
+Written from docs/ARCHITECTURE.md section 1 and the issue text (there is no official code): a MobileNetV2
 glance on all T frames (area-downscaled to glance_size) feeds Ada3D's frame and stage heads (features
 averaged over frames, sigmoid), the temporal policy (Uni-AdaFocus Tconv, softmax with temperature over the
 T frames) and the spatial policy (Uni-AdaFocus encoder, 4 sigmoid actions per frame). Kept frames:

@@ -577,7 +577,7 @@ def make_resnet(out_dir, kind, block, layers, width, size=64):
 # ----------------------------------------------------------------------------------------------
 
 class FlopCounter:
-    """Convention of ARCHITECTURE.md section 5 (= how the official Uni-AdaFocus figures come out):
+    """Convention of docs/ARCHITECTURE.md section 5 (= how the official Uni-AdaFocus figures come out):
       conv (1d/2d/3d): output elements per sample * (Cin / groups) * prod(kernel)   (bias not counted)
       linear:          in_features * out_features per sample (per row)              (bias not counted)
       batchnorm (1d/2d/3d): num_features, once per layer per sample (NOT per element / frame / pixel)

@@ -18,7 +18,7 @@ Files (tiny widths: stem 4 channels, layers [1, 2, 2, 2], 5 classes, clips of 8 
   resnet3d_flops.json           FLOPs of full SlowOnly-R50 and I3D-R50 on 8 and 16 frames of 224²,
                                 all stages 3D and all 2D, counted by the same hooks
 
-FLOPs convention (ARCHITECTURE.md §5): conv and linear multiply-adds plus one per BatchNorm channel.
+FLOPs convention (docs/ARCHITECTURE.md §5): conv and linear multiply-adds plus one per BatchNorm channel.
 
 Usage: /opt/pyenv-budget/bin/python scripts/make_resnet3d_fixture.py
 """

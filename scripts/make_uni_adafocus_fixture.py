@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes the PyTorch reference of the whole `uni_adafocus` model (issue 3) into tests/fixtures/model/.
 
-The network is written here from the description in ARCHITECTURE.md section 1/4 and the issue text
+The network is written here from the description in docs/ARCHITECTURE.md section 1/4 and the issue text
 (the official Uni-AdaFocus evaluation path), at reduced widths so the files stay small:
 
   glance   global_CNN      MobileNetV2 (width 0.1), official (tonylins) key layout, feature map + pooled

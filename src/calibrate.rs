@@ -4,82 +4,27 @@
 //! and the evaluation split, so thresholds are never judged on the videos they were fitted to.
 
 use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
 
-use crate::batch::Entry;
+use crate::dataset::{class_index, Entry};
+use crate::fsutil::{ResumableDir, ResumeError};
 use crate::decision::{CalibrationSet, Labels, OutputKind, Role, StepCosts};
 use crate::model::load::LoadedModel;
-use crate::pipeline::{self, RawOutput};
-use crate::video::{Control, Video};
+use crate::runner::{self, RunError};
+use crate::video::Video;
 
 #[derive(Debug, thiserror::Error)]
 pub enum CalibrateError {
-    #[error("{path}: {message}")]
-    List { path: PathBuf, message: String },
+    #[error(transparent)]
+    List(#[from] crate::dataset::DatasetError),
     #[error("no video of the list could be run ({failed} failed)")]
     NothingRan { failed: usize },
     #[error("{0} has no per-step predictions to calibrate an exit on")]
     NoSteps(&'static str),
     #[error(transparent)]
     Decision(#[from] crate::decision::DecisionError),
-    #[error("{path}: {message}")]
-    Parts { path: PathBuf, message: String },
-}
-
-/// One line of a `path,label` list.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ListEntry {
-    pub path: PathBuf,
-    /// A class name or index; `None` when the list has no label column.
-    pub label: Option<String>,
-}
-
-/// Read `path,label` lines (a header line `path,label` is skipped; relative paths are taken
-/// from the list's folder; blank lines and `#` comments ignored).
-pub fn read_list(list: &Path) -> Result<Vec<ListEntry>, CalibrateError> {
-    let err = |message: String| CalibrateError::List {
-        path: list.to_path_buf(),
-        message,
-    };
-    let text = std::fs::read_to_string(list).map_err(|e| err(e.to_string()))?;
-    let base = list.parent().unwrap_or(Path::new("."));
-    let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || (n == 0 && line.starts_with("path")) {
-            continue;
-        }
-        let (p, label) = match line.rsplit_once(',') {
-            Some((p, l)) => (p.trim(), Some(l.trim().to_string())),
-            None => (line, None),
-        };
-        if p.is_empty() {
-            return Err(err(format!("line {}: no path", n + 1)));
-        }
-        let p = Path::new(p);
-        out.push(ListEntry {
-            path: if p.is_absolute() {
-                p.to_path_buf()
-            } else {
-                base.join(p)
-            },
-            label: label.filter(|l| !l.is_empty()),
-        });
-    }
-    if out.is_empty() {
-        return Err(err("lists no videos".into()));
-    }
-    Ok(out)
-}
-
-/// A class index from a label: a class name of the checkpoint or a number below its classes.
-pub fn class_index(label: &str, class_names: &[String], classes: usize) -> Option<u32> {
-    if let Some(i) = class_names.iter().position(|n| n == label) {
-        return Some(i as u32);
-    }
-    label
-        .parse::<u32>()
-        .ok()
-        .filter(|&i| (i as usize) < classes)
+    #[error(transparent)]
+    Parts(#[from] ResumeError),
 }
 
 /// The result: the set, and the videos that could not be used with why.
@@ -98,37 +43,50 @@ pub struct Sample {
     pub label: u32,
 }
 
+/// Why one video gives no sample (the run goes on without it).
+#[derive(Debug, thiserror::Error)]
+pub enum SampleError {
+    #[error("unknown class {0:?}")]
+    UnknownClass(String),
+    #[error("no label (or pass --self-labels)")]
+    NoLabel,
+    #[error(transparent)]
+    Video(#[from] crate::video::VideoError),
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error("{0} clips: calibration videos must be one clip long")]
+    Clips(usize),
+    #[error("{0} has no exit steps")]
+    NoSteps(&'static str),
+    #[error("{found} steps where the checkpoint has {steps}")]
+    Steps { found: usize, steps: usize },
+    #[error("the model made no prediction")]
+    NoPrediction,
+}
+
 /// Run `model` on one video (with the checkpoint's τ_f, τ_s and all cubes) and read off its
 /// sample. With `self_labels`, the label is the model's own prediction after its last step.
-pub fn sample(model: &LoadedModel, e: &Entry, self_labels: bool) -> Result<Sample, String> {
-    let steps = model_steps(model);
+pub fn sample(model: &LoadedModel, e: &Entry, self_labels: bool) -> Result<Sample, SampleError> {
+    let steps = model.config.steps();
     let names = model.config.class_names();
     let classes = names.len();
     let label = match (&e.label, self_labels) {
         (_, true) => None,
-        (Some(l), false) => {
-            Some(class_index(l, &names, classes).ok_or_else(|| format!("unknown class {l:?}"))?)
-        }
-        (None, false) => return Err("no label (or pass --self-labels)".into()),
+        (Some(l), false) => Some(
+            class_index(l, &names, classes).ok_or_else(|| SampleError::UnknownClass(l.clone()))?,
+        ),
+        (None, false) => return Err(SampleError::NoLabel),
     };
-    let run = Video::open(&e.path)
-        .map_err(|e| e.to_string())
-        .and_then(|v| {
-            pipeline::video_input(&v, model, &Control::default()).map_err(|e| e.to_string())
-        })
-        .and_then(|input| pipeline::inspect(model, &input).map_err(|e| e.to_string()))?;
-    let mut logits = match &run.raw {
-        RawOutput::Ada3dFocus(clips) => match clips.as_slice() {
-            [one] => one.step_logits.clone(),
-            _ => {
-                return Err(format!(
-                    "{} clips: calibration videos must be one clip long",
-                    clips.len()
-                ))
-            }
-        },
-        RawOutput::UniAdaFocus(o) => o.step_logits.clone(),
-        RawOutput::Ada3d { .. } => return Err(format!("{} has no exit steps", model.arch())),
+    let video = Video::open(&e.path)?;
+    let knobs = model.config.knobs();
+    let never = AtomicBool::new(false);
+    let run = runner::run_video(model, &video, &knobs, None, &never, &runner::Quiet)?.inspection;
+    if !model.kind().has_early_exit() {
+        return Err(SampleError::NoSteps(model.arch()));
+    }
+    let mut logits = match run.raw.single_clip_steps() {
+        Some(l) => l.to_vec(),
+        None => return Err(SampleError::Clips(run.trace.clips.len())),
     };
     let last_steps = run.trace.clips.first().map(|c| &c.steps[..]).unwrap_or(&[]);
     let mut gflops: Vec<f64> = last_steps.iter().map(|s| s.cumulative_gflops).collect();
@@ -139,14 +97,12 @@ pub fn sample(model: &LoadedModel, e: &Entry, self_labels: bool) -> Result<Sampl
         .map(|t| t.class);
     pad_steps(&mut logits, &mut gflops, steps);
     if logits.len() != steps || gflops.len() != steps {
-        return Err(format!(
-            "{} steps where the checkpoint has {steps}",
-            logits.len()
-        ));
+        return Err(SampleError::Steps {
+            found: logits.len(),
+            steps,
+        });
     }
-    let label = label
-        .or(own)
-        .ok_or_else(|| "the model made no prediction".to_string())?;
+    let label = label.or(own).ok_or(SampleError::NoPrediction)?;
     Ok(Sample {
         path: e.path.display().to_string(),
         logits,
@@ -218,50 +174,27 @@ pub fn calibrate(
     parts: Option<&Path>,
     progress: &dyn Fn(usize, usize),
 ) -> Result<Calibrated, CalibrateError> {
-    let steps = model_steps(model);
+    let steps = model.config.steps();
     if steps <= 1 {
         return Err(CalibrateError::NoSteps(model.arch()));
     }
     let classes = model.config.class_names().len();
-    let part_err = |p: &Path, e: std::io::Error| CalibrateError::Parts {
-        path: p.to_path_buf(),
-        message: e.to_string(),
-    };
-    if let Some(dir) = parts {
-        std::fs::create_dir_all(dir).map_err(|e| part_err(dir, e))?;
-        crate::fsutil::remove_stale_temporaries(dir);
-        // Samples of another checkpoint or labelling must not be mixed in.
-        let settings = serde_json::json!({
-            "checkpoint": model.path.display().to_string(),
-            "self_labels": self_labels,
-        });
-        let path = dir.join("settings.json");
-        match std::fs::read_to_string(&path) {
-            Ok(text) => {
-                let have: Option<serde_json::Value> = serde_json::from_str(&text).ok();
-                if have.as_ref() != Some(&settings) {
-                    return Err(CalibrateError::Parts {
-                        path: dir.to_path_buf(),
-                        message: format!(
-                            "holds the samples of another run ({}); delete it to start afresh",
-                            text.trim()
-                        ),
-                    });
-                }
-            }
-            Err(_) => crate::fsutil::write_atomic(&path, settings.to_string().as_bytes())
-                .map_err(|e| part_err(&path, e))?,
-        }
-    }
+    // Samples of another checkpoint or labelling must not be mixed in.
+    let settings = serde_json::json!({
+        "checkpoint": model.path.display().to_string(),
+        "self_labels": self_labels,
+    });
+    let parts = parts
+        .map(|dir| ResumableDir::open(dir, "settings.json", &settings, &[]))
+        .transpose()?;
     let mut samples = Vec::new();
     let mut failed = Vec::new();
     for (i, e) in entries.iter().enumerate() {
         progress(i, entries.len());
-        let part = parts.map(|d| d.join(format!("{}.json", e.key)));
-        let stored = part
+        let part = format!("{}.json", e.key);
+        let stored = parts
             .as_ref()
-            .and_then(|p| std::fs::read_to_string(p).ok())
-            .and_then(|s| serde_json::from_str::<Sample>(&s).ok())
+            .and_then(|d| d.read_json::<Sample>(&part))
             .filter(|s| {
                 s.path == e.path.display().to_string()
                     && s.logits.len() == steps
@@ -273,14 +206,12 @@ pub fn calibrate(
         }
         match sample(model, e, self_labels) {
             Ok(s) => {
-                if let Some(p) = &part {
-                    let json = serde_json::to_string(&s).unwrap_or_default();
-                    crate::fsutil::write_atomic(p, json.as_bytes())
-                        .map_err(|err| part_err(p, err))?;
+                if let Some(d) = &parts {
+                    d.write(&part, serde_json::to_string(&s).unwrap_or_default().as_bytes())?;
                 }
                 samples.push(s);
             }
-            Err(why) => failed.push((e.path.clone(), why)),
+            Err(why) => failed.push((e.path.clone(), why.to_string())),
         }
     }
     progress(entries.len(), entries.len());
@@ -293,38 +224,3 @@ pub fn calibrate(
     Ok(Calibrated { set, failed })
 }
 
-/// Steps of a checkpoint: the glance and one per cube (patch); 1 for archs without exits.
-pub fn model_steps(model: &LoadedModel) -> usize {
-    use crate::model::config::ModelConfig;
-    match &model.config {
-        ModelConfig::Ada3dFocus(c) => c.num_cubes + 1,
-        ModelConfig::UniAdaFocus(c) => c.num_focus_segments + 1,
-        ModelConfig::Ada3d(_) | ModelConfig::ResNet3d(_) => 1,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn list_reads_header_labels_and_relative_paths() {
-        let dir = tempfile::tempdir().unwrap();
-        let list = dir.path().join("l.csv");
-        std::fs::write(
-            &list,
-            "path,label\na.mp4,diving\n# c\n\n/abs/b.mp4,3\nc.mp4\n",
-        )
-        .unwrap();
-        let e = read_list(&list).unwrap();
-        assert_eq!(e.len(), 3);
-        assert_eq!(e[0].path, dir.path().join("a.mp4"));
-        assert_eq!(e[0].label.as_deref(), Some("diving"));
-        assert_eq!(e[1].path, PathBuf::from("/abs/b.mp4"));
-        assert_eq!(e[2].label, None);
-        let names = vec!["archery".to_string(), "diving".to_string()];
-        assert_eq!(class_index("diving", &names, 5), Some(1));
-        assert_eq!(class_index("3", &names, 5), Some(3));
-        assert_eq!(class_index("7", &names, 5), None);
-    }
-}

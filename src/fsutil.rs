@@ -1,4 +1,6 @@
-//! Writing files so that a reader (or a rerun after a crash) never sees half of one.
+//! Writing files so that a reader (or a rerun after a crash) never sees half of one, and the
+//! folders long runs keep their results in so that a rerun resumes where one stopped
+//! ([`ResumableDir`]: `calibrate --parts`, `batch --out`, `train`'s `NAME.train/`, `synth`).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -49,6 +51,115 @@ pub fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
+/// Why a resumable folder cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum ResumeError {
+    #[error("{path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: unreadable ({message}); delete it to start afresh")]
+    Unreadable { path: PathBuf, message: String },
+    #[error(
+        "{dir}: holds results made with other settings ({have}); this run has {want}. \
+         Use another folder, or delete it to start afresh"
+    )]
+    OtherSettings {
+        dir: PathBuf,
+        have: String,
+        want: String,
+    },
+}
+
+/// A folder a long run writes each finished piece of work into (atomically), beside a
+/// settings file that says what made them. Opening it with other settings is refused, so two
+/// runs never mix in one folder; opening it with the same settings resumes: finished pieces
+/// are read back instead of recomputed.
+#[derive(Debug, Clone)]
+pub struct ResumableDir {
+    root: PathBuf,
+}
+
+impl ResumableDir {
+    /// Create `root` (and `subdirs` in it), delete what a killed run left half-written, and
+    /// check `settings` against `root/settings_file` (written pretty, in `settings`' own field
+    /// order, when absent; compared as JSON values, so formatting does not matter).
+    pub fn open(
+        root: &Path,
+        settings_file: &str,
+        settings: &impl serde::Serialize,
+        subdirs: &[&str],
+    ) -> Result<Self, ResumeError> {
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| ResumeError::Io { path, source }
+        };
+        std::fs::create_dir_all(root).map_err(io(root))?;
+        remove_stale_temporaries(root);
+        // Through the text, as the file is read back: an f32 0.485 goes to a value as
+        // 0.48500001430511475 but is written, and read, as 0.485.
+        let want: serde_json::Value = serde_json::to_string(settings)
+            .and_then(|text| serde_json::from_str(&text))
+            .map_err(|e| ResumeError::Unreadable {
+                path: root.join(settings_file),
+                message: e.to_string(),
+            })?;
+        let path = root.join(settings_file);
+        match std::fs::read_to_string(&path) {
+            Ok(text) => {
+                let have: serde_json::Value =
+                    serde_json::from_str(&text).map_err(|e| ResumeError::Unreadable {
+                        path: path.clone(),
+                        message: e.to_string(),
+                    })?;
+                if have != want {
+                    return Err(ResumeError::OtherSettings {
+                        dir: root.to_path_buf(),
+                        have: have.to_string(),
+                        want: want.to_string(),
+                    });
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let text = serde_json::to_string_pretty(settings).unwrap_or_default();
+                write_atomic(&path, text.as_bytes()).map_err(io(&path))?;
+            }
+            Err(e) => return Err(io(&path)(e)),
+        }
+        // Only a folder of this very run gets its subfolders (and loses its temporaries).
+        for d in subdirs.iter().map(|s| root.join(s)) {
+            std::fs::create_dir_all(&d).map_err(io(&d))?;
+            remove_stale_temporaries(&d);
+        }
+        Ok(Self {
+            root: root.to_path_buf(),
+        })
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// `rel` inside the folder.
+    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.root.join(rel)
+    }
+
+    /// A finished piece, if `rel` holds one that parses (a missing or damaged file is work
+    /// still to do, never an error).
+    pub fn read_json<T: serde::de::DeserializeOwned>(&self, rel: impl AsRef<Path>) -> Option<T> {
+        let text = std::fs::read_to_string(self.path(rel)).ok()?;
+        serde_json::from_str(&text).ok()
+    }
+
+    /// Store a finished piece atomically.
+    pub fn write(&self, rel: impl AsRef<Path>, bytes: &[u8]) -> Result<(), ResumeError> {
+        let path = self.path(rel);
+        write_atomic(&path, bytes).map_err(|source| ResumeError::Io { path, source })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -65,5 +176,36 @@ mod tests {
         let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().flatten().collect();
         assert_eq!(names.len(), 1);
         assert!(write_atomic(&dir.path().join("no/such/dir/x"), b"x").is_err());
+    }
+}
+
+#[cfg(test)]
+mod resumable_tests {
+    use super::*;
+
+    #[test]
+    fn same_settings_resume_and_other_settings_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("run");
+        let a = ResumableDir::open(&root, "settings.json", &serde_json::json!({"k": 1}), &["x"])
+            .unwrap();
+        assert!(root.join("x").is_dir());
+        a.write("x/one.json", b"[1, 2]").unwrap();
+        std::fs::write(root.join(format!("x/{TEMP_PREFIX}9-9-two.json")), b"[").unwrap();
+        // Reformatted settings are the same settings.
+        std::fs::write(root.join("settings.json"), b"{ \"k\" :1 }").unwrap();
+        let b = ResumableDir::open(&root, "settings.json", &serde_json::json!({"k": 1}), &["x"])
+            .unwrap();
+        assert_eq!(b.read_json::<Vec<u32>>("x/one.json"), Some(vec![1, 2]));
+        assert_eq!(b.read_json::<Vec<u32>>("x/missing.json"), None);
+        assert_eq!(std::fs::read_dir(root.join("x")).unwrap().count(), 1);
+        let e = ResumableDir::open(&root, "settings.json", &serde_json::json!({"k": 2}), &[])
+            .unwrap_err();
+        assert!(matches!(e, ResumeError::OtherSettings { .. }), "{e}");
+        assert!(e.to_string().contains("other settings"), "{e}");
+        std::fs::write(root.join("settings.json"), b"{not json").unwrap();
+        let e = ResumableDir::open(&root, "settings.json", &serde_json::json!({"k": 1}), &[])
+            .unwrap_err();
+        assert!(matches!(e, ResumeError::Unreadable { .. }), "{e}");
     }
 }

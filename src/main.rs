@@ -46,8 +46,11 @@ struct Cli {
     #[arg(long, requires = "checkpoint")]
     config: Option<PathBuf>,
     /// Measure N frames of continuous redraw once loaded, print the frame times, and close.
-    #[arg(long, value_name = "N")]
-    frame_stats: Option<usize>,
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
+    frame_stats: Option<u32>,
+    /// What --frame-stats redraws: the playhead stepping every frame, still, or an empty panel.
+    #[arg(long, value_enum, default_value = "moving", requires = "frame_stats")]
+    frame_stats_scene: adalens::app::FrameStatsScene,
 }
 
 #[derive(Subcommand, Debug)]
@@ -100,7 +103,8 @@ fn main() -> ExitCode {
             video: cli.video,
             checkpoint: cli.checkpoint,
             config: cli.config,
-            frame_stats: cli.frame_stats,
+            frame_stats: cli.frame_stats.map(|n| n as usize),
+            frame_stats_scene: cli.frame_stats_scene,
         }),
         Some(Command::Probe(a)) => cli::probe::run(&a),
         Some(Command::Frames(a)) => cli::frames::run(&a),

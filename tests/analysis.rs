@@ -6,12 +6,12 @@ mod common;
 
 use std::sync::atomic::AtomicBool;
 
-use adalens::analysis::{Analysis, Knobs};
 use adalens::calibrate::calibrate;
 use adalens::decision::{Criterion, PreparedCalibration};
+use adalens::model::config::Knobs;
 use adalens::model::load::{ConfigOverrides, LoadedModel};
-use adalens::pipeline;
-use adalens::video::{Control, Video};
+use adalens::runner::{self, Input, Quiet, Session};
+use adalens::video::Video;
 use common::{make_video, model_fixture, open_model};
 
 fn testsrc(dir: &std::path::Path, name: &str, seconds: &str) -> std::path::PathBuf {
@@ -37,8 +37,7 @@ fn reruns_of_a_warm_analysis_equal_fresh_runs() {
     let video = Video::open(testsrc(dir.path(), "a.mp4", "3")).unwrap();
     let ck = model_fixture("ada3d_focus_tiny.safetensors");
     let model = open_model(&ck);
-    let input = pipeline::video_input(&video, &model, &Control::default()).unwrap();
-    let warm = Analysis::start(&model, input.clone()).unwrap();
+    let mut warm = Session::new(&model, Input::plan(&video, &model).unwrap());
     let no = AtomicBool::new(false);
     for (tf, ts) in [(0.5, 0.5), (0.3, 0.7), (0.9, 0.1)] {
         let knobs = Knobs {
@@ -46,26 +45,27 @@ fn reruns_of_a_warm_analysis_equal_fresh_runs() {
             stage_threshold: ts,
             max_cubes: None,
         };
-        let ours = warm.run(&model, &knobs, &no).unwrap().inspection.trace;
+        let ours = warm.run(&knobs, &no, &Quiet).unwrap().inspection.trace;
         let over = ConfigOverrides {
             frame_threshold: Some(tf),
             stage_threshold: Some(ts),
             ..Default::default()
         };
         let fresh_model = LoadedModel::open(&ck, None, &over, &candle_core::Device::Cpu).unwrap();
-        let fresh = pipeline::inspect(&fresh_model, &input).unwrap().trace;
+        let input = Input::plan(&video, &fresh_model).unwrap();
+        let fresh = runner::inspect(&fresh_model, input).unwrap().trace;
         assert_eq!(ours.clips[0].frames, fresh.clips[0].frames, "τ {tf}/{ts}");
         assert_eq!(ours.clips[0].stages, fresh.clips[0].stages);
         assert_eq!(ours.clips[0].cubes, fresh.clips[0].cubes);
         assert_eq!(ours.clips[0].steps, fresh.clips[0].steps);
     }
     // A cube cap keeps the first cubes and their steps, and drops their compute.
-    let all = warm.run(&model, &Knobs::of(&model.config), &no).unwrap();
+    let all = warm.run(&model.config.knobs(), &no, &Quiet).unwrap();
     let capped = Knobs {
         max_cubes: Some(1),
-        ..Knobs::of(&model.config)
+        ..model.config.knobs()
     };
-    let one = warm.run(&model, &capped, &no).unwrap();
+    let one = warm.run(&capped, &no, &Quiet).unwrap();
     let (a, o) = (
         &all.inspection.trace.clips[0],
         &one.inspection.trace.clips[0],
@@ -75,7 +75,7 @@ fn reruns_of_a_warm_analysis_equal_fresh_runs() {
     assert_eq!(o.cubes[..], a.cubes[..o.cubes.len()]);
     assert_eq!(o.steps[..], a.steps[..o.steps.len()]);
     let spent =
-        |r: &adalens::analysis::AnalysisRun| r.breakdown.iter().map(|p| p.gflops).sum::<f64>();
+        |r: &adalens::runner::AnalysisRun| r.breakdown.iter().map(|p| p.gflops).sum::<f64>();
     assert!(spent(&one) < spent(&all));
     let last = a.steps.last().unwrap().cumulative_gflops;
     assert!(

@@ -8,13 +8,12 @@ mod common;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use adalens::analysis::apply_exit;
 use adalens::app::{AdalensApp, Command, Launch, DEMO_CHECKPOINT, DEMO_VIDEO};
 use adalens::decision::trace::DecisionTrace;
 use adalens::decision::{CalibrationSet, Criterion, PreparedCalibration, Split};
 use adalens::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
-use adalens::pipeline;
-use adalens::video::{Control, Video};
+use adalens::runner::{self, Input};
+use adalens::video::Video;
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
@@ -70,32 +69,38 @@ fn settle(h: &mut Harness<'static, AdalensApp>, ready: impl Fn(&AdalensApp) -> b
     }
 }
 
-/// The demo run headless through the library: what the lanes must show.
-fn reference_trace() -> (DecisionTrace, PreparedCalibration) {
-    let model = LoadedModel::open(
-        DEMO_CHECKPOINT,
-        None,
-        &ConfigOverrides::default(),
-        &candle_core::Device::Cpu,
-    )
-    .unwrap();
-    let video = Video::open(DEMO_VIDEO).unwrap();
-    let input = pipeline::video_input(&video, &model, &Control::default()).unwrap();
-    let trace = pipeline::inspect(&model, &input).unwrap().trace;
-    let set = CalibrationSet::load(calibration_sidecar(Path::new(DEMO_CHECKPOINT))).unwrap();
-    (trace, PreparedCalibration::new(set).unwrap())
+/// The demo run headless through the library: what the lanes must show (run once per binary).
+fn reference() -> &'static (DecisionTrace, PreparedCalibration) {
+    static REFERENCE: std::sync::OnceLock<(DecisionTrace, PreparedCalibration)> =
+        std::sync::OnceLock::new();
+    REFERENCE.get_or_init(|| {
+        let model = LoadedModel::open(
+            DEMO_CHECKPOINT,
+            None,
+            &ConfigOverrides::default(),
+            &candle_core::Device::Cpu,
+        )
+        .unwrap();
+        let video = Video::open(DEMO_VIDEO).unwrap();
+        let input = Input::plan(&video, &model).unwrap();
+        let trace = runner::inspect(&model, input).unwrap().trace;
+        let set = CalibrationSet::load(calibration_sidecar(Path::new(DEMO_CHECKPOINT))).unwrap();
+        (trace, PreparedCalibration::new(set).unwrap())
+    })
+}
+
+/// The sampled-frames lane's label for the reference run.
+fn sampled_frames_label() -> String {
+    let frames = || reference().0.clips.iter().flat_map(|c| &c.frames);
+    let (sampled, discarded) = (frames().count(), frames().filter(|f| !f.kept).count());
+    format!("Sampled frames lane: {sampled} sampled frames, {discarded} discarded")
 }
 
 /// The exit step and the computed cubes the budget engine gives for `budget`.
 fn expected_at(trace: &DecisionTrace, prep: &PreparedCalibration, budget: f64) -> (usize, usize) {
     let sol = prep.solve_budget(Criterion::Entropy, budget).unwrap();
     let mut t = trace.clone();
-    apply_exit(
-        &mut t,
-        Criterion::Entropy,
-        &sol.exit_thresholds(),
-        Some(budget),
-    );
+    adalens::ExitRule::from_solution(&sol, Criterion::Entropy, budget).apply(&mut t);
     // The lanes show the first clip's exit and the computed cubes of every clip.
     let exit_of = |c: &adalens::decision::trace::ClipTrace| c.exit.as_ref().unwrap().exit_step;
     let computed = t
@@ -117,27 +122,23 @@ fn has_label(h: &Harness<'static, AdalensApp>, label: &str) {
 }
 
 #[test]
-fn demo_lanes_budget_slider_and_a_corrupt_video() {
-    let (trace, prep) = reference_trace();
+fn each_lane_shows_what_the_headless_run_decided() {
+    let (trace, _) = reference();
     // The demo is four actions in a row: four clips, each with its own decisions.
     let clips = &trace.clips;
     assert_eq!(clips.len(), 4);
-    let frames = || clips.iter().flat_map(|c| &c.frames);
-    let sampled = frames().count();
-    let discarded = frames().filter(|f| !f.kept).count();
-    let cubes: usize = clips.iter().map(|c| c.cubes.len()).sum();
-    let steps: usize = clips.iter().map(|c| c.steps.len()).sum();
     assert!(clips
         .iter()
         .all(|c| !c.cubes.is_empty() && c.steps.len() == c.cubes.len() + 1));
     let clip = &clips[0];
 
-    let mut h = demo_app();
-    has_label(
-        &h,
-        &format!("Sampled frames lane: {sampled} sampled frames, {discarded} discarded"),
-    );
-    let bars = frames().filter(|f| f.keep_prob.is_some()).count();
+    let h = demo_app();
+    has_label(&h, &sampled_frames_label());
+    let bars = clips
+        .iter()
+        .flat_map(|c| &c.frames)
+        .filter(|f| f.keep_prob.is_some())
+        .count();
     has_label(
         &h,
         &format!("Keep probability lane: {bars} bars, tau_f 0.50"),
@@ -162,9 +163,16 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
             clip.cubes.len()
         ),
     );
+}
 
-    // The budget slider at both ends of the calibration range: the exit step and the
-    // solid / hollow cubes follow the budget engine exactly.
+/// The budget slider at both ends of the calibration range and between: the exit step and
+/// the solid / hollow cubes follow the budget engine exactly, and the oracle line beside it.
+#[test]
+fn the_budget_slider_moves_the_exits_as_the_budget_engine_does() {
+    let (trace, prep) = reference();
+    let cubes: usize = trace.clips.iter().map(|c| c.cubes.len()).sum();
+    let steps: usize = trace.clips.iter().map(|c| c.steps.len()).sum();
+    let mut h = demo_app();
     let (lo, hi) = prep.fit_cost_range();
     let mut seen = Vec::new();
     for budget in [lo, hi, (lo + hi) / 2.0] {
@@ -178,7 +186,7 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
             (used - budget).abs() < 1e-4,
             "slider at {used}, asked {budget}"
         );
-        let (exit, computed) = expected_at(&trace, &prep, used);
+        let (exit, computed) = expected_at(trace, prep, used);
         has_label(
             &h,
             &format!("Entropy lane: {steps} steps, exit at step {exit}"),
@@ -219,8 +227,13 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
     );
     // The cheapest budget is the glance alone: every clip stops at step 0.
     assert_eq!(seen[0], 0, "{seen:?}");
-    // Under the GFLOPs breakdown: what every frame, stage and cube of every clip would cost,
-    // more than the learned decisions spend with every cube.
+}
+
+/// Under the GFLOPs breakdown: what every frame, stage and cube of every clip would cost, and
+/// the bar of what the clips spend up to their exits.
+#[test]
+fn the_gflops_lines_add_up_to_what_each_clip_spends() {
+    let h = demo_app();
     let d = h.state().decisions.as_ref().unwrap();
     let every_part: f64 = d.breakdown.iter().map(|p| p.gflops).sum();
     assert!(
@@ -254,9 +267,14 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
         at_exits / clips as f64
     );
     assert!(h.query_by_label_contains(&bar).is_some(), "{bar}");
+}
 
-    // Moving τ_f off the checkpoint's own value: the side panel says the budget's η_t come from
-    // a calibration set made at the own values, and the run keeps every frame.
+/// Moving τ_f off the checkpoint's own value: the side panel says the budget's η_t come from a
+/// calibration set made at the own values, and the run keeps every frame; the checkpoint's own
+/// values come back with one click.
+#[test]
+fn tau_f_off_the_checkpoints_value_reruns_and_flags_the_calibration() {
+    let mut h = demo_app();
     assert!(h
         .query_by_label_contains("made at τ_f 0.50, τ_s 0.50")
         .is_none());
@@ -279,14 +297,17 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
         .clips
         .iter()
         .all(|c| c.frames.iter().all(|f| f.kept)));
-    // Back to the checkpoint's own values for what follows.
     h.get_by_label("Checkpoint's own values").click();
     settle(&mut h, ran_at_tau_f(0.5));
     assert!(h
         .query_by_label_contains("made at τ_f 0.50, τ_s 0.50")
         .is_none());
+}
 
-    // A corrupt video: a readable error, and the demo stays loaded with its decisions.
+/// A corrupt video: a readable error, and the demo stays loaded with its decisions.
+#[test]
+fn a_corrupt_video_is_an_error_and_the_demo_stays() {
+    let mut h = demo_app();
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("corrupt.mp4");
     std::fs::write(&bad, b"this is not a video, only text with an .mp4 name").unwrap();
@@ -304,10 +325,7 @@ fn demo_lanes_budget_slider_and_a_corrupt_video() {
         .path()
         .ends_with(DEMO_VIDEO));
     assert!(app.decisions.is_some());
-    has_label(
-        &h,
-        &format!("Sampled frames lane: {sampled} sampled frames, {discarded} discarded"),
-    );
+    has_label(&h, &sampled_frames_label());
 }
 
 #[test]
@@ -369,7 +387,7 @@ fn after_a_cancel_a_new_checkpoint_still_gets_its_thumbnails() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/ada3d_tiny.safetensors");
     h.state_mut().push(Command::OpenCheckpoint(ck));
     settle(&mut h, |a| {
-        a.model.as_ref().is_some_and(|m| m.info.arch == "ada3d")
+        a.model.as_ref().is_some_and(|m| m.info.arch == adalens::Arch::Ada3d)
             && a.decisions
                 .as_ref()
                 .is_some_and(|d| d.trace.arch == "ada3d")

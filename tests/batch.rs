@@ -168,53 +168,92 @@ fn killed_run_resumes_to_the_uninterrupted_result() {
     );
 }
 
-#[test]
-fn shards_union_equals_the_whole_and_bad_videos_are_reported() {
-    let dir = tempfile::tempdir().unwrap();
-    let list = dataset(dir.path(), 8);
-    let ck = checkpoint();
-    let (whole, sharded) = (dir.path().join("whole"), dir.path().join("sharded"));
-    ok(adalens(&[
-        "batch",
-        s(&list),
-        "--checkpoint",
-        s(&ck),
-        "--out",
-        s(&whole),
-        "--jobs",
-        "2",
-        "--budget",
-        "0.013",
-    ]));
-    // Each shard as a separate job of an array would run it (same folder, shared storage).
-    for i in 0..3 {
-        let shard = format!("{i}/3");
+/// The run the tests below share: 8 videos (one corrupt) in one unsharded run at budget 0.013.
+struct WholeRun {
+    dir: tempfile::TempDir,
+    list: PathBuf,
+    whole: PathBuf,
+}
+
+const BUDGET: &str = "0.013";
+
+fn whole_run() -> &'static WholeRun {
+    static RUN: std::sync::OnceLock<WholeRun> = std::sync::OnceLock::new();
+    RUN.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dataset(dir.path(), 8);
+        let whole = dir.path().join("whole");
+        let ck = checkpoint();
         ok(adalens(&[
             "batch",
             s(&list),
             "--checkpoint",
             s(&ck),
             "--out",
-            s(&sharded),
+            s(&whole),
+            "--jobs",
+            "2",
+            "--budget",
+            BUDGET,
+        ]));
+        WholeRun { dir, list, whole }
+    })
+}
+
+/// Shards `which` of 3 of the shared list into `out`, each as a separate job of an array
+/// would run it (same folder, shared storage).
+fn run_shards(out: &Path, which: &[usize]) {
+    let (w, ck) = (whole_run(), checkpoint());
+    for i in which {
+        let shard = format!("{i}/3");
+        ok(adalens(&[
+            "batch",
+            s(&w.list),
+            "--checkpoint",
+            s(&ck),
+            "--out",
+            s(out),
             "--shard",
             &shard,
             "--budget",
-            "0.013",
+            BUDGET,
         ]));
-        assert!(sharded.join(format!("summary.shard-{i}-of-3.csv")).exists());
+        assert!(out.join(format!("summary.shard-{i}-of-3.csv")).exists());
     }
-    assert!(!sharded.join("summary.csv").exists());
+    assert!(!out.join("summary.csv").exists());
+}
+
+#[test]
+fn the_shards_union_equals_the_whole_run() {
+    let w = whole_run();
+    let dir = tempfile::tempdir().unwrap();
+    let sharded = dir.path().join("sharded");
+    run_shards(&sharded, &[0, 1, 2]);
     let text = ok(adalens(&["merge", s(&sharded)]));
     assert!(text.contains("8 videos"), "{text}");
-    assert_eq!(results(&sharded), results(&whole));
-    let summary = std::fs::read_to_string(whole.join("summary.csv")).unwrap();
+    assert_eq!(results(&sharded), results(&w.whole));
     assert_eq!(
         std::fs::read_to_string(sharded.join("summary.csv")).unwrap(),
-        summary
+        std::fs::read_to_string(w.whole.join("summary.csv")).unwrap()
     );
+}
 
-    // The corrupt video: a row with its error; every other video finished, with its exit
-    // step under the budget's thresholds and its top-1.
+#[test]
+fn a_merge_with_a_shard_missing_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let sharded = dir.path().join("sharded");
+    run_shards(&sharded, &[0, 2]);
+    let o = adalens(&["merge", s(&sharded)]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("1/3"));
+}
+
+/// The corrupt video: a row with its error; every other video finished, with its exit step
+/// under the budget's thresholds and its top-1.
+#[test]
+fn the_summary_reports_the_bad_video_and_each_others_exit() {
+    let w = whole_run();
+    let summary = std::fs::read_to_string(w.whole.join("summary.csv")).unwrap();
     let rows: Vec<Vec<&str>> = summary
         .lines()
         .skip(1)
@@ -225,70 +264,59 @@ fn shards_union_equals_the_whole_and_bad_videos_are_reported() {
         if r[1].ends_with("v004.mp4") {
             assert_eq!(r[3], "failed");
             assert!(r[4].contains("v004.mp4"), "{r:?}");
-        } else {
-            assert_eq!(r[3], "ok", "{r:?}");
-            let trace = DecisionTrace::from_json(
-                &std::fs::read_to_string(
-                    whole.join("traces").join(
-                        Path::new(r[1])
-                            .strip_prefix(dir.path())
-                            .unwrap()
-                            .to_str()
-                            .unwrap()
-                            .replace('/', "__")
-                            + ".json",
-                    ),
-                )
-                .unwrap(),
-            )
-            .unwrap();
-            let exit = trace.clips[0].exit.as_ref().unwrap();
-            assert_eq!(r[5], exit.exit_step.to_string());
-            assert_eq!(exit.budget, Some(0.013));
-            assert_eq!(r[6], trace.clips[0].steps.len().to_string());
-            assert_eq!(
-                r[8],
-                trace.clips[0]
-                    .frames
-                    .iter()
-                    .filter(|f| f.kept)
-                    .count()
-                    .to_string()
-            );
-            assert_eq!(
-                r[13],
-                trace.clips[0].steps[exit.exit_step].top[0]
-                    .class
-                    .to_string()
-            );
+            continue;
         }
+        assert_eq!(r[3], "ok", "{r:?}");
+        let key = Path::new(r[1])
+            .strip_prefix(w.dir.path())
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .replace('/', "__");
+        let trace = DecisionTrace::from_json(
+            &std::fs::read_to_string(w.whole.join("traces").join(key + ".json")).unwrap(),
+        )
+        .unwrap();
+        let clip = &trace.clips[0];
+        let exit = clip.exit.as_ref().unwrap();
+        assert_eq!(r[5], exit.exit_step.to_string());
+        assert_eq!(exit.budget, Some(0.013));
+        assert_eq!(r[6], clip.steps.len().to_string());
+        let kept = clip.frames.iter().filter(|f| f.kept).count();
+        assert_eq!(r[8], kept.to_string());
+        assert_eq!(r[13], clip.steps[exit.exit_step].top[0].class.to_string());
     }
+}
 
-    // A merge with a shard missing is refused.
-    std::fs::remove_file(sharded.join("summary.shard-1-of-3.csv")).unwrap();
-    let o = adalens(&["merge", s(&sharded)]);
-    assert!(!o.status.success());
-    assert!(String::from_utf8_lossy(&o.stderr).contains("1/3"));
-    // Other settings into the same folder are refused rather than mixed.
+#[test]
+fn other_settings_into_the_same_folder_are_refused_rather_than_mixed() {
+    let w = whole_run();
+    let before = results(&w.whole);
     let o = adalens(&[
         "batch",
-        s(&list),
+        s(&w.list),
         "--checkpoint",
-        s(&ck),
+        s(&checkpoint()),
         "--out",
-        s(&whole),
+        s(&w.whole),
         "--max-cubes",
         "1",
     ]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"));
-    // A folder instead of a list: the videos found in it.
+    assert_eq!(results(&w.whole), before);
+}
+
+#[test]
+fn a_folder_instead_of_a_list_runs_the_videos_found_in_it() {
+    let w = whole_run();
+    let dir = tempfile::tempdir().unwrap();
     let from_dir = dir.path().join("from_dir");
     let text = ok(adalens(&[
         "batch",
-        s(&dir.path().join("videos")),
+        s(&w.dir.path().join("videos")),
         "--checkpoint",
-        s(&ck),
+        s(&checkpoint()),
         "--out",
         s(&from_dir),
     ]));

@@ -8,8 +8,8 @@ mod common;
 use adalens::model::ada3d::Ada3d;
 use adalens::model::checkpoint::StateDict;
 use adalens::model::load::{ConfigOverrides, LoadedModel, Network};
-use adalens::pipeline;
-use candle_core::{Device, Tensor};
+use adalens::runner::{self, Input};
+use candle_core::Tensor;
 use common::{assert_close, model_fixture as fixture, open_model};
 use serde_json::Value;
 
@@ -22,7 +22,7 @@ fn ada3d(model: &LoadedModel) -> &Ada3d {
 
 fn io() -> (std::collections::HashMap<String, Tensor>, Value) {
     let path = fixture("ada3d_tiny_io.safetensors");
-    let tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    let tensors = candle_core::safetensors::load(&path, &common::device()).unwrap();
     let meta = serde_json::from_str(&StateDict::load(&path).unwrap().metadata["cases"]).unwrap();
     (tensors, meta)
 }
@@ -38,8 +38,8 @@ fn check_model(model: &LoadedModel) {
     let policies = net.policies(&clips).unwrap();
     let m: Vec<Vec<f32>> = policies.iter().map(|p| p.frame_probs.clone()).collect();
     let n: Vec<Vec<f32>> = policies.iter().map(|p| p.stage_probs.clone()).collect();
-    assert_close("m", &Tensor::new(m, &Device::Cpu).unwrap(), &io["m"]);
-    assert_close("n", &Tensor::new(n, &Device::Cpu).unwrap(), &io["n"]);
+    assert_close("m", &Tensor::new(m, &common::device()).unwrap(), &io["m"]);
+    assert_close("n", &Tensor::new(n, &common::device()).unwrap(), &io["n"]);
     let selection = meta["selection_flops_per_clip"].as_u64().unwrap();
     for case in ["a", "b"] {
         let c = &meta[case];
@@ -59,7 +59,7 @@ fn check_model(model: &LoadedModel) {
             assert_eq!(flops, selection + backbone, "case {case} clip {i}: FLOPs");
         }
         let logits: Vec<Vec<f32>> = runs.iter().map(|r| r.logits.clone()).collect();
-        let logits = Tensor::new(logits, &Device::Cpu).unwrap();
+        let logits = Tensor::new(logits, &common::device()).unwrap();
         assert_close(
             &format!("case {case} logits"),
             &logits,
@@ -95,9 +95,9 @@ fn ada3d_pyslowfast_file_with_sidecar_matches_pytorch() {
 #[test]
 fn inspection_trace_holds_every_clip() {
     let model = open_model(fixture("ada3d_tiny.safetensors"));
-    let input = pipeline::tensor_input(&fixture("ada3d_tiny_io.safetensors"), &model).unwrap();
+    let input = Input::from_tensor_file(&fixture("ada3d_tiny_io.safetensors"), &model).unwrap();
     assert_eq!((input.clips(), input.clip_len), (2, 8));
-    let ins = pipeline::inspect(&model, &input).unwrap();
+    let ins = runner::inspect(&model, input).unwrap();
     let (io, _) = io();
     let kept = rows(&io["a_kept"]);
     assert_eq!(ins.trace.arch, "ada3d");
@@ -135,7 +135,7 @@ fn bare_pyslowfast_checkpoint_opens_as_resnet3d() {
     let net = ada3d(&model);
     assert!(!net.has_selection());
     let path = fixture("resnet3d_tiny_io.safetensors");
-    let io = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    let io = candle_core::safetensors::load(&path, &common::device()).unwrap();
     let clips = io["input"]
         .permute((0, 2, 1, 3, 4))
         .unwrap()
@@ -147,7 +147,7 @@ fn bare_pyslowfast_checkpoint_opens_as_resnet3d() {
         .iter()
         .all(|r| r.kept.len() == 8 && r.stages_3d == [true; 5]));
     let logits: Vec<Vec<f32>> = runs.iter().map(|r| r.logits.clone()).collect();
-    let logits = Tensor::new(logits, &Device::Cpu).unwrap();
+    let logits = Tensor::new(logits, &common::device()).unwrap();
     assert_close("resnet3d logits", &logits, &io["i3d_all3d_logits"]);
 }
 
@@ -163,7 +163,7 @@ fn a_wrong_backbone_width_is_a_key_error() {
             .unwrap();
     cfg["backbone"]["width"] = 8.into();
     std::fs::write(dir.path().join("x.json"), cfg.to_string()).unwrap();
-    let err = LoadedModel::open(&ck, None, &ConfigOverrides::default(), &Device::Cpu)
+    let err = LoadedModel::open(&ck, None, &ConfigOverrides::default(), &common::device())
         .unwrap_err()
         .to_string();
     assert!(
@@ -178,7 +178,7 @@ fn a_wrong_backbone_width_is_a_key_error() {
 #[test]
 fn flags_and_frames_that_do_not_fit_are_named() {
     let open_with = |over: ConfigOverrides| {
-        LoadedModel::open(fixture("ada3d_tiny.pyth"), None, &over, &Device::Cpu)
+        LoadedModel::open(fixture("ada3d_tiny.pyth"), None, &over, &common::device())
             .map(|_| ())
             .unwrap_err()
             .to_string()
@@ -208,9 +208,9 @@ fn flags_and_frames_that_do_not_fit_are_named() {
     let model = open_model(fixture("ada3d_tiny.pyth"));
     let dir = tempfile::tempdir().unwrap();
     let small = dir.path().join("small.safetensors");
-    let frames = Tensor::zeros((8, 3, 16, 16), candle_core::DType::F32, &Device::Cpu).unwrap();
+    let frames = Tensor::zeros((8, 3, 16, 16), candle_core::DType::F32, &common::device()).unwrap();
     candle_core::safetensors::save(&[("frames", frames)].into_iter().collect(), &small).unwrap();
-    let err = pipeline::tensor_input(&small, &model)
+    let err = Input::from_tensor_file(&small, &model)
         .unwrap_err()
         .to_string();
     assert!(

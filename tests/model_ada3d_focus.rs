@@ -8,7 +8,7 @@ mod common;
 
 use adalens::model::ada3d_focus::Ada3dFocus;
 use adalens::model::load::{LoadedModel, Network};
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use common::{assert_close, max_rel_err, model_fixture as fixture, open_model};
 
 fn net(model: &LoadedModel) -> &Ada3dFocus {
@@ -19,13 +19,13 @@ fn net(model: &LoadedModel) -> &Ada3dFocus {
 }
 
 fn io(name: &str) -> std::collections::HashMap<String, Tensor> {
-    candle_core::safetensors::load(fixture(&format!("{name}_io.safetensors")), &Device::Cpu)
+    candle_core::safetensors::load(fixture(&format!("{name}_io.safetensors")), &common::device())
         .unwrap()
 }
 
 /// (u8 / 255 − mean) / std, in PyTorch's operation order.
 fn frames(io: &std::collections::HashMap<String, Tensor>, net: &Ada3dFocus) -> Tensor {
-    let dev = Device::Cpu;
+    let dev = common::device();
     let c = &net.config;
     let x = io["frames_u8"].to_dtype(DType::F32).unwrap();
     let x = x
@@ -57,7 +57,7 @@ fn check_model(model: &LoadedModel, name: &str) {
     let net = net(model);
     let io = io(name);
     let x = frames(&io, net);
-    let dev = Device::Cpu;
+    let dev = common::device();
     // One glance for both threshold pairs (inspection mode's cache).
     let cache = net.glance(&x).unwrap();
     let v1 = |v: &[f32]| Tensor::new(v, &dev).unwrap();
@@ -175,8 +175,8 @@ fn deployment_stops_at_the_exit_step() {
         let run = net.deploy(&x, tau_f, tau_s, &eta).unwrap();
         assert_eq!(run.exit_step, exit);
         assert_eq!(run.step_logits.len(), exit + 1);
-        let ours = Tensor::new(run.step_logits.clone(), &Device::Cpu).unwrap();
-        let want = Tensor::new(full.step_logits[..=exit].to_vec(), &Device::Cpu).unwrap();
+        let ours = Tensor::new(run.step_logits.clone(), &common::device()).unwrap();
+        let want = Tensor::new(full.step_logits[..=exit].to_vec(), &common::device()).unwrap();
         let e = max_rel_err(&ours, &want);
         assert!(e < 1e-5, "exit {exit}: {e:.2e}");
         assert!((run.gflops - full.step_gflops[exit]).abs() < 1e-12);
@@ -220,7 +220,7 @@ fn a_wrong_spatial_block_is_a_readable_error() {
             fixture("ada3d_focus_tiny_tap.safetensors"),
             Some(&config),
             &adalens::model::load::ConfigOverrides::default(),
-            &Device::Cpu,
+            &common::device(),
         )
         .err()
         .map(|e| e.to_string())

@@ -7,7 +7,7 @@ mod common;
 use adalens::model::backbones::mobilenet_v2::MobileNetV2;
 use adalens::model::backbones::resnet::{Block, ResNet};
 use adalens::model::checkpoint::{CheckpointError, StateDict};
-use candle_core::{DType, Device};
+use candle_core::DType;
 
 use common::{max_rel_err as max_rel, model_fixture as fixture};
 
@@ -28,9 +28,9 @@ fn pth_tar_equals_safetensors_and_runs_the_network() {
             assert_eq!(max_rel(u, t), 0.0, "{name}");
         }
     }
-    let net = MobileNetV2::new(0.1, Some(10), pth.var_builder(DType::F32, &Device::Cpu)).unwrap();
+    let net = MobileNetV2::new(0.1, Some(10), pth.var_builder(DType::F32, &common::device())).unwrap();
     let io =
-        candle_core::safetensors::load(fixture("mobilenet_v2_w010_io.safetensors"), &Device::Cpu)
+        candle_core::safetensors::load(fixture("mobilenet_v2_w010_io.safetensors"), &common::device())
             .unwrap();
     let (f, _) = net.features_and_pooled(&io["input"]).unwrap();
     assert!(max_rel(&f, &io["features"]) < 1e-4);
@@ -44,12 +44,12 @@ fn resnet_from_pth_tar() {
         [2, 1, 1, 1],
         6.0 / 64.0,
         Some(10),
-        sd.var_builder(DType::F32, &Device::Cpu),
+        sd.var_builder(DType::F32, &common::device()),
     )
     .unwrap();
     let io = candle_core::safetensors::load(
         fixture("resnet_bottleneck_base6_io.safetensors"),
-        &Device::Cpu,
+        &common::device(),
     )
     .unwrap();
     let logits = candle_core::Module::forward(&net, &io["input"]).unwrap();
@@ -93,7 +93,7 @@ fn broken_files_get_clear_errors() {
 #[test]
 fn a_network_wider_than_the_checkpoint_is_an_error_not_random_weights() {
     let sd = StateDict::load(fixture("mobilenet_v2_w010.pth.tar")).unwrap();
-    let e = MobileNetV2::new(1.0, Some(10), sd.var_builder(DType::F32, &Device::Cpu)).unwrap_err();
+    let e = MobileNetV2::new(1.0, Some(10), sd.var_builder(DType::F32, &common::device())).unwrap_err();
     assert!(e.to_string().contains("shape"), "{e}");
 }
 
@@ -128,15 +128,15 @@ fn official_adafocus_mobilenet_names_load_the_same_network() {
             && renamed.contains_key("classifier.weight")
     );
     sd.tensors = renamed;
-    let vb = sd.var_builder(DType::F32, &Device::Cpu);
+    let vb = sd.var_builder(DType::F32, &common::device());
     let net = MobileNetV2::with_naming(0.1, Some(10), Naming::AdaFocus, vb).unwrap();
     let io =
-        candle_core::safetensors::load(fixture("mobilenet_v2_w010_io.safetensors"), &Device::Cpu)
+        candle_core::safetensors::load(fixture("mobilenet_v2_w010_io.safetensors"), &common::device())
             .unwrap();
     let logits = candle_core::Module::forward(&net, &io["input"]).unwrap();
     assert!(max_rel(&logits, &io["logits"]) < 1e-4);
     // and torchvision naming on official keys fails, naming a missing tensor
-    let e = MobileNetV2::new(0.1, Some(10), sd.var_builder(DType::F32, &Device::Cpu)).unwrap_err();
+    let e = MobileNetV2::new(0.1, Some(10), sd.var_builder(DType::F32, &common::device())).unwrap_err();
     assert!(
         e.to_string().contains("features.1.conv.0.0.weight")
             || e.to_string().contains("cannot find"),

@@ -4,13 +4,13 @@
 mod common;
 
 use adalens::model::conv3d::Conv3d;
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use common::{max_rel_err, model_fixture};
 
 #[test]
 fn conv3d_matches_torch_on_every_fixture_case() {
     let path = model_fixture("conv3d.safetensors");
-    let tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    let tensors = candle_core::safetensors::load(&path, &common::device()).unwrap();
     let bytes = std::fs::read(&path).unwrap();
     let (_, meta) = safetensors::SafeTensors::read_metadata(&bytes).unwrap();
     let cases: Vec<serde_json::Value> =
@@ -57,7 +57,7 @@ fn conv3d_matches_torch_on_every_fixture_case() {
 
 #[test]
 fn centre_tap_is_a_2d_convolution_of_the_same_frames() {
-    let dev = Device::Cpu;
+    let dev = common::device();
     let x = Tensor::randn(0f32, 1.0, (1, 2, 5, 6, 6), &dev).unwrap();
     let w = Tensor::randn(0f32, 1.0, (3, 2, 3, 3, 3), &dev).unwrap();
     let conv = Conv3d::new(w.clone(), None, [1, 1, 1], [1, 1, 1]).unwrap();

@@ -1,5 +1,5 @@
 //! FLOPs of the backbones equal the official Uni-AdaFocus reference figures exactly
-//! (ARCHITECTURE.md §5): conv multiply-adds plus one per BatchNorm channel, no classifier.
+//! (docs/ARCHITECTURE.md §5): conv multiply-adds plus one per BatchNorm channel, no classifier.
 
 use adalens::model::backbones::mobilenet_v2::{make_divisible, MobileNetV2};
 use adalens::model::backbones::resnet::{depth_layout, ResNet};

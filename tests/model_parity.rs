@@ -6,19 +6,19 @@ mod common;
 
 use adalens::model::backbones::mobilenet_v2::MobileNetV2;
 use adalens::model::backbones::resnet::{Block, ResNet};
-use candle_core::{DType, Device, Module, Tensor};
+use candle_core::{DType, Module, Tensor};
 use candle_nn::VarBuilder;
 use common::{assert_close, model_fixture as fixture};
 
 fn weights(name: &str) -> VarBuilder<'static> {
     // SAFETY: the fixture file is not modified while mapped.
     unsafe {
-        VarBuilder::from_mmaped_safetensors(&[fixture(name)], DType::F32, &Device::Cpu).unwrap()
+        VarBuilder::from_mmaped_safetensors(&[fixture(name)], DType::F32, &common::device()).unwrap()
     }
 }
 
 fn io(name: &str) -> std::collections::HashMap<String, Tensor> {
-    candle_core::safetensors::load(fixture(name), &Device::Cpu).unwrap()
+    candle_core::safetensors::load(fixture(name), &common::device()).unwrap()
 }
 
 /// Features, pooled vector and logits against the io fixture.

@@ -4,13 +4,13 @@
 mod common;
 
 use adalens::model::patch::{affine_patches, region_from_action, theta_for_region};
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use common::{max_abs, max_rel_err, model_fixture};
 
 #[test]
 fn patches_match_grid_sample_and_the_official_box_formula() {
     let path = model_fixture("grid_sample.safetensors");
-    let t = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    let t = candle_core::safetensors::load(&path, &common::device()).unwrap();
     let (input, theta_ref, actions, boxes) = (&t["input"], &t["theta"], &t["actions"], &t["boxes"]);
     let (b, _, h, w) = input.dims4().unwrap();
     // The box formula: actions → region → theta equal the fixture's.
@@ -24,7 +24,7 @@ fn patches_match_grid_sample_and_the_official_box_formula() {
         }
         thetas.extend(theta_for_region(r, (h, w)).concat());
     }
-    let theta = Tensor::from_vec(thetas, (b, 2, 3), &Device::Cpu).unwrap();
+    let theta = Tensor::from_vec(thetas, (b, 2, 3), &common::device()).unwrap();
     let dt = max_abs(&(&theta - theta_ref).unwrap());
     assert!(dt < 1e-6, "theta differs by {dt}");
     // The sampling itself, from the fixture's theta.

@@ -7,14 +7,14 @@ mod common;
 
 use adalens::model::backbones::resnet3d::{Preset, ResNet3d, ResNet3dSpec};
 use adalens::model::checkpoint::StateDict;
-use candle_core::{DType, Device, Tensor};
+use candle_core::{DType, Tensor};
 use candle_nn::VarBuilder;
 use common::{max_rel_err, model_fixture as fixture};
 use serde_json::Value;
 
 fn io() -> (std::collections::HashMap<String, Tensor>, Value) {
     let path = fixture("resnet3d_tiny_io.safetensors");
-    let tensors = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
+    let tensors = candle_core::safetensors::load(&path, &common::device()).unwrap();
     let sd = StateDict::load(&path).unwrap();
     let cases = serde_json::from_str(&sd.metadata["cases"]).unwrap();
     (tensors, cases)
@@ -38,7 +38,7 @@ fn clips(input: &Tensor, kept: &Value) -> Tensor {
     let x = match kept.as_array() {
         Some(k) => {
             let idx: Vec<u32> = k.iter().map(|v| v.as_u64().unwrap() as u32).collect();
-            x.index_select(&Tensor::new(idx.as_slice(), &Device::Cpu).unwrap(), 1)
+            x.index_select(&Tensor::new(idx.as_slice(), &common::device()).unwrap(), 1)
                 .unwrap()
         }
         None => x,
@@ -89,7 +89,7 @@ fn check_preset(preset: Preset, name: &str, vb: VarBuilder) {
 fn safetensors_weights(file: &str) -> VarBuilder<'static> {
     // SAFETY: the fixture file is not modified while mapped.
     unsafe {
-        VarBuilder::from_mmaped_safetensors(&[fixture(file)], DType::F32, &Device::Cpu).unwrap()
+        VarBuilder::from_mmaped_safetensors(&[fixture(file)], DType::F32, &common::device()).unwrap()
     }
 }
 
@@ -117,7 +117,7 @@ fn pyslowfast_checkpoint_loads_as_it_is() {
     for (preset, name) in [(Preset::SlowOnly, "slow_only"), (Preset::I3d, "i3d")] {
         let sd = StateDict::load(fixture(&format!("resnet3d_{name}_tiny.pyth"))).unwrap();
         assert!(sd.tensors.contains_key("s1.pathway0_stem.conv.weight"));
-        check_preset(preset, name, sd.var_builder(DType::F32, &Device::Cpu));
+        check_preset(preset, name, sd.var_builder(DType::F32, &common::device()));
     }
 }
 
@@ -131,7 +131,7 @@ fn one_frame_clips_run_and_cost_less() {
         safetensors_weights("resnet3d_i3d_tiny.safetensors"),
     )
     .unwrap();
-    let x = Tensor::randn(0f32, 1.0, (1, 1, 3, 48, 48), &Device::Cpu).unwrap();
+    let x = Tensor::randn(0f32, 1.0, (1, 1, 3, 48, 48), &common::device()).unwrap();
     let all3d = [true; 5];
     let logits = net.forward(&x, &all3d).unwrap();
     assert_eq!(logits.dims(), [1, 5]);
@@ -152,7 +152,7 @@ fn r50_flops_equal_the_pytorch_hooks() {
     let text = std::fs::read_to_string(fixture("resnet3d_flops.json")).unwrap();
     let reference: Value = serde_json::from_str(&text).unwrap();
     for (preset, name, k) in [(Preset::SlowOnly, "slow_only", 2), (Preset::I3d, "i3d", 5)] {
-        let vb = VarBuilder::zeros(DType::F32, &Device::Cpu);
+        let vb = VarBuilder::zeros(DType::F32, &common::device());
         let net = ResNet3d::new(ResNet3dSpec::r50(preset), Some(400), vb).unwrap();
         assert_eq!(net.spec().adaptive_stages().len(), k, "{name}: K");
         for frames in [8, 16] {

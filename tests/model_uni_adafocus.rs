@@ -11,8 +11,8 @@ use std::collections::HashMap;
 use adalens::decision::trace::FrameRole;
 use adalens::model::load::{ConfigOverrides, LoadedModel, ModelError, Network};
 use adalens::model::patch::Region;
-use adalens::pipeline::{self, FlopsReport};
-use candle_core::{DType, Device, Tensor};
+use adalens::runner::{self, FlopsReport, Input};
+use candle_core::{DType, Tensor};
 use common::{
     max_rel_err, model_fixture as fixture, open_model, uni_adafocus_input_file,
     uni_adafocus_io as io, uni_adafocus_rgb_frames as rgb_frames,
@@ -28,7 +28,7 @@ fn from_rows(v: &[Vec<f32>]) -> Tensor {
     let n = v.len();
     let flat: Vec<f32> = v.iter().flatten().copied().collect();
     let m = flat.len() / n.max(1);
-    Tensor::from_vec(flat, (n, m), &Device::Cpu).unwrap()
+    Tensor::from_vec(flat, (n, m), &common::device()).unwrap()
 }
 
 /// Float32 noise of the reference itself: max |f32 − f64| / max |f64| of PyTorch's two runs.
@@ -82,11 +82,11 @@ fn check_model(model: &LoadedModel) {
         panic!("uni_adafocus expected")
     };
     let cfg = &net.config;
-    let v1 = |v: &[f32]| Tensor::new(v, &Device::Cpu).unwrap();
+    let v1 = |v: &[f32]| Tensor::new(v, &common::device()).unwrap();
     let a4 = |v: &[[f32; 4]]| from_rows(&v.iter().map(|a| a.to_vec()).collect::<Vec<_>>());
     for b in 0..2 {
         let frames =
-            pipeline::normalise(&rgb_frames(&io, b), cfg.mean, cfg.std, &Device::Cpu).unwrap();
+            runner::normalise(&rgb_frames(&io, b), cfg.mean, cfg.std, &common::device()).unwrap();
         let out = net.forward(&frames).unwrap();
         let r = |k: &str| io[k].get(b).unwrap();
         let ints = |k: &str| -> Vec<usize> {
@@ -219,8 +219,8 @@ fn inspection_trace_says_what_the_model_did() {
     let io = io();
     let dir = tempfile::tempdir().unwrap();
     let input = uni_adafocus_input_file(&io, 0, dir.path());
-    let input = pipeline::tensor_input(&input, &model).unwrap();
-    let ins = pipeline::inspect(&model, &input).unwrap();
+    let input = Input::from_tensor_file(&input, &model).unwrap();
+    let ins = runner::inspect(&model, input).unwrap();
     let clip = &ins.trace.clips[0];
     let focus: Vec<usize> = io["focus_indices"]
         .get(0)
@@ -271,7 +271,7 @@ fn edited(
     edit: impl FnOnce(&mut HashMap<String, Tensor>),
 ) -> (tempfile::TempDir, std::path::PathBuf) {
     let mut t =
-        candle_core::safetensors::load(fixture("uni_adafocus_tiny.safetensors"), &Device::Cpu)
+        candle_core::safetensors::load(fixture("uni_adafocus_tiny.safetensors"), &common::device())
             .unwrap();
     edit(&mut t);
     let dir = tempfile::tempdir().unwrap();
@@ -286,7 +286,7 @@ fn edited(
 }
 
 fn load_error(path: &std::path::Path, overrides: &ConfigOverrides) -> String {
-    match LoadedModel::open(path, None, overrides, &Device::Cpu) {
+    match LoadedModel::open(path, None, overrides, &common::device()) {
         Ok(_) => panic!("{} loaded", path.display()),
         Err(e @ ModelError::Keys { .. }) => e.to_string(),
         Err(e) => panic!("not a key error: {e}"),
@@ -300,13 +300,13 @@ fn every_key_problem_is_listed_at_once() {
         t.remove("temporal_policy.Tconv.6.weight");
         t.insert(
             "extra.head.weight".into(),
-            Tensor::zeros(3, DType::F32, &Device::Cpu).unwrap(),
+            Tensor::zeros(3, DType::F32, &common::device()).unwrap(),
         );
-        let w = Tensor::zeros((5, 7), DType::F32, &Device::Cpu).unwrap();
+        let w = Tensor::zeros((5, 7), DType::F32, &common::device()).unwrap();
         t.insert("global_CNN_fc.1.weight".into(), w);
         t.insert(
             "classifier.global_mlp.layers.0.bias".into(),
-            Tensor::zeros(32, DType::I64, &Device::Cpu).unwrap(),
+            Tensor::zeros(32, DType::I64, &common::device()).unwrap(),
         );
     });
     let msg = load_error(&path, &ConfigOverrides::default());
@@ -337,7 +337,7 @@ fn a_config_that_disagrees_with_the_weights_names_the_shapes() {
         fixture("uni_adafocus_tiny.pth.tar"),
         Some(&cfg_path),
         &ConfigOverrides::default(),
-        &Device::Cpu,
+        &common::device(),
     )
     .expect_err("loaded with the wrong class count");
     let msg = e.to_string();
@@ -364,7 +364,7 @@ fn a_backbone_checkpoint_is_not_a_uni_adafocus_model() {
         fixture("mobilenet_v2_w010.pth.tar"),
         None,
         &ConfigOverrides::default(),
-        &Device::Cpu,
+        &common::device(),
     )
     .expect_err("a bare MobileNetV2 loaded as a whole model");
     assert!(e.to_string().contains("give --config"), "{e}");
@@ -375,7 +375,7 @@ fn policy_ops_match_pytorch() {
     use adalens::model::policy::spatial::interpolate_actions;
     use adalens::model::policy::temporal::quantile_focus;
     let t =
-        candle_core::safetensors::load(fixture("policy_ops.safetensors"), &Device::Cpu).unwrap();
+        candle_core::safetensors::load(fixture("policy_ops.safetensors"), &common::device()).unwrap();
     for name in ["interp0", "interp1"] {
         let input = t[&format!("{name}.input")].to_vec3::<f32>().unwrap(); // B×4×G
         let want = t[&format!("{name}.output")].to_vec3::<f32>().unwrap(); // B×4×T

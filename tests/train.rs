@@ -211,34 +211,90 @@ fn tiny_run<'a>(
     }
 }
 
-#[test]
-fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path().join("data");
-    let sizes = SplitSizes {
-        train: 16,
-        calib: 8,
-        test: 16,
-    };
-    let (train_list, calib_list) = tiny_benchmark(&data, 3, sizes);
-    let settings = tiny_settings(&train_list, 5, [1, 1, 1], 0);
-    let checkpoint = dir.path().join("out/m.safetensors");
-    let mut run = tiny_run(settings, &train_list, &calib_list, &checkpoint);
-    let steps = std::sync::atomic::AtomicUsize::new(0);
-    let on = |e: Event| {
-        if let Event::Step { loss, .. } = e {
-            assert!(loss.is_finite());
-            steps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+/// The run the tests below share (trained once per test binary): a tiny benchmark of 16
+/// training, 8 calibration and 16 test videos, one epoch per stage.
+struct Trained {
+    dir: tempfile::TempDir,
+    data: std::path::PathBuf,
+    train_list: Vec<batch::Entry>,
+    calib_list: Vec<batch::Entry>,
+    settings: Settings,
+    checkpoint: std::path::PathBuf,
+    out: train::Trained,
+    steps: usize,
+    model: LoadedModel,
+    cal: CalibrationSet,
+}
+
+fn trained() -> &'static Trained {
+    static TRAINED: std::sync::OnceLock<Trained> = std::sync::OnceLock::new();
+    TRAINED.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data");
+        let sizes = SplitSizes {
+            train: 16,
+            calib: 8,
+            test: 16,
+        };
+        let (train_list, calib_list) = tiny_benchmark(&data, 3, sizes);
+        let settings = tiny_settings(&train_list, 5, [1, 1, 1], 0);
+        let checkpoint = dir.path().join("out/m.safetensors");
+        let run = tiny_run(settings.clone(), &train_list, &calib_list, &checkpoint);
+        let steps = std::sync::atomic::AtomicUsize::new(0);
+        let on = |e: Event| {
+            if let Event::Step { loss, .. } = e {
+                assert!(loss.is_finite());
+                steps.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+        };
+        let out = train::train(&run, &on).unwrap();
+        let model =
+            LoadedModel::open(&checkpoint, None, &ConfigOverrides::default(), &Device::Cpu)
+                .unwrap();
+        let cal = adalens::runner::load_calibration(&model, &out.calibration).unwrap();
+        Trained {
+            data,
+            train_list,
+            calib_list,
+            settings,
+            checkpoint,
+            out,
+            steps: steps.into_inner(),
+            model,
+            cal,
+            dir,
         }
-    };
-    let out = train::train(&run, &on).unwrap();
-    assert_eq!(out.epochs.len(), 3);
-    assert_eq!(steps.into_inner(), 3 * 2, "two batches of 8 per epoch");
-    let model =
-        LoadedModel::open(&checkpoint, None, &ConfigOverrides::default(), &Device::Cpu).unwrap();
-    assert_eq!(model.arch(), "ada3d_focus");
+    })
+}
+
+/// A copy of the shared run's state folder (`m.train/`) beside a checkpoint path of its own,
+/// so a test can resume from it without touching what the other tests read.
+fn copy_of_the_run_state(to: &Path) -> std::path::PathBuf {
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap().flatten() {
+            let target = to.join(e.file_name());
+            if e.file_type().unwrap().is_dir() {
+                copy_dir(&e.path(), &target);
+            } else {
+                std::fs::copy(e.path(), target).unwrap();
+            }
+        }
+    }
+    let t = trained();
+    let checkpoint = to.join("m.safetensors");
+    copy_dir(&train::state_dir(&t.checkpoint), &train::state_dir(&checkpoint));
+    checkpoint
+}
+
+#[test]
+fn a_run_writes_a_loadable_calibrated_checkpoint() {
+    let t = trained();
+    assert_eq!(t.out.epochs.len(), 3);
+    assert_eq!(t.steps, 3 * 2, "two batches of 8 per epoch");
+    assert_eq!(t.model.arch(), "ada3d_focus");
     // The videos' length is recorded, so a longer video is cut into clips like them.
-    let ModelConfig::Ada3dFocus(c) = &model.config else {
+    let ModelConfig::Ada3dFocus(c) = &t.model.config else {
         panic!("not ada3d_focus")
     };
     assert!(
@@ -246,14 +302,15 @@ fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
         "{:?}",
         c.clip_seconds
     );
-    let cal = adalens::headless::load_calibration(&model, &out.calibration).unwrap();
-    assert_eq!(cal.samples(), 8);
-    three_videos_in_a_row_are_three_clips(&model, &train_list, dir.path());
-    eval_reports_every_target(&model, &cal, &data);
-    let weights = tensors(&checkpoint);
+    assert_eq!(t.cal.samples(), 8);
+}
 
-    // A second run with the same settings resumes: no step, the same weights.
-    std::fs::remove_file(&checkpoint).unwrap();
+#[test]
+fn a_second_run_with_the_same_settings_resumes_without_training() {
+    let t = trained();
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = copy_of_the_run_state(dir.path());
+    let run = tiny_run(t.settings.clone(), &t.train_list, &t.calib_list, &checkpoint);
     let resumed = std::sync::atomic::AtomicUsize::new(0);
     let on = |e: Event| match e {
         Event::Step { .. } => panic!("trained again"),
@@ -262,17 +319,39 @@ fn a_run_writes_a_loadable_calibrated_checkpoint_and_resumes() {
     };
     train::train(&run, &on).unwrap();
     assert_eq!(resumed.into_inner(), 3);
-    assert_eq!(tensors(&checkpoint), weights);
+    assert_eq!(tensors(&checkpoint), tensors(&t.checkpoint));
+}
 
-    // Other settings are refused rather than mixed in.
-    run.settings.seed = 6;
+#[test]
+fn a_run_with_other_settings_is_refused_rather_than_mixed_in() {
+    let t = trained();
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = copy_of_the_run_state(dir.path());
+    let mut settings = t.settings.clone();
+    settings.seed = 6;
+    let run = tiny_run(settings, &t.train_list, &t.calib_list, &checkpoint);
     let err = train::train(&run, &|_| {}).unwrap_err().to_string();
     assert!(err.contains("other settings"), "{err}");
+    assert!(!checkpoint.exists());
+}
+
+#[test]
+fn three_videos_in_a_row_are_three_clips() {
+    let t = trained();
+    let dir = tempfile::tempdir().unwrap();
+    three_videos_in_a_row(&t.model, &t.train_list, dir.path());
+}
+
+#[test]
+fn eval_reports_every_target() {
+    let t = trained();
+    assert!(t.dir.path().is_dir());
+    eval_report(&t.model, &t.cal, &t.data);
 }
 
 /// Three 1-second videos joined by the ffmpeg CLI: one clip each, sampled inside its own
 /// second, each with its own plan.
-fn three_videos_in_a_row_are_three_clips(model: &LoadedModel, list: &[batch::Entry], dir: &Path) {
+fn three_videos_in_a_row(model: &LoadedModel, list: &[batch::Entry], dir: &Path) {
     let concat = dir.join("three.txt");
     let lines: String = list[..3]
         .iter()
@@ -292,11 +371,11 @@ fn three_videos_in_a_row_are_three_clips(model: &LoadedModel, list: &[batch::Ent
     let video = adalens::video::Video::open(&joined).unwrap();
     assert_eq!(video.frame_count(), 36);
     let input =
-        adalens::pipeline::video_input(&video, model, &adalens::video::Control::default()).unwrap();
+        adalens::runner::Input::plan(&video, model).unwrap();
     assert_eq!((input.clips(), input.clip_len), (3, 6));
     // The whole 96×64 frame is the model's input (`input_frame: whole`), not a centred crop.
     assert_eq!(input.geometry.unwrap().source_rect, [0.0, 0.0, 96.0, 64.0]);
-    let ins = adalens::pipeline::inspect(model, &input).unwrap();
+    let ins = adalens::runner::inspect(model, input).unwrap();
     assert_eq!(ins.trace.clips.len(), 3);
     for (i, clip) in ins.trace.clips.iter().enumerate() {
         let frames: Vec<usize> = clip.frames.iter().map(|f| f.frame).collect();
@@ -312,7 +391,7 @@ fn three_videos_in_a_row_are_three_clips(model: &LoadedModel, list: &[batch::Ent
 /// holds the six targets, the largest budget (every frame, stage and cube) atop the frame
 /// and stage thresholds' curve, an exit curve from the glance alone to every cube, and the
 /// points where accuracy at half the GFLOPs and the exits are compared, inside that range.
-fn eval_reports_every_target(model: &LoadedModel, cal: &CalibrationSet, data: &Path) {
+fn eval_report(model: &LoadedModel, cal: &CalibrationSet, data: &Path) {
     let list = batch::entries(&data.join("test.csv")).unwrap();
     let boxes = read_boxes(data, "test");
     assert_eq!(boxes.len(), 16);
@@ -332,7 +411,11 @@ fn eval_reports_every_target(model: &LoadedModel, cal: &CalibrationSet, data: &P
             "entropy_vs_random_exit"
         ]
     );
-    assert_eq!(report.targets_met, report.targets.iter().all(|t| t.met));
+    // Every target states what it asks and a measured number (the verdict is computed from it).
+    for t in &report.targets {
+        assert!(!t.requirement.is_empty(), "{}", t.name);
+        assert!(t.measured.chars().any(|c| c.is_ascii_digit()), "{}: {:?}", t.name, t.measured);
+    }
     // The largest budget keeps every frame and runs every stage 3D and every cube: nothing on
     // the frame and stage thresholds' curve costs more, and it holds the checkpoint's own point.
     let largest = &report.largest;

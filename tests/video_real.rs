@@ -1,4 +1,4 @@
-//! The video pipeline on real camera footage (../shared/videos): probe values, and decoded frames
+//! The video pipeline on real camera footage (tests/fixtures/videos): probe values, and decoded frames
 //! equal to what the ffmpeg CLI decodes for the same frame number and size.
 
 mod common;
@@ -7,7 +7,7 @@ use adalens::video::{plan, OrderSource, Resize, Video};
 use common::*;
 
 fn check_frames(name: &str, numbers: &[usize]) {
-    let path = shared_video(name);
+    let path = real_video(name);
     let video = Video::open(&path).unwrap();
     let (w, h) = (video.probe().display_width, video.probe().display_height);
     let native = video.frames(numbers, Resize::Native).unwrap();
@@ -39,7 +39,7 @@ fn check_frames(name: &str, numbers: &[usize]) {
 
 #[test]
 fn makeup_h264_probe() {
-    let v = Video::open(shared_video("makeup_h264_340x256_30fps.mp4")).unwrap();
+    let v = Video::open(real_video("makeup_h264_340x256_30fps.mp4")).unwrap();
     let p = v.probe();
     assert!(p.container.contains("mp4"), "{}", p.container);
     assert_eq!(p.codec, "h264");
@@ -62,7 +62,7 @@ fn makeup_h264_probe() {
 #[test]
 fn makeup_h264_frames_equal_the_cli() {
     // first, last, B-frames and frames on both sides of keyframes
-    let v = Video::open(shared_video("makeup_h264_340x256_30fps.mp4")).unwrap();
+    let v = Video::open(real_video("makeup_h264_340x256_30fps.mp4")).unwrap();
     let mut numbers = vec![0, 1, 2, 17, 150, 298, 299];
     for &k in v.index().keyframes.iter().skip(1).take(2) {
         numbers.extend([k - 1, k, k + 1]);
@@ -72,7 +72,7 @@ fn makeup_h264_frames_equal_the_cli() {
 
 #[test]
 fn makeup_h264_test_crop_equals_the_cli() {
-    let path = shared_video("makeup_h264_340x256_30fps.mp4");
+    let path = real_video("makeup_h264_340x256_30fps.mp4");
     let v = Video::open(&path).unwrap();
     let d = v.frames(&[0, 123], Resize::PAPER_TEST).unwrap();
     for (i, n) in [0usize, 123].into_iter().enumerate() {
@@ -91,7 +91,7 @@ fn makeup_h264_test_crop_equals_the_cli() {
 #[test]
 fn mpeg4_avi_with_audio_probe_and_frames() {
     let name = "makeup_mpeg4_mp3_320x240_25fps.avi";
-    let v = Video::open(shared_video(name)).unwrap();
+    let v = Video::open(real_video(name)).unwrap();
     let p = v.probe();
     assert!(p.container.contains("avi"));
     assert_eq!(p.codec, "mpeg4");
@@ -110,7 +110,7 @@ fn mpeg4_avi_with_audio_probe_and_frames() {
 #[test]
 fn hd_h264_probe_and_frames() {
     let name = "two_people_h264_1920x1080_30fps.mp4";
-    let v = Video::open(shared_video(name)).unwrap();
+    let v = Video::open(real_video(name)).unwrap();
     let p = v.probe();
     assert_eq!((p.width, p.height), (1920, 1080));
     assert_eq!(p.frame_count, 72);
@@ -123,7 +123,7 @@ fn hd_h264_probe_and_frames() {
 
 #[test]
 fn tsn_plan_decodes_in_request_order_with_repeats() {
-    let path = shared_video("makeup_h264_340x256_30fps.mp4");
+    let path = real_video("makeup_h264_340x256_30fps.mp4");
     let v = Video::open(&path).unwrap();
     let mut numbers = plan::tsn_centres(v.frame_count(), 8);
     numbers.reverse();

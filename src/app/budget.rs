@@ -2,11 +2,10 @@
 //! slider position means. Moving the budget re-solves the thresholds (AdaFocusV3 eq. 7) and
 //! re-marks the exits in the trace already computed: no model run, well under a millisecond.
 
-use crate::analysis::apply_exit;
 use crate::decision::trace::DecisionTrace;
 use crate::decision::{
-    Criterion, Curve, CurveOptions, Evaluation, OracleFrontier, PreparedCalibration, Solution,
-    Split,
+    Criterion, Curve, CurveOptions, Evaluation, ExitRule, OracleFrontier, PreparedCalibration,
+    Solution, Split,
 };
 
 /// Budgets the calibration curve is drawn at.
@@ -69,11 +68,11 @@ pub fn mark_exits(
 ) -> Option<(Solution, Evaluation)> {
     match budget.map(|(m, b)| (m.operating_point(criterion, b), b)) {
         Some((Ok((sol, ev)), b)) => {
-            apply_exit(trace, criterion, &sol.exit_thresholds(), Some(b));
+            ExitRule::from_solution(&sol, criterion, b).apply(trace);
             Some((sol, ev))
         }
         _ => {
-            apply_exit(trace, criterion, &[], None);
+            ExitRule::last_step(criterion).apply(trace);
             None
         }
     }

@@ -4,7 +4,8 @@
 //! window.
 
 use super::budget::{mark_exits, BudgetModel};
-use crate::analysis::{AnalysisRun, FlopsPart, Knobs};
+use crate::model::config::Knobs;
+use crate::runner::{AnalysisRun, FlopsPart};
 use crate::decision::trace::{ClipTrace, Cube, DecisionTrace, FrameDecision, InputGeometry};
 use crate::decision::{Criterion, Evaluation, Solution};
 
@@ -213,11 +214,12 @@ impl Decisions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::analysis::{AnalysisRun, Knobs};
+    use crate::model::config::Knobs;
+    use crate::runner::AnalysisRun;
     use crate::decision::trace::{
         ClassProb, FrameRole, StageDecision, StepPrediction, VideoInfo, TRACE_VERSION,
     };
-    use crate::pipeline::{FlopsReport, Inspection, RawOutput};
+    use crate::runner::{FlopsReport, Inspection, RawOutput};
 
     /// A clip of 4 sampled frames (one discarded), 2 cubes, 3 steps with falling entropy.
     fn run() -> AnalysisRun {
@@ -339,7 +341,12 @@ mod tests {
     }
 
     fn apply_exit_for_test(d: &mut Decisions, th: &[Option<f64>]) {
-        crate::analysis::apply_exit(&mut d.trace, Criterion::Entropy, th, None);
+        crate::decision::ExitRule {
+            criterion: Criterion::Entropy,
+            thresholds: th.to_vec(),
+            budget: None,
+        }
+        .apply(&mut d.trace);
         d.counts = d.count();
     }
 

@@ -7,7 +7,7 @@ use super::command::Command;
 use super::jobs::FigureRequest;
 use super::model_worker::ModelRequest;
 use super::{to_color_image, AdalensApp, ErrorNote, Playing};
-use crate::analysis::Knobs;
+use crate::model::config::Knobs;
 use crate::figure::{FigureOptions, Lane};
 
 use crate::batch::VIDEO_EXTENSIONS;

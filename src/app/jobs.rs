@@ -8,62 +8,13 @@ use std::sync::{Arc, Condvar, Mutex};
 
 use crossbeam_channel::{Receiver, Sender};
 
-use super::budget::BudgetModel;
-use super::model_worker::{CheckpointInfo, ModelRequest, ModelWorker};
-use crate::analysis::AnalysisRun;
+pub use super::job_event::JobEvent;
+use super::model_worker::{ModelRequest, ModelWorker};
 use crate::video::{plan, Control, Resize, RgbFrame, Video};
 
 /// Largest picture the viewer asks for; bigger videos are scaled down to fit (memory, upload).
 pub const VIEW_MAX: (u32, u32) = (1920, 1080);
 const THUMB: (u32, u32) = (192, 108);
-
-pub enum JobEvent {
-    Progress {
-        label: String,
-        done: usize,
-        total: usize,
-    },
-    VideoOpened {
-        video: Video,
-        generation: u64,
-        /// The strip's frames, whose thumbnails follow.
-        strip: Vec<usize>,
-    },
-    Thumbnails {
-        generation: u64,
-        frames: Vec<(usize, RgbFrame)>,
-        substituted: usize,
-    },
-    CheckpointLoaded {
-        info: Box<CheckpointInfo>,
-        /// The calibration set beside it: none, or why it cannot be used.
-        calibration: Result<Option<Box<BudgetModel>>, String>,
-    },
-    Analysed {
-        generation: u64,
-        run: Box<AnalysisRun>,
-    },
-    Frame {
-        generation: u64,
-        number: usize,
-        image: RgbFrame,
-    },
-    /// The viewer's frame could not be decoded (it is not asked for again until the playhead
-    /// moves).
-    FrameFailed {
-        generation: u64,
-        number: usize,
-        error: String,
-    },
-    Failed {
-        what: String,
-        error: String,
-    },
-    FigureWritten {
-        path: PathBuf,
-    },
-    Cancelled,
-}
 
 /// What "Export figure" draws (see [`crate::figure`]): the trace with the exits on screen.
 pub struct FigureRequest {
@@ -71,7 +22,7 @@ pub struct FigureRequest {
     pub video: Video,
     pub trace: crate::decision::trace::DecisionTrace,
     pub clip: usize,
-    pub knobs: crate::analysis::Knobs,
+    pub knobs: crate::model::config::Knobs,
     pub options: crate::figure::FigureOptions,
 }
 

@@ -8,6 +8,7 @@ mod command;
 mod decisions;
 mod events;
 mod handle;
+mod job_event;
 mod jobs;
 mod model_worker;
 mod panels;
@@ -26,7 +27,7 @@ pub use command::Command;
 pub use decisions::Decisions;
 pub use jobs::FigureRequest;
 use jobs::{FrameCache, Jobs};
-pub use model_worker::CheckpointInfo;
+pub use job_event::CheckpointInfo;
 pub use state::AppState;
 
 /// The bundled demo, relative to the repository root (where `make run` starts the app): the
@@ -46,6 +47,20 @@ pub struct Launch {
     /// Measure this many frames of continuous redraw once everything is loaded, print the
     /// frame times and close (the window benchmark in BENCHMARKS.md).
     pub frame_stats: Option<usize>,
+    /// What those frames draw.
+    pub frame_stats_scene: FrameStatsScene,
+}
+
+/// What `--frame-stats` redraws: the window stepping the playhead every frame (the default,
+/// so every frame has new work), the window with the playhead still, or an empty panel (the
+/// floor of eframe and the renderer, BENCHMARKS.md).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(clap::ValueEnum)]
+pub enum FrameStatsScene {
+    #[default]
+    Moving,
+    Still,
+    Empty,
 }
 
 impl Launch {
@@ -196,6 +211,7 @@ pub struct AdalensApp {
 /// Frame-to-frame times of continuous redraw (see [`Launch::frame_stats`]).
 struct FrameStats {
     want: usize,
+    scene: FrameStatsScene,
     last: Option<std::time::Instant>,
     times_ms: Vec<f64>,
 }
@@ -233,7 +249,8 @@ impl AdalensApp {
             config: launch.config.clone(),
             has_wgpu,
             frame_stats: launch.frame_stats.map(|want| FrameStats {
-                want,
+                want: want.max(1),
+                scene: launch.frame_stats_scene,
                 last: None,
                 times_ms: Vec::new(),
             }),
@@ -242,6 +259,7 @@ impl AdalensApp {
         let launch = if demo {
             Launch {
                 frame_stats: launch.frame_stats,
+                frame_stats_scene: launch.frame_stats_scene,
                 ..Launch::demo()
             }
         } else {
@@ -309,7 +327,7 @@ impl AdalensApp {
         if s.times_ms.len() >= s.want {
             let mut t = std::mem::take(&mut s.times_ms);
             t.sort_by(f64::total_cmp);
-            let q = |p: f64| t[((t.len() - 1) as f64 * p).round() as usize];
+            let q = |p: f64| t[(t.len().saturating_sub(1) as f64 * p).round() as usize];
             println!(
                 "frame time over {} frames: median {:.2} ms, p99 {:.2} ms, max {:.2} ms",
                 t.len(),
@@ -322,8 +340,8 @@ impl AdalensApp {
             return;
         }
         let step = if s.times_ms.len() % 2 == 0 { 1 } else { -1 };
-        // ADALENS_STATIC: redraw without moving the playhead (no frame decoding alongside).
-        if std::env::var_os("ADALENS_STATIC").is_none() {
+        // Still: redraw without moving the playhead (no frame decoding alongside).
+        if s.scene == FrameStatsScene::Moving {
             self.commands.push(Command::Step(step));
         }
         ctx.request_repaint();
@@ -345,7 +363,11 @@ impl eframe::App for AdalensApp {
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         // Benchmark floor (BENCHMARKS.md): the same window drawing nothing but an empty panel.
-        if self.frame_stats.is_some() && std::env::var_os("ADALENS_EMPTY").is_some() {
+        if self
+            .frame_stats
+            .as_ref()
+            .is_some_and(|s| s.scene == FrameStatsScene::Empty)
+        {
             egui::CentralPanel::default().show(ui, |ui| ui.label("empty"));
             return;
         }

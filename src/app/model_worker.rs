@@ -1,5 +1,5 @@
-//! The model's own worker thread. It owns the loaded checkpoint and the warm [`Analysis`] of the
-//! current video; the UI thread sends requests and receives [`JobEvent`]s. Requests of a kind
+//! The model's own worker thread. It owns the loaded checkpoint and the warm [`Session`] of the
+//! current video (the runner every other caller uses); the UI thread sends requests and receives [`JobEvent`]s. Requests of a kind
 //! replace an older one still waiting (dragging τ_f queues one re-run, not fifty), and are done in
 //! the order load → analyse → re-run. A failed load keeps the previous checkpoint.
 
@@ -10,28 +10,13 @@ use std::sync::{Arc, Condvar, Mutex};
 use crossbeam_channel::Sender;
 
 use super::budget::BudgetModel;
-use super::jobs::JobEvent;
-use crate::analysis::{Analysis, Knobs};
+use super::job_event::{CheckpointInfo, JobEvent};
 use crate::decision::PreparedCalibration;
+use crate::model::config::Knobs;
 use crate::model::device;
 use crate::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
-use crate::pipeline::{self, PipelineError};
-use crate::video::{Control, Video, VideoError};
-
-/// What the UI keeps of a loaded checkpoint (the network itself stays on the worker).
-pub struct CheckpointInfo {
-    pub path: PathBuf,
-    pub arch: &'static str,
-    pub format: &'static str,
-    pub config_source: String,
-    pub device: String,
-    pub class_names: Vec<String>,
-    pub parameters: usize,
-    /// The checkpoint's own τ_f, τ_s.
-    pub knobs: Knobs,
-    /// Cubes per video: the cap of the max-cubes slider; 0 when the arch cannot cap them.
-    pub max_cubes: usize,
-}
+use crate::runner::{Input, Observer, RunError, Session};
+use crate::video::Video;
 
 pub enum ModelRequest {
     Load {
@@ -74,7 +59,7 @@ impl ModelWorker {
             cancel: cancel.clone(),
             busy: busy.clone(),
             model: None,
-            analysis: None,
+            session: None,
         };
         let s = slot.clone();
         std::thread::Builder::new()
@@ -137,7 +122,24 @@ struct Worker {
     cancel: Arc<AtomicBool>,
     busy: Arc<AtomicBool>,
     model: Option<Arc<LoadedModel>>,
-    analysis: Option<(Analysis, u64)>,
+    session: Option<(Session, u64)>,
+}
+
+/// Progress of a run, sent to the window as it happens.
+struct Events {
+    tx: Sender<JobEvent>,
+    repaint: Arc<dyn Fn() + Send + Sync>,
+}
+
+impl Observer for Events {
+    fn progress(&self, what: &str, done: usize, total: usize) {
+        let _ = self.tx.send(JobEvent::Progress {
+            label: what.into(),
+            done,
+            total,
+        });
+        (self.repaint)();
+    }
 }
 
 impl Worker {
@@ -192,7 +194,7 @@ impl Worker {
                     .cloned()
                     .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
                     .unwrap_or_else(|| "unknown panic".into());
-                self.analysis = None;
+                self.session = None;
                 self.send(JobEvent::Failed {
                     what: "The model worker".into(),
                     error: format!("an internal error stopped the request: {why}"),
@@ -216,7 +218,7 @@ impl Worker {
                 let info = checkpoint_info(&model, &choice.description);
                 let calibration = load_calibration(&model);
                 self.model = Some(Arc::new(model));
-                self.analysis = None;
+                self.session = None;
                 self.send(JobEvent::CheckpointLoaded {
                     info: Box::new(info),
                     calibration,
@@ -233,43 +235,31 @@ impl Worker {
         let Some(model) = self.model.clone() else {
             return;
         };
-        self.analysis = None;
-        let (tx, repaint) = (self.tx.clone(), self.repaint.clone());
-        let progress = move |done: usize, total: usize| {
-            let _ = tx.send(JobEvent::Progress {
-                label: "Decoding the model's frames".into(),
-                done,
-                total,
-            });
-            repaint();
-        };
-        let ctl = Control {
-            cancel: Some(&self.cancel),
-            progress: Some(&progress),
-            threads: 0,
-        };
-        let started = pipeline::video_input(&video, &model, &ctl).and_then(|input| {
-            self.progress("Running the glance and the policies", 0, 2);
-            Analysis::start(&model, input)
-        });
-        match started {
-            Ok(a) => {
-                self.analysis = Some((a, generation));
+        self.session = None;
+        match Input::plan(&video, &model) {
+            Ok(input) => {
+                self.session = Some((Session::new(&model, input), generation));
                 self.rerun(knobs, generation);
             }
             Err(e) => self.fail("Running the model", e),
         }
     }
 
+    /// Run the session for `knobs`: the first run decodes and glances clip by clip, later ones
+    /// run only the local network.
     fn rerun(&mut self, knobs: Knobs, generation: u64) {
-        let (Some(model), Some((analysis, g))) = (&self.model, &self.analysis) else {
+        let events = Events {
+            tx: self.tx.clone(),
+            repaint: self.repaint.clone(),
+        };
+        let Some((session, g)) = &mut self.session else {
             return;
         };
         if *g != generation {
             return;
         }
-        self.progress("Running the local network", 1, 2);
-        match analysis.run(model, &knobs, &self.cancel) {
+        let result = session.run(&knobs, &self.cancel, &events);
+        match result {
             Ok(_) if self.cancel.load(Ordering::Relaxed) => self.send(JobEvent::Cancelled),
             Ok(run) => self.send(JobEvent::Analysed {
                 generation,
@@ -279,15 +269,14 @@ impl Worker {
         }
     }
 
-    fn fail(&self, what: &str, e: PipelineError) {
-        match e {
-            PipelineError::Cancelled | PipelineError::Video(VideoError::Cancelled) => {
-                self.send(JobEvent::Cancelled)
-            }
-            e => self.send(JobEvent::Failed {
+    fn fail(&self, what: &str, e: RunError) {
+        if e.is_cancelled() {
+            self.send(JobEvent::Cancelled)
+        } else {
+            self.send(JobEvent::Failed {
                 what: what.into(),
                 error: e.to_string(),
-            }),
+            })
         }
     }
 }
@@ -299,22 +288,17 @@ enum Next {
 }
 
 fn checkpoint_info(model: &LoadedModel, device: &str) -> CheckpointInfo {
-    use crate::model::config::ModelConfig;
-    // The cube cap re-plans ada3d_focus's cubes; Uni-AdaFocus always runs its N patches.
-    let max_cubes = match &model.config {
-        ModelConfig::Ada3dFocus(c) => c.num_cubes,
-        _ => 0,
-    };
     CheckpointInfo {
         path: model.path.clone(),
-        arch: model.arch(),
+        arch: model.kind(),
         format: model.format,
         config_source: model.config_source.clone(),
         device: device.to_string(),
         class_names: model.config.class_names(),
         parameters: model.parameters.iter().map(|(_, n)| n).sum(),
-        knobs: Knobs::of(&model.config),
-        max_cubes,
+        knobs: model.config.knobs(),
+        // The cube cap re-plans ada3d_focus's cubes; Uni-AdaFocus always runs its N patches.
+        max_cubes: model.config.max_cubes(),
     }
 }
 
@@ -326,7 +310,7 @@ fn load_calibration(model: &LoadedModel) -> Result<Option<Box<BudgetModel>>, Str
         return Ok(None);
     }
     let err = |e: String| format!("{}: {e}", path.display());
-    let set = crate::headless::load_calibration(model, &path)?;
+    let set = crate::runner::load_calibration(model, &path).map_err(|e| e.to_string())?;
     let prep = PreparedCalibration::new(set).map_err(|e| err(e.to_string()))?;
     let budget = BudgetModel::new(prep).map_err(|e| err(e.to_string()))?;
     Ok(Some(Box::new(budget)))

@@ -1,24 +1,18 @@
-//! Runs over many videos (`adalens batch`, `adalens calibrate`): the list of videos (a
-//! `path,label` CSV or a folder), a deterministic share of it for one machine of a cluster job
-//! array (`--shard i/N`), and a result folder where every finished video has its own file,
-//! written atomically, so an interrupted run resumes where it stopped and shards never collide.
+//! Runs over many videos (`adalens batch`): a result folder where every finished video has
+//! its own file, written atomically, so an interrupted run resumes where it stopped and shards
+//! of a cluster job array never collide. The list of videos is [`crate::dataset`]'s.
 
 pub mod run;
 pub mod summary;
 
-use std::collections::HashSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-pub use crate::calibrate::{read_list, ListEntry};
+pub use crate::dataset::{entries, shard_of, Entry, ListEntry, Shard, VIDEO_EXTENSIONS};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {
-    #[error("{path}: {message}")]
-    Source { path: PathBuf, message: String },
-    #[error("--shard {0:?}: write i/N with 0 ≤ i < N (e.g. 0/4)")]
-    Shard(String),
     #[error(transparent)]
-    List(#[from] crate::calibrate::CalibrateError),
+    Dataset(#[from] crate::dataset::DatasetError),
     #[error("{path}: {source}")]
     Io {
         path: PathBuf,
@@ -26,216 +20,6 @@ pub enum BatchError {
     },
     #[error("{path}: {message}")]
     Summary { path: PathBuf, message: String },
-}
-
-/// File name extensions taken as videos when a folder is given.
-pub const VIDEO_EXTENSIONS: [&str; 12] = [
-    "mp4", "m4v", "mov", "mkv", "webm", "avi", "mpg", "mpeg", "ts", "flv", "wmv", "3gp",
-];
-
-/// A video of a run: its place in the whole list (shards keep these), path, label, and the
-/// name of its result file.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Entry {
-    pub index: usize,
-    pub path: PathBuf,
-    pub label: Option<String>,
-    /// Result file stem: the path relative to the list (or folder), `/` replaced by `__`.
-    pub key: String,
-}
-
-/// The videos of `source`: a `path,label` list (see [`read_list`]) or a folder searched
-/// recursively for video files, sorted by path; in a folder, a video inside a sub-folder is
-/// labelled with the name of its top sub-folder (the `class/video.mp4` layout of UCF101 and
-/// Kinetics). Duplicate paths are dropped.
-pub fn entries(source: &Path) -> Result<Vec<Entry>, BatchError> {
-    let (base, list) = if source.is_dir() {
-        (source.to_path_buf(), scan_folder(source)?)
-    } else {
-        let base = source.parent().unwrap_or(Path::new(".")).to_path_buf();
-        (base, read_list(source)?)
-    };
-    let mut seen = HashSet::new();
-    let mut out = Vec::new();
-    for e in list {
-        if !seen.insert(e.path.clone()) {
-            continue;
-        }
-        let key = key_of(&e.path, &base);
-        out.push(Entry {
-            index: out.len(),
-            path: e.path,
-            label: e.label,
-            key,
-        });
-    }
-    // Two paths could still map to one key ("a/b.mp4" and "a__b.mp4"): number the later ones.
-    let mut keys = HashSet::new();
-    for e in &mut out {
-        if !keys.insert(e.key.clone()) {
-            e.key = format!("{}__{}", e.key, e.index);
-            keys.insert(e.key.clone());
-        }
-    }
-    Ok(out)
-}
-
-fn key_of(path: &Path, base: &Path) -> String {
-    let rel = path.strip_prefix(base).unwrap_or(path);
-    let s: Vec<String> = rel
-        .components()
-        .filter_map(|c| match c {
-            std::path::Component::Normal(p) => Some(p.to_string_lossy().into_owned()),
-            std::path::Component::ParentDir => Some("..".into()),
-            _ => None,
-        })
-        .collect();
-    s.join("__")
-        .chars()
-        .map(|c| if c.is_control() { '_' } else { c })
-        .collect()
-}
-
-fn scan_folder(dir: &Path) -> Result<Vec<ListEntry>, BatchError> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let rd = std::fs::read_dir(&d).map_err(|source| BatchError::Io {
-            path: d.clone(),
-            source,
-        })?;
-        for e in rd.flatten() {
-            let p = e.path();
-            let name = e.file_name().to_string_lossy().into_owned();
-            if name.starts_with('.') {
-                continue;
-            }
-            if p.is_dir() {
-                stack.push(p);
-            } else if p
-                .extension()
-                .map(|x| x.to_string_lossy().to_ascii_lowercase())
-                .is_some_and(|x| VIDEO_EXTENSIONS.contains(&x.as_str()))
-            {
-                found.push(p);
-            }
-        }
-    }
-    found.sort();
-    if found.is_empty() {
-        return Err(BatchError::Source {
-            path: dir.to_path_buf(),
-            message: format!("no video files ({}) in it", VIDEO_EXTENSIONS.join(", ")),
-        });
-    }
-    Ok(found
-        .into_iter()
-        .map(|path| {
-            let label = path
-                .strip_prefix(dir)
-                .ok()
-                .filter(|r| r.components().count() > 1)
-                .and_then(|r| r.components().next())
-                .map(|c| c.as_os_str().to_string_lossy().into_owned());
-            ListEntry { path, label }
-        })
-        .collect())
-}
-
-/// Share `index` of `count` of a list: the entries whose index ≡ `index` (mod `count`), so
-/// every shard gets a similar mix however the list is ordered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Shard {
-    pub index: usize,
-    pub count: usize,
-}
-
-impl Shard {
-    pub const WHOLE: Shard = Shard { index: 0, count: 1 };
-
-    pub fn takes(&self, entry_index: usize) -> bool {
-        entry_index % self.count == self.index
-    }
-
-    /// Suffix of this shard's summary file (`""` for the whole list).
-    pub fn suffix(&self) -> String {
-        if self.count == 1 {
-            String::new()
-        } else {
-            format!(".shard-{}-of-{}", self.index, self.count)
-        }
-    }
-}
-
-impl std::str::FromStr for Shard {
-    type Err = BatchError;
-    fn from_str(s: &str) -> Result<Self, BatchError> {
-        let bad = || BatchError::Shard(s.to_string());
-        let (i, n) = s.split_once('/').ok_or_else(bad)?;
-        let (index, count) = (
-            i.trim().parse::<usize>().map_err(|_| bad())?,
-            n.trim().parse::<usize>().map_err(|_| bad())?,
-        );
-        if count == 0 || index >= count {
-            return Err(bad());
-        }
-        Ok(Shard { index, count })
-    }
-}
-
-/// The share of `entries` for `shard`.
-pub fn shard_of(entries: Vec<Entry>, shard: Shard) -> Vec<Entry> {
-    entries
-        .into_iter()
-        .filter(|e| shard.takes(e.index))
-        .collect()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shards_partition_the_list() {
-        let s: Shard = "1/3".parse().unwrap();
-        assert_eq!(s, Shard { index: 1, count: 3 });
-        assert!("3/3".parse::<Shard>().is_err());
-        assert!("1".parse::<Shard>().is_err());
-        assert!("0/0".parse::<Shard>().is_err());
-        let all: Vec<usize> = (0..10).collect();
-        let mut union: Vec<usize> = (0..3)
-            .flat_map(|i| {
-                let sh = Shard { index: i, count: 3 };
-                all.iter().copied().filter(move |&e| sh.takes(e))
-            })
-            .collect();
-        union.sort();
-        assert_eq!(union, all);
-        assert_eq!(Shard::WHOLE.suffix(), "");
-        assert_eq!(s.suffix(), ".shard-1-of-3");
-    }
-
-    #[test]
-    fn folder_scan_labels_by_top_folder_and_keys_are_unique() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        std::fs::create_dir_all(d.join("diving/x")).unwrap();
-        std::fs::create_dir_all(d.join(".hidden")).unwrap();
-        for f in [
-            "diving/x/a.mp4",
-            "b.MKV",
-            "notes.txt",
-            ".hidden/c.mp4",
-            "diving__x__a.mp4",
-        ] {
-            std::fs::write(d.join(f), b"").unwrap();
-        }
-        let e = entries(d).unwrap();
-        let keys: Vec<&str> = e.iter().map(|e| e.key.as_str()).collect();
-        assert_eq!(keys, ["b.MKV", "diving__x__a.mp4", "diving__x__a.mp4__2"]);
-        assert_eq!(e[1].label.as_deref(), Some("diving"));
-        assert_eq!(e[2].label, None);
-        let empty = tempfile::tempdir().unwrap();
-        assert!(entries(empty.path()).is_err());
-    }
+    #[error(transparent)]
+    Folder(#[from] crate::fsutil::ResumeError),
 }

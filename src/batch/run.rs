@@ -10,11 +10,12 @@ use serde::Serialize;
 
 use super::summary::{row_failed, row_ok, to_csv};
 use super::{BatchError, Entry, Shard};
-use crate::analysis::Knobs;
 use crate::decision::trace::DecisionTrace;
-use crate::fsutil::{remove_stale_temporaries, write_atomic};
-use crate::headless::{run_video, ExitRule};
+use crate::decision::{Criterion, ExitRule};
+use crate::fsutil::{write_atomic, ResumableDir};
+use crate::model::config::Knobs;
 use crate::model::load::LoadedModel;
+use crate::runner::{run_video, Quiet, RunError};
 use crate::video::Video;
 
 /// What produced the results in a folder: a rerun must match it.
@@ -89,38 +90,6 @@ fn failed_before(out: &Path, e: &Entry) -> Option<String> {
     (f.path == e.path.display().to_string()).then_some(f.error)
 }
 
-/// Create `out`, or check that its results came from the same settings.
-fn prepare_folder(out: &Path, settings: &BatchSettings) -> Result<(), BatchError> {
-    for d in [out.join("traces"), out.join("failed")] {
-        std::fs::create_dir_all(&d).map_err(io(&d))?;
-        remove_stale_temporaries(&d);
-    }
-    let path = out.join("batch.json");
-    let want = serde_json::to_value(settings).map_err(|e| BatchError::Summary {
-        path: path.clone(),
-        message: e.to_string(),
-    })?;
-    if let Ok(text) = std::fs::read_to_string(&path) {
-        let have: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| BatchError::Summary {
-                path: path.clone(),
-                message: format!("unreadable ({e}); delete it to start afresh"),
-            })?;
-        if have != want {
-            return Err(BatchError::Summary {
-                path,
-                message: format!(
-                    "the results here were made with other settings ({have}); \
-                     this run has {want}. Use another --out, or delete the folder"
-                ),
-            });
-        }
-        return Ok(());
-    }
-    let text = serde_json::to_string_pretty(&want).unwrap_or_default();
-    write_atomic(&path, text.as_bytes()).map_err(io(&path))
-}
-
 /// Run `model` over `entries` (already this shard's share). `progress` is called once per
 /// video, from the worker threads. Stops early, without a summary, when `cancel` is set.
 pub fn run_batch(
@@ -132,7 +101,13 @@ pub fn run_batch(
     cancel: &AtomicBool,
 ) -> Result<BatchReport, BatchError> {
     let out = opts.out;
-    prepare_folder(out, settings)?;
+    // A rerun with other settings is refused rather than mixing two runs in one table.
+    // (As a JSON value: batch.json lists its keys sorted.)
+    let want = serde_json::to_value(settings).map_err(|e| BatchError::Summary {
+        path: out.join("batch.json"),
+        message: e.to_string(),
+    })?;
+    ResumableDir::open(out, "batch.json", &want, &["traces", "failed"])?;
     let next = AtomicUsize::new(0);
     let counts = [
         AtomicUsize::new(0),
@@ -224,14 +199,17 @@ fn run_one(
     settings: &BatchSettings,
     cancel: &AtomicBool,
 ) -> Result<DecisionTrace, String> {
+    // Without a rule every clip runs to its last step, and the trace says so.
+    let last = ExitRule::last_step(Criterion::Entropy);
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let video = Video::open(&e.path)?;
+        let video = Video::open(&e.path).map_err(RunError::from)?;
         run_video(
             model,
             &video,
             &settings.knobs,
-            settings.exit.as_ref(),
+            Some(settings.exit.as_ref().unwrap_or(&last)),
             cancel,
+            &Quiet,
         )
     }));
     match run {

@@ -8,7 +8,7 @@
 use std::path::{Path, PathBuf};
 
 use super::{BatchError, Entry};
-use crate::calibrate::class_index;
+use crate::dataset::class_index;
 use crate::decision::trace::DecisionTrace;
 
 pub const HEADER: [&str; 17] = [

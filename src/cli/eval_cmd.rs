@@ -40,7 +40,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         .calibration
         .clone()
         .unwrap_or_else(|| calibration_sidecar(&a.checkpoint));
-    let calibration = adalens::headless::load_calibration(&model, &cal_path)
+    let calibration = adalens::runner::load_calibration(&model, &cal_path)
         .map_err(|e| anyhow::anyhow!("{e} (train writes it; or pass --calibration)"))?;
     let list = a.data.join(format!("{}.csv", a.split));
     let entries = batch::entries(&list).with_context(|| format!("reading {}", list.display()))?;

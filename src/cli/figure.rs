@@ -7,7 +7,8 @@ use std::sync::atomic::AtomicBool;
 use adalens::figure::{
     self, FigureOptions, Lane, OutputOptions, Theme, ONE_COLUMN_MM, TWO_COLUMN_MM,
 };
-use adalens::headless::run_video;
+use adalens::decision::{Criterion, ExitRule};
+use adalens::runner::{run_video, Quiet};
 use adalens::video::{Control, Video};
 use anyhow::Context;
 
@@ -92,11 +93,14 @@ pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
         );
     }
     let never = AtomicBool::new(false);
+    // Without a rule every clip runs to its last step, and the figure says so.
+    let last = ExitRule::last_step(Criterion::Entropy);
+    let rule = Some(rule.as_ref().unwrap_or(&last));
     let mut panels = Vec::new();
     for (i, v) in videos.iter().enumerate() {
         // One open (and frame index) serves both the model's frames and the figure's.
         let video = Video::open(v)?;
-        let run = run_video(&model, &video, &knobs, rule.as_ref(), &never).with_context(|| {
+        let run = run_video(&model, &video, &knobs, rule, &never, &Quiet).with_context(|| {
             format!("running {} on {}", a.run.checkpoint.display(), v.display())
         })?;
         let panel = figure::make_panel(

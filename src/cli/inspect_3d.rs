@@ -9,7 +9,7 @@ use adalens::model::ada3d_focus::{Ada3dFocus, CubePlan, Plan};
 use adalens::model::load::LoadedModel;
 use adalens::model::patch::Region;
 
-use super::inspect::{checkpoint_json, print_checkpoint_head, print_parameters, print_steps};
+use super::print::{checkpoint_json, print_checkpoint_head, print_parameters, print_steps};
 
 /// `+17(0.82) -18(0.10) …`: each frame, kept (+) or discarded (−), with m_t.
 fn frame_marks(clip: &ClipTrace) -> String {

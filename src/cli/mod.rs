@@ -12,6 +12,7 @@ pub mod figure;
 pub mod frames;
 pub mod inspect;
 pub mod inspect_3d;
+pub mod print;
 pub mod probe;
 pub mod run_args;
 pub mod synth_cmd;

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use adalens::analysis::Knobs;
-use adalens::decision::{Clamp, Criterion, PreparedCalibration};
-use adalens::headless::{load_calibration, ExitRule};
+use adalens::decision::{Clamp, Criterion, ExitRule, PreparedCalibration};
+use adalens::model::config::Knobs;
 use adalens::model::load::{calibration_sidecar, LoadedModel};
+use adalens::runner::load_calibration;
 use anyhow::Context;
 
 use super::inspect::CheckpointArgs;
@@ -31,7 +31,7 @@ impl RunArgs {
         let rule = self.exit.rule(&model)?;
         let knobs = Knobs {
             max_cubes: self.max_cubes,
-            ..Knobs::of(&model.config)
+            ..model.config.knobs()
         };
         Ok((model, knobs, rule))
     }
@@ -89,7 +89,7 @@ impl ExitArgs {
                 path.display()
             );
         }
-        let set = load_calibration(model, &path).map_err(anyhow::Error::msg)?;
+        let set = load_calibration(model, &path)?;
         let prep = PreparedCalibration::new(set).context("preparing the calibration set")?;
         let (rule, sol) = ExitRule::for_budget(&prep, self.criterion, budget)
             .with_context(|| format!("thresholds for a budget of {budget} GFLOPs"))?;

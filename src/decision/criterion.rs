@@ -22,6 +22,31 @@ impl Criterion {
     /// Both criteria, in the order used for precomputed arrays.
     pub const ALL: [Criterion; 2] = [Criterion::Entropy, Criterion::Confidence];
 
+    /// The value this criterion compares with its threshold at step `s`.
+    pub fn value(self, s: &super::trace::StepPrediction) -> f32 {
+        match self {
+            Criterion::Entropy => s.entropy,
+            Criterion::Confidence => s.confidence,
+        }
+    }
+
+    /// Whether step `s` meets threshold `t` (entropy at most η, confidence at least τ).
+    pub fn meets(self, s: &super::trace::StepPrediction, t: f64) -> bool {
+        match self {
+            Criterion::Entropy => (s.entropy as f64) <= t,
+            Criterion::Confidence => (s.confidence as f64) >= t,
+        }
+    }
+
+    /// The top of this criterion's axis for `classes` classes: ln C (the largest entropy) or
+    /// 1 (the largest probability). The window's lanes and the figures draw the same axis.
+    pub fn axis_top(self, classes: usize) -> f64 {
+        match self {
+            Criterion::Entropy => (classes.max(2) as f64).ln(),
+            Criterion::Confidence => 1.0,
+        }
+    }
+
     /// Index into per-criterion arrays.
     pub(crate) fn index(self) -> usize {
         match self {

@@ -73,22 +73,6 @@ impl PreparedCalibration {
         summarize(split, d, steps, exits)
     }
 
-    /// Metrics for given exit steps on a split (one per sample, each < steps).
-    pub fn evaluate_exits(&self, split: Split, exit_steps: Vec<u16>) -> Result<Evaluation> {
-        let d = self.split(split);
-        if exit_steps.len() != d.n {
-            return Err(DecisionError::BadCounts(format!(
-                "{} exit steps for a split of {}",
-                exit_steps.len(),
-                d.n
-            )));
-        }
-        if exit_steps.iter().any(|&t| t as usize >= self.steps) {
-            return Err(DecisionError::BadCounts("exit step out of range".into()));
-        }
-        Ok(summarize(split, d, self.steps, exit_steps))
-    }
-
     /// Random-exit baseline on the evaluation split: `counts[t]` samples, drawn at random (seeded
     /// ChaCha8), stop at step t.
     pub fn random_exit(&self, counts: &[usize], seed: u64) -> Result<Evaluation> {
@@ -130,11 +114,6 @@ impl PreparedCalibration {
             self.steps,
             vec![t as u16; self.eval.n],
         ))
-    }
-
-    /// Fixed-step top-1 and top-5 accuracy on the evaluation split (precomputed, free).
-    pub fn fixed_step_accuracy(&self, t: usize) -> Option<(f64, f64)> {
-        self.fixed.get(t).copied()
     }
 
     /// Mean average precision over classes (in [0, 1]) of the predictions an evaluation used:

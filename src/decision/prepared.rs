@@ -5,7 +5,7 @@
 //! once. Arrays are step-major (`[step][sample]`) because both the threshold fit and the
 //! evaluation walk one step at a time over the samples still running.
 
-use super::calibration::{CalibrationSet, Role, StepCosts};
+use super::calibration::{CalibrationSet, StepCosts};
 use super::criterion::{row_stats, Criterion, RowStats};
 use super::error::{DecisionError, Result};
 
@@ -242,10 +242,4 @@ fn build_split(
         prediction,
         costs,
     }
-}
-
-/// Convenience: marks every sample of a set as used for both fitting and evaluation.
-pub fn all_both(set: CalibrationSet) -> Result<CalibrationSet> {
-    let n = set.samples();
-    set.with_roles(vec![Role::Both; n])
 }

@@ -1,5 +1,5 @@
 //! The DecisionTrace: everything an adaptive model decided on one video, in one serialisable,
-//! versioned value (ARCHITECTURE.md §3). Every view — timeline, viewer, figures, `inspect
+//! versioned value (docs/ARCHITECTURE.md §3). Every view — timeline, viewer, figures, `inspect
 //! --json`, batch summaries — reads this and nothing else, so what one shows the others show.
 
 use serde::{Deserialize, Serialize};
@@ -177,6 +177,24 @@ pub struct ClipTrace {
     pub exit: Option<ExitDecision>,
 }
 
+/// The colour of cube / step `order` (1-based, cyclic): one palette for the window's lanes,
+/// viewer and 3D view and for the figures.
+pub const STEP_PALETTE: [[u8; 3]; 8] = [
+    [66, 133, 244],
+    [234, 67, 53],
+    [52, 168, 83],
+    [251, 188, 5],
+    [171, 71, 188],
+    [0, 172, 193],
+    [255, 112, 67],
+    [158, 157, 36],
+];
+
+/// The palette entry of cube / step `order` (1-based).
+pub fn step_rgb(order: usize) -> [u8; 3] {
+    STEP_PALETTE[order.saturating_sub(1) % STEP_PALETTE.len()]
+}
+
 impl ClipTrace {
     /// The step this clip stops at: its marked exit, else its last step (`None` without steps).
     pub fn stop_step(&self) -> Option<usize> {
@@ -193,11 +211,7 @@ impl ClipTrace {
         self.steps
             .iter()
             .zip(thresholds)
-            .position(|(s, th)| match (criterion, th) {
-                (Criterion::Entropy, Some(t)) => (s.entropy as f64) <= *t,
-                (Criterion::Confidence, Some(t)) => (s.confidence as f64) >= *t,
-                (_, None) => false,
-            })
+            .position(|(s, th)| th.is_some_and(|t| criterion.meets(s, t)))
             .unwrap_or(last)
             .min(last)
     }

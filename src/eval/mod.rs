@@ -6,6 +6,7 @@
 
 mod markdown;
 pub mod oracle;
+mod parts;
 pub mod points;
 pub mod report;
 pub mod run;
@@ -15,8 +16,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::batch::Entry;
-use crate::calibrate::{assemble, model_steps, pad_steps, Sample};
+use crate::dataset::Entry;
+use crate::calibrate::{assemble, pad_steps, Sample};
 use crate::decision::{CalibrationSet, Criterion, PreparedCalibration, Role};
 use crate::model::config::ModelConfig;
 use crate::model::load::LoadedModel;
@@ -131,7 +132,7 @@ pub fn evaluate(
     if results.is_empty() {
         return Err(EvalError::NothingRan { failed });
     }
-    let steps = model_steps(model);
+    let steps = model.config.steps();
     let classes = model.config.class_names().len();
     let prep = prepared(calibration, results, steps, classes)?;
     let top1 = |set: &[Sample], t: usize| -> f64 {

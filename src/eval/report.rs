@@ -9,19 +9,10 @@ pub use super::points::{
     at_budget, at_budget_with_exits, curve, policy_curve, sweep_point, ExitWhere, Point,
     PolicyPoint, PolicyRow,
 };
+pub use super::parts::{Parts, Placement};
 pub use super::targets::{OtherReading, Target};
 use super::{argmax, by_family, FamilyRow, VideoResult};
-use crate::model::load::LoadedModel;
 use crate::synth::Family;
-
-#[derive(Debug, Clone, Serialize)]
-pub struct Placement {
-    pub cube_frames: usize,
-    pub learned_hit_rate: f64,
-    pub random_hit_rate: f64,
-    pub learned_mean_iou: f64,
-    pub random_mean_iou: f64,
-}
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -57,26 +48,6 @@ pub struct Report {
     pub placement: Option<Placement>,
     pub targets: Vec<Target>,
     pub targets_met: bool,
-}
-
-pub struct Parts<'a> {
-    pub model: &'a LoadedModel,
-    pub results: &'a [VideoResult],
-    pub failed: usize,
-    pub thresholds: [f32; 2],
-    pub largest: PolicyPoint,
-    pub every_cube: Point,
-    pub policy_curve: Vec<PolicyPoint>,
-    pub curve: Vec<Point>,
-    pub half: Point,
-    pub half_exit: Point,
-    pub exit_point: Point,
-    pub exit_where: ExitWhere,
-    /// Steps run per video at `exit_point`.
-    pub exit_point_exits: Vec<u16>,
-    pub random_policy_top1: f64,
-    pub random_policy_gflops: f64,
-    pub oracle: OracleBound,
 }
 
 fn placement(results: &[VideoResult]) -> Option<Placement> {
@@ -121,8 +92,12 @@ pub fn assemble(p: Parts) -> Report {
                 family: fam,
                 videos: idx.len(),
                 top1: by_family(r, fam, |v| {
-                    let last = v.learned.logits.len() - 1;
-                    (argmax(&v.learned.logits[last]) == v.label as usize) as u8 as f64
+                    let right = v
+                        .learned
+                        .logits
+                        .last()
+                        .is_some_and(|l| argmax(l) == v.label as usize);
+                    right as u8 as f64
                 }),
                 mean_kept_frames: by_family(r, fam, |v| v.kept_frames as f64),
                 mean_3d_stages: by_family(r, fam, |v| v.stages_3d as f64),

@@ -7,11 +7,11 @@ use rand::seq::SliceRandom;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::batch::Entry;
+use crate::dataset::Entry;
 use crate::model::ada3d_focus::{plan_cubes, Ada3dFocus, Plan};
 use crate::model::load::{LoadedModel, Network};
 use crate::model::patch::Region;
-use crate::pipeline;
+use crate::runner::{Input, Session};
 use crate::video::{Control, Video};
 
 /// The (τ_f, τ_s) pairs the report runs every video at, every cube, for a checkpoint whose own
@@ -176,25 +176,36 @@ pub fn run_video(
     };
     let net: &Ada3dFocus = net;
     let video = Video::open(&entry.path).map_err(|e| e.to_string())?;
-    let input =
-        pipeline::video_input(&video, model, &Control::default()).map_err(|e| e.to_string())?;
+    // The runner decodes and glances, as for every other run; the ablations below then run
+    // their own plans on that glance.
+    let input = Input::plan(&video, model).map_err(|e| e.to_string())?;
     if input.clips() != 1 {
         return Err(format!(
             "{} clips: test videos must be one clip long",
             input.clips()
         ));
     }
+    let mut session = Session::new(model, input);
+    let frames = session
+        .input
+        .clip(0, &Control::default())
+        .map_err(|e| e.to_string())?;
+    let cache = session
+        .glance(0, &Control::default())
+        .map_err(|e| e.to_string())?
+        .cloned()
+        .ok_or_else(|| "no glance".to_string())?;
+    let input = &session.input;
     let c = &net.config;
     let err = |e: candle_core::Error| e.to_string();
-    let cache = net.glance(&input.frames).map_err(err)?;
     let plan = net.plan(&cache, c.frame_threshold, c.stage_threshold);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(entry.index as u64);
     let t = c.num_segments;
     // Random policies: as many kept frames and 3D stages, drawn uniformly; random centres.
-    let mut frames: Vec<usize> = (0..t).collect();
-    frames.shuffle(&mut rng);
-    let mut kept: Vec<usize> = frames[..plan.kept.len()].to_vec();
+    let mut order: Vec<usize> = (0..t).collect();
+    order.shuffle(&mut rng);
+    let mut kept: Vec<usize> = order[..plan.kept.len()].to_vec();
     kept.sort_unstable();
     let mut stages = plan.stages_3d.clone();
     stages.shuffle(&mut rng);
@@ -231,9 +242,9 @@ pub fn run_video(
     };
     let (kept_frames, stages_3d) = counts(&plan);
     let learned_choice = (plan.kept.clone(), plan.stages_3d.clone());
-    let learned = net.run_plan(&input.frames, &cache, plan).map_err(err)?;
+    let learned = net.run_plan(&frames, &cache, plan).map_err(err)?;
     let random = net
-        .run_plan(&input.frames, &cache, random_plan)
+        .run_plan(&frames, &cache, random_plan)
         .map_err(err)?;
     let policy_sweep = policy_sweep([c.frame_threshold, c.stage_threshold])
         .into_iter()
@@ -246,7 +257,7 @@ pub fn run_video(
                 if (&plan.kept, &plan.stages_3d) == (&learned_choice.0, &learned_choice.1) {
                     last_step(&learned.step_logits, &learned.step_gflops, label)
                 } else {
-                    let out = net.run_plan(&input.frames, &cache, plan).map_err(err)?;
+                    let out = net.run_plan(&frames, &cache, plan).map_err(err)?;
                     last_step(&out.step_logits, &out.step_gflops, label)
                 };
             Ok(SweepRun {

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::points::{runs_every_cube, Point, PolicyPoint};
-use super::report::{Parts, Placement};
+use super::parts::{Parts, Placement};
 use super::{FamilyRow, HALF_TOLERANCE};
 use crate::synth::Family;
 

@@ -1,7 +1,7 @@
 //! Which sampled frames a figure shows, and their pictures.
 
 use super::{FigureError, Panel, PanelFrame};
-use crate::analysis::Knobs;
+use crate::model::config::Knobs;
 use crate::decision::trace::{ClipTrace, DecisionTrace};
 use crate::video::{Control, Resize, Video};
 

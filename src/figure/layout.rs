@@ -17,17 +17,7 @@ use crate::video::RgbFrame;
 /// The cube colour of AdaFocusV3 Fig. 4.
 pub const CUBE_BLUE: [u8; 3] = [31, 99, 214];
 
-/// Step colours, the same as the window's cube lane (cube k gets entry k−1, cyclically).
-pub const STEP_PALETTE: [[u8; 3]; 8] = [
-    [66, 133, 244],
-    [234, 67, 53],
-    [52, 168, 83],
-    [251, 188, 5],
-    [171, 71, 188],
-    [0, 172, 193],
-    [255, 112, 67],
-    [158, 157, 36],
-];
+pub use crate::decision::trace::STEP_PALETTE;
 
 const FONT: &str = "DejaVu Sans";
 const MARGIN: f64 = 3.0;
@@ -79,7 +69,7 @@ fn hex([r, g, b]: [u8; 3]) -> String {
 /// The cube colour for step `order` under `opts`.
 fn cube_colour(opts: &FigureOptions, order: usize) -> String {
     if opts.step_colours {
-        hex(STEP_PALETTE[order.saturating_sub(1) % STEP_PALETTE.len()])
+        hex(crate::decision::trace::step_rgb(order))
     } else {
         hex(CUBE_BLUE)
     }
@@ -581,20 +571,10 @@ impl PanelWriter<'_> {
             .as_ref()
             .map(|e| e.criterion)
             .unwrap_or(Criterion::Entropy);
-        let value = |s: &crate::decision::trace::StepPrediction| match criterion {
-            Criterion::Entropy => s.entropy as f64,
-            Criterion::Confidence => s.confidence as f64,
-        };
-        let classes = self.panel.trace.class_names.len().max(2) as f64;
-        let ymax = match criterion {
-            Criterion::Entropy => clip
-                .steps
-                .iter()
-                .map(value)
-                .fold(classes.ln(), f64::max)
-                .max(1e-6),
-            Criterion::Confidence => 1.0,
-        };
+        let value = |s: &crate::decision::trace::StepPrediction| criterion.value(s) as f64;
+        // The same axis as the window's lane: ln C for entropy (no value can pass it), 1 for
+        // confidence.
+        let ymax = criterion.axis_top(self.panel.trace.class_names.len());
         let (left, bottom, h) = (9.0, 6.0, 30.0);
         let (px, py, pw, ph) = (x0 + left, top + 1.5, w - left - 1.0, h - bottom - 1.5);
         let n = clip.steps.len();

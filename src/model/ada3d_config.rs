@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use super::backbones::mobilenet_v2::{feature_shape, LAST_FEATURE};
 use super::backbones::resnet3d::{Preset, ResNet3dSpec};
-use super::config::{check_class_names, check_thresholds, named_classes};
+use super::config::{check_class_names, check_thresholds, named_classes, InputTransform};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -50,11 +50,6 @@ pub struct Ada3dConfig {
 }
 
 impl Ada3dConfig {
-    /// Short side before the centre crop (PySlowFast's test scale: 256 for a 224 crop).
-    pub fn scale_size(&self) -> usize {
-        self.input_size * 256 / 224
-    }
-
     pub fn selection_factor(&self) -> usize {
         self.input_size / self.selection_size.max(1)
     }
@@ -122,7 +117,7 @@ mod d {
     }
 }
 
-/// The `ada3d_focus` arch (ARCHITECTURE.md §1, the app's default family): a MobileNetV2 glance
+/// The `ada3d_focus` arch (docs/ARCHITECTURE.md §1, the app's default family): a MobileNetV2 glance
 /// on all T frames feeds Ada3D's frame and stage heads, the glance classifier and the cube
 /// policy (AdaFocusV3's temporal and spatial policies); cubes H'×W'×T' are cut from the kept
 /// frames and run through the 3D ResNet with the chosen stages; the pooling classifier
@@ -216,19 +211,13 @@ impl InputFrame {
 
 impl Ada3dFocusConfig {
     /// How frames are scaled (and cropped) to the model's input.
-    pub fn resize(&self) -> crate::video::Resize {
-        let side = self.input_size as u32;
+    pub fn input_transform(&self) -> InputTransform {
         match self.input_frame {
-            InputFrame::CentreCrop => crate::pipeline::test_resize(self.input_size),
-            InputFrame::Whole => crate::video::Resize::Exact {
-                width: side,
-                height: side,
+            InputFrame::CentreCrop => InputTransform::test_crop(self.input_size),
+            InputFrame::Whole => InputTransform::Whole {
+                side: self.input_size as u32,
             },
         }
-    }
-
-    pub fn scale_size(&self) -> usize {
-        self.input_size * 256 / 224
     }
 
     pub fn glance_factor(&self) -> usize {

@@ -1,4 +1,4 @@
-//! The `ada3d_focus` arch (ARCHITECTURE.md §1): Ada3D's frame and 3D-stage policies ("Ada3D",
+//! The `ada3d_focus` arch (docs/ARCHITECTURE.md §1): Ada3D's frame and 3D-stage policies ("Ada3D",
 //! Li et al., ICCV 2021) and AdaFocusV3's cube policy and early exit ("Uni-AdaFocus / AdaFocusV3",
 //! Wang et al.) in one model. A MobileNetV2 glance on all T frames feeds Ada3D's two heads (m,
 //! n), the glance classifier and the cube policy; cube centres are placed among the kept frames

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::ada3d_config::{Ada3dConfig, Ada3dFocusConfig};
+pub use super::arch::Arch;
 use super::backbones::mobilenet_v2::{feature_shape, LAST_FEATURE};
 use super::backbones::resnet::Block;
 
@@ -25,13 +26,110 @@ pub enum ModelConfig {
     ResNet3d(Ada3dConfig),
 }
 
+/// How decoded frames become the model's square input. The video layer turns this into its
+/// own resize request; the model layer only says what it was trained on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InputTransform {
+    /// The papers' test transform: shorter side to `shorter`, then a centred `crop`² square.
+    TestCrop { shorter: u32, crop: u32 },
+    /// The whole frame scaled to `side`² (aspect not kept).
+    Whole { side: u32 },
+}
+
+impl InputTransform {
+    /// The test transform of every arch for `input_size`: shorter side to `input_size·256/224`
+    /// (256 for a 224 crop, as the official code and PySlowFast test), centre crop.
+    pub fn test_crop(input_size: usize) -> InputTransform {
+        InputTransform::TestCrop {
+            shorter: (input_size * 256 / 224) as u32,
+            crop: input_size as u32,
+        }
+    }
+}
+
+/// The thresholds a user can move without re-running the glance.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Knobs {
+    /// τ_f: keep frame t when m_t ≥ τ_f (Ada3D).
+    pub frame_threshold: f32,
+    /// τ_s: run stage k in 3D when n_k ≥ τ_s (Ada3D).
+    pub stage_threshold: f32,
+    /// At most this many cubes (ada3d_focus); `None` = the checkpoint's N.
+    pub max_cubes: Option<usize>,
+}
+
 impl ModelConfig {
     pub fn arch(&self) -> &'static str {
+        self.kind().name()
+    }
+
+    pub fn kind(&self) -> Arch {
         match self {
-            ModelConfig::UniAdaFocus(_) => "uni_adafocus",
-            ModelConfig::Ada3d(_) => "ada3d",
-            ModelConfig::Ada3dFocus(_) => "ada3d_focus",
-            ModelConfig::ResNet3d(_) => "resnet3d",
+            ModelConfig::UniAdaFocus(_) => Arch::UniAdaFocus,
+            ModelConfig::Ada3d(_) => Arch::Ada3d,
+            ModelConfig::Ada3dFocus(_) => Arch::Ada3dFocus,
+            ModelConfig::ResNet3d(_) => Arch::ResNet3d,
+        }
+    }
+
+    /// Steps a video runs through: the glance and one per cube (patch); 1 for archs without
+    /// exits.
+    pub fn steps(&self) -> usize {
+        match self {
+            ModelConfig::Ada3dFocus(c) => c.num_cubes + 1,
+            ModelConfig::UniAdaFocus(c) => c.num_focus_segments + 1,
+            ModelConfig::Ada3d(_) | ModelConfig::ResNet3d(_) => 1,
+        }
+    }
+
+    /// Cubes per clip (the cap of a max-cubes control); 0 for archs whose regions cannot be
+    /// capped.
+    pub fn max_cubes(&self) -> usize {
+        match self {
+            ModelConfig::Ada3dFocus(c) => c.num_cubes,
+            _ => 0,
+        }
+    }
+
+    /// The checkpoint's own τ_f and τ_s (0.5 where the arch has no such policy).
+    pub fn knobs(&self) -> Knobs {
+        let (frame_threshold, stage_threshold) = match self {
+            ModelConfig::Ada3d(c) | ModelConfig::ResNet3d(c) => {
+                (c.frame_threshold, c.stage_threshold)
+            }
+            ModelConfig::Ada3dFocus(c) => (c.frame_threshold, c.stage_threshold),
+            ModelConfig::UniAdaFocus(_) => (0.5, 0.5),
+        };
+        Knobs {
+            frame_threshold,
+            stage_threshold,
+            max_cubes: None,
+        }
+    }
+
+    /// Side of the square model input.
+    pub fn input_size(&self) -> usize {
+        match self {
+            ModelConfig::UniAdaFocus(c) => c.input_size,
+            ModelConfig::Ada3d(c) | ModelConfig::ResNet3d(c) => c.input_size,
+            ModelConfig::Ada3dFocus(c) => c.input_size,
+        }
+    }
+
+    /// How frames become the model's input.
+    pub fn input_transform(&self) -> InputTransform {
+        match self {
+            ModelConfig::Ada3dFocus(c) => c.input_transform(),
+            other => InputTransform::test_crop(other.input_size()),
+        }
+    }
+
+    /// Per-channel mean and std of the input normalisation.
+    pub fn normalisation(&self) -> ([f32; 3], [f32; 3]) {
+        match self {
+            ModelConfig::UniAdaFocus(c) => (c.mean, c.std),
+            ModelConfig::Ada3d(c) | ModelConfig::ResNet3d(c) => (c.mean, c.std),
+            ModelConfig::Ada3dFocus(c) => (c.mean, c.std),
         }
     }
 
@@ -116,12 +214,6 @@ impl UniAdaFocusConfig {
     /// Side of the glance feature map: five stride-2 convolutions with padding 1 (7 at 224²).
     pub fn glance_map_side(&self) -> usize {
         feature_shape(self.glance_width_mult, LAST_FEATURE, self.input_size).map_or(0, |(_, m)| m)
-    }
-
-    /// Short side the frames are resized to before the centre crop (the official test
-    /// transform: `input_size · 256 / 224`).
-    pub fn scale_size(&self) -> usize {
-        self.input_size * 256 / 224
     }
 
     pub fn class_names(&self) -> Vec<String> {

@@ -1,4 +1,4 @@
-//! FLOPs as the papers count them (ARCHITECTURE.md §5): multiply-adds of convolutions and linear
+//! FLOPs as the papers count them (docs/ARCHITECTURE.md §5): multiply-adds of convolutions and linear
 //! layers, plus one per BatchNorm channel. That is how the official Uni-AdaFocus figures come
 //! out (MobileNetV2 at 224²: 0.299494272 G of conv MACs + 17,056 BN channels = 0.299511328 G).
 

@@ -97,7 +97,7 @@ pub fn uni_adafocus_clip(
                 seconds: sampled.seconds.get(i).copied().unwrap_or(0.0),
                 keep_prob: None,
                 // Uni-AdaFocus has no frame policy: the frames it does not focus on count as
-                // discarded (ARCHITECTURE.md §1).
+                // discarded (docs/ARCHITECTURE.md §1).
                 kept: focus,
                 role: if focus {
                     FrameRole::Focus

@@ -2,7 +2,7 @@
 //! (clips·T)×C×H×W, the frames of a clip consecutive. A `kt×k×k` convolution (temporal stride 1,
 //! temporal padding kt/2, PySlowFast's "T frames in, T frames out") is the sum over its kt
 //! temporal taps of k×k 2D convolutions on the frames shifted by the tap's offset (zero frames
-//! past the clip's ends), ARCHITECTURE.md §1. Run as 2D (Ada3D §3.2), only the centre tap
+//! past the clip's ends), docs/ARCHITECTURE.md §1. Run as 2D (Ada3D §3.2), only the centre tap
 //! `k[⌊kt/2⌋]` is used, on the same weights. Each tap is a [`FusedConv2d`]: on the CPU each
 //! tap's product is added to the running sum by the fused kernel, and the centre tap, last, adds
 //! the bias and the residual and applies the activation in the same pass. A tap whose shift

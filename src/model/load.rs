@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::{DType, Device};
 use serde_json::{Map, Value};
@@ -113,10 +114,10 @@ impl ConfigOverrides {
 
 #[derive(Debug, Clone)]
 pub enum Network {
-    UniAdaFocus(Box<UniAdaFocus>),
+    UniAdaFocus(Arc<UniAdaFocus>),
     /// `ada3d`, and `resnet3d` (the same without a selection network).
-    Ada3d(Box<Ada3d>),
-    Ada3dFocus(Box<Ada3dFocus>),
+    Ada3d(Arc<Ada3d>),
+    Ada3dFocus(Arc<Ada3dFocus>),
 }
 
 /// A checkpoint ready to run.
@@ -151,15 +152,15 @@ impl LoadedModel {
             ModelConfig::UniAdaFocus(c) => {
                 let naming = glance_naming(|k| sd.tensors.contains_key(k));
                 UniAdaFocus::new(c.clone(), naming, checker.var_builder())
-                    .map(|n| Network::UniAdaFocus(Box::new(n)))
+                    .map(|n| Network::UniAdaFocus(Arc::new(n)))
             }
             ModelConfig::Ada3d(c) => {
-                Ada3d::new(c.clone(), checker.var_builder()).map(|n| Network::Ada3d(Box::new(n)))
+                Ada3d::new(c.clone(), checker.var_builder()).map(|n| Network::Ada3d(Arc::new(n)))
             }
             ModelConfig::ResNet3d(c) => Ada3d::without_selection(c.clone(), checker.var_builder())
-                .map(|n| Network::Ada3d(Box::new(n))),
+                .map(|n| Network::Ada3d(Arc::new(n))),
             ModelConfig::Ada3dFocus(c) => Ada3dFocus::new(c.clone(), checker.var_builder())
-                .map(|n| Network::Ada3dFocus(Box::new(n))),
+                .map(|n| Network::Ada3dFocus(Arc::new(n))),
         };
         let report = match &config {
             ModelConfig::UniAdaFocus(_) => checker.report(ignored_key),
@@ -191,6 +192,11 @@ impl LoadedModel {
 
     pub fn arch(&self) -> &'static str {
         self.config.arch()
+    }
+
+    /// What this checkpoint's arch can decide.
+    pub fn kind(&self) -> super::arch::Arch {
+        self.config.kind()
     }
 }
 

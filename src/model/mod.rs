@@ -3,6 +3,7 @@
 //! PyTorch writes.
 
 pub mod ada3d;
+pub mod arch;
 pub mod ada3d_config;
 pub mod ada3d_focus;
 pub mod backbones;

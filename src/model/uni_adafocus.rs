@@ -219,7 +219,7 @@ impl UniAdaFocus {
         &self.temporal
     }
 
-    /// FLOPs of each part, from the layers built (ARCHITECTURE.md §5).
+    /// FLOPs of each part, from the layers built (docs/ARCHITECTURE.md §5).
     pub fn flops(&self) -> UniAdaFocusFlops {
         let c = &self.config;
         let g = c.num_glance_segments;

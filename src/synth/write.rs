@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::Serialize;
 
 use super::{family, render, Family, Split, SynthSpec, CLASSES};
-use crate::fsutil::{remove_stale_temporaries, write_atomic, TEMP_PREFIX};
+use crate::fsutil::{write_atomic, ResumableDir, TEMP_PREFIX};
 use crate::video::{write_h264, VideoError};
 
 #[derive(Debug, thiserror::Error)]
@@ -22,8 +22,8 @@ pub enum SynthError {
     },
     #[error(transparent)]
     Video(#[from] VideoError),
-    #[error("{path}: made with other settings ({have}); use another folder")]
-    Settings { path: PathBuf, have: String },
+    #[error(transparent)]
+    Folder(#[from] crate::fsutil::ResumeError),
 }
 
 /// How many videos per split.
@@ -86,7 +86,6 @@ pub fn write_benchmark(
         move |source| SynthError::Io { path, source }
     };
     const CRF: u32 = 18;
-    std::fs::create_dir_all(out).map_err(io(out))?;
     let manifest = Manifest {
         seed,
         spec,
@@ -96,29 +95,16 @@ pub fn write_benchmark(
             .map(|c| (CLASSES[c], family(c)))
             .collect(),
     };
-    let text = serde_json::to_string_pretty(&manifest).unwrap_or_default();
-    let mpath = out.join("synth.json");
-    match std::fs::read_to_string(&mpath) {
-        Ok(have) if have != text => {
-            return Err(SynthError::Settings {
-                path: mpath,
-                have: have.split_whitespace().collect::<Vec<_>>().join(" "),
-            })
-        }
-        Ok(_) => {}
-        Err(_) => write_atomic(&mpath, text.as_bytes()).map_err(io(&mpath))?,
-    }
     let work: Vec<(Split, usize)> = Split::ALL
         .iter()
         .flat_map(|&s| (0..sizes.of(s)).map(move |i| (s, i)))
         .collect();
-    for s in Split::ALL {
-        for c in CLASSES {
-            let d = out.join(s.name()).join(c);
-            std::fs::create_dir_all(&d).map_err(io(&d))?;
-            remove_stale_temporaries(&d);
-        }
-    }
+    let folders: Vec<String> = Split::ALL
+        .iter()
+        .flat_map(|s| CLASSES.iter().map(move |c| format!("{}/{c}", s.name())))
+        .collect();
+    let folders: Vec<&str> = folders.iter().map(String::as_str).collect();
+    ResumableDir::open(out, "synth.json", &manifest, &folders)?;
     let next = AtomicUsize::new(0);
     let done = AtomicUsize::new(0);
     let first_error = parking_lot::Mutex::new(None);

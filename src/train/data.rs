@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use candle_core::{Device, Tensor};
 
-use crate::batch::Entry;
+use crate::dataset::Entry;
 use crate::model::ada3d_config::Ada3dFocusConfig;
 use crate::video::{plan, Control, RgbFrame, Video};
 
@@ -52,7 +52,7 @@ fn decode(e: &Entry, c: &Ada3dFocusConfig) -> Result<Vec<RgbFrame>, String> {
             c.num_segments
         ));
     }
-    let resize = c.resize();
+    let resize = crate::runner::resize_of(c.input_transform());
     let ctl = Control {
         threads: 1,
         ..Control::default()
@@ -140,7 +140,7 @@ pub fn batch(
     let frames = clips.iter().flat_map(|clip| &clip.frames);
     let labels: Vec<u32> = clips.iter().map(|c| c.label).collect();
     Ok((
-        crate::pipeline::normalise(frames, c.mean, c.std, device)?,
+        crate::runner::normalise(frames, c.mean, c.std, device)?,
         Tensor::new(labels.as_slice(), device)?,
     ))
 }

@@ -23,7 +23,7 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::batch::Entry;
+use crate::dataset::Entry;
 use crate::calibrate::{calibrate, CalibrateError};
 use crate::model::ada3d_config::Ada3dFocusConfig;
 use crate::model::config::ModelConfig;
@@ -43,6 +43,8 @@ pub enum TrainError {
     },
     #[error("{0}: holds a run with other settings; delete it or pick another --out / --name")]
     OtherRun(PathBuf),
+    #[error(transparent)]
+    Folder(#[from] crate::fsutil::ResumeError),
     #[error("the trained checkpoint does not load: {0}")]
     Load(#[from] ModelError),
     #[error("calibration: {0}")]
@@ -64,7 +66,7 @@ pub struct Settings {
     /// policies held where stage 1 left them. Trained together from the start, the frame and
     /// stage policies can learn that extra frames do not pay before the cubes find the
     /// target, drop to one frame for every video, and stay there: Bernoulli draws near 0
-    /// no longer explore (a rebuild on another CPU did this; see README, "Training").
+    /// no longer explore (a rebuild on another CPU did this; see docs/training.md).
     #[serde(default)]
     pub cube_first: usize,
     /// The training videos and labels, in order.
@@ -215,8 +217,8 @@ pub fn train(run: &TrainRun, on: &(dyn Fn(Event) + Sync)) -> Result<Trained, Tra
     }
     let classes = c.class_names();
     let dir = state_dir(&run.checkpoint);
-    std::fs::create_dir_all(&dir).map_err(io(&dir))?;
-    crate::fsutil::remove_stale_temporaries(&dir);
+    // Refuses a folder of a run with other settings before anything is loaded from it.
+    crate::fsutil::ResumableDir::open(&dir, "settings.json", s, &[])?;
     let progress_path = dir.join("progress.json");
     let state_path = dir.join("state.safetensors");
 

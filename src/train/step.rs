@@ -75,7 +75,7 @@ pub struct Reward {
     /// β times the mean entropy of their Bernoulli draws; it fades with the learning rate).
     /// Without it, REINFORCE can drive every keep probability to 0 within an epoch, after
     /// which no draw keeps a second frame and the policy never learns that motion needs one
-    /// (README, "Training on another CPU").
+    /// (docs/training.md, "Training on another CPU").
     #[serde(default)]
     pub policy_entropy: f64,
 }

@@ -119,11 +119,27 @@ pub(crate) fn read_probe(input: &Input, facts: &StreamFacts) -> Probe {
     let decoder = ffmpeg_next::decoder::find(codec);
     let (pixel_format, bit_rate) = stream
         .as_ref()
-        .map(|s| unsafe {
-            let p = s.parameters().as_ptr();
-            let pf: ffmpeg_next::format::Pixel =
-                std::mem::transmute::<i32, ffi::AVPixelFormat>((*p).format).into();
-            (format!("{pf:?}").to_lowercase(), (*p).bit_rate)
+        .map(|s| {
+            // SAFETY: the stream's codec parameters live as long as the input context. The
+            // format is a plain integer from the file: it is looked up among FFmpeg's own pixel
+            // format descriptors (compared as integers), never cast into a Rust enum.
+            unsafe {
+                let p = s.parameters().as_ptr();
+                let raw = (*p).format;
+                let mut desc = std::ptr::null();
+                let name = loop {
+                    desc = ffi::av_pix_fmt_desc_next(desc);
+                    if desc.is_null() {
+                        break "none".to_string();
+                    }
+                    if ffi::av_pix_fmt_desc_get_id(desc) as i32 == raw && !(*desc).name.is_null() {
+                        break std::ffi::CStr::from_ptr((*desc).name)
+                            .to_string_lossy()
+                            .into_owned();
+                    }
+                };
+                (name, (*p).bit_rate)
+            }
         })
         .unwrap_or_default();
     let (nominal, avg, start, header_frames) = stream

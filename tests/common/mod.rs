@@ -1,21 +1,17 @@
-//! Helpers for tests: the real videos in ../shared/videos, videos made with the ffmpeg CLI, and
+//! Helpers for tests: the real videos in tests/fixtures/videos, videos made with the ffmpeg CLI, and
 //! the ffmpeg CLI's own decode of a frame number as the reference.
 #![allow(dead_code)]
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-/// The shared real-footage folder beside the checkout. Tests that need it fail loudly when it is
-/// missing rather than pass without checking anything.
-pub fn shared_video(name: &str) -> PathBuf {
+/// Real camera footage committed in the repository (tests/fixtures/videos, see its NOTICE).
+/// Tests that need it fail loudly when it is missing rather than pass without checking anything.
+pub fn real_video(name: &str) -> PathBuf {
     let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/videos")
+        .join("tests/fixtures/videos")
         .join(name);
-    assert!(
-        p.exists(),
-        "real test footage missing: {} (the repository expects ../shared/videos beside it)",
-        p.display()
-    );
+    assert!(p.exists(), "real test footage missing: {}", p.display());
     p
 }
 
@@ -154,17 +150,34 @@ pub fn model_fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-/// A checkpoint opened on the CPU with its own config (sidecar, metadata or weights); panics
-/// with the loader's message.
+/// The device the parity tests run on: the CPU, or with `ADALENS_TEST_DEVICE=cuda` (a
+/// `--features cuda` build; scripts/gpu_check.sh) the first CUDA GPU, with the same bounds.
+/// Anything else, or a GPU that does not answer, fails the test rather than quietly using the CPU.
+pub fn device() -> candle_core::Device {
+    static DEVICE: std::sync::OnceLock<candle_core::Device> = std::sync::OnceLock::new();
+    DEVICE
+        .get_or_init(|| match std::env::var("ADALENS_TEST_DEVICE").as_deref() {
+            Err(_) | Ok("") | Ok("cpu") => candle_core::Device::Cpu,
+            Ok("cuda") => candle_core::Device::new_cuda(0)
+                .unwrap_or_else(|e| panic!("ADALENS_TEST_DEVICE=cuda but no CUDA device: {e}")),
+            Ok(other) => panic!("ADALENS_TEST_DEVICE={other}: expected cpu or cuda"),
+        })
+        .clone()
+}
+
+/// A checkpoint opened on the test device with its own config (sidecar, metadata or weights);
+/// panics with the loader's message.
 pub fn open_model(path: impl AsRef<Path>) -> adalens::model::load::LoadedModel {
     let over = adalens::model::load::ConfigOverrides::default();
-    adalens::model::load::LoadedModel::open(path, None, &over, &candle_core::Device::Cpu)
+    adalens::model::load::LoadedModel::open(path, None, &over, &device())
         .unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// Largest absolute element of a tensor.
+/// Largest absolute element of a tensor (read back to the CPU first).
 pub fn max_abs(t: &candle_core::Tensor) -> f32 {
-    t.abs()
+    t.to_device(&candle_core::Device::Cpu)
+        .unwrap()
+        .abs()
         .unwrap()
         .flatten_all()
         .unwrap()
@@ -177,7 +190,9 @@ pub fn max_abs(t: &candle_core::Tensor) -> f32 {
 /// Largest absolute difference relative to the reference's largest magnitude.
 pub fn max_rel_err(ours: &candle_core::Tensor, reference: &candle_core::Tensor) -> f32 {
     assert_eq!(ours.dims(), reference.dims(), "shapes differ");
-    max_abs(&(ours - reference).unwrap()) / max_abs(reference).max(1e-12)
+    let cpu = |t: &candle_core::Tensor| t.to_device(&candle_core::Device::Cpu).unwrap();
+    let (ours, reference) = (cpu(ours), cpu(reference));
+    max_abs(&(&ours - &reference).unwrap()) / max_abs(&reference).max(1e-12)
 }
 
 /// Asserts `ours` is within 1e-4 relative error of `reference` (the parity bound), naming `what`.
@@ -188,11 +203,8 @@ pub fn assert_close(what: &str, ours: &candle_core::Tensor, reference: &candle_c
 
 /// The tensors of the whole-model fixture (scripts/make_uni_adafocus_fixture.py).
 pub fn uni_adafocus_io() -> std::collections::HashMap<String, candle_core::Tensor> {
-    candle_core::safetensors::load(
-        model_fixture("uni_adafocus_tiny_io.safetensors"),
-        &candle_core::Device::Cpu,
-    )
-    .unwrap()
+    candle_core::safetensors::load(model_fixture("uni_adafocus_tiny_io.safetensors"), &device())
+        .unwrap()
 }
 
 /// Video `b` of that fixture as RGB frames (the fixture stores T×3×S×S bytes).
@@ -225,7 +237,7 @@ pub fn uni_adafocus_input_file(
     b: usize,
     dir: &Path,
 ) -> PathBuf {
-    let frames = adalens::pipeline::normalise(
+    let frames = adalens::runner::normalise(
         &uni_adafocus_rgb_frames(io, b),
         [0.485, 0.456, 0.406],
         [0.229, 0.224, 0.225],

@@ -420,10 +420,7 @@ fn cubes(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
 
 /// The value the exit criterion compares, per step.
 fn criterion_value(criterion: Criterion, s: &crate::decision::trace::StepPrediction) -> f32 {
-    match criterion {
-        Criterion::Entropy => s.entropy,
-        Criterion::Confidence => s.confidence,
-    }
+    criterion.value(s)
 }
 
 fn entropy(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
@@ -435,11 +432,7 @@ fn entropy(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
         );
     }
     let criterion = d.criterion;
-    let classes = d.trace.class_names.len().max(2) as f32;
-    let top_value = match criterion {
-        Criterion::Entropy => classes.ln(),
-        Criterion::Confidence => 1.0,
-    };
+    let top_value = criterion.axis_top(d.trace.class_names.len()) as f32;
     let y = |v: f32| {
         cx.rect.bottom() - 4.0 - (v / top_value).clamp(0.0, 1.0) * (cx.rect.height() - 10.0)
     };

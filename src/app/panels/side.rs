@@ -8,6 +8,7 @@ use super::step_colour;
 use crate::app::command::Command;
 use crate::app::AdalensApp;
 use crate::decision::Criterion;
+use crate::model::arch::Arch;
 
 pub const BUDGET_LABEL: &str = "Budget (GFLOPs / video)";
 
@@ -38,13 +39,14 @@ impl AdalensApp {
             ui.label("Open one to see its decisions on this video.");
             return;
         };
-        ui.heading(m.info.arch);
+        ui.heading(m.info.arch.name());
         if self.is_untrained_demo() {
             ui.colored_label(
                 ui.visuals().warn_fg_color,
-                "Demo checkpoint: the untrained ada3d_focus test fixture (random weights). Its \
-                 decisions are real runs of the full model but mean nothing until a trained \
-                 checkpoint is bundled; its calibration labels are its own full-budget predictions.",
+                "Untrained checkpoint: the ada3d_focus test fixture (random weights). Its \
+                 decisions are real runs of the full model but mean nothing (the trained demo is \
+                 models/ada3d_focus_synth); its calibration labels are its own full-budget \
+                 predictions.",
             );
         }
     }
@@ -53,7 +55,7 @@ impl AdalensApp {
         let Some(m) = &self.model else { return };
         let own = m.info.knobs;
         let max_cubes = m.info.max_cubes;
-        let has_ada3d_policies = matches!(m.info.arch, "ada3d" | "ada3d_focus");
+        let has_ada3d_policies = m.info.arch.has_frame_policy();
         let budget = m.budget.as_ref().map(|b| (b.range, b.description.clone()));
         let budget_known = budget.is_some();
         let mut moved = false;
@@ -362,13 +364,8 @@ impl AdalensApp {
 }
 
 /// The breakdown's line on the largest budget, for the archs that decide what to compute.
-pub fn largest_budget_line(arch: &str, spent: f64, largest: f64) -> Option<String> {
-    let everything = match arch {
-        "ada3d_focus" => "Every frame, stage and cube",
-        "ada3d" => "Every frame and 3D stage",
-        "uni_adafocus" => "Every patch",
-        _ => return None,
-    };
+pub fn largest_budget_line(arch: Arch, spent: f64, largest: f64) -> Option<String> {
+    let everything = arch.largest_run()?;
     (largest > 0.0).then(|| {
         format!(
             "{everything} would cost {largest:.4}: this video spends {:.0}% of it.",

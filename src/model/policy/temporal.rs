@@ -39,7 +39,7 @@ impl TemporalConv {
         })
     }
 
-    /// Multiply-adds for `g` frames (plus one per BatchNorm channel, ARCHITECTURE.md §5).
+    /// Multiply-adds for `g` frames (plus one per BatchNorm channel, docs/ARCHITECTURE.md §5).
     fn macs(&self, g: usize) -> u64 {
         let d = self.weight.dims();
         let bn = if self.bias.is_some() { d[0] } else { 0 };

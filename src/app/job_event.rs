@@ -1,0 +1,74 @@
+//! What the worker threads tell the window (applied once per frame in `events.rs`), and what
+//! the window keeps of a loaded checkpoint.
+
+use std::path::PathBuf;
+
+use super::budget::BudgetModel;
+use crate::model::arch::Arch;
+use crate::model::config::Knobs;
+use crate::runner::AnalysisRun;
+use crate::video::{RgbFrame, Video};
+
+/// What the UI keeps of a loaded checkpoint (the network itself stays on the worker).
+pub struct CheckpointInfo {
+    pub path: PathBuf,
+    pub arch: Arch,
+    pub format: &'static str,
+    pub config_source: String,
+    pub device: String,
+    pub class_names: Vec<String>,
+    pub parameters: usize,
+    /// The checkpoint's own τ_f, τ_s.
+    pub knobs: Knobs,
+    /// Cubes per video: the cap of the max-cubes slider; 0 when the arch cannot cap them.
+    pub max_cubes: usize,
+}
+
+pub enum JobEvent {
+    Progress {
+        label: String,
+        done: usize,
+        total: usize,
+    },
+    VideoOpened {
+        video: Video,
+        generation: u64,
+        /// The strip's frames, whose thumbnails follow.
+        strip: Vec<usize>,
+    },
+    Thumbnails {
+        generation: u64,
+        frames: Vec<(usize, RgbFrame)>,
+        substituted: usize,
+    },
+    CheckpointLoaded {
+        info: Box<CheckpointInfo>,
+        /// The calibration set beside it: none, or why it cannot be used.
+        calibration: Result<Option<Box<BudgetModel>>, String>,
+    },
+    Analysed {
+        generation: u64,
+        run: Box<AnalysisRun>,
+    },
+    Frame {
+        generation: u64,
+        number: usize,
+        image: RgbFrame,
+    },
+    /// The viewer's frame could not be decoded (it is not asked for again until the playhead
+    /// moves).
+    FrameFailed {
+        generation: u64,
+        number: usize,
+        error: String,
+    },
+    Failed {
+        what: String,
+        error: String,
+    },
+    FigureWritten {
+        path: PathBuf,
+    },
+    Cancelled,
+}
+
