@@ -108,17 +108,11 @@ impl Decisions {
         let clips = &self.trace.clips;
         let frames = clips.iter().flat_map(|c| &c.frames);
         let exit_of = |c: &ClipTrace| c.exit.as_ref().map(|e| e.exit_step);
-        let computed = |c: &ClipTrace| {
-            c.cubes
-                .iter()
-                .filter(|q| Self::cube_computed(c, q.order))
-                .count()
-        };
         LaneCounts {
             sampled: frames.clone().count(),
             discarded: frames.filter(|f| !f.kept).count(),
             cubes: clips.iter().map(|c| c.cubes.len()).sum(),
-            computed_cubes: clips.iter().map(computed).sum(),
+            computed_cubes: clips.iter().map(ClipTrace::computed_cubes).sum(),
             steps: clips.iter().map(|c| c.steps.len()).sum(),
             exit_step: clips.iter().find(|c| !c.steps.is_empty()).and_then(exit_of),
             clips: clips.len(),
@@ -149,9 +143,9 @@ impl Decisions {
             .sum()
     }
 
-    /// Whether cube `order` of `clip` is computed at this budget (up to the exit step).
+    /// Whether cube `order` of `clip` is computed at this budget (what the trace says).
     pub fn cube_computed(clip: &ClipTrace, order: usize) -> bool {
-        clip.exit.as_ref().is_none_or(|e| order <= e.exit_step)
+        clip.cube_computed(order)
     }
 
     /// Cubes whose frames include `frame`, in order.

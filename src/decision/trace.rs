@@ -204,6 +204,27 @@ impl ClipTrace {
             .or_else(|| self.steps.len().checked_sub(1))
     }
 
+    /// Whether cube (step) `order` is computed: up to the stop step; every cube when the clip
+    /// has no exit marked. The window's solid / hollow cubes and the figure's drawn ones.
+    pub fn cube_computed(&self, order: usize) -> bool {
+        self.exit.as_ref().is_none_or(|e| order <= e.exit_step)
+    }
+
+    /// How many of this clip's cubes are computed.
+    pub fn computed_cubes(&self) -> usize {
+        self.cubes
+            .iter()
+            .filter(|q| self.cube_computed(q.order))
+            .count()
+    }
+
+    /// The GFLOPs this clip spends: its cumulative GFLOPs at the stop step (0 without steps).
+    pub fn spent_gflops(&self) -> f64 {
+        self.stop_step()
+            .and_then(|k| self.steps.get(k))
+            .map_or(0.0, |s| s.cumulative_gflops)
+    }
+
     /// The step where the model stops under `thresholds`: the first step whose prediction meets
     /// its threshold, else the last one.
     pub fn exit_step(&self, criterion: Criterion, thresholds: &[Option<f64>]) -> usize {

@@ -437,11 +437,10 @@ impl PanelWriter<'_> {
     }
 
     fn cubes_on(&mut self, clip: &ClipTrace, frame: usize, i: usize, [x, y, fw, fh]: [f64; 4]) {
-        let exit = self.exit_step();
         let tag = SMALL * 1.15;
         let mut tags = 0;
         for cube in clip.cubes.iter().filter(|q| q.frames.contains(&frame)) {
-            let computed = exit.is_none_or(|e| cube.order <= e);
+            let computed = clip.cube_computed(cube.order);
             if !computed && !self.opts.after_exit {
                 continue;
             }
@@ -838,10 +837,7 @@ impl PanelWriter<'_> {
             .map(|s| s.cumulative_gflops)
             .unwrap_or(0.0);
         let budget = clip.exit.as_ref().and_then(|e| e.budget);
-        let spent = exit
-            .and_then(|e| clip.steps.get(e))
-            .map(|s| s.cumulative_gflops)
-            .unwrap_or(total);
+        let spent = clip.spent_gflops();
         let scale_max = budget.unwrap_or(0.0).max(total).max(1e-12);
         let label_w = 20.0;
         let (bx, bw, bh) = (MARGIN + label_w, self.inner() - label_w, BODY * 1.5);

@@ -4,11 +4,11 @@
 //! same `state_dict` names), so what training saves loads into the inference model unchanged.
 
 pub mod backbones;
-pub mod batchnorm;
+pub(crate) mod batchnorm;
 pub mod data;
 pub mod heads;
 pub mod init;
-pub mod kernels;
+pub(crate) mod kernels;
 pub mod layers;
 pub mod net;
 pub mod step;

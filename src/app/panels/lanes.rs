@@ -439,7 +439,7 @@ fn entropy(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
     let mut hit = None;
     for clip in d.trace.clips.iter().filter(|c| !c.steps.is_empty()) {
         let exit = clip.exit.as_ref();
-        let exit_step = exit.map_or(clip.steps.len() - 1, |e| e.exit_step);
+        let exit_step = clip.stop_step().unwrap_or(0);
         let points: Vec<egui::Pos2> = clip
             .steps
             .iter()

@@ -167,10 +167,7 @@ impl AdalensApp {
         let mut jump = None;
         match d.trace.clips.iter().find(|c| !c.steps.is_empty()) {
             Some(clip) => {
-                let exit = clip
-                    .exit
-                    .as_ref()
-                    .map_or(clip.steps.len() - 1, |e| e.exit_step);
+                let exit = clip.stop_step().unwrap_or(0);
                 for s in &clip.steps {
                     let title = format!(
                         "step {}{} · {:.4} GFLOPs · H = {:.3}{}",
