@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 
 use crate::dataset::{class_index, Entry};
-use crate::fsutil::{ResumableDir, ResumeError};
 use crate::decision::{CalibrationSet, Labels, OutputKind, Role, StepCosts};
+use crate::fsutil::{ResumableDir, ResumeError};
 use crate::model::load::LoadedModel;
 use crate::runner::{self, RunError};
 use crate::video::Video;
@@ -207,7 +207,10 @@ pub fn calibrate(
         match sample(model, e, self_labels) {
             Ok(s) => {
                 if let Some(d) = &parts {
-                    d.write(&part, serde_json::to_string(&s).unwrap_or_default().as_bytes())?;
+                    d.write(
+                        &part,
+                        serde_json::to_string(&s).unwrap_or_default().as_bytes(),
+                    )?;
                 }
                 samples.push(s);
             }
@@ -223,4 +226,3 @@ pub fn calibrate(
     let set = assemble(&samples, steps, classes)?;
     Ok(Calibrated { set, failed })
 }
-

@@ -387,7 +387,9 @@ fn after_a_cancel_a_new_checkpoint_still_gets_its_thumbnails() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/model/ada3d_tiny.safetensors");
     h.state_mut().push(Command::OpenCheckpoint(ck));
     settle(&mut h, |a| {
-        a.model.as_ref().is_some_and(|m| m.info.arch == adalens::Arch::Ada3d)
+        a.model
+            .as_ref()
+            .is_some_and(|m| m.info.arch == adalens::Arch::Ada3d)
             && a.decisions
                 .as_ref()
                 .is_some_and(|d| d.trace.arch == "ada3d")

@@ -81,7 +81,10 @@ fn every_module_imports_only_what_the_architecture_allows() {
         let mut files = Vec::new();
         rust_files(&dir, &mut files);
         rust_files(&dir.with_extension("rs"), &mut files);
-        assert!(!files.is_empty(), "docs/ARCHITECTURE.md names `{module}`, which src lacks");
+        assert!(
+            !files.is_empty(),
+            "docs/ARCHITECTURE.md names `{module}`, which src lacks"
+        );
         let Some(allowed) = allowed else { continue };
         for f in &files {
             for used in crate_imports(f) {
@@ -91,7 +94,11 @@ fn every_module_imports_only_what_the_architecture_allows() {
             }
         }
     }
-    assert!(wrong.is_empty(), "not allowed by docs/ARCHITECTURE.md:\n{}", wrong.join("\n"));
+    assert!(
+        wrong.is_empty(),
+        "not allowed by docs/ARCHITECTURE.md:\n{}",
+        wrong.join("\n")
+    );
 }
 
 #[test]
@@ -101,7 +108,10 @@ fn every_library_module_is_in_the_table() {
     for line in lib.lines() {
         if let Some(m) = line.trim().strip_prefix("pub mod ") {
             let m = m.trim_end_matches(';');
-            assert!(table.contains_key(m), "`{m}` is missing from docs/ARCHITECTURE.md");
+            assert!(
+                table.contains_key(m),
+                "`{m}` is missing from docs/ARCHITECTURE.md"
+            );
         }
     }
 }
@@ -113,7 +123,11 @@ fn the_model_layer_knows_nothing_of_video_or_the_runner() {
     for f in files {
         let used = crate_imports(&f);
         for forbidden in ["video", "runner", "pipeline"] {
-            assert!(!used.contains(forbidden), "{} imports {forbidden}", f.display());
+            assert!(
+                !used.contains(forbidden),
+                "{} imports {forbidden}",
+                f.display()
+            );
         }
     }
 }

@@ -19,8 +19,11 @@ fn net(model: &LoadedModel) -> &Ada3dFocus {
 }
 
 fn io(name: &str) -> std::collections::HashMap<String, Tensor> {
-    candle_core::safetensors::load(fixture(&format!("{name}_io.safetensors")), &common::device())
-        .unwrap()
+    candle_core::safetensors::load(
+        fixture(&format!("{name}_io.safetensors")),
+        &common::device(),
+    )
+    .unwrap()
 }
 
 /// (u8 / 255 − mean) / std, in PyTorch's operation order.

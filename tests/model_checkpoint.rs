@@ -28,10 +28,17 @@ fn pth_tar_equals_safetensors_and_runs_the_network() {
             assert_eq!(max_rel(u, t), 0.0, "{name}");
         }
     }
-    let net = MobileNetV2::new(0.1, Some(10), pth.var_builder(DType::F32, &common::device())).unwrap();
-    let io =
-        candle_core::safetensors::load(fixture("mobilenet_v2_w010_io.safetensors"), &common::device())
-            .unwrap();
+    let net = MobileNetV2::new(
+        0.1,
+        Some(10),
+        pth.var_builder(DType::F32, &common::device()),
+    )
+    .unwrap();
+    let io = candle_core::safetensors::load(
+        fixture("mobilenet_v2_w010_io.safetensors"),
+        &common::device(),
+    )
+    .unwrap();
     let (f, _) = net.features_and_pooled(&io["input"]).unwrap();
     assert!(max_rel(&f, &io["features"]) < 1e-4);
 }
@@ -93,7 +100,8 @@ fn broken_files_get_clear_errors() {
 #[test]
 fn a_network_wider_than_the_checkpoint_is_an_error_not_random_weights() {
     let sd = StateDict::load(fixture("mobilenet_v2_w010.pth.tar")).unwrap();
-    let e = MobileNetV2::new(1.0, Some(10), sd.var_builder(DType::F32, &common::device())).unwrap_err();
+    let e =
+        MobileNetV2::new(1.0, Some(10), sd.var_builder(DType::F32, &common::device())).unwrap_err();
     assert!(e.to_string().contains("shape"), "{e}");
 }
 
@@ -130,13 +138,16 @@ fn official_adafocus_mobilenet_names_load_the_same_network() {
     sd.tensors = renamed;
     let vb = sd.var_builder(DType::F32, &common::device());
     let net = MobileNetV2::with_naming(0.1, Some(10), Naming::AdaFocus, vb).unwrap();
-    let io =
-        candle_core::safetensors::load(fixture("mobilenet_v2_w010_io.safetensors"), &common::device())
-            .unwrap();
+    let io = candle_core::safetensors::load(
+        fixture("mobilenet_v2_w010_io.safetensors"),
+        &common::device(),
+    )
+    .unwrap();
     let logits = candle_core::Module::forward(&net, &io["input"]).unwrap();
     assert!(max_rel(&logits, &io["logits"]) < 1e-4);
     // and torchvision naming on official keys fails, naming a missing tensor
-    let e = MobileNetV2::new(0.1, Some(10), sd.var_builder(DType::F32, &common::device())).unwrap_err();
+    let e =
+        MobileNetV2::new(0.1, Some(10), sd.var_builder(DType::F32, &common::device())).unwrap_err();
     assert!(
         e.to_string().contains("features.1.conv.0.0.weight")
             || e.to_string().contains("cannot find"),

@@ -13,7 +13,8 @@ use common::{assert_close, model_fixture as fixture};
 fn weights(name: &str) -> VarBuilder<'static> {
     // SAFETY: the fixture file is not modified while mapped.
     unsafe {
-        VarBuilder::from_mmaped_safetensors(&[fixture(name)], DType::F32, &common::device()).unwrap()
+        VarBuilder::from_mmaped_safetensors(&[fixture(name)], DType::F32, &common::device())
+            .unwrap()
     }
 }
 

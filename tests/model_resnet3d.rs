@@ -89,7 +89,8 @@ fn check_preset(preset: Preset, name: &str, vb: VarBuilder) {
 fn safetensors_weights(file: &str) -> VarBuilder<'static> {
     // SAFETY: the fixture file is not modified while mapped.
     unsafe {
-        VarBuilder::from_mmaped_safetensors(&[fixture(file)], DType::F32, &common::device()).unwrap()
+        VarBuilder::from_mmaped_safetensors(&[fixture(file)], DType::F32, &common::device())
+            .unwrap()
     }
 }
 

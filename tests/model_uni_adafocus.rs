@@ -374,8 +374,8 @@ fn a_backbone_checkpoint_is_not_a_uni_adafocus_model() {
 fn policy_ops_match_pytorch() {
     use adalens::model::policy::spatial::interpolate_actions;
     use adalens::model::policy::temporal::quantile_focus;
-    let t =
-        candle_core::safetensors::load(fixture("policy_ops.safetensors"), &common::device()).unwrap();
+    let t = candle_core::safetensors::load(fixture("policy_ops.safetensors"), &common::device())
+        .unwrap();
     for name in ["interp0", "interp1"] {
         let input = t[&format!("{name}.input")].to_vec3::<f32>().unwrap(); // B×4×G
         let want = t[&format!("{name}.output")].to_vec3::<f32>().unwrap(); // B×4×T

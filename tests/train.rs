@@ -248,9 +248,8 @@ fn trained() -> &'static Trained {
             }
         };
         let out = train::train(&run, &on).unwrap();
-        let model =
-            LoadedModel::open(&checkpoint, None, &ConfigOverrides::default(), &Device::Cpu)
-                .unwrap();
+        let model = LoadedModel::open(&checkpoint, None, &ConfigOverrides::default(), &Device::Cpu)
+            .unwrap();
         let cal = adalens::runner::load_calibration(&model, &out.calibration).unwrap();
         Trained {
             data,
@@ -283,7 +282,10 @@ fn copy_of_the_run_state(to: &Path) -> std::path::PathBuf {
     }
     let t = trained();
     let checkpoint = to.join("m.safetensors");
-    copy_dir(&train::state_dir(&t.checkpoint), &train::state_dir(&checkpoint));
+    copy_dir(
+        &train::state_dir(&t.checkpoint),
+        &train::state_dir(&checkpoint),
+    );
     checkpoint
 }
 
@@ -310,7 +312,12 @@ fn a_second_run_with_the_same_settings_resumes_without_training() {
     let t = trained();
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = copy_of_the_run_state(dir.path());
-    let run = tiny_run(t.settings.clone(), &t.train_list, &t.calib_list, &checkpoint);
+    let run = tiny_run(
+        t.settings.clone(),
+        &t.train_list,
+        &t.calib_list,
+        &checkpoint,
+    );
     let resumed = std::sync::atomic::AtomicUsize::new(0);
     let on = |e: Event| match e {
         Event::Step { .. } => panic!("trained again"),
@@ -370,8 +377,7 @@ fn three_videos_in_a_row(model: &LoadedModel, list: &[batch::Entry], dir: &Path)
     assert!(ok, "ffmpeg concat");
     let video = adalens::video::Video::open(&joined).unwrap();
     assert_eq!(video.frame_count(), 36);
-    let input =
-        adalens::runner::Input::plan(&video, model).unwrap();
+    let input = adalens::runner::Input::plan(&video, model).unwrap();
     assert_eq!((input.clips(), input.clip_len), (3, 6));
     // The whole 96×64 frame is the model's input (`input_frame: whole`), not a centred crop.
     assert_eq!(input.geometry.unwrap().source_rect, [0.0, 0.0, 96.0, 64.0]);
@@ -414,7 +420,12 @@ fn eval_report(model: &LoadedModel, cal: &CalibrationSet, data: &Path) {
     // Every target states what it asks and a measured number (the verdict is computed from it).
     for t in &report.targets {
         assert!(!t.requirement.is_empty(), "{}", t.name);
-        assert!(t.measured.chars().any(|c| c.is_ascii_digit()), "{}: {:?}", t.name, t.measured);
+        assert!(
+            t.measured.chars().any(|c| c.is_ascii_digit()),
+            "{}: {:?}",
+            t.name,
+            t.measured
+        );
     }
     // The largest budget keeps every frame and runs every stage 3D and every cube: nothing on
     // the frame and stage thresholds' curve costs more, and it holds the checkpoint's own point.

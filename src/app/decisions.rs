@@ -4,10 +4,10 @@
 //! window.
 
 use super::budget::{mark_exits, BudgetModel};
-use crate::model::config::Knobs;
-use crate::runner::{AnalysisRun, FlopsPart};
 use crate::decision::trace::{ClipTrace, Cube, DecisionTrace, FrameDecision, InputGeometry};
 use crate::decision::{Criterion, Evaluation, Solution};
+use crate::model::config::Knobs;
+use crate::runner::{AnalysisRun, FlopsPart};
 
 pub struct Decisions {
     pub generation: u64,
@@ -208,11 +208,11 @@ impl Decisions {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::config::Knobs;
-    use crate::runner::AnalysisRun;
     use crate::decision::trace::{
         ClassProb, FrameRole, StageDecision, StepPrediction, VideoInfo, TRACE_VERSION,
     };
+    use crate::model::config::Knobs;
+    use crate::runner::AnalysisRun;
     use crate::runner::{FlopsReport, Inspection, RawOutput};
 
     /// A clip of 4 sampled frames (one discarded), 2 cubes, 3 steps with falling entropy.

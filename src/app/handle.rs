@@ -7,8 +7,8 @@ use super::command::Command;
 use super::jobs::FigureRequest;
 use super::model_worker::ModelRequest;
 use super::{to_color_image, AdalensApp, ErrorNote, Playing};
-use crate::model::config::Knobs;
 use crate::figure::{FigureOptions, Lane};
+use crate::model::config::Knobs;
 
 use crate::batch::VIDEO_EXTENSIONS;
 const CHECKPOINT_EXTENSIONS: &[&str] = &["safetensors", "pth", "tar", "pyth", "pt", "bin"];

@@ -71,4 +71,3 @@ pub enum JobEvent {
     },
     Cancelled,
 }
-

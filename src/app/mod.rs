@@ -25,9 +25,9 @@ use crate::video::{RgbFrame, Video};
 pub use budget::BudgetModel;
 pub use command::Command;
 pub use decisions::Decisions;
+pub use job_event::CheckpointInfo;
 pub use jobs::FigureRequest;
 use jobs::{FrameCache, Jobs};
-pub use job_event::CheckpointInfo;
 pub use state::AppState;
 
 /// The bundled demo, relative to the repository root (where `make run` starts the app): the
@@ -54,8 +54,7 @@ pub struct Launch {
 /// What `--frame-stats` redraws: the window stepping the playhead every frame (the default,
 /// so every frame has new work), the window with the playhead still, or an empty panel (the
 /// floor of eframe and the renderer, BENCHMARKS.md).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[derive(clap::ValueEnum)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum FrameStatsScene {
     #[default]
     Moving,

@@ -4,10 +4,10 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
+use adalens::decision::{Criterion, ExitRule};
 use adalens::figure::{
     self, FigureOptions, Lane, OutputOptions, Theme, ONE_COLUMN_MM, TWO_COLUMN_MM,
 };
-use adalens::decision::{Criterion, ExitRule};
 use adalens::runner::{run_video, Quiet};
 use adalens::video::{Control, Video};
 use anyhow::Context;

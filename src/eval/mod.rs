@@ -16,8 +16,8 @@ use std::path::Path;
 
 use serde::Serialize;
 
-use crate::dataset::Entry;
 use crate::calibrate::{assemble, pad_steps, Sample};
+use crate::dataset::Entry;
 use crate::decision::{CalibrationSet, Criterion, PreparedCalibration, Role};
 use crate::model::config::ModelConfig;
 use crate::model::load::LoadedModel;
@@ -74,7 +74,7 @@ pub fn run_all(
         let b = boxes.get(&rel).map(Vec::as_slice);
         match run_video(model, e, label as u32, b, seed) {
             Ok(r) => results.push(r),
-            Err(why) => failed.push((rel, why)),
+            Err(why) => failed.push((rel, why.to_string())),
         }
     }
     progress(entries.len(), entries.len());

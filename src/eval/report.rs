@@ -4,12 +4,12 @@
 use serde::Serialize;
 
 use super::oracle::OracleBound;
+pub use super::parts::{Parts, Placement};
 use super::points::mean;
 pub use super::points::{
     at_budget, at_budget_with_exits, curve, policy_curve, sweep_point, ExitWhere, Point,
     PolicyPoint, PolicyRow,
 };
-pub use super::parts::{Parts, Placement};
 pub use super::targets::{OtherReading, Target};
 use super::{argmax, by_family, FamilyRow, VideoResult};
 use crate::synth::Family;

@@ -11,7 +11,7 @@ use crate::dataset::Entry;
 use crate::model::ada3d_focus::{plan_cubes, Ada3dFocus, Plan};
 use crate::model::load::{LoadedModel, Network};
 use crate::model::patch::Region;
-use crate::runner::{Input, Session};
+use crate::runner::{Input, RunError, Session};
 use crate::video::{Control, Video};
 
 /// The (τ_f, τ_s) pairs the report runs every video at, every cube, for a checkpoint whose own
@@ -158,6 +158,21 @@ fn counts(plan: &Plan) -> (usize, usize) {
     )
 }
 
+/// Why one test video could not be evaluated (the report lists it with this message).
+#[derive(Debug, thiserror::Error)]
+pub enum EvalVideoError {
+    #[error("eval runs ada3d_focus checkpoints, not {0}")]
+    NotAda3dFocus(&'static str),
+    #[error("{0} clips: test videos must be one clip long")]
+    NotOneClip(usize),
+    #[error("the glance did not run")]
+    NoGlance,
+    #[error(transparent)]
+    Run(#[from] RunError),
+    #[error(transparent)]
+    Model(#[from] candle_core::Error),
+}
+
 /// Run `model` (ada3d_focus) on `entry` with its own thresholds, then with random policies of
 /// the same frame and stage counts, then at each of `policy_sweep`'s pairs; `boxes` are
 /// the target's per-frame boxes, if known.
@@ -167,37 +182,28 @@ pub fn run_video(
     label: u32,
     boxes: Option<&[[f32; 4]]>,
     seed: u64,
-) -> Result<VideoResult, String> {
+) -> Result<VideoResult, EvalVideoError> {
     let Network::Ada3dFocus(net) = &model.network else {
-        return Err(format!(
-            "eval runs ada3d_focus checkpoints, not {}",
-            model.arch()
-        ));
+        return Err(EvalVideoError::NotAda3dFocus(model.arch()));
     };
     let net: &Ada3dFocus = net;
-    let video = Video::open(&entry.path).map_err(|e| e.to_string())?;
+    let video = Video::open(&entry.path).map_err(RunError::from)?;
     // The runner decodes and glances, as for every other run; the ablations below then run
     // their own plans on that glance.
-    let input = Input::plan(&video, model).map_err(|e| e.to_string())?;
+    let input = Input::plan(&video, model)?;
     if input.clips() != 1 {
-        return Err(format!(
-            "{} clips: test videos must be one clip long",
-            input.clips()
-        ));
+        return Err(EvalVideoError::NotOneClip(input.clips()));
     }
     let mut session = Session::new(model, input);
     let frames = session
         .input
-        .clip(0, &Control::default())
-        .map_err(|e| e.to_string())?;
+        .clip(0, &Control::default())?;
     let cache = session
-        .glance(0, &Control::default())
-        .map_err(|e| e.to_string())?
+        .glance(0, &Control::default())?
         .cloned()
-        .ok_or_else(|| "no glance".to_string())?;
+        .ok_or(EvalVideoError::NoGlance)?;
     let input = &session.input;
     let c = &net.config;
-    let err = |e: candle_core::Error| e.to_string();
     let plan = net.plan(&cache, c.frame_threshold, c.stage_threshold);
     let mut rng = ChaCha8Rng::seed_from_u64(seed);
     rng.set_stream(entry.index as u64);
@@ -242,10 +248,8 @@ pub fn run_video(
     };
     let (kept_frames, stages_3d) = counts(&plan);
     let learned_choice = (plan.kept.clone(), plan.stages_3d.clone());
-    let learned = net.run_plan(&frames, &cache, plan).map_err(err)?;
-    let random = net
-        .run_plan(&frames, &cache, random_plan)
-        .map_err(err)?;
+    let learned = net.run_plan(&frames, &cache, plan)?;
+    let random = net.run_plan(&frames, &cache, random_plan)?;
     let policy_sweep = policy_sweep([c.frame_threshold, c.stage_threshold])
         .into_iter()
         .map(|[tf, ts]| {
@@ -257,7 +261,7 @@ pub fn run_video(
                 if (&plan.kept, &plan.stages_3d) == (&learned_choice.0, &learned_choice.1) {
                     last_step(&learned.step_logits, &learned.step_gflops, label)
                 } else {
-                    let out = net.run_plan(&frames, &cache, plan).map_err(err)?;
+                    let out = net.run_plan(&frames, &cache, plan)?;
                     last_step(&out.step_logits, &out.step_gflops, label)
                 };
             Ok(SweepRun {
@@ -268,7 +272,7 @@ pub fn run_video(
                 gflops,
             })
         })
-        .collect::<Result<Vec<_>, String>>()?;
+        .collect::<Result<Vec<_>, EvalVideoError>>()?;
     Ok(VideoResult {
         label,
         class: entry.label.clone().unwrap_or_default(),

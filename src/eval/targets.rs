@@ -2,8 +2,8 @@
 
 use serde::Serialize;
 
-use super::points::{runs_every_cube, Point, PolicyPoint};
 use super::parts::{Parts, Placement};
+use super::points::{runs_every_cube, Point, PolicyPoint};
 use super::{FamilyRow, HALF_TOLERANCE};
 use crate::synth::Family;
 

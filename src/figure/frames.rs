@@ -1,8 +1,8 @@
 //! Which sampled frames a figure shows, and their pictures.
 
 use super::{FigureError, Panel, PanelFrame};
-use crate::model::config::Knobs;
 use crate::decision::trace::{ClipTrace, DecisionTrace};
+use crate::model::config::Knobs;
 use crate::video::{Control, Resize, Video};
 
 /// Longest side of a frame picture embedded in a figure: 600 px is 300 DPI at 50 mm, wider

@@ -16,8 +16,8 @@ pub use frames::{decode_panel_frames, make_panel, shown_frames, PANEL_FRAME_SIDE
 pub use layout::{render_svg, CUBE_BLUE, STEP_PALETTE};
 pub use output::{pdf, png, save, svg_with_paths, Format, OutputOptions};
 
-use crate::model::config::Knobs;
 use crate::decision::trace::DecisionTrace;
+use crate::model::config::Knobs;
 use crate::video::RgbFrame;
 
 #[derive(Debug, thiserror::Error)]

@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::backbones::mobilenet_v2::{feature_shape, LAST_FEATURE};
 use super::backbones::resnet3d::{Preset, ResNet3dSpec};
-use super::config::{check_class_names, check_thresholds, named_classes, InputTransform};
+use super::config::{
+    check_class_names, check_thresholds, named_classes, ConfigError, InputTransform,
+};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -58,23 +60,32 @@ impl Ada3dConfig {
         named_classes(self.num_classes, &self.class_names)
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.num_classes == 0 {
-            return Err("num_classes must be at least 1".into());
+            return Err(ConfigError::new(
+                "num_classes",
+                "num_classes must be at least 1",
+            ));
         }
         if self.clip_frames == 0 || self.frame_stride == 0 || self.num_clips == 0 {
-            return Err(format!(
-                "clip_frames {}, frame_stride {} and num_clips {} must be positive",
-                self.clip_frames, self.frame_stride, self.num_clips
+            return Err(ConfigError::new(
+                "clip_frames",
+                format!(
+                    "clip_frames {}, frame_stride {} and num_clips {} must be positive",
+                    self.clip_frames, self.frame_stride, self.num_clips
+                ),
             ));
         }
         if self.input_size < 32
             || self.selection_size == 0
             || !self.input_size.is_multiple_of(self.selection_size)
         {
-            return Err(format!(
-                "input_size {} (at least 32) must be a multiple of selection_size {}",
-                self.input_size, self.selection_size
+            return Err(ConfigError::new(
+                "selection_size",
+                format!(
+                    "input_size {} (at least 32) must be a multiple of selection_size {}",
+                    self.input_size, self.selection_size
+                ),
             ));
         }
         check_thresholds(self.frame_threshold, self.stage_threshold)?;
@@ -247,42 +258,60 @@ impl Ada3dFocusConfig {
         named_classes(self.num_classes, &self.class_names)
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         if self.num_classes == 0 || self.num_segments == 0 || self.num_cubes == 0 {
-            return Err(format!(
-                "num_classes {}, num_segments {} and num_cubes {} must be positive",
-                self.num_classes, self.num_segments, self.num_cubes
+            return Err(ConfigError::new(
+                "num_classes",
+                format!(
+                    "num_classes {}, num_segments {} and num_cubes {} must be positive",
+                    self.num_classes, self.num_segments, self.num_cubes
+                ),
             ));
         }
         if self.input_size < 32
             || self.glance_size == 0
             || !self.input_size.is_multiple_of(self.glance_size)
         {
-            return Err(format!(
-                "input_size {} (at least 32) must be a multiple of glance_size {}",
-                self.input_size, self.glance_size
+            return Err(ConfigError::new(
+                "glance_size",
+                format!(
+                    "input_size {} (at least 32) must be a multiple of glance_size {}",
+                    self.input_size, self.glance_size
+                ),
             ));
         }
         if self.cube_size == 0 || self.cube_size > self.input_size || self.cube_frames == 0 {
-            return Err(format!(
-                "cube_size {} must be between 1 and input_size {}, cube_frames {} positive",
-                self.cube_size, self.input_size, self.cube_frames
+            return Err(ConfigError::new(
+                "cube_size",
+                format!(
+                    "cube_size {} must be between 1 and input_size {}, cube_frames {} positive",
+                    self.cube_size, self.input_size, self.cube_frames
+                ),
             ));
         }
         let (lo, hi) = self.cube_sides();
         if lo.is_nan() || lo <= 0.0 || lo > hi || hi > self.input_size as f32 {
-            return Err(format!(
-                "cube sides {lo}–{hi} must be positive, ordered and at most input_size {}",
-                self.input_size
+            return Err(ConfigError::new(
+                "cube_min_side",
+                format!(
+                    "cube sides {lo}–{hi} must be positive, ordered and at most input_size {}",
+                    self.input_size
+                ),
             ));
         }
         if self.temperature.is_nan() || self.temperature <= 0.0 {
-            return Err(format!("temperature {} must be positive", self.temperature));
+            return Err(ConfigError::new(
+                "temperature",
+                format!("temperature {} must be positive", self.temperature),
+            ));
         }
         if self.spatial_tap() > LAST_FEATURE {
-            return Err(format!(
-                "spatial_block {} is past the glance's last block ({LAST_FEATURE})",
-                self.spatial_tap()
+            return Err(ConfigError::new(
+                "spatial_block",
+                format!(
+                    "spatial_block {} is past the glance's last block ({LAST_FEATURE})",
+                    self.spatial_tap()
+                ),
             ));
         }
         check_thresholds(self.frame_threshold, self.stage_threshold)?;

@@ -20,7 +20,12 @@ pub enum Arch {
 }
 
 impl Arch {
-    pub const ALL: [Arch; 4] = [Arch::UniAdaFocus, Arch::Ada3d, Arch::ResNet3d, Arch::Ada3dFocus];
+    pub const ALL: [Arch; 4] = [
+        Arch::UniAdaFocus,
+        Arch::Ada3d,
+        Arch::ResNet3d,
+        Arch::Ada3dFocus,
+    ];
 
     /// The name in configs, traces and on the command line.
     pub fn name(self) -> &'static str {
@@ -92,7 +97,10 @@ mod tests {
     fn names_round_trip_and_match_serde() {
         for a in Arch::ALL {
             assert_eq!(Arch::from_name(a.name()), Some(a));
-            assert_eq!(serde_json::to_string(&a).ok(), Some(format!("\"{}\"", a.name())));
+            assert_eq!(
+                serde_json::to_string(&a).ok(),
+                Some(format!("\"{}\"", a.name()))
+            );
         }
         assert_eq!(Arch::from_name("resnet"), None);
     }

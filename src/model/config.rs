@@ -141,8 +141,8 @@ impl ModelConfig {
         }
     }
 
-    /// A readable reason when the numbers cannot describe a network.
-    pub fn validate(&self) -> Result<(), String> {
+    /// Why the numbers cannot describe a network, if they cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
         match self {
             ModelConfig::UniAdaFocus(c) => c.validate(),
             ModelConfig::Ada3d(c) | ModelConfig::ResNet3d(c) => c.validate(),
@@ -220,43 +220,75 @@ impl UniAdaFocusConfig {
         named_classes(self.num_classes, &self.class_names)
     }
 
-    pub fn validate(&self) -> Result<(), String> {
+    pub fn validate(&self) -> Result<(), ConfigError> {
         let g = self.glance_indices().len();
         if self.num_classes == 0 {
-            return Err("num_classes must be at least 1".into());
-        }
-        if self.num_glance_segments == 0 || g != self.num_glance_segments {
-            return Err(format!(
-                "num_segments {} and num_glance_segments {} do not fit: arange(T)[1::T//G] gives {g} glance frames",
-                self.num_segments, self.num_glance_segments
+            return Err(ConfigError::new(
+                "num_classes",
+                "num_classes must be at least 1",
             ));
         }
+        if self.num_glance_segments == 0 || g != self.num_glance_segments {
+            return Err(ConfigError::new("num_glance_segments", format!(
+                "num_segments {} and num_glance_segments {} do not fit: arange(T)[1::T//G] gives {g} glance frames",
+                self.num_segments, self.num_glance_segments
+            )));
+        }
         if self.num_focus_segments == 0 || self.num_focus_segments > self.num_segments {
-            return Err(format!(
-                "num_focus_segments {} must be between 1 and num_segments {}",
-                self.num_focus_segments, self.num_segments
+            return Err(ConfigError::new(
+                "num_focus_segments",
+                format!(
+                    "num_focus_segments {} must be between 1 and num_segments {}",
+                    self.num_focus_segments, self.num_segments
+                ),
             ));
         }
         if self.input_size < 32 || self.patch_size == 0 {
-            return Err(format!(
-                "input_size {} (at least 32) and patch_size {} do not describe a network",
-                self.input_size, self.patch_size
+            return Err(ConfigError::new(
+                "input_size",
+                format!(
+                    "input_size {} (at least 32) and patch_size {} do not describe a network",
+                    self.input_size, self.patch_size
+                ),
             ));
         }
         if self.patch_min_side.is_nan()
             || self.patch_min_side <= 0.0
             || self.patch_min_side > self.patch_max_side
         {
-            return Err(format!(
-                "patch_min_side {} must be positive and at most patch_max_side {}",
-                self.patch_min_side, self.patch_max_side
+            return Err(ConfigError::new(
+                "patch_min_side",
+                format!(
+                    "patch_min_side {} must be positive and at most patch_max_side {}",
+                    self.patch_min_side, self.patch_max_side
+                ),
             ));
         }
         if self.temperature.is_nan() || self.temperature <= 0.0 {
-            return Err(format!("temperature {} must be positive", self.temperature));
+            return Err(ConfigError::new(
+                "temperature",
+                format!("temperature {} must be positive", self.temperature),
+            ));
         }
         check_class_names(self.num_classes, &self.class_names)?;
         Ok(())
+    }
+}
+
+/// Why a config cannot describe a network: the field at fault and what is wrong with it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{problem}")]
+pub struct ConfigError {
+    pub field: &'static str,
+    pub problem: String,
+}
+
+impl ConfigError {
+    pub fn new(field: &'static str, problem: impl Into<String>) -> Self {
+        Self {
+            field,
+            problem: problem.into(),
+        }
     }
 }
 
@@ -289,21 +321,24 @@ pub fn named_classes(num_classes: usize, names: &[String]) -> Vec<String> {
 }
 
 /// Names are optional, but when given there is one per class.
-pub(crate) fn check_class_names(num_classes: usize, names: &[String]) -> Result<(), String> {
+pub(crate) fn check_class_names(num_classes: usize, names: &[String]) -> Result<(), ConfigError> {
     if !names.is_empty() && names.len() != num_classes {
-        return Err(format!(
-            "{} class names for {num_classes} classes",
-            names.len()
+        return Err(ConfigError::new(
+            "class_names",
+            format!("{} class names for {num_classes} classes", names.len()),
         ));
     }
     Ok(())
 }
 
 /// Ada3D's τ_f and τ_s are probabilities.
-pub(crate) fn check_thresholds(frame: f32, stage: f32) -> Result<(), String> {
+pub(crate) fn check_thresholds(frame: f32, stage: f32) -> Result<(), ConfigError> {
     for (what, t) in [("frame_threshold", frame), ("stage_threshold", stage)] {
         if !(0.0..=1.0).contains(&t) {
-            return Err(format!("{what} {t} must be between 0 and 1"));
+            return Err(ConfigError::new(
+                what,
+                format!("{what} {t} must be between 0 and 1"),
+            ));
         }
     }
     Ok(())

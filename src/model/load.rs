@@ -318,7 +318,7 @@ fn resolve_config(
         let message = e.to_string();
         err(overrides.blame(&arch, &message).unwrap_or(message))
     })?;
-    config.validate().map_err(err)?;
+    config.validate().map_err(|e| err(e.to_string()))?;
     Ok((config, source))
 }
 

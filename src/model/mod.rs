@@ -3,9 +3,9 @@
 //! PyTorch writes.
 
 pub mod ada3d;
-pub mod arch;
 pub mod ada3d_config;
 pub mod ada3d_focus;
+pub mod arch;
 pub mod backbones;
 pub mod checkpoint;
 pub mod classifier;

@@ -81,7 +81,10 @@ impl Input {
                 // leaves out the last frame's duration).
                 let fps = probe.frame_rate_nominal.or(probe.frame_rate_avg);
                 let windows = plan::windows(video.frame_count(), fps, c.clip_seconds);
-                (plan::windowed_tsn_centres(&windows, c.num_segments), c.num_segments)
+                (
+                    plan::windowed_tsn_centres(&windows, c.num_segments),
+                    c.num_segments,
+                )
             }
             ModelConfig::Ada3d(c) | ModelConfig::ResNet3d(c) => {
                 let clips = plan::uniform_clips(

@@ -56,7 +56,10 @@ pub enum RunError {
 impl RunError {
     /// Stopped because the user asked (here or inside the decoder).
     pub fn is_cancelled(&self) -> bool {
-        matches!(self, RunError::Cancelled | RunError::Video(VideoError::Cancelled))
+        matches!(
+            self,
+            RunError::Cancelled | RunError::Video(VideoError::Cancelled)
+        )
     }
 }
 
@@ -112,7 +115,9 @@ impl RawOutput {
 pub enum FlopsReport {
     UniAdaFocus(UniAdaFocusFlops),
     /// Per clip, cumulative after each step (step 0 = the glance and policies).
-    Ada3dFocus { gflops_per_step: Vec<Vec<f64>> },
+    Ada3dFocus {
+        gflops_per_step: Vec<Vec<f64>>,
+    },
     /// Per clip as run, and one clip with every frame and stage (the paper's "Upper").
     Ada3d {
         gflops_per_clip: Vec<f64>,

@@ -111,9 +111,7 @@ impl Session {
         let frames = self.input.clip(i, ctl)?;
         match &mut self.warm {
             Warm::Focus { net, glances } => {
-                let slot = glances
-                    .get_mut(i)
-                    .ok_or_else(|| RunError::NoClip(i))?;
+                let slot = glances.get_mut(i).ok_or_else(|| RunError::NoClip(i))?;
                 if slot.is_none() {
                     *slot = Some(net.glance(&frames)?);
                 }

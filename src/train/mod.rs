@@ -23,8 +23,8 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 
-use crate::dataset::Entry;
 use crate::calibrate::{calibrate, CalibrateError};
+use crate::dataset::Entry;
 use crate::model::ada3d_config::Ada3dFocusConfig;
 use crate::model::config::ModelConfig;
 use crate::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel, ModelError};

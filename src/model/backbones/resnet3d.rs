@@ -104,11 +104,14 @@ impl ResNet3dSpec {
         self.width * 8 * 4
     }
 
-    pub fn validate(&self) -> std::result::Result<(), String> {
+    pub fn validate(&self) -> std::result::Result<(), crate::model::config::ConfigError> {
         if self.width == 0 || self.layers.contains(&0) {
-            return Err(format!(
-                "3D ResNet width {} and layers {:?} must be positive",
-                self.width, self.layers
+            return Err(crate::model::config::ConfigError::new(
+                "layers",
+                format!(
+                    "3D ResNet width {} and layers {:?} must be positive",
+                    self.width, self.layers
+                ),
             ));
         }
         Ok(())
