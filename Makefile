@@ -7,7 +7,7 @@
 VIDEO ?=
 CARGO ?= cargo
 
-.PHONY: run test bootstrap build clippy bench-video train-demo
+.PHONY: run test bootstrap build clippy check-lib gpu-check bench-video train-demo
 
 bootstrap:
 	@scripts/bootstrap
@@ -23,6 +23,14 @@ test: bootstrap
 
 clippy: bootstrap
 	$(CARGO) clippy --all-targets -- -D warnings
+
+# The library alone, as a program that embeds it builds it: no GTK, wgpu or font stack.
+check-lib: bootstrap
+	$(CARGO) build --lib --no-default-features
+
+# On a machine with an NVIDIA GPU and the CUDA toolkit (see BENCHMARKS.md): < 10 minutes.
+gpu-check:
+	scripts/gpu_check.sh
 
 # Side-by-side video benchmark (see BENCHMARKS.md); needs Python with av/decord for the peers.
 bench-video: build
