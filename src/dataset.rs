@@ -139,10 +139,33 @@ fn key_of(path: &Path, base: &Path) -> String {
             _ => None,
         })
         .collect();
-    s.join("__")
+    let key: String = s
+        .join("__")
         .chars()
         .map(|c| if c.is_control() { '_' } else { c })
-        .collect()
+        .collect();
+    shorten_key(key)
+}
+
+/// Longest key kept as it is: `KEY.json` (and `KEY.json` under a temporary prefix) must fit
+/// the 255-byte file names of Linux file systems.
+const MAX_KEY_BYTES: usize = 180;
+
+/// A key too long for a file name: its first bytes (cut at a character boundary) and a hash
+/// of the whole, so it stays unique and stable across runs.
+fn shorten_key(key: String) -> String {
+    if key.len() <= MAX_KEY_BYTES {
+        return key;
+    }
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in key.as_bytes() {
+        h = (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    let mut cut = MAX_KEY_BYTES - 20;
+    while !key.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    format!("{}__{h:016x}", &key[..cut])
 }
 
 fn scan_folder(dir: &Path) -> Result<Vec<ListEntry>, DatasetError> {
@@ -283,6 +306,17 @@ mod tests {
         assert_eq!(class_index("diving", &names, 5), Some(1));
         assert_eq!(class_index("3", &names, 5), Some(3));
         assert_eq!(class_index("7", &names, 5), None);
+    }
+
+    #[test]
+    fn long_keys_are_cut_with_a_hash_to_fit_a_file_name() {
+        let long = "é".repeat(200) + ".mp4";
+        let k = key_of(Path::new(&long), Path::new(""));
+        assert!(k.len() <= MAX_KEY_BYTES, "{}", k.len());
+        assert_eq!(k, key_of(Path::new(&long), Path::new("")));
+        let other = "é".repeat(201) + ".mp4";
+        assert_ne!(k, key_of(Path::new(&other), Path::new("")));
+        assert_eq!(key_of(Path::new("a/b.mp4"), Path::new("")), "a__b.mp4");
     }
 
     #[test]

@@ -51,6 +51,57 @@ pub fn remove_stale_temporaries(dir: &Path) {
     }
 }
 
+/// Why a file could not be read whole (the caller names the file).
+#[derive(Debug, thiserror::Error)]
+pub enum ReadError {
+    #[error("no such file")]
+    NotFound,
+    #[error("is a directory, not a file")]
+    IsDirectory,
+    #[error("not a regular file (a FIFO, socket or device)")]
+    NotRegular,
+    #[error("{size} bytes, over the limit of {limit} bytes for this kind of file")]
+    TooLarge { size: u64, limit: u64 },
+    #[error("{0}")]
+    Io(#[source] std::io::Error),
+}
+
+/// Read `path` whole, refusing before any read a directory, a special file (whose reads could
+/// block forever or never end) and a file over `limit` bytes; a file that grows while read
+/// stops at `limit` + 1 bytes and is refused too.
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
+    use std::io::Read;
+    let io = |e: std::io::Error| match e.kind() {
+        std::io::ErrorKind::NotFound => ReadError::NotFound,
+        _ => ReadError::Io(e),
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    if meta.is_dir() {
+        return Err(ReadError::IsDirectory);
+    }
+    if !meta.is_file() {
+        return Err(ReadError::NotRegular);
+    }
+    if meta.len() > limit {
+        return Err(ReadError::TooLarge {
+            size: meta.len(),
+            limit,
+        });
+    }
+    let file = std::fs::File::open(path).map_err(io)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1)
+        .read_to_end(&mut bytes)
+        .map_err(ReadError::Io)?;
+    if bytes.len() as u64 > limit {
+        return Err(ReadError::TooLarge {
+            size: bytes.len() as u64,
+            limit,
+        });
+    }
+    Ok(bytes)
+}
+
 /// Why a resumable folder cannot be used.
 #[derive(Debug, thiserror::Error)]
 pub enum ResumeError {
@@ -207,5 +258,39 @@ mod resumable_tests {
         let e = ResumableDir::open(&root, "settings.json", &serde_json::json!({"k": 1}), &[])
             .unwrap_err();
         assert!(matches!(e, ResumeError::Unreadable { .. }), "{e}");
+    }
+}
+
+#[cfg(test)]
+mod read_tests {
+    use super::*;
+
+    #[test]
+    fn special_files_directories_and_oversized_files_are_refused_before_reading() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.json");
+        std::fs::write(&p, b"0123456789").unwrap();
+        assert_eq!(read_limited(&p, 10).unwrap(), b"0123456789");
+        assert!(matches!(
+            read_limited(&p, 9),
+            Err(ReadError::TooLarge { size: 10, limit: 9 })
+        ));
+        assert!(matches!(
+            read_limited(dir.path(), 9),
+            Err(ReadError::IsDirectory)
+        ));
+        assert!(matches!(
+            read_limited(&dir.path().join("none"), 9),
+            Err(ReadError::NotFound)
+        ));
+        // A FIFO: opening it for reading would block until a writer comes.
+        let fifo = dir.path().join("fifo.json");
+        let ok = std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "mkfifo");
+        assert!(matches!(read_limited(&fifo, 9), Err(ReadError::NotRegular)));
     }
 }

@@ -98,6 +98,9 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .init();
     let cli = Cli::parse();
+    if cli.command.is_some() {
+        quiet_on_closed_pipe();
+    }
     let result = match cli.command {
         None => adalens::app::run(adalens::app::Launch {
             video: cli.video,
@@ -129,8 +132,39 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("adalens: {e:#}");
+            eprintln!("adalens: {}", error_chain(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// The error and its causes joined by ": ", leaving out a cause its outer message already
+/// quotes (typed errors often print their source themselves: "x: cannot read: Permission
+/// denied" need not end in "Permission denied" twice).
+fn error_chain(e: &anyhow::Error) -> String {
+    let mut out = String::new();
+    for cause in e.chain() {
+        let text = cause.to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+/// A subcommand whose output goes to a pipe that closes early (`adalens inspect … | head`)
+/// ends quietly, as other command-line tools do, instead of panicking in `println!`.
+fn quiet_on_closed_pipe() {
+    extern "C" {
+        fn signal(signum: std::ffi::c_int, handler: usize) -> usize;
+    }
+    const SIGPIPE: std::ffi::c_int = 13;
+    const SIG_DFL: usize = 0;
+    // SAFETY: restores the default disposition of SIGPIPE (Rust's runtime sets it to ignore);
+    // no handler code runs, so nothing here can be re-entered.
+    unsafe { signal(SIGPIPE, SIG_DFL) };
 }

@@ -130,3 +130,100 @@ fn calibrate_builds_a_set_the_budget_engine_takes_and_reports_bad_videos() {
     prep.solve_budget(Criterion::Entropy, (lo + hi) / 2.0)
         .unwrap();
 }
+
+/// What a run told its observer: the clips in order, and the frames it decoded.
+#[derive(Default)]
+struct Recorder {
+    clips: std::sync::Mutex<Vec<usize>>,
+    /// The decoding progress reported (frames of the whole video's sampled frames).
+    decoded: std::sync::Mutex<Vec<usize>>,
+    /// Set once clip `cancel_after` is delivered (the window's cancel button between clips).
+    cancel_after: Option<usize>,
+    cancel: AtomicBool,
+}
+
+impl adalens::runner::Observer for Recorder {
+    fn progress(&self, what: &str, done: usize, _: usize) {
+        if what.starts_with("Decoding") {
+            self.decoded.lock().unwrap().push(done);
+        }
+    }
+    fn clip(&self, index: usize, _: usize, clip: &adalens::ClipTrace) {
+        assert!(
+            !clip.steps.is_empty(),
+            "clip {index} delivered without its steps"
+        );
+        self.clips.lock().unwrap().push(index);
+        if self.cancel_after == Some(index) {
+            self.cancel
+                .store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+/// The runner streams clip by clip, stops between clips when cancelled and keeps what it
+/// finished, resumes from there, and a re-run with other knobs decodes nothing again.
+#[test]
+fn a_run_streams_clips_cancels_between_them_and_resumes_without_decoding_again() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    // The bundled checkpoint records its clip length: the demo video is four clips.
+    let model = open_model(root.join("models/ada3d_focus_synth.safetensors"));
+    let video = Video::open(root.join("assets/demo/synth/four_actions.mp4")).unwrap();
+    let input = Input::plan(&video, &model).unwrap();
+    let (clips, t) = (input.clips(), input.clip_len);
+    assert_eq!(clips, 4, "the demo is four actions in a row");
+    let mut session = Session::new(&model, input);
+
+    let first = Recorder {
+        cancel_after: Some(1),
+        ..Default::default()
+    };
+    let err = session
+        .run(&model.config.knobs(), &first.cancel, &first)
+        .map(|_| ())
+        .unwrap_err();
+    assert!(err.is_cancelled(), "{err}");
+    assert_eq!(*first.clips.lock().unwrap(), [0, 1]);
+    assert_eq!(
+        (session.warm_clips(), session.input.decoded_clips()),
+        (2, 2)
+    );
+
+    let second = Recorder::default();
+    let run = session
+        .run(&model.config.knobs(), &second.cancel, &second)
+        .unwrap();
+    assert_eq!(*second.clips.lock().unwrap(), [0, 1, 2, 3]);
+    assert_eq!(run.inspection.trace.clips.len(), 4);
+    // Only clips 2 and 3 were decoded now: the progress counts frames from clip 2's start.
+    let decoded = second.decoded.lock().unwrap().clone();
+    assert!(decoded.iter().all(|&d| d >= 2 * t), "{decoded:?}");
+    assert_eq!(decoded.iter().max(), Some(&(4 * t)), "{decoded:?}");
+    assert_eq!(
+        (session.warm_clips(), session.input.decoded_clips()),
+        (4, 4)
+    );
+
+    let third = Recorder::default();
+    let knobs = Knobs {
+        frame_threshold: 0.1,
+        ..model.config.knobs()
+    };
+    let rerun = session.run(&knobs, &third.cancel, &third).unwrap();
+    assert_eq!(*third.clips.lock().unwrap(), [0, 1, 2, 3]);
+    assert!(
+        third.decoded.lock().unwrap().is_empty(),
+        "a re-run decoded frames again"
+    );
+    // And it is what a fresh run with those knobs computes.
+    let fresh = runner::run_video(
+        &model,
+        &video,
+        &knobs,
+        None,
+        &AtomicBool::new(false),
+        &Quiet,
+    )
+    .unwrap();
+    assert_eq!(rerun.inspection.trace.clips, fresh.inspection.trace.clips);
+}

@@ -90,6 +90,15 @@ pub fn run(a: &BatchArgs) -> anyhow::Result<()> {
             .map(|p| format!(" → {}", p.display()))
             .unwrap_or_default()
     );
+    // A run where every video failed is a failed run (a job scheduler should see it), even
+    // though each failure is recorded.
+    if report.failed > 0 && report.ran + report.already_done == 0 {
+        anyhow::bail!(
+            "no video of the {} could be run (every one failed; see {}/failed)",
+            report.failed,
+            a.out.display()
+        );
+    }
     Ok(())
 }
 

@@ -595,10 +595,13 @@ impl CalibrationSet {
     /// Reads a file written by [`CalibrationSet::save`].
     pub fn load(path: impl AsRef<Path>) -> Result<Self> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| DecisionError::Io {
-            path: path.to_path_buf(),
-            source,
-        })?;
+        // 1 GiB: a calibration set of a million videos of 10 steps and 1000 classes is 40 GB of
+        // logits, which no one writes; the demo's is 0.3 MB.
+        let bytes =
+            crate::fsutil::read_limited(path, 1 << 30).map_err(|e| DecisionError::Read {
+                path: path.to_path_buf(),
+                source: e,
+            })?;
         Self::from_bytes(&bytes)
     }
 }

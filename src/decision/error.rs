@@ -10,6 +10,13 @@ use std::path::PathBuf;
 /// Errors of [`crate::decision`].
 #[derive(Debug, thiserror::Error)]
 pub enum DecisionError {
+    /// A calibration file could not be read whole (missing, special, too large, OS error).
+    #[error("cannot read calibration file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: crate::fsutil::ReadError,
+    },
     /// Reading or writing a calibration file failed at the OS level.
     #[error("cannot access calibration file {path}: {source}")]
     Io {

@@ -195,9 +195,7 @@ pub fn run_video(
         return Err(EvalVideoError::NotOneClip(input.clips()));
     }
     let mut session = Session::new(model, input);
-    let frames = session
-        .input
-        .clip(0, &Control::default())?;
+    let frames = session.input.clip(0, &Control::default())?;
     let cache = session
         .glance(0, &Control::default())?
         .cloned()

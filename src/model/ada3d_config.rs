@@ -9,7 +9,8 @@ use serde::{Deserialize, Serialize};
 use super::backbones::mobilenet_v2::{feature_shape, LAST_FEATURE};
 use super::backbones::resnet3d::{Preset, ResNet3dSpec};
 use super::config::{
-    check_class_names, check_thresholds, named_classes, ConfigError, InputTransform,
+    check_at_most, check_class_names, check_clip_input, check_normalisation, check_thresholds,
+    check_width_mult, limits, named_classes, ConfigError, InputTransform,
 };
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -61,6 +62,14 @@ impl Ada3dConfig {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        check_at_most("num_classes", self.num_classes, limits::CLASSES)?;
+        check_at_most("clip_frames", self.clip_frames, limits::FRAMES)?;
+        check_at_most("frame_stride", self.frame_stride, limits::FRAMES)?;
+        check_at_most("num_clips", self.num_clips, limits::CLIPS)?;
+        check_at_most("input_size", self.input_size, limits::INPUT_SIDE)?;
+        check_width_mult("selection_width_mult", self.selection_width_mult)?;
+        check_normalisation(self.mean, self.std)?;
+        check_clip_input(self.clip_frames, self.input_size)?;
         if self.num_classes == 0 {
             return Err(ConfigError::new(
                 "num_classes",
@@ -259,6 +268,27 @@ impl Ada3dFocusConfig {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        check_at_most("num_classes", self.num_classes, limits::CLASSES)?;
+        check_at_most("num_segments", self.num_segments, limits::FRAMES)?;
+        check_at_most("num_cubes", self.num_cubes, limits::CUBES)?;
+        check_at_most("input_size", self.input_size, limits::INPUT_SIDE)?;
+        check_at_most("cube_frames", self.cube_frames, limits::FRAMES)?;
+        for (field, v) in [
+            ("mlp_hidden", self.mlp_hidden),
+            ("spatial_hidden", self.spatial_hidden),
+            ("temporal_hidden", self.temporal_hidden),
+        ] {
+            check_at_most(field, v, limits::HIDDEN)?;
+        }
+        check_width_mult("glance_width_mult", self.glance_width_mult)?;
+        check_normalisation(self.mean, self.std)?;
+        check_clip_input(self.num_segments, self.input_size)?;
+        if let Some(s) = self.clip_seconds.filter(|s| !(s.is_finite() && *s > 0.0)) {
+            return Err(ConfigError::new(
+                "clip_seconds",
+                format!("clip_seconds {s} must be positive"),
+            ));
+        }
         if self.num_classes == 0 || self.num_segments == 0 || self.num_cubes == 0 {
             return Err(ConfigError::new(
                 "num_classes",
@@ -299,7 +329,7 @@ impl Ada3dFocusConfig {
                 ),
             ));
         }
-        if self.temperature.is_nan() || self.temperature <= 0.0 {
+        if !self.temperature.is_finite() || self.temperature <= 0.0 {
             return Err(ConfigError::new(
                 "temperature",
                 format!("temperature {} must be positive", self.temperature),

@@ -19,10 +19,10 @@ pub enum CheckpointError {
     #[error("{0}: no such file")]
     NotFound(PathBuf),
     #[error("{path}: cannot read: {source}")]
-    Io {
+    Read {
         path: PathBuf,
         #[source]
-        source: std::io::Error,
+        source: crate::fsutil::ReadError,
     },
     #[error("{path}: not a checkpoint adalens can read: neither a PyTorch zip file nor safetensors ({detail})")]
     UnknownFormat { path: PathBuf, detail: String },
@@ -42,6 +42,10 @@ pub enum CheckpointError {
     },
 }
 
+/// The largest checkpoint read (it is read whole into memory): 64 GiB, far above any video
+/// model's weights.
+pub const MAX_CHECKPOINT_BYTES: u64 = 64 << 30;
+
 /// Keys under which training scripts nest the weights.
 const WRAPPERS: [&str; 4] = ["state_dict", "model_state", "model", "net"];
 
@@ -59,13 +63,14 @@ impl StateDict {
     /// Read `path`, recognising the format by its content, not its extension.
     pub fn load(path: impl AsRef<Path>) -> Result<Self, CheckpointError> {
         let path = path.as_ref();
-        let bytes = std::fs::read(path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => CheckpointError::NotFound(path.to_path_buf()),
-            _ => CheckpointError::Io {
-                path: path.to_path_buf(),
-                source,
-            },
-        })?;
+        let bytes =
+            crate::fsutil::read_limited(path, MAX_CHECKPOINT_BYTES).map_err(|e| match e {
+                crate::fsutil::ReadError::NotFound => CheckpointError::NotFound(path.to_path_buf()),
+                source => CheckpointError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                },
+            })?;
         let mut metadata = BTreeMap::new();
         let (tensors, format) = match torch_pth::not_zip_hint(&bytes) {
             None => (load_pytorch(path, &bytes)?, "pytorch"),

@@ -221,6 +221,24 @@ impl UniAdaFocusConfig {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        check_at_most("num_classes", self.num_classes, limits::CLASSES)?;
+        check_at_most("input_size", self.input_size, limits::INPUT_SIDE)?;
+        check_at_most("num_segments", self.num_segments, limits::FRAMES)?;
+        check_at_most("patch_size", self.patch_size, limits::INPUT_SIDE)?;
+        for (field, v) in [
+            ("mlp_hidden", self.mlp_hidden),
+            ("spatial_hidden", self.spatial_hidden),
+            ("temporal_hidden", self.temporal_hidden),
+        ] {
+            check_at_most(field, v, limits::HIDDEN)?;
+        }
+        for v in self.local_layers {
+            check_at_most("local_layers", v, limits::BLOCKS)?;
+        }
+        check_width_mult("glance_width_mult", self.glance_width_mult)?;
+        check_width_mult("local_width_mult", self.local_width_mult)?;
+        check_normalisation(self.mean, self.std)?;
+        check_clip_input(self.num_segments, self.input_size)?;
         let g = self.glance_indices().len();
         if self.num_classes == 0 {
             return Err(ConfigError::new(
@@ -264,7 +282,7 @@ impl UniAdaFocusConfig {
                 ),
             ));
         }
-        if self.temperature.is_nan() || self.temperature <= 0.0 {
+        if !self.temperature.is_finite() || self.temperature <= 0.0 {
             return Err(ConfigError::new(
                 "temperature",
                 format!("temperature {} must be positive", self.temperature),
@@ -290,6 +308,97 @@ impl ConfigError {
             problem: problem.into(),
         }
     }
+}
+
+/// Upper bounds on what a config may ask for, checked before anything is built from it: each is
+/// far above any published model's value (given beside it) and far below a size whose
+/// allocation would abort the process.
+pub(crate) mod limits {
+    /// Kinetics-700, ImageNet-21k (21,841).
+    pub const CLASSES: usize = 100_000;
+    /// 224 in the papers.
+    pub const INPUT_SIDE: usize = 1024;
+    /// 48 (ActivityNet), 16 (ada3d_focus), 8-frame clips.
+    pub const FRAMES: usize = 1024;
+    /// 10 clips in the 3D test protocol.
+    pub const CLIPS: usize = 100;
+    /// 3 cubes / patches in the papers.
+    pub const CUBES: usize = 256;
+    /// 4096-wide classifier MLPs.
+    pub const HIDDEN: usize = 16_384;
+    /// 1.0 (MobileNetV2, ResNet).
+    pub const WIDTH_MULT: f64 = 4.0;
+    /// 64 (the ResNets' stem width).
+    pub const RESNET_WIDTH: usize = 1024;
+    /// 36 blocks in ResNet-152's third stage.
+    pub const BLOCKS: usize = 64;
+    /// Elements of one clip's input (T·3·S²): 4 GiB of float32. 16·3·224² is 2.4 M.
+    pub const CLIP_ELEMENTS: usize = 1 << 30;
+}
+
+pub(crate) fn check_at_most(
+    field: &'static str,
+    value: usize,
+    limit: usize,
+) -> Result<(), ConfigError> {
+    if value > limit {
+        return Err(ConfigError::new(
+            field,
+            format!("{field} {value} is over the limit of {limit}"),
+        ));
+    }
+    Ok(())
+}
+
+/// A width multiplier: finite, positive, at most [`limits::WIDTH_MULT`].
+pub(crate) fn check_width_mult(field: &'static str, value: f64) -> Result<(), ConfigError> {
+    if !(value.is_finite() && value > 0.0 && value <= limits::WIDTH_MULT) {
+        return Err(ConfigError::new(
+            field,
+            format!(
+                "{field} {value} must be positive and at most {}",
+                limits::WIDTH_MULT
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// The input normalisation: finite means, finite positive standard deviations (a 0 would make
+/// every input NaN).
+pub(crate) fn check_normalisation(mean: [f32; 3], std: [f32; 3]) -> Result<(), ConfigError> {
+    if !mean.iter().all(|m| m.is_finite()) {
+        return Err(ConfigError::new(
+            "mean",
+            format!("mean {mean:?} must be finite"),
+        ));
+    }
+    if !std.iter().all(|s| s.is_finite() && *s > 0.0) {
+        return Err(ConfigError::new(
+            "std",
+            format!("std {std:?} must be finite and positive"),
+        ));
+    }
+    Ok(())
+}
+
+/// One clip's input, `frames`×3×`side`², within [`limits::CLIP_ELEMENTS`].
+pub(crate) fn check_clip_input(frames: usize, side: usize) -> Result<(), ConfigError> {
+    let elements = frames
+        .checked_mul(3)
+        .and_then(|n| n.checked_mul(side))
+        .and_then(|n| n.checked_mul(side));
+    if elements.is_none_or(|n| n > limits::CLIP_ELEMENTS) {
+        return Err(ConfigError::new(
+            "input_size",
+            format!(
+                "input_size {side} with {frames} frames a clip makes a clip input of more than {} \
+                 values",
+                limits::CLIP_ELEMENTS
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// `class i` where a checkpoint names fewer classes than it has.

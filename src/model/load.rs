@@ -267,14 +267,17 @@ fn resolve_config(
         message,
     };
     let read_json = |p: &Path| -> Result<Value, ModelError> {
-        let text = std::fs::read_to_string(p)
+        // A config is a few hundred bytes; 16 MiB leaves room for long class lists.
+        let bytes = crate::fsutil::read_limited(p, 16 << 20)
             .map_err(|e| err(format!("cannot read {}: {e}", p.display())))?;
-        serde_json::from_str(&text)
+        serde_json::from_slice(&bytes)
             .map_err(|e| err(format!("{} is not valid JSON: {e}", p.display())))
     };
     let (mut value, mut source) = if let Some(p) = config_file {
         (read_json(p)?, format!("config {}", p.display()))
-    } else if let Some(p) = sidecars(path).into_iter().find(|p| p.is_file()) {
+    } else if let Some(p) = sidecars(path).into_iter().find(|p| p.exists()) {
+        // Whatever is there is read (a directory or FIFO in its place is an error, not a
+        // config silently skipped).
         (read_json(&p)?, format!("sidecar {}", p.display()))
     } else if let Some(text) = sd.metadata.get(METADATA_KEY) {
         let v = serde_json::from_str(text).map_err(|e| {

@@ -9,6 +9,8 @@ pub enum VideoError {
     NotFound(PathBuf),
     #[error("{0}: is a directory, not a video file")]
     IsDirectory(PathBuf),
+    #[error("{0}: not a regular file (a FIFO, socket or device); give a video file")]
+    NotRegularFile(PathBuf),
     #[error("{path}: cannot read the file: {source}")]
     Io {
         path: PathBuf,

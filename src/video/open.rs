@@ -27,11 +27,13 @@ pub(crate) fn init() {
     });
 }
 
-/// Check the path on the file system first, so a missing file or a directory gets its own
-/// error instead of FFmpeg's generic one.
+/// Check the path on the file system first, so a missing file, a directory or a special file
+/// gets its own error instead of FFmpeg's generic one (or a read that never returns).
 pub(crate) fn check_path(path: &Path) -> Result<(), VideoError> {
     match std::fs::metadata(path) {
         Ok(m) if m.is_dir() => Err(VideoError::IsDirectory(path.to_path_buf())),
+        // A FIFO, socket or device would block FFmpeg's reads forever (or never end).
+        Ok(m) if !m.is_file() => Err(VideoError::NotRegularFile(path.to_path_buf())),
         Ok(_) => Ok(()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             Err(VideoError::NotFound(path.to_path_buf()))

@@ -105,6 +105,11 @@ impl ResNet3dSpec {
     }
 
     pub fn validate(&self) -> std::result::Result<(), crate::model::config::ConfigError> {
+        use crate::model::config::{check_at_most, limits};
+        check_at_most("width", self.width, limits::RESNET_WIDTH)?;
+        for v in self.layers {
+            check_at_most("layers", v, limits::BLOCKS)?;
+        }
         if self.width == 0 || self.layers.contains(&0) {
             return Err(crate::model::config::ConfigError::new(
                 "layers",
