@@ -100,6 +100,12 @@ impl AdalensApp {
                         Ok(b) => (b, None),
                         Err(why) => (None, Some(why)),
                     };
+                    if let Some(why) = &info.non_finite {
+                        self.errors.push(ErrorNote {
+                            what: "The checkpoint's weights are damaged".into(),
+                            detail: why.clone(),
+                        });
+                    }
                     if let Some(why) = &calibration_problem {
                         self.errors.push(ErrorNote {
                             what: "The calibration set beside the checkpoint cannot be used".into(),

@@ -22,6 +22,8 @@ pub struct CheckpointInfo {
     pub knobs: Knobs,
     /// Cubes per video: the cap of the max-cubes slider; 0 when the arch cannot cap them.
     pub max_cubes: usize,
+    /// Why its predictions cannot be trusted: weights that are NaN or infinite.
+    pub non_finite: Option<String>,
 }
 
 pub enum JobEvent {

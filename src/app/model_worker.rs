@@ -299,6 +299,7 @@ fn checkpoint_info(model: &LoadedModel, device: &str) -> CheckpointInfo {
         knobs: model.config.knobs(),
         // The cube cap re-plans ada3d_focus's cubes; Uni-AdaFocus always runs its N patches.
         max_cubes: model.config.max_cubes(),
+        non_finite: model.non_finite_warning(),
     }
 }
 

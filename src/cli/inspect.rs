@@ -65,12 +65,11 @@ impl CheckpointArgs {
             stage_threshold: self.stage_threshold,
             num_clips: self.num_clips,
         };
-        Ok(LoadedModel::open(
-            path,
-            self.config.as_deref(),
-            &over,
-            &choice.device,
-        )?)
+        let model = LoadedModel::open(path, self.config.as_deref(), &over, &choice.device)?;
+        if let Some(w) = model.non_finite_warning() {
+            eprintln!("warning: {w}");
+        }
+        Ok(model)
     }
 }
 

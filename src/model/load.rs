@@ -135,6 +135,9 @@ pub struct LoadedModel {
     /// Tensors in the file and tensors the network used.
     pub tensors_in_file: usize,
     pub tensors_used: usize,
+    /// Float tensors holding NaN or ±Inf, with how many such values: a diverged or damaged
+    /// checkpoint, whose outputs cannot be trusted (the CLI and the window say so).
+    pub non_finite: Vec<(String, usize)>,
 }
 
 impl LoadedModel {
@@ -183,6 +186,7 @@ impl LoadedModel {
             parameters: parameter_counts(&sd),
             tensors_in_file: sd.tensors.len(),
             tensors_used: report.used,
+            non_finite: non_finite_tensors(&sd),
             config,
             config_source,
             network,
@@ -214,6 +218,41 @@ fn parameter_counts(sd: &StateDict) -> Vec<(String, usize)> {
         }
     }
     parts
+}
+
+/// Float tensors with NaN or ±Inf values, and how many (read as f32 on the CPU, one at a time).
+fn non_finite_tensors(sd: &StateDict) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    for (name, t) in &sd.tensors {
+        if !t.dtype().is_float() {
+            continue;
+        }
+        let values = t
+            .to_dtype(candle_core::DType::F32)
+            .and_then(|t| t.flatten_all())
+            .and_then(|t| t.to_vec1::<f32>());
+        if let Ok(values) = values {
+            let bad = values.iter().filter(|v| !v.is_finite()).count();
+            if bad > 0 {
+                out.push((name.clone(), bad));
+            }
+        }
+    }
+    out
+}
+
+impl LoadedModel {
+    /// A warning when weights hold NaN or ±Inf (`None` when every weight is finite).
+    pub fn non_finite_warning(&self) -> Option<String> {
+        let total: usize = self.non_finite.iter().map(|(_, n)| n).sum();
+        let (first, _) = self.non_finite.first()?;
+        Some(format!(
+            "{}: {total} weights are NaN or infinite in {} tensors (first: {first}); its \
+             predictions cannot be trusted",
+            self.path.display(),
+            self.non_finite.len()
+        ))
+    }
 }
 
 /// A checkpoint's file name without its checkpoint extension (`x.pth.tar` → `x`).

@@ -1,6 +1,7 @@
-//! Hostile config values (in a sidecar `.json`) are refused before anything is built from them:
-//! an error naming the file, the field and what is wrong, quickly, instead of an allocation
-//! that aborts the process or a network that computes NaN.
+//! Hostile checkpoints and configs: config values (in a sidecar `.json`) are refused before
+//! anything is built from them, with an error naming the file, the field and what is wrong,
+//! instead of an allocation that aborts the process or a network that computes NaN; special
+//! files are refused instead of waited on; NaN or infinite weights are reported.
 
 use std::path::Path;
 
@@ -215,4 +216,60 @@ fn fifos_named_like_inputs_are_refused_not_waited_on() {
         "{err}"
     );
     drop(config);
+}
+
+#[test]
+fn nan_and_infinite_weights_are_reported_by_the_loader_and_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut tensors = candle_core::safetensors::load(
+        root.join(format!("{DEMO}.safetensors")),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let name = tensors
+        .keys()
+        .find(|k| k.starts_with("local_CNN") && k.ends_with("weight"))
+        .unwrap()
+        .clone();
+    let t = &tensors[&name];
+    let mut values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+    values[0] = f32::NAN;
+    values[1] = f32::INFINITY;
+    tensors.insert(
+        name.clone(),
+        candle_core::Tensor::from_vec(values, t.shape(), &candle_core::Device::Cpu).unwrap(),
+    );
+    let ck = dir.path().join("m.safetensors");
+    candle_core::safetensors::save(&tensors, &ck).unwrap();
+    std::fs::copy(root.join(format!("{DEMO}.json")), dir.path().join("m.json")).unwrap();
+    let model = LoadedModel::open(
+        &ck,
+        None,
+        &ConfigOverrides::default(),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    assert_eq!(model.non_finite, [(name.clone(), 2)]);
+    let w = model.non_finite_warning().unwrap();
+    assert!(w.contains("m.safetensors") && w.contains(&name), "{w}");
+    // The demo's own weights are finite: no warning.
+    let demo = LoadedModel::open(
+        root.join(format!("{DEMO}.safetensors")),
+        None,
+        &ConfigOverrides::default(),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    assert!(demo.non_finite_warning().is_none());
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_adalens"))
+        .args(["inspect-checkpoint"])
+        .arg(&ck)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("warning:") && stderr.contains("NaN"),
+        "{stderr}"
+    );
 }
