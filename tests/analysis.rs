@@ -137,6 +137,8 @@ struct Recorder {
     clips: std::sync::Mutex<Vec<usize>>,
     /// The decoding progress reported (frames of the whole video's sampled frames).
     decoded: std::sync::Mutex<Vec<usize>>,
+    /// The clips of each partial run delivered.
+    partials: std::sync::Mutex<Vec<usize>>,
     /// Set once clip `cancel_after` is delivered (the window's cancel button between clips).
     cancel_after: Option<usize>,
     cancel: AtomicBool,
@@ -147,6 +149,15 @@ impl adalens::runner::Observer for Recorder {
         if what.starts_with("Decoding") {
             self.decoded.lock().unwrap().push(done);
         }
+    }
+    fn wants_partial(&self) -> bool {
+        true
+    }
+    fn partial(&self, run: &adalens::AnalysisRun) {
+        self.partials
+            .lock()
+            .unwrap()
+            .push(run.inspection.trace.clips.len());
     }
     fn clip(&self, index: usize, _: usize, clip: &adalens::ClipTrace) {
         assert!(
@@ -184,6 +195,8 @@ fn a_run_streams_clips_cancels_between_them_and_resumes_without_decoding_again()
         .unwrap_err();
     assert!(err.is_cancelled(), "{err}");
     assert_eq!(*first.clips.lock().unwrap(), [0, 1]);
+    // A first run hands over the clips so far after each clip (what the window draws).
+    assert_eq!(*first.partials.lock().unwrap(), [1, 2]);
     assert_eq!(
         (session.warm_clips(), session.input.decoded_clips()),
         (2, 2)
@@ -194,6 +207,7 @@ fn a_run_streams_clips_cancels_between_them_and_resumes_without_decoding_again()
         .run(&model.config.knobs(), &second.cancel, &second)
         .unwrap();
     assert_eq!(*second.clips.lock().unwrap(), [0, 1, 2, 3]);
+    assert_eq!(*second.partials.lock().unwrap(), [1, 2, 3]);
     assert_eq!(run.inspection.trace.clips.len(), 4);
     // Only clips 2 and 3 were decoded now: the progress counts frames from clip 2's start.
     let decoded = second.decoded.lock().unwrap().clone();
@@ -211,6 +225,8 @@ fn a_run_streams_clips_cancels_between_them_and_resumes_without_decoding_again()
     };
     let rerun = session.run(&knobs, &third.cancel, &third).unwrap();
     assert_eq!(*third.clips.lock().unwrap(), [0, 1, 2, 3]);
+    // Every clip warm: a re-run is drawn when whole.
+    assert!(third.partials.lock().unwrap().is_empty());
     assert!(
         third.decoded.lock().unwrap().is_empty(),
         "a re-run decoded frames again"

@@ -29,6 +29,9 @@ fn open_with(dir: &Path, change: impl FnOnce(&mut Value)) -> Result<LoadedModel,
     .map_err(|e| e.to_string())
 }
 
+/// A change to the config.
+type Change = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn the_unchanged_config_loads() {
     let dir = tempfile::tempdir().unwrap();
@@ -38,7 +41,7 @@ fn the_unchanged_config_loads() {
 #[test]
 fn each_oversized_or_meaningless_value_is_refused_with_its_field_and_file() {
     let big = 1u64 << 40;
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let cases: Vec<(&str, Change)> = vec![
         (
             "num_segments",
             Box::new(move |c| c["num_segments"] = json!(big)),

@@ -120,9 +120,13 @@ impl AdalensApp {
                     self.decisions = None;
                     self.analyse();
                 }
-                JobEvent::Analysed { generation, run } if generation == self.generation => {
+                JobEvent::Analysed {
+                    generation,
+                    run,
+                    partial,
+                } if generation == self.generation => {
                     // Sliders moved while this ran: run again with what they say now.
-                    if run.knobs != self.knobs() {
+                    if !partial && run.knobs != self.knobs() {
                         self.jobs.model(ModelRequest::Rerun {
                             knobs: self.knobs(),
                             generation,

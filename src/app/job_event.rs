@@ -48,9 +48,12 @@ pub enum JobEvent {
         /// The calibration set beside it: none, or why it cannot be used.
         calibration: Result<Option<Box<BudgetModel>>, String>,
     },
+    /// A run of the model; `partial`: the clips finished so far of a first run (drawn while
+    /// the rest runs; the whole run follows).
     Analysed {
         generation: u64,
         run: Box<AnalysisRun>,
+        partial: bool,
     },
     Frame {
         generation: u64,

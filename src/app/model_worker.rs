@@ -15,7 +15,7 @@ use crate::decision::PreparedCalibration;
 use crate::model::config::Knobs;
 use crate::model::device;
 use crate::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
-use crate::runner::{Input, Observer, RunError, Session};
+use crate::runner::{AnalysisRun, Input, Observer, RunError, Session};
 use crate::video::Video;
 
 pub enum ModelRequest {
@@ -125,10 +125,11 @@ struct Worker {
     session: Option<(Session, u64)>,
 }
 
-/// Progress of a run, sent to the window as it happens.
+/// Progress of a run, sent to the window as it happens, and the clips finished so far.
 struct Events {
     tx: Sender<JobEvent>,
     repaint: Arc<dyn Fn() + Send + Sync>,
+    generation: u64,
 }
 
 impl Observer for Events {
@@ -137,6 +138,19 @@ impl Observer for Events {
             label: what.into(),
             done,
             total,
+        });
+        (self.repaint)();
+    }
+
+    fn wants_partial(&self) -> bool {
+        true
+    }
+
+    fn partial(&self, run: &AnalysisRun) {
+        let _ = self.tx.send(JobEvent::Analysed {
+            generation: self.generation,
+            run: Box::new(run.clone()),
+            partial: true,
         });
         (self.repaint)();
     }
@@ -251,6 +265,7 @@ impl Worker {
         let events = Events {
             tx: self.tx.clone(),
             repaint: self.repaint.clone(),
+            generation,
         };
         let Some((session, g)) = &mut self.session else {
             return;
@@ -264,6 +279,7 @@ impl Worker {
             Ok(run) => self.send(JobEvent::Analysed {
                 generation,
                 run: Box::new(run),
+                partial: false,
             }),
             Err(e) => self.fail("Running the model", e),
         }

@@ -74,6 +74,16 @@ pub trait Observer: Sync {
     fn clip(&self, index: usize, clips: usize, clip: &ClipTrace) {
         let _ = (index, clips, clip);
     }
+    /// Whether [`Observer::partial`] is wanted (assembling a partial run has a small cost).
+    fn wants_partial(&self) -> bool {
+        false
+    }
+    /// On a session's first run of a video of several clips, the run of the clips finished so
+    /// far (trace, breakdown, raw outputs), after each clip but the last: what a view draws
+    /// while the rest runs.
+    fn partial(&self, run: &AnalysisRun) {
+        let _ = run;
+    }
 }
 
 /// An observer that ignores everything.

@@ -69,6 +69,7 @@ pub struct Session {
 }
 
 /// What one clip of a run produced.
+#[derive(Clone)]
 enum ClipOut {
     Focus(crate::model::ada3d_focus::Ada3dFocusOutput),
     Clip(crate::model::ada3d::ClipRun),
@@ -135,6 +136,7 @@ impl Session {
         let t = self.input.clip_len;
         let total_frames = self.input.sampled.numbers.len();
         let several = clips > 1;
+        let first_run = self.warm_clips() < clips;
         let (mut traces, mut outs, mut parts) = (vec![], vec![], vec![]);
         for i in 0..clips {
             if cancel.load(Ordering::Relaxed) {
@@ -259,8 +261,27 @@ impl Session {
             observer.clip(i, clips, &trace);
             traces.push(trace);
             outs.push(out);
+            // On a first run the window draws the clips as they come; a re-run (every clip
+            // warm) only takes the local network and is drawn when whole.
+            if first_run && i + 1 < clips && observer.wants_partial() {
+                let so_far = self.assemble(knobs, traces.clone(), outs.clone(), parts.clone())?;
+                observer.partial(&so_far);
+            }
         }
         observer.progress("Running the model", clips, clips);
+        self.assemble(knobs, traces, outs, parts)
+    }
+
+    /// The run of the clips so far: the video's prediction over them, their raw outputs, FLOPs
+    /// and breakdown.
+    fn assemble(
+        &self,
+        knobs: &Knobs,
+        traces: Vec<ClipTrace>,
+        outs: Vec<ClipOut>,
+        parts: Vec<FlopsPart>,
+    ) -> Result<AnalysisRun, RunError> {
+        let t = self.input.clip_len;
         let (video, raw, flops) = match &self.warm {
             Warm::Focus { .. } => {
                 let outs: Vec<_> = outs
