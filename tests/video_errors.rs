@@ -193,6 +193,117 @@ fn truncated_file_keeps_what_is_there() {
 }
 
 #[test]
+fn a_truncated_faststart_mp4_says_how_many_frames_are_decodable() {
+    let d = tmp();
+    for (codec, pix) in [
+        ("libx264", "yuv420p"),
+        ("libx265", "yuv420p"),
+        ("mpeg4", "yuv420p"),
+        ("mjpeg", "yuvj420p"),
+        ("libvpx-vp9", "yuv420p"),
+    ] {
+        let full = make_video(
+            d.path(),
+            &format!("{codec}.mp4"),
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x120:rate=30:duration=10",
+                "-c:v",
+                codec,
+                "-g",
+                "30",
+                "-pix_fmt",
+                pix,
+                "-movflags",
+                "+faststart",
+            ],
+        );
+        assert!(Video::open(&full).unwrap().warnings().is_empty(), "{codec}");
+        let bytes = std::fs::read(&full).unwrap();
+        let cut = d.path().join(format!("{codec}_cut.mp4"));
+        std::fs::write(&cut, &bytes[..bytes.len() * 6 / 10]).unwrap();
+        let v = Video::open(&cut).unwrap();
+        let n = v.frame_count();
+        assert!(n > 100 && n < 300, "{codec}: {n}");
+        assert_eq!(n, cli_frame_count(&cut), "{codec}: frames the CLI decodes");
+        let warnings = v.warnings();
+        assert!(
+            warnings
+                .iter()
+                .any(|w| w.contains("300 frames") && w.contains(&format!("only {n} are decodable"))),
+            "{codec}: {warnings:?}"
+        );
+        let tail = v.frames(&[n - 2, n - 1], Resize::Native).unwrap();
+        assert!(tail.stats.substituted.is_empty(), "{codec}");
+        // The last picture may be the partial one; Motion JPEG conceals its missing part
+        // differently from the CLI (a known difference), so only the whole one is compared there.
+        let compared = if codec == "mjpeg" { 1 } else { 2 };
+        for (i, f) in [n - 2, n - 1].into_iter().enumerate().take(compared) {
+            assert_same_picture(
+                &tail.frames[i].data,
+                &cli_frame(&cut, f, "", 160, 120),
+                &format!("{codec}: frame {f} of {n}"),
+            );
+        }
+    }
+}
+
+#[test]
+fn a_later_frame_claiming_a_huge_size_fails_alone() {
+    let d = tmp();
+    // Motion JPEG: every frame carries its own size (SOF0: FF C0, length, precision, height,
+    // width). The container says 64×64; frame 4 claims 16000×16000, which would need gigabytes.
+    let p = make_video(
+        d.path(),
+        "m.mkv",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=64x64:rate=10:duration=1",
+            "-c:v",
+            "mjpeg",
+            "-pix_fmt",
+            "yuvj420p",
+        ],
+    );
+    let mut bytes = std::fs::read(&p).unwrap();
+    let sofs: Vec<usize> = bytes
+        .windows(2)
+        .enumerate()
+        .filter(|(_, w)| *w == [0xff, 0xc0])
+        .map(|(i, _)| i)
+        .collect();
+    assert_eq!(sofs.len(), 10, "one SOF0 per frame");
+    let at = sofs[4];
+    bytes[at + 5..at + 7].copy_from_slice(&16000u16.to_be_bytes());
+    bytes[at + 7..at + 9].copy_from_slice(&16000u16.to_be_bytes());
+    let big = d.path().join("big.mkv");
+    std::fs::write(&big, &bytes).unwrap();
+    let v = Video::open(&big).unwrap();
+    assert_eq!(v.frame_count(), 10);
+    let all: Vec<usize> = (0..10).collect();
+    let r = v.frames(&all, Resize::Native).unwrap();
+    assert_eq!(r.frames.len(), 10);
+    assert!(r.frames.iter().all(|f| (f.width, f.height) == (64, 64)));
+    assert!(
+        r.stats.substituted.iter().any(|&(n, _)| n == 4),
+        "frame 4 is reported, not decoded at 16000×16000: {:?}",
+        r.stats
+    );
+    // Every other frame (all intra) is what the undamaged file gives.
+    let clean = Video::open(&p)
+        .unwrap()
+        .frames(&all, Resize::Native)
+        .unwrap();
+    for n in (0..10).filter(|&n| n != 4) {
+        assert_eq!(r.frames[n].data, clean.frames[n].data, "frame {n}");
+    }
+}
+
+#[test]
 fn corrupt_packets_in_the_middle_are_skipped_and_counted() {
     let d = tmp();
     // MPEG-TS resynchronises after damage; overwrite a stretch in the middle with garbage.

@@ -286,6 +286,59 @@ fn rotation_metadata_is_applied_like_the_cli() {
     }
 }
 
+/// Rewrite the first `tkhd` box's display matrix (a, b, c, d in 16.16; translation kept).
+fn set_tkhd_matrix(bytes: &mut [u8], [a, b, c, d]: [i32; 4]) {
+    let at = bytes
+        .windows(4)
+        .position(|w| w == b"tkhd")
+        .expect("an MP4 has a tkhd box");
+    // After the type: version+flags, then times and ids (4 or 8 bytes each by version), the
+    // reserved fields, layer, group, volume: the matrix starts 44 (version 0) or 56 bytes in.
+    let m = at + if bytes[at + 4] == 1 { 56 } else { 44 };
+    for (i, v) in [(0, a), (1, b), (3, c), (4, d)] {
+        bytes[m + i * 4..m + i * 4 + 4].copy_from_slice(&v.to_be_bytes());
+    }
+}
+
+#[test]
+fn reflecting_display_matrices_are_applied_like_the_cli() {
+    let d = tmp();
+    let src = make_video(
+        d.path(),
+        "src.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=320x240:rate=25:duration=1",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let bytes = std::fs::read(&src).unwrap();
+    let one = 1 << 16;
+    // (name, matrix a b c d, turn, mirror, display size)
+    let cases = [
+        ("transpose", [0, one, one, 0], 90, true, (240, 320)),
+        ("antitranspose", [0, -one, -one, 0], 270, true, (240, 320)),
+        ("hflip", [-one, 0, 0, one], 0, true, (320, 240)),
+        ("vflip", [one, 0, 0, -one], 180, true, (320, 240)),
+        ("half_turn", [-one, 0, 0, -one], 180, false, (320, 240)),
+    ];
+    for (name, matrix, turn, mirror, size) in cases {
+        let mut b = bytes.clone();
+        set_tkhd_matrix(&mut b, matrix);
+        let out = d.path().join(format!("{name}.mp4"));
+        std::fs::write(&out, &b).unwrap();
+        let v = check(&out);
+        let p = v.probe();
+        assert_eq!((p.rotation, p.mirrored), (turn, mirror), "{name}");
+        assert_eq!((p.display_width, p.display_height), size, "{name}");
+    }
+}
+
 #[test]
 fn start_time_offset() {
     let d = tmp();

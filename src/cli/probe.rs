@@ -27,7 +27,8 @@ pub fn run(a: &ProbeArgs) -> anyhow::Result<()> {
                 "first_pts_s": first_s,
                 "last_pts_s": last_s,
                 "corrupt_packets": idx.corrupt_packets,
-            }
+            },
+            "warnings": video.warnings(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
         return Ok(());
@@ -41,8 +42,13 @@ pub fn run(a: &ProbeArgs) -> anyhow::Result<()> {
         p.codec, p.codec_long, p.pixel_format
     );
     println!(
-        "size        {}×{} stored, {}×{} displayed (rotation {}°)",
-        p.width, p.height, p.display_width, p.display_height, p.rotation
+        "size        {}×{} stored, {}×{} displayed (rotation {}°{})",
+        p.width,
+        p.height,
+        p.display_width,
+        p.display_height,
+        p.rotation,
+        if p.mirrored { ", then mirrored" } else { "" }
     );
     println!("duration    {}", opt(p.duration_s, " s"));
     println!(
@@ -78,11 +84,8 @@ pub fn run(a: &ProbeArgs) -> anyhow::Result<()> {
             ""
         }
     );
-    if idx.corrupt_packets > 0 {
-        println!(
-            "warning     {} packets are marked corrupt",
-            idx.corrupt_packets
-        );
+    for w in video.warnings() {
+        println!("warning     {w}");
     }
     Ok(())
 }

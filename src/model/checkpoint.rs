@@ -7,7 +7,6 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use candle_core::pickle::Object;
 use candle_core::{DType, Device, Tensor};
 use candle_nn::VarBuilder;
 
@@ -136,13 +135,6 @@ fn strip_module(name: &str) -> String {
     name.strip_prefix("module.").unwrap_or(name).to_string()
 }
 
-fn unicode(o: &Object) -> Option<&str> {
-    match o {
-        Object::Unicode(s) => Some(s),
-        _ => None,
-    }
-}
-
 fn load_pytorch(path: &Path, bytes: &[u8]) -> Result<HashMap<String, Tensor>, CheckpointError> {
     let p = || path.to_path_buf();
     let archive =
@@ -154,31 +146,24 @@ fn load_pytorch(path: &Path, bytes: &[u8]) -> Result<HashMap<String, Tensor>, Ch
         },
         PickleError::Malformed(message) => CheckpointError::Pickle { path: p(), message },
     };
-    let (obj, dir) = torch_pth::read_pickle(&archive).map_err(pickle_err)?;
-    let Object::Dict(top) = obj else {
+    let (pickle, dir) = torch_pth::read_pickle(&archive).map_err(pickle_err)?;
+    let Some(top) = pickle.dict(pickle.root()) else {
         return Err(CheckpointError::Pickle {
             path: p(),
-            message: "data.pkl does not hold a dict".into(),
+            message: format!("data.pkl holds {}, not a dict", pickle.kind(pickle.root())),
         });
     };
-    let keys: Vec<String> = top
-        .iter()
-        .filter_map(|(k, _)| unicode(k).map(str::to_string))
-        .collect();
+    let keys: Vec<&str> = top.iter().filter_map(|&(k, _)| pickle.str(k)).collect();
     // The weights: the first wrapper key holding a dict, else the top level itself.
-    let mut top = top;
-    let wrapped = WRAPPERS.iter().find_map(|w| {
-        top.iter()
-            .position(|(k, v)| unicode(k) == Some(w) && matches!(v, Object::Dict(_)))
-    });
-    let entries = match wrapped {
-        Some(i) => match top.swap_remove(i).1 {
-            Object::Dict(e) => e,
-            _ => Vec::new(),
-        },
-        None => top,
-    };
-    let infos = torch_pth::tensor_infos(entries, &dir).map_err(pickle_err)?;
+    let entries = WRAPPERS
+        .iter()
+        .find_map(|w| {
+            top.iter()
+                .find(|&&(k, v)| pickle.str(k) == Some(w) && pickle.dict(v).is_some())
+                .and_then(|&(_, v)| pickle.dict(v))
+        })
+        .unwrap_or(top);
+    let infos = torch_pth::tensor_refs(&pickle, entries, &dir).map_err(pickle_err)?;
     if infos.is_empty() {
         return Err(CheckpointError::NoTensors {
             path: p(),
@@ -195,7 +180,7 @@ fn load_pytorch(path: &Path, bytes: &[u8]) -> Result<HashMap<String, Tensor>, Ch
         let map = |e: DecodeError| match e {
             DecodeError::Archive(m) | DecodeError::Layout(m) => err(m),
         };
-        let tensor = if info.dtype.is_float() {
+        let tensor = if info.elem.is_float() {
             let v = torch_pth::decode(&archive, &info, float_value).map_err(map)?;
             Tensor::from_vec(v.values, v.dims, &Device::Cpu)
         } else {

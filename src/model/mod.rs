@@ -26,3 +26,4 @@ pub mod policy;
 mod torch_pth;
 mod torch_zip;
 pub mod uni_adafocus;
+mod unpickle;

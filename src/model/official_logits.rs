@@ -9,26 +9,24 @@
 //! accepted too. Saved with `torch.save`, this is a zip archive holding a pickle (`data.pkl`) and
 //! one raw little-endian storage per tensor (`data/0`, `data/1`, …).
 //!
-//! Pickle can run arbitrary code, so `data.pkl` is interpreted by candle's restricted unpickler
-//! (`candle_core::pickle::Stack`), which only rebuilds plain objects and tensor descriptions and
-//! never imports or calls anything, behind an allow-list of callables (`super::torch_pth`). The
-//! zip container is read by `super::torch_zip` rather than `candle_core::pickle::PthTensors`,
-//! which rejects the zip64 end records current torch versions always write.
+//! Pickle can run arbitrary code, so `data.pkl` is parsed by the project's restricted
+//! unpickler (`super::unpickle`), which only builds plain values and never imports or calls
+//! anything, behind an allow-list of callables checked wherever the pickle names one
+//! (`super::torch_pth`). The zip container is read by `super::torch_zip`, which handles the
+//! zip64 end records current torch versions always write.
 //!
 //! The result is a plain [`CalibrationSet`]: training split → fitting the thresholds, validation
 //! split → evaluation, as the official script does; the cost is the official per-step GFLOPs
 //! table (the same for every video).
 //!
 //! Bad input — a text file, a legacy (non-zip) torch file, a truncated archive, a missing key,
-//! wrong shapes, labels out of range — is an [`OfficialLogitsError`], never a panic; a panic inside
-//! the third-party unpickler on a malformed pickle is caught and reported as an error too.
+//! wrong shapes, labels out of range — is an [`OfficialLogitsError`], never a panic.
 
 use std::path::{Path, PathBuf};
 
-use candle_core::pickle::{Object, TensorInfo};
-use candle_core::DType;
-
-use super::torch_pth::{self, float_value, int_value, DecodeError, PickleError, Values};
+use super::torch_pth::{
+    self, float_value, int_value, DecodeError, Elem, PickleError, TensorRef, Values,
+};
 use super::torch_zip::Archive;
 
 use crate::decision::{CalibrationSet, DecisionError, Labels, OutputKind, Role, StepCosts};
@@ -190,7 +188,7 @@ fn check_zip_magic(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Unpickles `…/data.pkl` (restricted, allow-listed) and describes every tensor of the
 /// top-level dict.
-fn tensor_index(path: &Path, archive: &Archive<'_>) -> Result<Vec<TensorInfo>> {
+fn tensor_index(path: &Path, archive: &Archive<'_>) -> Result<Vec<TensorRef>> {
     let pickle_err = |message: String| OfficialLogitsError::Pickle {
         path: path.to_path_buf(),
         message,
@@ -201,20 +199,23 @@ fn tensor_index(path: &Path, archive: &Archive<'_>) -> Result<Vec<TensorInfo>> {
         )),
         PickleError::Malformed(m) => pickle_err(m),
     };
-    let (obj, dir) = torch_pth::read_pickle(archive).map_err(to_err)?;
-    let Object::Dict(entries) = obj else {
-        return Err(pickle_err("data.pkl does not hold a dict".to_string()));
+    let (pickle, dir) = torch_pth::read_pickle(archive).map_err(to_err)?;
+    let Some(entries) = pickle.dict(pickle.root()) else {
+        return Err(pickle_err(format!(
+            "data.pkl holds {}, not a dict",
+            pickle.kind(pickle.root())
+        )));
     };
-    torch_pth::tensor_infos(entries, &dir).map_err(to_err)
+    torch_pth::tensor_refs(&pickle, entries, &dir).map_err(to_err)
 }
 
 /// [`torch_pth::decode`] with this importer's errors.
 fn decode<T>(
     path: &Path,
     archive: &Archive<'_>,
-    info: &TensorInfo,
+    info: &TensorRef,
     key: &'static str,
-    convert: impl Fn(DType, &[u8]) -> Option<T>,
+    convert: impl Fn(Elem, &[u8]) -> Option<T>,
 ) -> Result<Values<T>> {
     torch_pth::decode(archive, info, convert).map_err(|e| match e {
         DecodeError::Archive(message) => OfficialLogitsError::Archive {
@@ -228,8 +229,8 @@ fn decode<T>(
 fn split_set(
     path: &Path,
     archive: &Archive<'_>,
-    logits: &TensorInfo,
-    targets: &TensorInfo,
+    logits: &TensorRef,
+    targets: &TensorRef,
     step_gflops: &[f64],
 ) -> Result<CalibrationSet> {
     let (lkey, tkey) = if logits.name.starts_with("train") {
@@ -238,7 +239,7 @@ fn split_set(
         ("val_logits", "val_targets")
     };
     let shape_err = |key, message: String| OfficialLogitsError::Shape { key, message };
-    let (samples, steps, classes) = match *logits.layout.dims() {
+    let (samples, steps, classes) = match *logits.dims.as_slice() {
         [n, s, c] if n > 0 && s > 0 && c > 0 => (n, s, c),
         ref d => {
             return Err(shape_err(

@@ -5,7 +5,7 @@ use ffmpeg_next::ffi;
 use serde::{Deserialize, Serialize};
 
 use super::error::VideoError;
-use super::probe::{MAX_PIXELS, MAX_SIDE};
+use super::probe::{Orientation, MAX_PIXELS, MAX_SIDE};
 
 /// A decoded frame as tightly packed RGB24 rows.
 #[derive(Clone, PartialEq, Eq)]
@@ -191,32 +191,32 @@ pub(crate) struct FrameConverter {
 }
 
 impl FrameConverter {
-    /// Convert `frame` (as decoded) to RGB with `rotation` (clockwise quarter turns in degrees)
-    /// applied and `resize` applied to the displayed picture.
+    /// Convert `frame` (as decoded) to RGB turned for display by `orientation`, with `resize`
+    /// applied to the displayed picture.
     pub fn convert(
         &mut self,
         frame: *const ffi::AVFrame,
-        rotation: u32,
+        orientation: Orientation,
         resize: Resize,
     ) -> Result<RgbFrame, VideoError> {
-        // The CLI turns the decoded picture (transpose / hflip+vflip filters) before it scales
+        // The CLI turns the decoded picture (transpose / hflip / vflip filters) before it scales
         // and converts; doing the same keeps resized frames identical to its output.
-        if !rotation.is_multiple_of(360) {
+        if orientation != Orientation::UPRIGHT {
             // SAFETY: as below.
-            if let Some(turned) = unsafe { turn_planes(frame, rotation) } {
+            if let Some(turned) = unsafe { turn_planes(frame, orientation) } {
                 // SAFETY: `turned` is a complete frame owned here for the call.
                 return self.convert_upright(unsafe { turned.as_ptr() }, resize);
             }
         }
         let img = self.convert_upright(
             frame,
-            if rotation % 180 == 90 {
+            if orientation.swaps_sides() {
                 resize.swapped()
             } else {
                 resize
             },
         )?;
-        Ok(rotate(img, rotation))
+        Ok(orient(img, orientation))
     }
 
     /// Convert with no rotation.
@@ -340,15 +340,15 @@ impl FrameConverter {
     }
 }
 
-/// A copy of a decoded frame with its planes turned clockwise by `rotation` (90, 180, 270),
-/// like FFmpeg's transpose/hflip/vflip filters. `None` for layouts those filters do not turn
+/// A copy of a decoded frame with its planes turned by `orientation`, like FFmpeg's
+/// transpose/hflip/vflip filters. `None` for layouts those filters do not turn
 /// directly (bit-packed formats, unequal chroma subsampling): the caller turns the RGB instead.
 ///
 /// # Safety
 /// `src` must point to a valid decoded video frame.
 unsafe fn turn_planes(
     src: *const ffi::AVFrame,
-    rotation: u32,
+    orientation: Orientation,
 ) -> Option<ffmpeg_next::frame::Video> {
     let (w, h, fmt) = ((*src).width as usize, (*src).height as usize, (*src).format);
     let fmt_enum: ffi::AVPixelFormat = std::mem::transmute::<i32, ffi::AVPixelFormat>(fmt);
@@ -360,10 +360,10 @@ unsafe fn turn_planes(
     let unsupported = (ffi::AV_PIX_FMT_FLAG_BITSTREAM
         | ffi::AV_PIX_FMT_FLAG_HWACCEL
         | ffi::AV_PIX_FMT_FLAG_PAL) as u64;
-    if d.flags & unsupported != 0 || (rotation % 180 == 90 && d.log2_chroma_w != d.log2_chroma_h) {
+    let quarter = orientation.swaps_sides();
+    if d.flags & unsupported != 0 || (quarter && d.log2_chroma_w != d.log2_chroma_h) {
         return None;
     }
-    let quarter = rotation % 180 == 90;
     let (ow, oh) = if quarter { (h, w) } else { (w, h) };
     let mut out = ffmpeg_next::frame::Video::new(fmt_enum.into(), ow as u32, oh as u32);
     let dst = out.as_mut_ptr();
@@ -391,11 +391,13 @@ unsafe fn turn_planes(
         let (dw, dh) = if quarter { (sh, sw) } else { (sw, sh) };
         for y in 0..dh {
             for x in 0..dw {
-                // Source pixel for destination (x, y).
-                let (sx, sy) = match rotation % 360 {
-                    90 => (y, sh - 1 - x),
-                    270 => (sw - 1 - y, x),
-                    _ => (sw - 1 - x, sh - 1 - y),
+                // Source pixel for destination (x, y): undo the mirror, then the turn.
+                let ux = if orientation.mirror { dw - 1 - x } else { x };
+                let (sx, sy) = match orientation.turn % 360 {
+                    90 => (y, sh - 1 - ux),
+                    270 => (sw - 1 - y, ux),
+                    180 => (sw - 1 - ux, sh - 1 - y),
+                    _ => (ux, y),
                 };
                 std::ptr::copy_nonoverlapping(
                     sp.offset(sy as isize * ss + (sx * size) as isize),
@@ -409,6 +411,24 @@ unsafe fn turn_planes(
     (*dst).color_range = (*src).color_range;
     (*dst).chroma_location = (*src).chroma_location;
     Some(out)
+}
+
+/// Turn an RGB picture by `orientation`: its quarter turns, then its mirror.
+fn orient(img: RgbFrame, orientation: Orientation) -> RgbFrame {
+    let mut img = rotate(img, orientation.turn);
+    if orientation.mirror {
+        let w = img.width as usize * 3;
+        for row in img.data.chunks_exact_mut(w.max(3)) {
+            let pixels = row.len() / 3;
+            for x in 0..pixels / 2 {
+                let (a, b) = (x * 3, (pixels - 1 - x) * 3);
+                for c in 0..3 {
+                    row.swap(a + c, b + c);
+                }
+            }
+        }
+    }
+    img
 }
 
 /// Turn an RGB picture clockwise by 0/90/180/270 degrees.

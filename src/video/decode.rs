@@ -14,7 +14,7 @@ use super::convert::{FrameConverter, Resize, RgbFrame};
 use super::error::VideoError;
 use super::index::{is_discarded, FrameIndex, OrderSource};
 use super::open::open_input;
-use super::probe::StreamFacts;
+use super::probe::{Orientation, StreamFacts, MAX_PIXELS};
 
 /// Cancellation and progress for a decode running in a worker thread.
 #[derive(Default, Clone, Copy)]
@@ -75,7 +75,7 @@ pub(crate) fn decode_frames(
         });
     }
     // Validate the geometry once, up front, so a bad size is one clear error.
-    let (dw, dh) = if facts.rotation % 180 == 90 {
+    let (dw, dh) = if facts.orientation.swaps_sides() {
         (facts.height, facts.width)
     } else {
         (facts.width, facts.height)
@@ -264,9 +264,12 @@ fn open_stream(path: &Path, facts: &StreamFacts, threads: usize) -> Result<Strea
         count: threads,
         ..Default::default()
     });
-    // SAFETY: setting the packet time base on an unopened context we own.
+    // SAFETY: setting fields of an unopened context we own.
     unsafe {
         (*ctx.as_mut_ptr()).pkt_timebase = stream.time_base().into();
+        // Every frame's size is checked, not only the first header's: a later header that
+        // claims a huge picture fails that frame inside FFmpeg before its buffers exist.
+        (*ctx.as_mut_ptr()).max_pixels = MAX_PIXELS as i64;
     }
     let decoder = ctx.decoder().video().map_err(|_| unsupported())?;
     Ok(Stream {
@@ -328,7 +331,7 @@ fn decode_worker(
             _ => Matcher::Count(Box::new(std::iter::empty())),
         },
         conv: FrameConverter::default(),
-        rotation: facts.rotation,
+        orientation: facts.orientation,
         resize,
         sink,
     };
@@ -537,7 +540,7 @@ struct Output<'a> {
     frame: ffmpeg_next::frame::Video,
     matcher: Matcher<'a>,
     conv: FrameConverter,
-    rotation: u32,
+    orientation: Orientation,
     resize: Resize,
     sink: &'a dyn Fn(usize, RgbFrame),
 }
@@ -580,7 +583,7 @@ impl Output<'_> {
                 // SAFETY: the frame stays valid during the conversion.
                 let img = self.conv.convert(
                     unsafe { self.frame.as_ptr() },
-                    self.rotation,
+                    self.orientation,
                     self.resize,
                 )?;
                 (self.sink)(n, img);

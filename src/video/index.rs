@@ -110,6 +110,7 @@ pub(super) fn is_discarded(packet: &ffmpeg_next::Packet) -> bool {
 pub(crate) fn build(input: &mut Input, facts: &StreamFacts) -> FrameIndex {
     let mut packets = Vec::new();
     let mut corrupt = 0usize;
+    let mut last_corrupt = false;
     let parser = PictureTypeParser::new(facts.codec_id, input, facts.index);
     let mut parser = parser;
     for (stream, packet) in input.packets() {
@@ -124,6 +125,7 @@ pub(crate) fn build(input: &mut Input, facts: &StreamFacts) -> FrameIndex {
         if packet.is_corrupt() {
             corrupt += 1;
         }
+        last_corrupt = packet.is_corrupt();
         let picture = parser.as_mut().and_then(|p| p.picture_type(&packet));
         packets.push(RawPacket {
             pts: packet.pts(),
@@ -131,6 +133,18 @@ pub(crate) fn build(input: &mut Input, facts: &StreamFacts) -> FrameIndex {
             key: packet.is_key(),
             picture,
         });
+    }
+    // The file ends inside this packet (the demuxer marks a short read corrupt). The H.264,
+    // HEVC and VP9 decoders output no picture for it, so it gets no frame number; others
+    // (MPEG-4 Part 2, Motion JPEG) conceal the missing part and output one, as the CLI counts.
+    let drops_partial = matches!(
+        facts.codec_id,
+        ffi::AVCodecID::AV_CODEC_ID_H264
+            | ffi::AVCodecID::AV_CODEC_ID_HEVC
+            | ffi::AVCodecID::AV_CODEC_ID_VP9
+    );
+    if last_corrupt && drops_partial {
+        packets.pop();
     }
     order(packets, facts, corrupt, parser.is_some())
 }
@@ -328,7 +342,7 @@ mod tests {
             codec_id: ffi::AVCodecID::AV_CODEC_ID_MPEG4,
             width: 8,
             height: 8,
-            rotation: 0,
+            orientation: Default::default(),
             video_delay: delay,
         }
     }

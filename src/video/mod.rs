@@ -21,7 +21,7 @@ pub use encode::write_h264;
 pub use error::VideoError;
 pub use index::{FrameEntry, FrameIndex, OrderSource};
 pub use limit::LimitReport;
-pub use probe::{Probe, MAX_PIXELS, MAX_SIDE};
+pub use probe::{Orientation, Probe, MAX_PIXELS, MAX_SIDE};
 
 /// An opened video: its probe and frame index. Cheap to clone; decoding opens the file afresh
 /// in each worker, so a `Video` can be shared between threads.
@@ -97,6 +97,40 @@ impl Video {
 
     pub fn frame_count(&self) -> usize {
         self.inner.index.len()
+    }
+
+    /// What a user should know before trusting this file, one sentence each: fewer frames
+    /// than the header or the container's duration promise (a truncated or damaged file),
+    /// packets marked corrupt. Empty for a healthy file.
+    pub fn warnings(&self) -> Vec<String> {
+        let (p, idx) = (&self.inner.probe, &self.inner.index);
+        let n = idx.len();
+        let mut out = Vec::new();
+        if let Some(h) = p.header_frame_count.filter(|&h| h > n as u64) {
+            out.push(format!(
+                "the header lists {h} frames but only {n} are decodable (truncated or damaged file?)"
+            ));
+        } else if let (Some(d), Some(rate)) =
+            (p.duration_s, p.frame_rate_avg.or(p.frame_rate_nominal))
+        {
+            // Frames cover [first, last + one frame); a container that says much longer
+            // (half a second and a tenth, so rounding and audio tails do not count) lost some.
+            let first = idx.seconds(0).unwrap_or(0.0);
+            let covered = idx.seconds(n - 1).unwrap_or(0.0) - first + 1.0 / rate;
+            if d - covered > 0.5_f64.max(0.1 * d) {
+                out.push(format!(
+                    "the container says {d:.2} s but the {n} decodable frames cover {covered:.2} s \
+                     (truncated or damaged file?)"
+                ));
+            }
+        }
+        if idx.corrupt_packets > 0 {
+            out.push(match idx.corrupt_packets {
+                1 => "1 packet is marked corrupt".to_string(),
+                k => format!("{k} packets are marked corrupt"),
+            });
+        }
+        out
     }
 
     /// Decode frames `numbers` (display order, from 0; repeats allowed) at `resize`.

@@ -25,6 +25,9 @@ pub struct Probe {
     pub height: u32,
     /// Clockwise rotation applied for display (0, 90, 180 or 270), from the display matrix.
     pub rotation: u32,
+    /// Whether the display matrix also mirrors the picture (left-right, after the rotation).
+    #[serde(default)]
+    pub mirrored: bool,
     /// Size after display rotation: what the user sees and what adalens outputs.
     pub display_width: u32,
     pub display_height: u32,
@@ -50,7 +53,7 @@ pub(crate) struct StreamFacts {
     pub codec_id: ffi::AVCodecID,
     pub width: u32,
     pub height: u32,
-    pub rotation: u32,
+    pub orientation: Orientation,
     /// Reordering depth declared by the stream (0 = display order equals decode order).
     pub video_delay: i32,
 }
@@ -60,26 +63,60 @@ fn rational(r: ffmpeg_next::Rational) -> Option<f64> {
         .then(|| r.numerator() as f64 / r.denominator() as f64)
 }
 
-/// Clockwise display rotation from a 3×3 16.16 fixed-point display matrix, rounded to the
-/// quarter turns the ffmpeg CLI's autorotate applies (it ignores other angles' flips too).
-fn rotation_from_matrix(bytes: &[u8]) -> u32 {
-    if bytes.len() < 36 {
-        return 0;
+/// How a picture is turned for display, as the ffmpeg CLI's autorotate turns it: `turn`
+/// degrees clockwise (0, 90, 180, 270), then mirrored left-right when `mirror`. These eight
+/// cover every display matrix the CLI's transpose/hflip/vflip filters handle.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Orientation {
+    pub turn: u32,
+    pub mirror: bool,
+}
+
+impl Orientation {
+    pub const UPRIGHT: Orientation = Orientation {
+        turn: 0,
+        mirror: false,
+    };
+
+    /// Whether width and height swap for display.
+    pub fn swaps_sides(self) -> bool {
+        self.turn % 180 == 90
     }
-    let m: Vec<f64> = bytes
-        .chunks_exact(4)
-        .take(9)
-        .map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]) as f64 / 65536.0)
-        .collect();
-    let (s0, s1) = (m[0].hypot(m[3]), m[1].hypot(m[4]));
-    if s0 == 0.0 || s1 == 0.0 {
-        return 0;
+
+    /// The orientation the CLI gives a 3×3 16.16 fixed-point display matrix (FFmpeg 5.1's
+    /// `configure_input_video_filter`): the angle `atan2(m1, m0)` rounded to a quarter turn
+    /// picks transpose/hflip/vflip filters, and the signs of m3 and m4 pick the flipped
+    /// variants. Angles that are not quarter turns round to the nearest one.
+    pub(crate) fn from_display_matrix(bytes: &[u8]) -> Orientation {
+        if bytes.len() < 36 {
+            return Orientation::UPRIGHT;
+        }
+        let m: Vec<f64> = bytes
+            .chunks_exact(4)
+            .take(9)
+            .map(|c| i32::from_ne_bytes([c[0], c[1], c[2], c[3]]) as f64 / 65536.0)
+            .collect();
+        let (s0, s1) = (m[0].hypot(m[3]), m[1].hypot(m[4]));
+        if s0 == 0.0 || s1 == 0.0 {
+            return Orientation::UPRIGHT;
+        }
+        // av_display_rotation_get is −atan2(m1, m0) (counter-clockwise); the CLI turns the
+        // picture by its negation, clockwise: atan2(m1, m0).
+        let cw = (m[1] / s1).atan2(m[0] / s0).to_degrees().rem_euclid(360.0);
+        let (turn, mirror) = match ((cw / 90.0).round() as u32) % 4 {
+            // transpose=cclock_flip when m3 > 0, else transpose=clock
+            1 => (90, m[3] > 0.0),
+            // hflip (m0 < 0 here), and vflip when m4 < 0: both together are a half turn
+            2 if m[4] < 0.0 => (180, false),
+            2 => (0, true),
+            // transpose=clock_flip when m3 < 0, else transpose=cclock
+            3 => (270, m[3] < 0.0),
+            // vflip alone when m4 < 0: a half turn, mirrored
+            _ if m[4] < 0.0 => (180, true),
+            _ => (0, false),
+        };
+        Orientation { turn, mirror }
     }
-    // av_display_rotation_get is −atan2(m1, m0) (counter-clockwise); the CLI turns the picture
-    // by its negation, clockwise: atan2(m1, m0).
-    let cw = (m[1] / s1).atan2(m[0] / s0).to_degrees().rem_euclid(360.0);
-    let quarter = ((cw / 90.0).round() as u32) % 4;
-    quarter * 90
 }
 
 pub(crate) fn best_video_stream(input: &Input) -> Option<StreamFacts> {
@@ -95,11 +132,11 @@ pub(crate) fn best_video_stream(input: &Input) -> Option<StreamFacts> {
             (*p).video_delay,
         )
     };
-    let rotation = stream
+    let orientation = stream
         .side_data()
         .find(|sd| sd.kind() == ffmpeg_next::packet::side_data::Type::DisplayMatrix)
-        .map(|sd| rotation_from_matrix(sd.data()))
-        .unwrap_or(0);
+        .map(|sd| Orientation::from_display_matrix(sd.data()))
+        .unwrap_or_default();
     let tb = stream.time_base();
     Some(StreamFacts {
         index: stream.index(),
@@ -107,7 +144,7 @@ pub(crate) fn best_video_stream(input: &Input) -> Option<StreamFacts> {
         codec_id,
         width,
         height,
-        rotation,
+        orientation,
         video_delay,
     })
 }
@@ -160,7 +197,7 @@ pub(crate) fn read_probe(input: &Input, facts: &StreamFacts) -> Probe {
         })
         .unwrap_or((None, None, 0.0, None));
     let duration = input.duration();
-    let (display_width, display_height) = if facts.rotation % 180 == 90 {
+    let (display_width, display_height) = if facts.orientation.swaps_sides() {
         (facts.height, facts.width)
     } else {
         (facts.width, facts.height)
@@ -176,7 +213,8 @@ pub(crate) fn read_probe(input: &Input, facts: &StreamFacts) -> Probe {
         pixel_format,
         width: facts.width,
         height: facts.height,
-        rotation: facts.rotation,
+        rotation: facts.orientation.turn,
+        mirrored: facts.orientation.mirror,
         display_width,
         display_height,
         duration_s: (duration > 0).then(|| duration as f64 / ffi::AV_TIME_BASE as f64),
@@ -198,10 +236,15 @@ pub(crate) fn read_probe(input: &Input, facts: &StreamFacts) -> Probe {
 
 #[cfg(test)]
 mod tests {
-    use super::rotation_from_matrix;
+    use super::Orientation;
 
     fn matrix(m: [i32; 9]) -> Vec<u8> {
         m.iter().flat_map(|v| v.to_ne_bytes()).collect()
+    }
+
+    fn of(m: [i32; 9]) -> (u32, bool) {
+        let o = Orientation::from_display_matrix(&matrix(m));
+        (o.turn, o.mirror)
     }
 
     #[test]
@@ -209,22 +252,28 @@ mod tests {
         // The matrix FFmpeg 5.1 stores for `-metadata:s:v rotate=90` (ffprobe: "rotation": 90);
         // the CLI shows it turned 90° counter-clockwise ("transpose=cclock"), i.e. 270° clockwise.
         let one = 65536;
+        let w = 1 << 30;
+        assert_eq!(of([0, -one, 0, one, 0, 0, 0, 0, w]), (270, false));
+        assert_eq!(of([0, one, 0, -one, 0, 0, 0, 0, w]), (90, false));
+        assert_eq!(of([-one, 0, 0, 0, -one, 0, 0, 0, w]), (180, false));
+        assert_eq!(of([one, 0, 0, 0, one, 0, 0, 0, w]), (0, false));
         assert_eq!(
-            rotation_from_matrix(&matrix([0, -one, 0, one, 0, 0, 0, 0, 1 << 30])),
-            270
+            Orientation::from_display_matrix(&[0u8; 8]),
+            Orientation::UPRIGHT
         );
-        assert_eq!(
-            rotation_from_matrix(&matrix([0, one, 0, -one, 0, 0, 0, 0, 1 << 30])),
-            90
-        );
-        assert_eq!(
-            rotation_from_matrix(&matrix([-one, 0, 0, 0, -one, 0, 0, 0, 1 << 30])),
-            180
-        );
-        assert_eq!(
-            rotation_from_matrix(&matrix([one, 0, 0, 0, one, 0, 0, 0, 1 << 30])),
-            0
-        );
-        assert_eq!(rotation_from_matrix(&[0u8; 8]), 0);
+    }
+
+    #[test]
+    fn reflections_follow_the_cli() {
+        let one = 65536;
+        let w = 1 << 30;
+        // The transpose [[0,1],[1,0]]: transpose=cclock_flip, a quarter turn then a mirror.
+        assert_eq!(of([0, one, 0, one, 0, 0, 0, 0, w]), (90, true));
+        // The anti-transpose: transpose=clock_flip.
+        assert_eq!(of([0, -one, 0, -one, 0, 0, 0, 0, w]), (270, true));
+        // hflip alone, vflip alone.
+        // hflip alone; vflip alone (a half turn, then a mirror).
+        assert_eq!(of([-one, 0, 0, 0, one, 0, 0, 0, w]), (0, true));
+        assert_eq!(of([one, 0, 0, 0, -one, 0, 0, 0, w]), (180, true));
     }
 }

@@ -50,13 +50,21 @@ impl AdalensApp {
                             p.codec,
                             p.display_width,
                             p.display_height,
-                            if p.rotation != 0 { format!(" (rotated {}°)", p.rotation) } else { String::new() },
+                            match (p.rotation, p.mirrored) {
+                                (0, false) => String::new(),
+                                (0, true) => " (mirrored)".into(),
+                                (r, false) => format!(" (rotated {r}°)"),
+                                (r, true) => format!(" (rotated {r}°, mirrored)"),
+                            },
                             p.frame_count,
                             rate,
                             p.duration_s.map_or("duration unknown".into(), |d| format!("{d:.2} s")),
                         ));
                         if p.has_audio {
                             ui.label("· audio");
+                        }
+                        for w in l.video.warnings() {
+                            ui.colored_label(ui.visuals().warn_fg_color, format!("· {w}"));
                         }
                         if l.substituted_thumbnails > 0 {
                             ui.colored_label(ui.visuals().warn_fg_color, format!("· {} damaged frames replaced by neighbours", l.substituted_thumbnails));
