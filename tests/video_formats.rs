@@ -286,6 +286,104 @@ fn rotation_metadata_is_applied_like_the_cli() {
     }
 }
 
+/// The frames of an IVF file as (frame header, data), after its 32-byte file header.
+fn ivf_frames(bytes: &[u8]) -> Vec<([u8; 12], Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut at = 32;
+    while at + 12 <= bytes.len() {
+        let size = u32::from_le_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
+        let head: [u8; 12] = bytes[at..at + 12].try_into().unwrap();
+        out.push((head, bytes[at + 12..at + 12 + size].to_vec()));
+        at += 12 + size;
+    }
+    out
+}
+
+/// Each VP9 superframe split into its frames, each a packet of its own with the same
+/// timestamp (what muxers that do not re-merge them store).
+fn split_superframes(frames: Vec<([u8; 12], Vec<u8>)>) -> Vec<([u8; 12], Vec<u8>)> {
+    let mut out = Vec::new();
+    for (head, data) in frames {
+        let marker = *data.last().unwrap();
+        let count = (marker & 7) as usize + 1;
+        let width = ((marker >> 3) & 3) as usize + 1;
+        let index_len = 2 + width * count;
+        if marker & 0xe0 != 0xc0 || data[data.len() - index_len] != marker {
+            out.push((head, data));
+            continue;
+        }
+        let index = &data[data.len() - index_len + 1..];
+        let mut at = 0;
+        for k in 0..count {
+            let size = index[k * width..(k + 1) * width]
+                .iter()
+                .rev()
+                .fold(0usize, |a, &b| (a << 8) | b as usize);
+            let mut h = head;
+            h[..4].copy_from_slice(&(size as u32).to_le_bytes());
+            out.push((h, data[at..at + size].to_vec()));
+            at += size;
+        }
+    }
+    out
+}
+
+#[test]
+fn vp9_invisible_frames_in_packets_of_their_own_get_no_frame_number() {
+    let d = tmp();
+    for (name, pix) in [("vp9_8bit", "yuv420p"), ("vp9_10bit", "yuv420p10le")] {
+        // libvpx makes alt-ref frames in two-pass mode.
+        let src = d.path().join(format!("{name}.ivf"));
+        let log = d.path().join(name);
+        for (pass, out) in [("1", "-"), ("2", src.to_str().unwrap())] {
+            let format: &[&str] = if pass == "1" { &["-f", "null"] } else { &[] };
+            let args = [
+                &[
+                    "-y",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "testsrc2=size=160x120:rate=24:duration=3",
+                    "-c:v",
+                    "libvpx-vp9",
+                    "-b:v",
+                    "200k",
+                    "-auto-alt-ref",
+                    "1",
+                    "-lag-in-frames",
+                    "25",
+                    "-pix_fmt",
+                    pix,
+                    "-pass",
+                    pass,
+                    "-passlogfile",
+                    log.to_str().unwrap(),
+                ][..],
+                format,
+                &[out],
+            ]
+            .concat();
+            ffmpeg(&args);
+        }
+        let bytes = std::fs::read(&src).unwrap();
+        let frames = split_superframes(ivf_frames(&bytes));
+        assert!(
+            frames.len() > 72,
+            "{name}: the encoder made no alt-ref frames"
+        );
+        let mut out = bytes[..32].to_vec();
+        out[24..28].copy_from_slice(&(frames.len() as u32).to_le_bytes());
+        for (head, data) in &frames {
+            out.extend_from_slice(head);
+            out.extend_from_slice(data);
+        }
+        let split = d.path().join(format!("{name}_split.ivf"));
+        std::fs::write(&split, &out).unwrap();
+        let v = check(&split);
+        assert_eq!(v.frame_count(), 72, "{name}");
+    }
+}
+
 /// Rewrite the first `tkhd` box's display matrix (a, b, c, d in 16.16; translation kept).
 fn set_tkhd_matrix(bytes: &mut [u8], [a, b, c, d]: [i32; 4]) {
     let at = bytes

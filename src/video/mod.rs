@@ -106,7 +106,12 @@ impl Video {
         let (p, idx) = (&self.inner.probe, &self.inner.index);
         let n = idx.len();
         let mut out = Vec::new();
-        if let Some(h) = p.header_frame_count.filter(|&h| h > n as u64) {
+        // Only MP4/MOV sample tables count frames exactly; other headers (AVI's) can be wrong.
+        let exact_header = p.container.starts_with("mov,mp4");
+        if let Some(h) = p
+            .header_frame_count
+            .filter(|&h| exact_header && h > n as u64)
+        {
             out.push(format!(
                 "the header lists {h} frames but only {n} are decodable (truncated or damaged file?)"
             ));
