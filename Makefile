@@ -7,7 +7,7 @@
 VIDEO ?=
 CARGO ?= cargo
 
-.PHONY: run test bootstrap build clippy check-lib gpu-check bench-video train-demo
+.PHONY: run test bootstrap build clippy check-lib gpu-check bench-video train-demo fuzz
 
 bootstrap:
 	@scripts/bootstrap
@@ -27,6 +27,11 @@ clippy: bootstrap
 # The library alone, as a program that embeds it builds it: no GTK, wgpu or font stack.
 check-lib: bootstrap
 	$(CARGO) build --lib --no-default-features
+
+# Fuzz the readers of untrusted files (checkpoints, configs, calibration sets, traces, videos),
+# FUZZ_SECONDS each (default 600); see docs/RELIABILITY.md.
+fuzz: bootstrap
+	scripts/fuzz.sh
 
 # On a machine with an NVIDIA GPU and the CUDA toolkit (see BENCHMARKS.md): < 10 minutes.
 gpu-check:

@@ -28,29 +28,48 @@ pub struct ListEntry {
     pub label: Option<String>,
 }
 
-/// Read `path,label` lines (a header line `path,label` is skipped; relative paths are taken
-/// from the list's folder; blank lines and `#` comments ignored).
+/// The largest list read (a million videos' lines are ~100 MB).
+pub const MAX_LIST_BYTES: u64 = 1 << 30;
+
+/// Read a `path,label` CSV: quoted fields, a UTF-8 BOM and CRLF line ends as any CSV writer
+/// makes them; a header line `path,label` is skipped; relative paths are taken from the list's
+/// folder; blank lines and `#` comments are ignored. An unquoted path holding commas still
+/// reads: every field but the last is the path.
 pub fn read_list(list: &Path) -> Result<Vec<ListEntry>, DatasetError> {
     let err = |message: String| DatasetError::List {
         path: list.to_path_buf(),
         message,
     };
-    let text = std::fs::read_to_string(list).map_err(|e| err(e.to_string()))?;
+    let bytes =
+        crate::fsutil::read_limited(list, MAX_LIST_BYTES).map_err(|e| err(e.to_string()))?;
     let base = list.parent().unwrap_or(Path::new("."));
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .comment(Some(b'#'))
+        .trim(csv::Trim::All)
+        .from_reader(bytes.as_slice());
     let mut out = Vec::new();
-    for (n, line) in text.lines().enumerate() {
-        let line = line.trim();
-        if line.is_empty() || line.starts_with('#') || (n == 0 && line.starts_with("path")) {
+    for (n, record) in reader.byte_records().enumerate() {
+        let record = record.map_err(|e| err(e.to_string()))?;
+        let line = record.position().map_or(n as u64 + 1, |p| p.line());
+        let fields: Vec<String> = record
+            .iter()
+            .map(|f| String::from_utf8_lossy(f).into_owned())
+            .collect();
+        let (p, label) = match fields.as_slice() {
+            [] => continue,
+            [p] if p.is_empty() => continue,
+            [p] => (p.clone(), None),
+            [init @ .., last] => (init.join(","), Some(last.clone())),
+        };
+        if out.is_empty() && p == "path" {
             continue;
         }
-        let (p, label) = match line.rsplit_once(',') {
-            Some((p, l)) => (p.trim(), Some(l.trim().to_string())),
-            None => (line, None),
-        };
         if p.is_empty() {
-            return Err(err(format!("line {}: no path", n + 1)));
+            return Err(err(format!("line {line}: no path")));
         }
-        let p = Path::new(p);
+        let p = Path::new(&p);
         out.push(ListEntry {
             path: if p.is_absolute() {
                 p.to_path_buf()
@@ -64,6 +83,20 @@ pub fn read_list(list: &Path) -> Result<Vec<ListEntry>, DatasetError> {
         return Err(err("lists no videos".into()));
     }
     Ok(out)
+}
+
+/// The distinct labels of `entries` that are neither a class name nor a class number of a
+/// checkpoint with `class_names` / `classes`, sorted: a run names them once at the start.
+pub fn unknown_labels(entries: &[Entry], class_names: &[String], classes: usize) -> Vec<String> {
+    let mut unknown: Vec<String> = entries
+        .iter()
+        .filter_map(|e| e.label.as_deref())
+        .filter(|l| class_index(l, class_names, classes).is_none())
+        .map(str::to_string)
+        .collect();
+    unknown.sort();
+    unknown.dedup();
+    unknown
 }
 
 /// A class index from a label: a class name of the checkpoint or a number below its classes.
@@ -90,6 +123,7 @@ pub struct Entry {
     pub path: PathBuf,
     pub label: Option<String>,
     /// Result file stem: the path relative to the list (or folder), `/` replaced by `__`.
+    /// (`path` is absolute and normalised, so both are the same however the list was typed.)
     pub key: String,
 }
 
@@ -104,16 +138,21 @@ pub fn entries(source: &Path) -> Result<Vec<Entry>, DatasetError> {
         let base = source.parent().unwrap_or(Path::new(".")).to_path_buf();
         (base, read_list(source)?)
     };
+    // Keys and duplicates from absolute, normalised paths: however the list's path or its
+    // lines were typed (`./a.mp4`, `x/../a.mp4`, a relative or absolute list), a video keeps
+    // its key, so a rerun finds its results.
+    let base = normalised(&base);
     let mut seen = HashSet::new();
     let mut out = Vec::new();
     for e in list {
-        if !seen.insert(e.path.clone()) {
+        let full = normalised(&e.path);
+        if !seen.insert(full.clone()) {
             continue;
         }
-        let key = key_of(&e.path, &base);
+        let key = key_of(&full, &base);
         out.push(Entry {
             index: out.len(),
-            path: e.path,
+            path: full,
             label: e.label,
             key,
         });
@@ -127,6 +166,29 @@ pub fn entries(source: &Path) -> Result<Vec<Entry>, DatasetError> {
         }
     }
     Ok(out)
+}
+
+/// `path` made absolute (from the current folder) with `.` and `..` resolved by name, not by
+/// following links (a folder of links to videos keeps keys under the folder).
+fn normalised(path: &Path) -> PathBuf {
+    let absolute = if path.is_absolute() {
+        path.to_path_buf()
+    } else {
+        std::env::current_dir()
+            .unwrap_or_else(|_| PathBuf::from("/"))
+            .join(path)
+    };
+    let mut out = PathBuf::new();
+    for c in absolute.components() {
+        match c {
+            std::path::Component::CurDir => {}
+            std::path::Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn key_of(path: &Path, base: &Path) -> String {
@@ -306,6 +368,50 @@ mod tests {
         assert_eq!(class_index("diving", &names, 5), Some(1));
         assert_eq!(class_index("3", &names, 5), Some(3));
         assert_eq!(class_index("7", &names, 5), None);
+    }
+
+    #[test]
+    fn lists_as_csv_writers_make_them() {
+        let dir = tempfile::tempdir().unwrap();
+        let list = dir.path().join("l.csv");
+        // A BOM, CRLF line ends, a quoted path holding a comma and a quote, a quoted label,
+        // an unquoted path with a comma.
+        std::fs::write(
+            &list,
+            "\u{feff}path,label\r\n\"a, \"\"b\"\".mp4\",\"high jump\"\r\nc,d.mp4,3\r\n",
+        )
+        .unwrap();
+        let e = read_list(&list).unwrap();
+        assert_eq!(e.len(), 2, "{e:?}");
+        assert_eq!(e[0].path, dir.path().join("a, \"b\".mp4"));
+        assert_eq!(e[0].label.as_deref(), Some("high jump"));
+        assert_eq!(e[1].path, dir.path().join("c,d.mp4"));
+        assert_eq!(e[1].label.as_deref(), Some("3"));
+    }
+
+    #[test]
+    fn keys_do_not_depend_on_how_paths_were_typed() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("sub")).unwrap();
+        let list = dir.path().join("l.csv");
+        std::fs::write(&list, "a.mp4\n./b.mp4\nsub/../c.mp4\n./a.mp4\n").unwrap();
+        let keys = |source: &Path| -> Vec<String> {
+            entries(source)
+                .unwrap()
+                .into_iter()
+                .map(|e| e.key)
+                .collect()
+        };
+        let direct = keys(&list);
+        assert_eq!(direct, ["a.mp4", "b.mp4", "c.mp4"]);
+        assert_eq!(keys(&dir.path().join("sub/../l.csv")), direct);
+        assert_eq!(keys(&dir.path().join("./l.csv")), direct);
+        let names = vec!["archery".to_string()];
+        let mut with_labels = entries(&list).unwrap();
+        with_labels[0].label = Some("archery".into());
+        with_labels[1].label = Some("diving".into());
+        with_labels[2].label = Some("7".into());
+        assert_eq!(unknown_labels(&with_labels, &names, 5), ["7", "diving"]);
     }
 
     #[test]

@@ -138,7 +138,21 @@ fn killed_run_resumes_to_the_uninterrupted_result() {
     child.wait().unwrap();
     let done = std::fs::read_dir(&traces).unwrap().count();
     assert!(done < n - 1, "the kill came after the end ({done} traces)");
-    assert!(!killed.join("summary.csv").exists());
+    // The summary is there from the start, every video in it, the unreached ones pending.
+    let table = std::fs::read_to_string(killed.join("summary.csv")).unwrap();
+    let statuses: Vec<&str> = table
+        .lines()
+        .skip(1)
+        .map(|l| l.split(',').nth(3).unwrap_or(""))
+        .collect();
+    assert_eq!(statuses.len(), n, "{table}");
+    assert!(statuses.contains(&"pending"), "{table}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| ["ok", "failed", "pending"].contains(s)),
+        "{table}"
+    );
     // What a killed run leaves is whole: every trace parses.
     for e in std::fs::read_dir(&traces).unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -246,6 +260,15 @@ fn a_merge_with_a_shard_missing_is_refused() {
     let o = adalens(&["merge", s(&sharded)]);
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("1/3"));
+    // A shard still running (its summary lists pending videos) is refused too.
+    let table = std::fs::read_to_string(sharded.join("summary.shard-0-of-3.csv")).unwrap();
+    let running = table.replacen(",ok,", ",pending,", 1);
+    assert_ne!(running, table);
+    std::fs::write(sharded.join("summary.shard-1-of-3.csv"), running).unwrap();
+    let o = adalens(&["merge", s(&sharded)]);
+    assert!(!o.status.success());
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("1 videos pending"), "{err}");
 }
 
 /// The corrupt video: a row with its error; every other video finished, with its exit step
@@ -321,4 +344,62 @@ fn a_folder_instead_of_a_list_runs_the_videos_found_in_it() {
         s(&from_dir),
     ]));
     assert!(text.contains("7 ran, 0 already done, 1 failed"), "{text}");
+}
+
+#[test]
+fn a_video_whose_result_cannot_be_written_fails_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = dataset(dir.path(), 4);
+    let out = dir.path().join("out");
+    // A directory where v001's trace goes: writing it fails, for that video only.
+    std::fs::create_dir_all(out.join("traces/videos__v001.mp4.json/blocker")).unwrap();
+    let ck = checkpoint();
+    let text = ok(adalens(&[
+        "batch",
+        s(&list),
+        "--checkpoint",
+        s(&ck),
+        "--out",
+        s(&out),
+    ]));
+    assert!(
+        text.starts_with("3 ran, 0 already done, 1 failed"),
+        "{text}"
+    );
+    let table = std::fs::read_to_string(out.join("summary.csv")).unwrap();
+    let row = table
+        .lines()
+        .find(|l| l.contains("v001.mp4"))
+        .unwrap_or_default();
+    assert!(
+        row.contains("failed") && row.contains("cannot write its result"),
+        "{table}"
+    );
+}
+
+#[test]
+fn a_list_typed_another_way_finds_the_same_results() {
+    let run = whole_run();
+    // The same list through `./` and `sub/..`: every video is already done.
+    let sub = run.dir.path().join("sub");
+    std::fs::create_dir_all(&sub).unwrap();
+    let name = run.list.file_name().unwrap().to_str().unwrap();
+    let other = sub.join("..").join(".").join(name);
+    let ck = checkpoint();
+    let text = ok(adalens(&[
+        "batch",
+        s(&other),
+        "--checkpoint",
+        s(&ck),
+        "--out",
+        s(&run.whole),
+        "--jobs",
+        "2",
+        "--budget",
+        BUDGET,
+    ]));
+    assert!(
+        text.starts_with("0 ran, 7 already done, 1 failed"),
+        "{text}"
+    );
 }

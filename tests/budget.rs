@@ -273,6 +273,7 @@ fn curve_random_baseline_and_fixed_steps() {
         with_map: true,
         with_random: true,
         random_seed: 42,
+        ..Default::default()
     };
     let curve = prep
         .curve_for_budgets(Criterion::Entropy, &budgets, &opts)
@@ -450,4 +451,162 @@ fn the_cli_curve_carries_the_oracle_exit() {
     // right at an earlier step and wrong after their last cube.
     let last = points.last().unwrap()["top1"].as_f64().unwrap();
     assert!(oracle.last().unwrap().as_f64().unwrap() > last);
+}
+
+/// MSDNet's `dynamic_eval_find_threshold` (the loop the AdaFocus and Uni-AdaFocus scripts call),
+/// transliterated: `max_preds[k][i]` is sample i's largest softmax probability at exit k, `q`
+/// the float32 exit shares. Thresholds start at 1e8 (nobody), the last is −1e8 (everybody).
+fn official_find_threshold(max_preds: &[Vec<f32>], q: &[f32]) -> Vec<f32> {
+    let (n_stage, n) = (max_preds.len(), max_preds[0].len());
+    let mut filtered = vec![0.0f32; n];
+    let mut t = vec![1e8f32; n_stage];
+    for k in 0..n_stage - 1 {
+        let mut sorted: Vec<usize> = (0..n).collect();
+        sorted.sort_by(|&a, &b| max_preds[k][b].total_cmp(&max_preds[k][a]));
+        let out_n = (n as f32 * q[k]).floor() as usize;
+        let mut count = 0;
+        for &ori in &sorted {
+            if filtered[ori] == 0.0 {
+                count += 1;
+                if count == out_n {
+                    t[k] = max_preds[k][ori];
+                    break;
+                }
+            }
+        }
+        for i in 0..n {
+            if max_preds[k][i] >= t[k] {
+                filtered[i] += 1.0;
+            }
+        }
+    }
+    t[n_stage - 1] = -1e8;
+    t
+}
+
+/// MSDNet's `dynamic_eval_with_threshold`: exits per stage and correct samples.
+fn official_with_threshold(
+    max_preds: &[Vec<f32>],
+    argmax: &[Vec<u32>],
+    targets: &[u32],
+    t: &[f32],
+) -> (Vec<usize>, usize) {
+    let mut exits = vec![0usize; t.len()];
+    let mut correct = 0;
+    for (i, &target) in targets.iter().enumerate() {
+        for k in 0..t.len() {
+            if max_preds[k][i] >= t[k] {
+                correct += (argmax[k][i] == target) as usize;
+                exits[k] += 1;
+                break;
+            }
+        }
+    }
+    (exits, correct)
+}
+
+#[test]
+fn official_rounding_reproduces_the_official_early_exit_scripts() {
+    use adalens::decision::{OutputKind, Rounding};
+    let (n_val, n_test, steps, classes) = (300usize, 257usize, 7usize, 11usize);
+    let mut rng = SplitMix64::new(2024);
+    let n = n_val + n_test;
+    // Logits that grow surer with the step, with ties in neither.
+    let mut logits = Vec::with_capacity(n * steps * classes);
+    let mut labels = Vec::with_capacity(n);
+    for _ in 0..n {
+        let label = (rng.next_u64() % classes as u64) as u32;
+        labels.push(label);
+        for s in 0..steps {
+            for c in 0..classes {
+                let signal = if c as u32 == label {
+                    0.5 * s as f64
+                } else {
+                    0.0
+                };
+                logits.push((signal + 2.0 * rng.uniform()) as f32);
+            }
+        }
+    }
+    let costs: Vec<f64> = (1..=steps).map(|s| 0.3 * s as f64).collect();
+    let roles: Vec<Role> = (0..n)
+        .map(|i| if i < n_val { Role::Fit } else { Role::Eval })
+        .collect();
+    let set = CalibrationSet::new(
+        n,
+        steps,
+        classes,
+        OutputKind::Logits,
+        logits.clone(),
+        Labels::Single(labels.clone()),
+        StepCosts::PerStep(costs),
+        roles,
+    )
+    .expect("set");
+    let prep = PreparedCalibration::new(set).expect("prepare");
+    // The scripts' inputs: float32 softmax, [stage][sample].
+    let stats = |range: std::ops::Range<usize>| {
+        let mut max_preds = vec![Vec::new(); steps];
+        let mut argmax = vec![Vec::new(); steps];
+        for i in range {
+            for s in 0..steps {
+                let row = &logits[(i * steps + s) * classes..(i * steps + s + 1) * classes];
+                let m = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max);
+                let e: Vec<f32> = row.iter().map(|x| (x - m).exp()).collect();
+                let z: f32 = e.iter().sum();
+                let (best, top) =
+                    e.iter()
+                        .enumerate()
+                        .fold((0, 0.0f32), |a, (c, &v)| if v > a.1 { (c, v) } else { a });
+                max_preds[s].push(top / z);
+                argmax[s].push(best as u32);
+            }
+        }
+        (max_preds, argmax)
+    };
+    let (val_max, _) = stats(0..n_val);
+    let (test_max, test_arg) = stats(n_val..n);
+    for k in 1..40 {
+        let p = k as f64 / 20.0;
+        // probs = exp(log(p) · [1..K]) / sum, in float32 as the scripts compute them.
+        let lp = (p as f32).ln();
+        let w: Vec<f32> = (1..=steps).map(|j| (lp * j as f32).exp()).collect();
+        let total: f32 = w.iter().sum();
+        let q: Vec<f32> = w.iter().map(|x| x / total).collect();
+        let t = official_find_threshold(&val_max, &q);
+        let (exits, correct) = official_with_threshold(&test_max, &test_arg, &labels[n_val..], &t);
+
+        let sol = prep
+            .solve_p_with(Criterion::Confidence, p, Rounding::Official)
+            .expect("solve");
+        for (s, (&ours, &theirs)) in sol.thresholds().iter().zip(&t).enumerate() {
+            match theirs {
+                x if x >= 1e8 => assert_eq!(ours, f64::INFINITY, "p {p} exit {s}"),
+                x if x <= -1e8 => assert_eq!(ours, f64::NEG_INFINITY, "p {p} exit {s}"),
+                x => assert!(
+                    (ours - x as f64).abs() < 1e-6,
+                    "p {p} exit {s}: {ours} vs {x}"
+                ),
+            }
+        }
+        let ev = prep.evaluate(&sol);
+        assert_eq!(ev.counts, exits, "p {p}: exits per step");
+        assert!(
+            (ev.top1 - correct as f64 / n_test as f64).abs() < 1e-12,
+            "p {p}: top-1 {} vs {}",
+            ev.top1,
+            correct as f64 / n_test as f64
+        );
+    }
+    // The two roundings differ (else the option would be pointless): the default puts the
+    // rounding remainder where the cumulative shares say, not all at the last exit.
+    let differs = (1..40).any(|k| {
+        let p = k as f64 / 20.0;
+        let a = prep
+            .solve_p_with(Criterion::Confidence, p, Rounding::Official)
+            .expect("a");
+        let b = prep.solve_p(Criterion::Confidence, p).expect("b");
+        a.planned_counts != b.planned_counts
+    });
+    assert!(differs);
 }

@@ -286,6 +286,57 @@ fn rotation_metadata_is_applied_like_the_cli() {
     }
 }
 
+#[test]
+fn edit_lists_that_cut_into_a_b_frame_stream() {
+    let d = tmp();
+    let src = make_video(
+        d.path(),
+        "src.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25:duration=2",
+            "-c:v",
+            "libx264",
+            "-bf",
+            "2",
+            "-g",
+            "12",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    // Stream copies that start between keyframes: the edit list hides the packets before the
+    // start, which are still decoded as references.
+    for (start, length) in [
+        ("0.12", "0.48"),
+        ("0.3", "0.48"),
+        ("0.5", "1.0"),
+        ("0.04", "1.9"),
+    ] {
+        let out = d.path().join(format!("cut_{start}_{length}.mp4"));
+        ffmpeg(&[
+            "-ss",
+            start,
+            "-i",
+            src.to_str().unwrap(),
+            "-c",
+            "copy",
+            "-t",
+            length,
+            out.to_str().unwrap(),
+        ]);
+        let v = check(&out);
+        assert!(
+            v.warnings().is_empty(),
+            "{}: {:?}",
+            out.display(),
+            v.warnings()
+        );
+    }
+}
+
 /// The frames of an IVF file as (frame header, data), after its 32-byte file header.
 fn ivf_frames(bytes: &[u8]) -> Vec<([u8; 12], Vec<u8>)> {
     let mut out = Vec::new();

@@ -7,7 +7,9 @@ pub mod summary;
 
 use std::path::PathBuf;
 
-pub use crate::dataset::{entries, shard_of, Entry, ListEntry, Shard, VIDEO_EXTENSIONS};
+pub use crate::dataset::{
+    entries, shard_of, unknown_labels, Entry, ListEntry, Shard, VIDEO_EXTENSIONS,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum BatchError {

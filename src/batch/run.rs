@@ -5,10 +5,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::summary::{row_failed, row_ok, to_csv};
+use super::summary::{row_failed, row_ok, row_pending, to_csv};
 use super::{BatchError, Entry, Shard};
 use crate::decision::trace::DecisionTrace;
 use crate::decision::{Criterion, ExitRule};
@@ -52,7 +53,7 @@ pub struct BatchReport {
     pub ran: usize,
     pub already_done: usize,
     pub failed: usize,
-    /// Written when the run was not cancelled.
+    /// The shard's summary table (also after a cancelled run: unreached videos say so).
     pub summary: Option<PathBuf>,
 }
 
@@ -91,7 +92,8 @@ fn failed_before(out: &Path, e: &Entry) -> Option<String> {
 }
 
 /// Run `model` over `entries` (already this shard's share). `progress` is called once per
-/// video, from the worker threads. Stops early, without a summary, when `cancel` is set.
+/// video, from the worker threads. Stops early when `cancel` is set; the summary then marks
+/// the videos not reached as pending.
 pub fn run_batch(
     model: &LoadedModel,
     entries: &[Entry],
@@ -108,13 +110,13 @@ pub fn run_batch(
         message: e.to_string(),
     })?;
     ResumableDir::open(out, "batch.json", &want, &["traces", "failed"])?;
+    let summary = Summary::start(out, entries, opts.shard)?;
     let next = AtomicUsize::new(0);
     let counts = [
         AtomicUsize::new(0),
         AtomicUsize::new(0),
         AtomicUsize::new(0),
     ];
-    let write_error = parking_lot::Mutex::new(None::<BatchError>);
     let worker = || loop {
         if cancel.load(Ordering::Relaxed) {
             return;
@@ -127,25 +129,16 @@ pub fn run_batch(
             Outcome::AlreadyFailed
         } else {
             match run_one(model, e, settings, cancel) {
-                Ok(trace) => {
-                    let p = trace_path(out, e);
-                    match trace.to_json() {
-                        Ok(json) => match write_atomic(&p, json.as_bytes()) {
-                            Ok(()) => {
-                                let _ = std::fs::remove_file(failure_path(out, e));
-                                Outcome::Ran
-                            }
-                            Err(source) => {
-                                *write_error.lock() = Some(BatchError::Io { path: p, source });
-                                cancel.store(true, Ordering::Relaxed);
-                                return;
-                            }
-                        },
-                        Err(err) => Outcome::Failed(err.to_string()),
-                    }
-                }
                 Err(_) if cancel.load(Ordering::Relaxed) => return,
                 Err(why) => Outcome::Failed(why),
+                Ok(trace) => match save_trace(out, e, &trace) {
+                    Ok(()) => {
+                        summary.set(i, row_ok(e, &trace));
+                        Outcome::Ran
+                    }
+                    // The video's result could not be kept: its failure, not the run's.
+                    Err(why) => Outcome::Failed(why),
+                },
             }
         };
         if let Outcome::Failed(why) = &outcome {
@@ -153,13 +146,10 @@ pub fn run_batch(
                 path: e.path.display().to_string(),
                 error: why.clone(),
             };
-            let p = failure_path(out, e);
             let json = serde_json::to_string_pretty(&f).unwrap_or_default();
-            if let Err(source) = write_atomic(&p, json.as_bytes()) {
-                *write_error.lock() = Some(BatchError::Io { path: p, source });
-                cancel.store(true, Ordering::Relaxed);
-                return;
-            }
+            // When even the failure record cannot be written, the summary still says why.
+            let _ = write_atomic(&failure_path(out, e), json.as_bytes());
+            summary.set(i, row_failed(e, why));
         }
         let slot = match outcome {
             Outcome::Ran => 0,
@@ -175,21 +165,80 @@ pub fn run_batch(
         }
         worker();
     });
-    if let Some(e) = write_error.into_inner() {
-        return Err(e);
-    }
     let [ran, already_done, failed] = counts.map(|c| c.into_inner());
-    let summary = if cancel.load(Ordering::Relaxed) {
-        None
-    } else {
-        Some(write_summary(out, entries, opts.shard)?)
-    };
+    let summary = summary.finish()?;
     Ok(BatchReport {
         ran,
         already_done,
         failed,
-        summary,
+        summary: Some(summary),
     })
+}
+
+/// Write `trace` as `e`'s result (atomically) and clear an earlier failure record.
+fn save_trace(out: &Path, e: &Entry, trace: &DecisionTrace) -> Result<(), String> {
+    let p = trace_path(out, e);
+    let json = trace.to_json().map_err(|err| err.to_string())?;
+    write_atomic(&p, json.as_bytes())
+        .map_err(|err| format!("cannot write its result {}: {err}", p.display()))?;
+    let _ = std::fs::remove_file(failure_path(out, e));
+    Ok(())
+}
+
+/// The shard's `summary.csv`, kept current as the run goes: rows start from the result files
+/// already there (videos not reached yet say so), each finished video updates its row, and
+/// the file is rewritten atomically at most every [`SUMMARY_EVERY`] and at the end — a run
+/// killed late still leaves a table of what it did.
+struct Summary {
+    path: PathBuf,
+    rows: parking_lot::Mutex<(Vec<Vec<String>>, Instant)>,
+}
+
+const SUMMARY_EVERY: Duration = Duration::from_secs(2);
+
+impl Summary {
+    fn start(out: &Path, entries: &[Entry], shard: Shard) -> Result<Self, BatchError> {
+        let rows = entries.iter().map(|e| saved_row(out, e)).collect();
+        let s = Summary {
+            path: out.join(format!("summary{}.csv", shard.suffix())),
+            rows: parking_lot::Mutex::new((rows, Instant::now())),
+        };
+        s.write()?;
+        Ok(s)
+    }
+
+    fn set(&self, i: usize, row: Vec<String>) {
+        let mut guard = self.rows.lock();
+        if let Some(r) = guard.0.get_mut(i) {
+            *r = row;
+        }
+        if guard.1.elapsed() >= SUMMARY_EVERY {
+            guard.1 = Instant::now();
+            // A failed rewrite mid-run is retried by the next one and by the last.
+            let _ = write_atomic(&self.path, to_csv(&guard.0).as_bytes());
+        }
+    }
+
+    fn write(&self) -> Result<(), BatchError> {
+        let guard = self.rows.lock();
+        write_atomic(&self.path, to_csv(&guard.0).as_bytes()).map_err(io(&self.path))
+    }
+
+    fn finish(self) -> Result<PathBuf, BatchError> {
+        self.write()?;
+        Ok(self.path)
+    }
+}
+
+/// `e`'s row from the result files in `out`.
+fn saved_row(out: &Path, e: &Entry) -> Vec<String> {
+    match finished(out, e) {
+        Some(t) => row_ok(e, &t),
+        None => match failed_before(out, e) {
+            Some(why) => row_failed(e, &why),
+            None => row_pending(e),
+        },
+    }
 }
 
 /// One video to its trace; a panic in decoding or the model fails the video, not the run.
@@ -217,21 +266,4 @@ fn run_one(
         Ok(Err(err)) => Err(err.to_string()),
         Err(_) => Err("internal error (panic) while running this video".into()),
     }
-}
-
-/// The summary of the shard from the result files: every entry's row, in list order.
-fn write_summary(out: &Path, entries: &[Entry], shard: Shard) -> Result<PathBuf, BatchError> {
-    let rows: Vec<Vec<String>> = entries
-        .iter()
-        .map(|e| match finished(out, e) {
-            Some(t) => row_ok(e, &t),
-            None => row_failed(
-                e,
-                &failed_before(out, e).unwrap_or_else(|| "no result".into()),
-            ),
-        })
-        .collect();
-    let path = out.join(format!("summary{}.csv", shard.suffix()));
-    write_atomic(&path, to_csv(&rows).as_bytes()).map_err(io(&path))?;
-    Ok(path)
 }

@@ -93,6 +93,16 @@ pub fn row_ok(e: &Entry, t: &DecisionTrace) -> Vec<String> {
     ]
 }
 
+/// A row for a video not run yet (a run in progress or cancelled).
+pub fn row_pending(e: &Entry) -> Vec<String> {
+    let mut row = vec![String::new(); HEADER.len()];
+    row[0] = e.index.to_string();
+    row[1] = e.path.display().to_string();
+    row[2] = e.label.clone().unwrap_or_default();
+    row[3] = "pending".into();
+    row
+}
+
 /// A row for a video that failed.
 pub fn row_failed(e: &Entry, error: &str) -> Vec<String> {
     let mut row = vec![String::new(); HEADER.len()];
@@ -105,49 +115,17 @@ pub fn row_failed(e: &Entry, error: &str) -> Vec<String> {
     row
 }
 
-fn field(s: &str) -> String {
-    if s.contains([',', '"', '\n', '\r']) {
-        format!("\"{}\"", s.replace('"', "\"\""))
-    } else {
-        s.to_string()
-    }
-}
-
-/// The table as CSV text.
+/// The table as CSV text (fields quoted where they need it).
 pub fn to_csv(rows: &[Vec<String>]) -> String {
-    let mut out = HEADER.join(",");
-    out.push('\n');
+    let mut w = csv::WriterBuilder::new()
+        .terminator(csv::Terminator::Any(b'\n'))
+        .from_writer(Vec::new());
+    // Writing to memory cannot fail; every row has the header's width.
+    let _ = w.write_record(HEADER);
     for r in rows {
-        let line: Vec<String> = r.iter().map(|f| field(f)).collect();
-        out.push_str(&line.join(","));
-        out.push('\n');
+        let _ = w.write_record(r);
     }
-    out
-}
-
-/// Split one CSV line (quoted fields with `""` escapes).
-fn parse_line(line: &str) -> Result<Vec<String>, String> {
-    let mut fields = Vec::new();
-    let mut cur = String::new();
-    let mut chars = line.chars().peekable();
-    let mut quoted = false;
-    while let Some(c) = chars.next() {
-        match (c, quoted) {
-            ('"', true) if chars.peek() == Some(&'"') => {
-                chars.next();
-                cur.push('"');
-            }
-            ('"', true) => quoted = false,
-            ('"', false) if cur.is_empty() => quoted = true,
-            (',', false) => fields.push(std::mem::take(&mut cur)),
-            (c, _) => cur.push(c),
-        }
-    }
-    if quoted {
-        return Err("unterminated quote".into());
-    }
-    fields.push(cur);
-    Ok(fields)
+    String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
 /// Rows of a summary file written by [`to_csv`].
@@ -156,29 +134,31 @@ pub fn read_csv(path: &Path) -> Result<Vec<Vec<String>>, BatchError> {
         path: path.to_path_buf(),
         message,
     };
-    let text = std::fs::read_to_string(path).map_err(|source| BatchError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut lines = text.lines();
-    if lines.next() != Some(HEADER.join(",").as_str()) {
+    let bytes = crate::fsutil::read_limited(path, crate::dataset::MAX_LIST_BYTES)
+        .map_err(|e| bad(e.to_string()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes.as_slice());
+    let mut records = reader.records();
+    let header = records.next().transpose().map_err(|e| bad(e.to_string()))?;
+    if !header.is_some_and(|h| h.iter().eq(HEADER)) {
         return Err(bad(
             "not an adalens batch summary (its header differs)".into()
         ));
     }
-    lines
-        .enumerate()
-        .map(|(i, l)| {
-            let f = parse_line(l).map_err(|m| bad(format!("line {}: {m}", i + 2)))?;
-            if f.len() != HEADER.len() {
+    records
+        .map(|r| {
+            let r = r.map_err(|e| bad(e.to_string()))?;
+            let line = r.position().map_or(0, |p| p.line());
+            if r.len() != HEADER.len() {
                 return Err(bad(format!(
-                    "line {}: {} fields, expected {}",
-                    i + 2,
-                    f.len(),
+                    "line {line}: {} fields, expected {}",
+                    r.len(),
                     HEADER.len()
                 )));
             }
-            Ok(f)
+            Ok(r.iter().map(str::to_string).collect())
         })
         .collect()
 }
@@ -235,8 +215,17 @@ pub fn merge(dir: &Path) -> Result<(PathBuf, usize), BatchError> {
         )));
     }
     let mut rows = Vec::new();
-    for (_, _, p) in &shards {
-        rows.extend(read_csv(p)?);
+    for (i, _, p) in &shards {
+        let shard_rows = read_csv(p)?;
+        // Summaries are written as a run goes: one with videos still pending is unfinished.
+        let pending = shard_rows.iter().filter(|r| r[3] == "pending").count();
+        if pending > 0 {
+            return Err(bad(format!(
+                "shard {i}/{n} has not finished ({pending} videos pending in {})",
+                p.display()
+            )));
+        }
+        rows.extend(shard_rows);
     }
     rows.sort_by_key(|r| r[0].parse::<usize>().unwrap_or(usize::MAX));
     let out = dir.join("summary.csv");

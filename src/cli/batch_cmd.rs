@@ -36,6 +36,21 @@ pub fn run(a: &BatchArgs) -> anyhow::Result<()> {
     let total = all.len();
     let entries = batch::shard_of(all, a.shard);
     let (model, knobs, exit) = a.run.open()?;
+    // Labels the checkpoint does not know: named once here, not once per video.
+    let names = model.config.class_names();
+    let unknown = batch::unknown_labels(&entries, &names, names.len());
+    if !unknown.is_empty() {
+        let shown: Vec<&str> = unknown.iter().take(10).map(String::as_str).collect();
+        eprintln!(
+            "warning: {} label(s) are neither class names of {} nor class numbers below {}: {}{} \
+             (those videos run, but their `correct` column stays empty)",
+            unknown.len(),
+            model.path.display(),
+            names.len(),
+            shown.join(", "),
+            if unknown.len() > 10 { ", …" } else { "" }
+        );
+    }
     let settings = BatchSettings {
         checkpoint: model.path.display().to_string(),
         arch: model.arch().to_string(),

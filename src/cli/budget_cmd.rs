@@ -15,7 +15,7 @@ use adalens::decision::calibration::MAGIC;
 use adalens::decision::synthetic::{synthetic_set, SyntheticSpec};
 use adalens::decision::{
     CalibrationSet, Clamp, Criterion, Curve, CurveOptions, Evaluation, PreparedCalibration,
-    Solution, Split,
+    Rounding, Solution, Split,
 };
 use adalens::model::official_logits::{load_official_logits, uniadafocus_gflops};
 
@@ -55,6 +55,12 @@ pub struct BudgetArgs {
     /// Seed of the random-exit baseline.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
+    /// How exit counts are rounded from the geometric shares: `cumulative` (the default: a
+    /// budget search that is sound, both extremes reachable) or `official` (each share rounded
+    /// down as the official MSDNet/AdaFocus scripts do, the remainder to the last exit: their
+    /// exact exit counts, thresholds and accuracy at a given --p).
+    #[arg(long, default_value = "cumulative")]
+    pub rounding: Rounding,
 }
 
 /// Runs `adalens budget`.
@@ -68,6 +74,7 @@ pub fn run(args: &BudgetArgs) -> anyhow::Result<()> {
             with_map,
             with_random: true,
             random_seed: args.seed,
+            rounding: args.rounding,
         };
         let curve = if args.sweep_p {
             prep.curve_for_ps(args.criterion, &adalens::decision::geometric_ps(), &opts)?
@@ -94,8 +101,8 @@ pub fn run(args: &BudgetArgs) -> anyhow::Result<()> {
     }
 
     let sol = match (args.budget, args.p) {
-        (Some(b), _) => prep.solve_budget(args.criterion, b)?,
-        (None, Some(p)) => prep.solve_p(args.criterion, p)?,
+        (Some(b), _) => prep.solve_budget_with(args.criterion, b, args.rounding)?,
+        (None, Some(p)) => prep.solve_p_with(args.criterion, p, args.rounding)?,
         (None, None) => bail!("give --budget B or --p P (or --curve)"),
     };
     let ev = prep.evaluate(&sol);
@@ -107,6 +114,7 @@ pub fn run(args: &BudgetArgs) -> anyhow::Result<()> {
             calib: &args.calib,
             summary: summary(&prep),
             criterion: sol.criterion,
+            rounding: sol.rounding,
             budget: sol.budget,
             p: finite(sol.p),
             clamp: sol.clamp,
@@ -259,6 +267,7 @@ struct SolutionJson<'a> {
     calib: &'a Path,
     summary: Summary,
     criterion: Criterion,
+    rounding: Rounding,
     budget: Option<f64>,
     /// null when p is infinite (everyone at the last step).
     p: Option<f64>,

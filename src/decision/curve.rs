@@ -6,7 +6,7 @@ use super::criterion::Criterion;
 use super::error::Result;
 use super::evaluate::Evaluation;
 use super::prepared::PreparedCalibration;
-use super::solver::{Clamp, Solution};
+use super::solver::{Clamp, Rounding, Solution};
 
 /// What to compute along a curve.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -17,6 +17,8 @@ pub struct CurveOptions {
     pub with_random: bool,
     /// Seed of the random-exit baseline; point i uses `seed + i`.
     pub random_seed: u64,
+    /// How planned exit counts are rounded.
+    pub rounding: Rounding,
 }
 
 impl Default for CurveOptions {
@@ -25,6 +27,7 @@ impl Default for CurveOptions {
             with_map: false,
             with_random: true,
             random_seed: 0,
+            rounding: Rounding::Cumulative,
         }
     }
 }
@@ -163,7 +166,7 @@ impl PreparedCalibration {
         opts: &CurveOptions,
     ) -> Result<Curve> {
         self.curve_with(criterion, budgets, opts, |b| {
-            self.solve_budget(criterion, b)
+            self.solve_budget_with(criterion, b, opts.rounding)
         })
     }
 
@@ -174,7 +177,9 @@ impl PreparedCalibration {
         ps: &[f64],
         opts: &CurveOptions,
     ) -> Result<Curve> {
-        self.curve_with(criterion, ps, opts, |p| self.solve_p(criterion, p))
+        self.curve_with(criterion, ps, opts, |p| {
+            self.solve_p_with(criterion, p, opts.rounding)
+        })
     }
 
     /// One adaptive point per operating parameter, plus the fixed-step curve.

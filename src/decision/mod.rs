@@ -45,5 +45,5 @@ pub use evaluate::{average_precision, Evaluation};
 pub use exit::ExitRule;
 pub use oracle::OracleFrontier;
 pub use prepared::{PreparedCalibration, Split};
-pub use solver::{geometric_shares, planned_counts, Clamp, Solution};
+pub use solver::{geometric_shares, planned_counts, Clamp, Rounding, Solution};
 pub use trace::{DecisionTrace, TRACE_VERSION};

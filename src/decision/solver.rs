@@ -34,6 +34,72 @@ pub enum Clamp {
     AboveMaximum,
 }
 
+/// How the planned exit counts are rounded from the geometric shares.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rounding {
+    /// Cumulative shares rounded half up (see the module docs): monotone in p, so a budget
+    /// search is sound, and both extremes are reachable.
+    #[default]
+    Cumulative,
+    /// As the official MSDNet / AdaFocus / Uni-AdaFocus early-exit scripts: each exit's share
+    /// of the fitting split rounded down in float32 (`floor(n · q_t)`), the remainder to the
+    /// last exit; the threshold of an exit is the score of the `count`-th surest sample still
+    /// running, and every running sample at least that sure exits there (ties included); an
+    /// exit that plans more samples than are still running takes nobody (the scripts' threshold
+    /// stays at 1e8). Reproduces their exit counts, thresholds and accuracy at a given p.
+    Official,
+}
+
+impl std::str::FromStr for Rounding {
+    type Err = String;
+    fn from_str(s: &str) -> std::result::Result<Self, String> {
+        match s {
+            "cumulative" => Ok(Rounding::Cumulative),
+            "official" => Ok(Rounding::Official),
+            other => Err(format!("rounding '{other}': use cumulative or official")),
+        }
+    }
+}
+
+impl Rounding {
+    /// Planned exits per step for `n` samples at geometric parameter `p`.
+    pub fn counts(self, p: f64, n: usize, steps: usize) -> Vec<usize> {
+        match self {
+            Rounding::Cumulative => planned_counts(p, n, steps),
+            Rounding::Official => official_counts(p, n, steps),
+        }
+    }
+}
+
+/// The official scripts' counts: `probs = exp(log(p) · [1..K])` in float32, normalised,
+/// `floor(n · probs[k])` for every exit but the last, which takes the rest. p = 0 and +∞
+/// (outside the scripts' range) put everyone at the first or the last exit.
+fn official_counts(p: f64, n: usize, steps: usize) -> Vec<usize> {
+    let lp = (p as f32).ln();
+    let w: Vec<f32> = (1..=steps).map(|k| (lp * k as f32).exp()).collect();
+    let total: f32 = w.iter().sum();
+    let shares: Vec<f32> = if total.is_finite() && total > 0.0 && p.is_finite() && p > 0.0 {
+        w.iter().map(|x| x / total).collect()
+    } else {
+        geometric_shares(p, steps)
+            .iter()
+            .map(|&q| q as f32)
+            .collect()
+    };
+    let mut counts = vec![0usize; steps];
+    let mut taken = 0usize;
+    for t in 0..steps.saturating_sub(1) {
+        let c = ((n as f32 * shares[t]).floor().max(0.0) as usize).min(n - taken);
+        counts[t] = c;
+        taken += c;
+    }
+    if steps > 0 {
+        counts[steps - 1] = n - taken;
+    }
+    counts
+}
+
 /// Thresholds and planned exits for one geometric parameter (from a budget or given directly).
 #[derive(Clone, Debug, PartialEq, serde::Serialize)]
 pub struct Solution {
@@ -45,6 +111,8 @@ pub struct Solution {
     pub budget: Option<f64>,
     /// Whether the budget was outside the reachable range.
     pub clamp: Clamp,
+    /// How the planned counts were rounded.
+    pub rounding: Rounding,
     /// Planned exits per step on the fitting split (sum = fitting split size).
     pub planned_counts: Vec<usize>,
     /// Internal thresholds, larger = surer: exit at step t when score ≥ this. +∞ = nobody exits
@@ -148,13 +216,30 @@ impl PreparedCalibration {
     /// Thresholds for a budget of mean GFLOPs per video on the fitting split: the largest p whose
     /// planned exits cost at most `budget`. Out-of-range budgets are clamped and flagged.
     pub fn solve_budget(&self, criterion: Criterion, budget: f64) -> Result<Solution> {
+        self.solve_budget_with(criterion, budget, Rounding::Cumulative)
+    }
+
+    /// [`Self::solve_budget`] with a choice of rounding. With [`Rounding::Official`] the cost
+    /// is not monotone in p, so the bisection finds a p within budget, not always the largest;
+    /// and tiny p still leave the rounding remainder at the last exit, so budgets near the
+    /// minimum may be out of its reach (flagged as below the minimum).
+    pub fn solve_budget_with(
+        &self,
+        criterion: Criterion,
+        budget: f64,
+        rounding: Rounding,
+    ) -> Result<Solution> {
         if !budget.is_finite() {
             return Err(DecisionError::BadBudget(budget));
         }
         let n = self.fit.n;
         let (min, max) = self.fit_cost_range();
         let (p, counts, clamp) = if budget < min {
-            (0.0, planned_counts(0.0, n, self.steps), Clamp::BelowMinimum)
+            (
+                0.0,
+                rounding.counts(0.0, n, self.steps),
+                Clamp::BelowMinimum,
+            )
         } else if budget >= max || self.steps == 1 {
             let clamp = if budget > max {
                 Clamp::AboveMaximum
@@ -163,7 +248,7 @@ impl PreparedCalibration {
             };
             (
                 f64::INFINITY,
-                planned_counts(f64::INFINITY, n, self.steps),
+                rounding.counts(f64::INFINITY, n, self.steps),
                 clamp,
             )
         } else {
@@ -171,21 +256,21 @@ impl PreparedCalibration {
             // is the last step (cost = max > budget). See the module docs for why.
             let mut lo = 1.0 / (4.0 * n as f64);
             let mut hi = 4.0 * n as f64;
-            let mut counts_lo = planned_counts(lo, n, self.steps);
-            let mut counts_hi = planned_counts(hi, n, self.steps);
+            let mut counts_lo = rounding.counts(lo, n, self.steps);
+            let mut counts_hi = rounding.counts(hi, n, self.steps);
             let mut exits = vec![0u16; n];
             for _ in 0..MAX_ITER {
                 if hi / lo <= 1.0 + P_REL_TOL {
                     break;
                 }
                 let mid = (lo * hi).sqrt();
-                let c = planned_counts(mid, n, self.steps);
+                let c = rounding.counts(mid, n, self.steps);
                 // Same plan as an end of the bracket: same cost, no need to recompute.
                 if c == counts_lo {
                     lo = mid;
                 } else if c == counts_hi {
                     hi = mid;
-                } else if self.planned_cost(criterion, &c, &mut exits) <= budget {
+                } else if self.planned_cost(criterion, &c, &mut exits, rounding) <= budget {
                     lo = mid;
                     counts_lo = c;
                 } else {
@@ -195,20 +280,34 @@ impl PreparedCalibration {
             }
             (lo, counts_lo, Clamp::None)
         };
-        let mut sol = self.plan(criterion, p, counts);
+        let mut sol = self.plan(criterion, p, counts, rounding);
         sol.budget = Some(budget);
         sol.clamp = clamp;
+        if clamp == Clamp::None && sol.fit_gflops > budget * (1.0 + 1e-12) {
+            // Official rounding cannot put everyone at the first exit.
+            sol.clamp = Clamp::BelowMinimum;
+        }
         Ok(sol)
     }
 
     /// Thresholds for a given geometric parameter p (0 ≤ p ≤ +∞), for comparison with other
     /// implementations at the same p.
     pub fn solve_p(&self, criterion: Criterion, p: f64) -> Result<Solution> {
+        self.solve_p_with(criterion, p, Rounding::Cumulative)
+    }
+
+    /// [`Self::solve_p`] with a choice of rounding.
+    pub fn solve_p_with(
+        &self,
+        criterion: Criterion,
+        p: f64,
+        rounding: Rounding,
+    ) -> Result<Solution> {
         if p.is_nan() || p < 0.0 {
             return Err(DecisionError::BadP(p));
         }
-        let counts = planned_counts(p, self.fit.n, self.steps);
-        Ok(self.plan(criterion, p, counts))
+        let counts = rounding.counts(p, self.fit.n, self.steps);
+        Ok(self.plan(criterion, p, counts, rounding))
     }
 
     /// Thresholds for explicit planned exit counts on the fitting split (one per step, summing
@@ -228,19 +327,34 @@ impl PreparedCalibration {
                 self.fit.n
             )));
         }
-        Ok(self.plan(criterion, p, counts))
+        Ok(self.plan(criterion, p, counts, Rounding::Cumulative))
     }
 
     /// [`Self::solve_counts`] for counts known to be valid.
-    fn plan(&self, criterion: Criterion, p: f64, counts: Vec<usize>) -> Solution {
+    fn plan(
+        &self,
+        criterion: Criterion,
+        p: f64,
+        counts: Vec<usize>,
+        rounding: Rounding,
+    ) -> Solution {
         let mut exits = vec![0u16; self.fit.n];
-        let score_thresholds = fit_thresholds(&self.fit, criterion, &counts, &mut exits);
-        let fit_gflops = plan_cost(&self.fit, &counts, &exits);
+        let (score_thresholds, fit_gflops) = match rounding {
+            Rounding::Cumulative => {
+                let t = fit_thresholds(&self.fit, criterion, &counts, &mut exits);
+                (t, plan_cost(&self.fit, &counts, &exits))
+            }
+            Rounding::Official => {
+                let t = official_thresholds(&self.fit, criterion, &counts, &mut exits);
+                (t, exit_cost(&self.fit, &exits))
+            }
+        };
         Solution {
             criterion,
             p,
             budget: None,
             clamp: Clamp::None,
+            rounding,
             planned_counts: counts,
             score_thresholds,
             fit_gflops,
@@ -250,7 +364,17 @@ impl PreparedCalibration {
 
     /// Expected cost on the fitting split of a plan. With per-step costs this needs only the
     /// counts; with per-sample costs the greedy assignment decides who pays what.
-    fn planned_cost(&self, criterion: Criterion, counts: &[usize], exits: &mut [u16]) -> f64 {
+    fn planned_cost(
+        &self,
+        criterion: Criterion,
+        counts: &[usize],
+        exits: &mut [u16],
+        rounding: Rounding,
+    ) -> f64 {
+        if rounding == Rounding::Official {
+            official_thresholds(&self.fit, criterion, counts, exits);
+            return exit_cost(&self.fit, exits);
+        }
         if let SplitCosts::PerSample(_) = self.fit.costs {
             fit_thresholds(&self.fit, criterion, counts, exits);
         }
@@ -278,6 +402,65 @@ fn plan_cost(d: &SplitData, counts: &[usize], exits: &[u16]) -> f64 {
                 / d.n as f64
         }
     }
+}
+
+/// Mean cost of the exits `exits` (one step per sample).
+fn exit_cost(d: &SplitData, exits: &[u16]) -> f64 {
+    exits
+        .iter()
+        .enumerate()
+        .map(|(j, &t)| d.cost(t as usize, j))
+        .sum::<f64>()
+        / d.n as f64
+}
+
+/// The official scripts' threshold fit (MSDNet's `dynamic_eval_find_threshold`): at each exit
+/// the threshold is the score of the `counts[t]`-th surest sample not yet out; every sample at
+/// least that sure goes out there; an exit whose count is 0 or exceeds the samples left keeps
+/// the "nobody" threshold. Writes each sample's exit into `exits`.
+fn official_thresholds(
+    d: &SplitData,
+    criterion: Criterion,
+    counts: &[usize],
+    exits: &mut [u16],
+) -> Vec<f64> {
+    let steps = counts.len();
+    let n = d.n;
+    let scores = &d.scores[criterion.index()];
+    let orders = &d.orders[criterion.index()];
+    let mut thresholds = vec![f64::INFINITY; steps];
+    let mut out = vec![false; n];
+    for t in 0..steps.saturating_sub(1) {
+        let m = counts[t];
+        if m == 0 {
+            continue;
+        }
+        let Some(j) = orders[t * n..(t + 1) * n]
+            .iter()
+            .map(|&j| j as usize)
+            .filter(|&j| !out[j])
+            .nth(m - 1)
+        else {
+            continue;
+        };
+        let thr = scores[t * n + j];
+        thresholds[t] = thr;
+        for k in 0..n {
+            if !out[k] && scores[t * n + k] >= thr {
+                out[k] = true;
+                exits[k] = t as u16;
+            }
+        }
+    }
+    if steps > 0 {
+        thresholds[steps - 1] = f64::NEG_INFINITY;
+        for (k, &o) in out.iter().enumerate() {
+            if !o {
+                exits[k] = (steps - 1) as u16;
+            }
+        }
+    }
+    thresholds
 }
 
 /// The greedy threshold fit: at each step the `counts[t]` surest still-running samples stop and

@@ -70,15 +70,20 @@ impl StateDict {
                     source,
                 },
             })?;
+        Self::from_bytes(path, &bytes)
+    }
+
+    /// Read a checkpoint already in memory; `path` names it in errors.
+    pub fn from_bytes(path: &Path, bytes: &[u8]) -> Result<Self, CheckpointError> {
         let mut metadata = BTreeMap::new();
-        let (tensors, format) = match torch_pth::not_zip_hint(&bytes) {
-            None => (load_pytorch(path, &bytes)?, "pytorch"),
+        let (tensors, format) = match torch_pth::not_zip_hint(bytes) {
+            None => (load_pytorch(path, bytes)?, "pytorch"),
             Some(hint) => {
-                if let Ok((_, m)) = safetensors::SafeTensors::read_metadata(&bytes) {
+                if let Ok((_, m)) = safetensors::SafeTensors::read_metadata(bytes) {
                     metadata.extend(m.metadata().clone().unwrap_or_default());
                 }
                 let t =
-                    candle_core::safetensors::load_buffer(&bytes, &Device::Cpu).map_err(|e| {
+                    candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|e| {
                         CheckpointError::UnknownFormat {
                             path: path.to_path_buf(),
                             detail: format!("{hint}; as safetensors: {e}"),

@@ -106,26 +106,23 @@ impl Video {
         let (p, idx) = (&self.inner.probe, &self.inner.index);
         let n = idx.len();
         let mut out = Vec::new();
-        // Only MP4/MOV sample tables count frames exactly; other headers (AVI's) can be wrong.
-        let exact_header = p.container.starts_with("mov,mp4");
-        if let Some(h) = p
-            .header_frame_count
-            .filter(|&h| exact_header && h > n as u64)
-        {
-            out.push(format!(
-                "the header lists {h} frames but only {n} are decodable (truncated or damaged file?)"
-            ));
-        } else if let (Some(d), Some(rate)) =
-            (p.duration_s, p.frame_rate_avg.or(p.frame_rate_nominal))
-        {
+        // Headers' frame counts alone mislead (MP4 counts samples an edit list cuts off, AVI
+        // can be wrong): the container's duration against the frames found is the test, and
+        // the header count only adds to a loss it confirms.
+        if let (Some(d), Some(rate)) = (p.duration_s, p.frame_rate_avg.or(p.frame_rate_nominal)) {
             // Frames cover [first, last + one frame); a container that says much longer
             // (half a second and a tenth, so rounding and audio tails do not count) lost some.
             let first = idx.seconds(0).unwrap_or(0.0);
             let covered = idx.seconds(n - 1).unwrap_or(0.0) - first + 1.0 / rate;
             if d - covered > 0.5_f64.max(0.1 * d) {
+                let listed = p
+                    .header_frame_count
+                    .filter(|&h| h > n as u64)
+                    .map(|h| format!("; its header lists {h} frames"))
+                    .unwrap_or_default();
                 out.push(format!(
-                    "the container says {d:.2} s but the {n} decodable frames cover {covered:.2} s \
-                     (truncated or damaged file?)"
+                    "the container says {d:.2} s but the {n} decodable frames cover {covered:.2} s\
+                     {listed} (truncated or damaged file?)"
                 ));
             }
         }
