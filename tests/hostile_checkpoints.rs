@@ -275,4 +275,37 @@ fn nan_and_infinite_weights_are_reported_by_the_loader_and_the_cli() {
         stderr.contains("warning:") && stderr.contains("NaN"),
         "{stderr}"
     );
+    // NaN in every classifier tensor (ReLUs swallow a NaN inside the backbones) reaches the
+    // predictions: the trace says so, and its JSON (NaN written as null) reads back.
+    for (name, t) in tensors.iter_mut() {
+        if name.starts_with("classifier.") {
+            let mut values = t.flatten_all().unwrap().to_vec1::<f32>().unwrap();
+            values[0] = f32::NAN;
+            *t = candle_core::Tensor::from_vec(values, t.shape(), &candle_core::Device::Cpu)
+                .unwrap();
+        }
+    }
+    let nan_ck = dir.path().join("nan.safetensors");
+    candle_core::safetensors::save(&tensors, &nan_ck).unwrap();
+    std::fs::copy(
+        root.join(format!("{DEMO}.json")),
+        dir.path().join("nan.json"),
+    )
+    .unwrap();
+    let video = root.join("assets/demo/synth/four_actions.mp4");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_adalens"))
+        .arg("inspect")
+        .arg(&video)
+        .arg("--checkpoint")
+        .arg(&nan_ck)
+        .arg("--json")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("predictions or decisions"), "{stderr}");
+    let trace = adalens::DecisionTrace::from_json(&String::from_utf8_lossy(&out.stdout))
+        .expect("a trace with NaN reads back");
+    assert!(trace.non_finite_outputs() > 0);
+    assert!(trace.warning().is_some());
 }

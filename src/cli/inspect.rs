@@ -112,6 +112,9 @@ pub fn run_inspect(a: &InspectArgs) -> anyhow::Result<()> {
         .context("running the model")?
         .inspection;
     let t_model = t0.elapsed() - t_decode;
+    if let Some(w) = ins.trace.warning() {
+        eprintln!("warning: {w}");
+    }
     if a.json && a.raw {
         println!("{}", serde_json::to_string_pretty(&ins)?);
         return Ok(());

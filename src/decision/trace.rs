@@ -85,6 +85,7 @@ pub struct FrameDecision {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StageDecision {
     /// Probability n_k that stage k stays 3D.
+    #[serde(deserialize_with = "nan_if_null")]
     pub prob: f32,
     pub ran_3d: bool,
 }
@@ -95,7 +96,9 @@ pub struct Cube {
     /// 1-based: cube `order` feeds step `order`.
     pub order: usize,
     /// Centre in [0, 1] of the frame width and height.
+    #[serde(deserialize_with = "nan_if_null")]
     pub x: f32,
+    #[serde(deserialize_with = "nan_if_null")]
     pub y: f32,
     /// Centre in time, as a frame number of the video.
     pub z: usize,
@@ -114,6 +117,7 @@ pub struct Cube {
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct ClassProb {
     pub class: u32,
+    #[serde(deserialize_with = "nan_if_null")]
     pub prob: f32,
 }
 
@@ -123,7 +127,9 @@ pub struct StepPrediction {
     pub step: usize,
     pub top: Vec<ClassProb>,
     /// Entropy of the softmax prediction, in nats.
+    #[serde(deserialize_with = "nan_if_null")]
     pub entropy: f32,
+    #[serde(deserialize_with = "nan_if_null")]
     pub confidence: f32,
     /// GFLOPs spent up to and including this step.
     pub cumulative_gflops: f64,
@@ -238,7 +244,45 @@ impl ClipTrace {
     }
 }
 
+/// serde_json writes NaN and ±∞ as `null`: read `null` back as NaN, so the trace of a model
+/// whose outputs went non-finite still reads (and says so: [`DecisionTrace::warning`]).
+fn nan_if_null<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f32, D::Error> {
+    Ok(Option::<f32>::deserialize(d)?.unwrap_or(f32::NAN))
+}
+
 impl DecisionTrace {
+    /// How many predictions and decisions hold NaN or ±∞ (a diverged or damaged model, or an
+    /// input normalisation that divides by zero).
+    pub fn non_finite_outputs(&self) -> usize {
+        let bad = |x: f32| !x.is_finite();
+        self.clips
+            .iter()
+            .map(|c| {
+                c.steps
+                    .iter()
+                    .filter(|s| {
+                        bad(s.entropy) || bad(s.confidence) || s.top.iter().any(|p| bad(p.prob))
+                    })
+                    .count()
+                    + c.stages.iter().filter(|s| bad(s.prob)).count()
+                    + c.cubes.iter().filter(|q| bad(q.x) || bad(q.y)).count()
+            })
+            .sum::<usize>()
+            + self.video_prediction.iter().filter(|p| bad(p.prob)).count()
+    }
+
+    /// A warning when the model's outputs are not numbers (`None` when all are finite).
+    pub fn warning(&self) -> Option<String> {
+        let n = self.non_finite_outputs();
+        (n > 0).then(|| {
+            format!(
+                "{n} of the model's predictions or decisions on {} are NaN or infinite (broken \
+                 weights or input normalisation?): nothing it decided here can be trusted",
+                self.video.path
+            )
+        })
+    }
+
     /// The name of class `class` (`class N` where the trace has no name for it).
     pub fn class_name(&self, class: u32) -> String {
         self.class_names

@@ -66,6 +66,9 @@ impl AdalensApp {
                         for w in l.video.warnings() {
                             ui.colored_label(ui.visuals().warn_fg_color, format!("· {w}"));
                         }
+                        if let Some(w) = self.decisions.as_ref().and_then(|d| d.trace.warning()) {
+                            ui.colored_label(ui.visuals().error_fg_color, format!("· {w}"));
+                        }
                         if l.substituted_thumbnails > 0 {
                             ui.colored_label(ui.visuals().warn_fg_color, format!("· {} damaged frames replaced by neighbours", l.substituted_thumbnails));
                         }
