@@ -140,7 +140,8 @@ impl Resize {
             || g.scaled_w as u64 * g.scaled_h as u64 > MAX_PIXELS
         {
             return Err(VideoError::InvalidRequest(format!(
-                "output size {}×{} is outside 1..={MAX_SIDE} a side",
+                "an output of {}×{} is outside the limits (1 to {MAX_SIDE} pixels a side, at \
+                 most {MAX_PIXELS} pixels a frame)",
                 g.scaled_w, g.scaled_h
             )));
         }

@@ -80,7 +80,12 @@ pub(crate) fn decode_frames(
     } else {
         (facts.width, facts.height)
     };
-    resize.plan(dw.max(1), dh.max(1))?;
+    resize.plan(dw.max(1), dh.max(1)).map_err(|e| match e {
+        VideoError::InvalidRequest(m) => {
+            VideoError::InvalidRequest(format!("{}: {m}", path.display()))
+        }
+        other => other,
+    })?;
     let unique: Vec<usize> = numbers
         .iter()
         .copied()
