@@ -399,8 +399,16 @@ fn official_logits_importer_rejects_bad_files() {
         .expect_err("3 steps need 3 costs");
     assert!(matches!(
         err,
-        OfficialLogitsError::CostTable { given: 2, steps: 3 }
+        OfficialLogitsError::CostTable {
+            given: 2,
+            steps: 3,
+            ..
+        }
     ));
+    assert!(
+        err.to_string().contains("official_logits_small.pth"),
+        "{err}"
+    );
 
     // Missing file.
     assert!(load_official_logits(dir.path().join("nope.pth"), &SMALL).is_err());

@@ -37,14 +37,14 @@ pub const KEYS: [&str; 4] = ["train_logits", "train_targets", "val_logits", "val
 /// Errors of the importer.
 #[derive(Debug, thiserror::Error)]
 pub enum OfficialLogitsError {
-    /// The file could not be opened or read.
+    /// The file could not be opened or read (or is a FIFO, a device, or too large).
     #[error("cannot read {path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,
-        /// OS error.
+        /// Why.
         #[source]
-        source: std::io::Error,
+        source: crate::fsutil::ReadError,
     },
     /// Not a zip-based `torch.save` file.
     #[error("{path} is not a torch.save file (expected a zip archive): {hint}")]
@@ -81,16 +81,20 @@ pub enum OfficialLogitsError {
         found: String,
     },
     /// A tensor has the wrong rank, size or type, or bad values.
-    #[error("'{key}': {message}")]
+    #[error("{path}: '{key}': {message}")]
     Shape {
+        /// The file.
+        path: PathBuf,
         /// Which tensor.
         key: &'static str,
         /// What is wrong.
         message: String,
     },
     /// The per-step GFLOPs table does not fit the logits.
-    #[error("GFLOPs table has {given} entries but the logits have {steps} steps")]
+    #[error("{path}: the GFLOPs table has {given} entries but the logits have {steps} steps")]
     CostTable {
+        /// The file.
+        path: PathBuf,
         /// Entries given.
         given: usize,
         /// Steps in the file.
@@ -107,18 +111,28 @@ type Result<T> = std::result::Result<T, OfficialLogitsError>;
 /// `step_gflops` (cumulative GFLOPs of stopping after each step) as the cost of every video.
 pub fn load_official_logits(path: impl AsRef<Path>, step_gflops: &[f64]) -> Result<CalibrationSet> {
     let path = path.as_ref();
-    let bytes = std::fs::read(path).map_err(|source| OfficialLogitsError::Io {
-        path: path.to_path_buf(),
-        source,
-    })?;
+    let bytes = crate::fsutil::read_limited(path, super::checkpoint::MAX_CHECKPOINT_BYTES)
+        .map_err(|source| OfficialLogitsError::Io {
+            path: path.to_path_buf(),
+            source,
+        })?;
     check_zip_magic(path, &bytes)?;
     let archive = Archive::parse(&bytes).map_err(|message| OfficialLogitsError::Archive {
         path: path.to_path_buf(),
         message,
     })?;
     let infos = tensor_index(path, &archive)?;
-    let mut found: Vec<&str> = infos.iter().map(|i| i.name.as_str()).collect();
-    found.sort_unstable();
+    let mut names: Vec<&str> = infos.iter().map(|i| i.name.as_str()).collect();
+    names.sort_unstable();
+    // A model checkpoint has hundreds of tensors: name a few.
+    let found = match names.len() {
+        0 => "no tensors at its top level; a model checkpoint?".to_string(),
+        n if n > 8 => format!(
+            "{}, … ({n} tensors; a model checkpoint?)",
+            names[..8].join(", ")
+        ),
+        _ => names.join(", "),
+    };
     let info = |key: &'static str| {
         infos
             .iter()
@@ -126,7 +140,7 @@ pub fn load_official_logits(path: impl AsRef<Path>, step_gflops: &[f64]) -> Resu
             .ok_or_else(|| OfficialLogitsError::MissingKey {
                 path: path.to_path_buf(),
                 key,
-                found: found.join(", "),
+                found: found.clone(),
             })
     };
     let train = split_set(
@@ -222,7 +236,11 @@ fn decode<T>(
             path: path.to_path_buf(),
             message,
         },
-        DecodeError::Layout(message) => OfficialLogitsError::Shape { key, message },
+        DecodeError::Layout(message) => OfficialLogitsError::Shape {
+            path: path.to_path_buf(),
+            key,
+            message,
+        },
     })
 }
 
@@ -238,7 +256,11 @@ fn split_set(
     } else {
         ("val_logits", "val_targets")
     };
-    let shape_err = |key, message: String| OfficialLogitsError::Shape { key, message };
+    let shape_err = |key, message: String| OfficialLogitsError::Shape {
+        path: path.to_path_buf(),
+        key,
+        message,
+    };
     let (samples, steps, classes) = match *logits.dims.as_slice() {
         [n, s, c] if n > 0 && s > 0 && c > 0 => (n, s, c),
         ref d => {
@@ -250,6 +272,7 @@ fn split_set(
     };
     if step_gflops.len() != steps {
         return Err(OfficialLogitsError::CostTable {
+            path: path.to_path_buf(),
             given: step_gflops.len(),
             steps,
         });
@@ -259,7 +282,7 @@ fn split_set(
         return Err(shape_err(lkey, "contains NaN or infinite values".into()));
     }
     let t = decode(path, archive, targets, tkey, int_value)?;
-    let labels = targets_to_labels(&t, samples, classes, tkey)?;
+    let labels = targets_to_labels(path, &t, samples, classes, tkey)?;
     Ok(CalibrationSet::new(
         samples,
         steps,
@@ -273,12 +296,17 @@ fn split_set(
 }
 
 fn targets_to_labels(
+    path: &Path,
     targets: &Values<f64>,
     samples: usize,
     classes: usize,
     key: &'static str,
 ) -> Result<Labels> {
-    let shape_err = |message: String| OfficialLogitsError::Shape { key, message };
+    let shape_err = |message: String| OfficialLogitsError::Shape {
+        path: path.to_path_buf(),
+        key,
+        message,
+    };
     let width = match *targets.dims {
         [n] if n == samples => 1,
         [n, k] if n == samples && k > 0 => k,
