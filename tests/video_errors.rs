@@ -423,3 +423,28 @@ fn unusual_and_non_utf8_paths() {
         assert_eq!(v.frames(&[99], Resize::Native).unwrap().frames.len(), 1);
     }
 }
+
+#[test]
+fn the_frames_command_writes_each_number_once_and_equal_to_the_cli() {
+    let d = tmp();
+    let p = small_h264(d.path(), "f.mp4", &[]);
+    let out = d.path().join("out");
+    let repeats = ["3"; 200].join(",");
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_adalens"))
+        .arg("frames")
+        .arg(&p)
+        .arg("--at")
+        .arg(format!("{repeats},0,3"))
+        .arg("-o")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let written: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(written.len(), 2, "{written:?}");
+    let png = image::open(out.join("frame_000003.png")).unwrap().to_rgb8();
+    assert_same_picture(png.as_raw(), &cli_frame(&p, 3, "", 160, 120), "frame 3");
+}

@@ -43,9 +43,14 @@ pub fn run(a: &FramesArgs) -> anyhow::Result<()> {
         },
         (None, None) => Resize::Native,
     };
-    let decoded = video.frames(&a.at, resize)?;
+    // One file per frame number: repeats in --at are written once (and decoded once, so 400
+    // repeats of one 4K frame are one picture in memory, not 400).
+    let mut numbers = a.at.clone();
+    numbers.sort_unstable();
+    numbers.dedup();
+    let decoded = video.frames(&numbers, resize)?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
-    for (n, img) in a.at.iter().zip(&decoded.frames) {
+    for (n, img) in numbers.iter().zip(&decoded.frames) {
         let path = a.out.join(format!("frame_{n:06}.png"));
         let rgb = img.to_image().context("frame buffer has the wrong size")?;
         rgb.save(&path)
