@@ -122,8 +122,8 @@ pub struct Entry {
     pub index: usize,
     pub path: PathBuf,
     pub label: Option<String>,
-    /// Result file stem: the path relative to the list (or folder), `/` replaced by `__`.
-    /// (`path` is absolute and normalised, so both are the same however the list was typed.)
+    /// Result file stem: the path relative to the list (or folder), `/` replaced by `__`, from
+    /// the absolute, normalised path, so it is the same however the list was typed.
     pub key: String,
 }
 
@@ -152,7 +152,7 @@ pub fn entries(source: &Path) -> Result<Vec<Entry>, DatasetError> {
         let key = key_of(&full, &base);
         out.push(Entry {
             index: out.len(),
-            path: full,
+            path: e.path,
             label: e.label,
             key,
         });
@@ -169,8 +169,9 @@ pub fn entries(source: &Path) -> Result<Vec<Entry>, DatasetError> {
 }
 
 /// `path` made absolute (from the current folder) with `.` and `..` resolved by name, not by
-/// following links (a folder of links to videos keeps keys under the folder).
-fn normalised(path: &Path) -> PathBuf {
+/// following links (a folder of links to videos keeps keys under the folder). Two spellings
+/// of one video compare equal through it.
+pub fn normalised(path: &Path) -> PathBuf {
     let absolute = if path.is_absolute() {
         path.to_path_buf()
     } else {

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::summary::{row_failed, row_ok, row_pending, to_csv};
 use super::{BatchError, Entry, Shard};
+use crate::dataset::normalised;
 use crate::decision::trace::DecisionTrace;
 use crate::decision::{Criterion, ExitRule};
 use crate::fsutil::{write_atomic, ResumableDir};
@@ -78,17 +79,23 @@ fn failure_path(out: &Path, e: &Entry) -> PathBuf {
     out.join("failed").join(format!("{}.json", e.key))
 }
 
+/// Whether a result file's recorded path is `e`'s video, however either was spelled.
+fn same_video(recorded: &str, e: &Entry) -> bool {
+    recorded == e.path.display().to_string()
+        || normalised(Path::new(recorded)) == normalised(&e.path)
+}
+
 /// The finished trace of `e` in `out`, if there is a readable one for this very video.
 fn finished(out: &Path, e: &Entry) -> Option<DecisionTrace> {
     let s = std::fs::read_to_string(trace_path(out, e)).ok()?;
     let t = DecisionTrace::from_json(&s).ok()?;
-    (t.video.path == e.path.display().to_string()).then_some(t)
+    same_video(&t.video.path, e).then_some(t)
 }
 
 fn failed_before(out: &Path, e: &Entry) -> Option<String> {
     let s = std::fs::read_to_string(failure_path(out, e)).ok()?;
     let f: Failure = serde_json::from_str(&s).ok()?;
-    (f.path == e.path.display().to_string()).then_some(f.error)
+    same_video(&f.path, e).then_some(f.error)
 }
 
 /// Run `model` over `entries` (already this shard's share). `progress` is called once per

@@ -258,9 +258,11 @@ fn open_stream(path: &Path, facts: &StreamFacts, threads: usize) -> Result<Strea
         .ok_or_else(|| VideoError::NoVideoStream(path.to_path_buf()))?;
     let unsupported = || VideoError::UnsupportedCodec {
         path: path.to_path_buf(),
-        codec: ffmpeg_next::codec::Id::from(facts.codec_id)
-            .name()
-            .to_string(),
+        codec: match ffmpeg_next::codec::Id::from(facts.codec_id).name() {
+            // FFmpeg could not tell the codec at all: say so rather than "codec 'none'".
+            "none" => "unknown (FFmpeg could not identify it: a damaged or unusual file?)".into(),
+            name => name.to_string(),
+        },
     };
     let mut ctx = ffmpeg_next::codec::Context::from_parameters(stream.parameters())
         .map_err(|_| unsupported())?;
