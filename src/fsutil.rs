@@ -62,8 +62,21 @@ pub enum ReadError {
     NotRegular,
     #[error("{size} bytes, over the limit of {limit} bytes for this kind of file")]
     TooLarge { size: u64, limit: u64 },
-    #[error("{0}")]
-    Io(#[source] std::io::Error),
+    #[error("{}", explain(.0))]
+    Io(std::io::Error),
+}
+
+/// The OS error in words, with what usually causes it where the OS's own words do not say.
+fn explain(e: &std::io::Error) -> String {
+    let hint = match e.raw_os_error() {
+        Some(1) => "not permitted (a protected or immutable file?)",
+        Some(5) => "the disk or network mount failed to read it",
+        Some(13) => "no permission to read it (check its owner and mode)",
+        Some(16) => "it is busy (a device, or a file another program holds locked)",
+        Some(40) => "its symbolic links loop",
+        _ => return e.to_string(),
+    };
+    format!("{hint} ({e})")
 }
 
 /// Read `path` whole, refusing before any read a directory, a special file (whose reads could
@@ -213,6 +226,17 @@ impl ResumableDir {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn os_errors_say_what_usually_causes_them_once() {
+        let dir = tempfile::tempdir().expect("dir");
+        let (a, b) = (dir.path().join("a.pth"), dir.path().join("b.pth"));
+        std::os::unix::fs::symlink(&b, &a).expect("link");
+        std::os::unix::fs::symlink(&a, &b).expect("link");
+        let msg = read_limited(&a, 1 << 20).expect_err("a loop").to_string();
+        assert!(msg.contains("symbolic links loop"), "{msg}");
+        assert_eq!(msg.matches("Too many levels").count(), 1, "{msg}");
+    }
+
     use super::*;
 
     #[test]
