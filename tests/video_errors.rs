@@ -448,3 +448,71 @@ fn the_frames_command_writes_each_number_once_and_equal_to_the_cli() {
     let png = image::open(out.join("frame_000003.png")).unwrap().to_rgb8();
     assert_same_picture(png.as_raw(), &cli_frame(&p, 3, "", 160, 120), "frame 3");
 }
+
+/// A copy of `src` with packet `k`'s picture data overwritten (its length prefix kept), from the
+/// packet's position and size as ffprobe reports them.
+fn destroy_packet(src: &std::path::Path, k: usize, out: &std::path::Path) {
+    let o = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0"])
+        .args(["-show_entries", "packet=pos,size", "-of", "csv=p=0"])
+        .arg(src)
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .nth(k)
+        .unwrap()
+        .to_string();
+    let mut fields = line.split(',').map(|f| f.trim().parse::<usize>().unwrap());
+    let (size, pos) = (fields.next().unwrap(), fields.next().unwrap());
+    let mut bytes = std::fs::read(src).unwrap();
+    for b in &mut bytes[pos + 4..pos + size] {
+        *b = 0xff;
+    }
+    std::fs::write(out, bytes).unwrap();
+}
+
+#[test]
+fn a_packet_whose_picture_is_destroyed_gets_no_frame_number_as_in_the_cli() {
+    let d = tmp();
+    // Intra only; a P frame in a GOP; a B frame.
+    for (name, gop, bframes, k) in [
+        ("intra", "1", "0", 20),
+        ("p", "25", "0", 20),
+        ("b", "25", "2", 22),
+    ] {
+        let src = make_video(
+            d.path(),
+            &format!("{name}.mp4"),
+            &[
+                "-f",
+                "lavfi",
+                "-i",
+                "testsrc2=size=160x120:rate=25:duration=2",
+                "-c:v",
+                "libx264",
+                "-g",
+                gop,
+                "-bf",
+                bframes,
+                "-pix_fmt",
+                "yuv420p",
+            ],
+        );
+        let bad = d.path().join(format!("{name}_bad.mp4"));
+        destroy_packet(&src, k, &bad);
+        let v = Video::open(&bad).unwrap();
+        let n = v.frame_count();
+        assert_eq!(n, cli_frame_count(&bad), "{name}: frames the CLI decodes");
+        assert_eq!(n, 49, "{name}");
+        let numbers = [0, 19, 20, 21, 30, n - 1];
+        let got = v.frames(&numbers, Resize::Native).unwrap();
+        for (i, &f) in numbers.iter().enumerate() {
+            assert_same_picture(
+                &got.frames[i].data,
+                &cli_frame(&bad, f, "", 160, 120),
+                &format!("{name}: frame {f}"),
+            );
+        }
+    }
+}

@@ -10,6 +10,7 @@ use ffmpeg_next::packet::Ref as _;
 use serde::{Deserialize, Serialize};
 
 use super::probe::StreamFacts;
+use super::shown::Bitstream;
 
 /// One frame's packet as the demuxer gave it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -106,12 +107,29 @@ pub(super) fn is_discarded(packet: &ffmpeg_next::Packet) -> bool {
     unsafe { (*packet.as_ptr()).flags & ffi::AV_PKT_FLAG_DISCARD != 0 }
 }
 
+/// The stream's codec extradata (H.264 `avcC`, HEVC `hvcC`, …), copied.
+fn extradata(input: &Input, stream: usize) -> Vec<u8> {
+    let Some(st) = input.stream(stream) else {
+        return Vec::new();
+    };
+    // SAFETY: the parameters belong to the stream, which outlives this call; FFmpeg keeps
+    // `extradata_size` bytes at `extradata` when it is not null.
+    unsafe {
+        let p = st.parameters().as_ptr();
+        let (data, size) = ((*p).extradata, (*p).extradata_size);
+        if data.is_null() || size <= 0 {
+            return Vec::new();
+        }
+        std::slice::from_raw_parts(data, size as usize).to_vec()
+    }
+}
+
 /// Read every packet of the video stream (no decoding) and order the frames for display.
 pub(crate) fn build(input: &mut Input, facts: &StreamFacts) -> FrameIndex {
     let mut packets = Vec::new();
     let mut corrupt = 0usize;
     let mut last_corrupt = false;
-    let vp9 = facts.codec_id == ffi::AVCodecID::AV_CODEC_ID_VP9;
+    let bitstream = Bitstream::of(facts.codec_id, &extradata(input, facts.index));
     let parser = PictureTypeParser::new(facts.codec_id, input, facts.index);
     let mut parser = parser;
     for (stream, packet) in input.packets() {
@@ -123,9 +141,9 @@ pub(crate) fn build(input: &mut Input, facts: &StreamFacts) -> FrameIndex {
             // but outputs no frame for them, so they get no frame number.
             continue;
         }
-        if vp9 && !packet.data().is_none_or(vp9_shows_frame) {
-            // An invisible (alt-ref) frame in a packet of its own: decoded as a reference,
-            // never displayed, so it gets no frame number.
+        if !packet.data().is_none_or(|d| bitstream.shows_picture(d)) {
+            // A VP9 alt-ref frame in a packet of its own, or an H.264/HEVC packet whose
+            // pictures are gone: the decoder shows nothing for it, so no frame number.
             continue;
         }
         if packet.is_corrupt() {
@@ -206,56 +224,6 @@ fn order(packets: Vec<RawPacket>, facts: &StreamFacts, corrupt: usize, parsed: b
         corrupt_packets: corrupt,
         decode_to_display,
     }
-}
-
-/// Whether a VP9 packet displays a frame: one of its frames (a superframe holds several, the
-/// invisible alt-ref first) has `show_frame` or `show_existing_frame` set in its uncompressed
-/// header (VP9 bitstream spec §6.2). Unreadable headers count as shown, as the decoder would try.
-pub(crate) fn vp9_shows_frame(data: &[u8]) -> bool {
-    let frames = vp9_superframe(data).unwrap_or_else(|| vec![data]);
-    frames.into_iter().any(|f| {
-        let bit = |i: usize| f.get(i / 8).map(|b| (b >> (7 - i % 8)) & 1);
-        // frame_marker (2), profile_low_bit, profile_high_bit, [reserved_zero if profile 3]
-        let profile = match (bit(2), bit(3)) {
-            (Some(lo), Some(hi)) => (hi << 1) | lo,
-            _ => return true,
-        };
-        let at = if profile == 3 { 5 } else { 4 };
-        // show_existing_frame, else frame_type then show_frame
-        match (bit(at), bit(at + 2)) {
-            (Some(1), _) => true,
-            (Some(0), Some(show)) => show == 1,
-            _ => true,
-        }
-    })
-}
-
-/// The frames of a VP9 superframe (an index at the packet's end: a marker byte 0b110mmfff,
-/// f+1 sizes of m+1 bytes each, the marker again), or `None` for a single frame.
-fn vp9_superframe(data: &[u8]) -> Option<Vec<&[u8]>> {
-    let &marker = data.last()?;
-    if marker & 0xe0 != 0xc0 {
-        return None;
-    }
-    let (count, width) = ((marker & 7) as usize + 1, ((marker >> 3) & 3) as usize + 1);
-    let index_len = 2 + width * count;
-    let start = data.len().checked_sub(index_len)?;
-    if data[start] != marker {
-        return None;
-    }
-    let mut frames = Vec::with_capacity(count);
-    let mut at = 0usize;
-    for k in 0..count {
-        let field = &data[start + 1 + k * width..start + 1 + (k + 1) * width];
-        let size = field
-            .iter()
-            .rev()
-            .fold(0usize, |a, &b| (a << 8) | b as usize);
-        let end = at.checked_add(size).filter(|&e| e <= start)?;
-        frames.push(&data[at..end]);
-        at = end;
-    }
-    Some(frames)
 }
 
 /// For each frame, the keyframe to start decoding from: the last keyframe in decode order that

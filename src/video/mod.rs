@@ -11,6 +11,7 @@ mod limit;
 mod open;
 pub mod plan;
 mod probe;
+mod shown;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
