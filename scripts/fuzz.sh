@@ -35,12 +35,14 @@ if command -v ffmpeg >/dev/null; then
     done
 fi
 
-cargo fuzz build --sanitizer none --release
+# FUZZ_TARGET_DIR: build elsewhere (e.g. when fuzzing a snapshot of the tree while editing it).
+TARGET_DIR=${FUZZ_TARGET_DIR:-fuzz/target}
+cargo fuzz build --sanitizer none --release --target-dir "$TARGET_DIR"
 for t in $TARGETS; do
     mkdir -p "fuzz/artifacts/$t"
     echo "== $t for ${SECONDS_EACH}s"
     # -rss_limit_mb: a blow-up is a finding; -timeout: a hang is a finding.
-    cargo fuzz run --sanitizer none --release "$t" "fuzz/corpus/$t" -- \
+    cargo fuzz run --sanitizer none --release --target-dir "$TARGET_DIR" "$t" "fuzz/corpus/$t" -- \
         -max_total_time="$SECONDS_EACH" -rss_limit_mb=2048 -timeout=10 \
         -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 || echo "== $t: finding (see fuzz/artifacts/$t)"
 done
