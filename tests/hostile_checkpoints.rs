@@ -309,3 +309,49 @@ fn nan_and_infinite_weights_are_reported_by_the_loader_and_the_cli() {
     assert!(trace.non_finite_outputs() > 0);
     assert!(trace.warning().is_some());
 }
+
+#[test]
+fn damaged_safetensors_files_say_what_is_wrong() {
+    use adalens::model::checkpoint::StateDict;
+    let dir = tempfile::tempdir().unwrap();
+    let file = |name: &str, header: &str, data: usize| {
+        let mut h = header.as_bytes().to_vec();
+        h.resize(h.len().div_ceil(8) * 8, b' ');
+        let mut b = (h.len() as u64).to_le_bytes().to_vec();
+        b.extend_from_slice(&h);
+        b.resize(b.len() + data, 0);
+        let p = dir.path().join(name);
+        std::fs::write(&p, b).unwrap();
+        p
+    };
+    let t = |range: &str| format!(r#"{{"dtype":"F32","shape":[2],"data_offsets":[{range}]}}"#);
+    let cases = [
+        (
+            file(
+                "dup.safetensors",
+                &format!(r#"{{"a":{},"a":{}}}"#, t("0,8"), t("8,16")),
+                16,
+            ),
+            "tensor names listed twice: a",
+        ),
+        (
+            file("short.safetensors", &format!(r#"{{"a":{}}}"#, t("0,8")), 4),
+            "damaged safetensors file",
+        ),
+        (
+            file(
+                "gap.safetensors",
+                &format!(r#"{{"a":{},"b":{}}}"#, t("0,8"), t("12,20")),
+                20,
+            ),
+            "damaged safetensors file",
+        ),
+    ];
+    for (path, problem) in cases {
+        let msg = StateDict::load(&path).unwrap_err().to_string();
+        assert!(
+            msg.contains(path.to_str().unwrap()) && msg.contains(problem),
+            "{msg}"
+        );
+    }
+}

@@ -25,6 +25,8 @@ pub enum CheckpointError {
     },
     #[error("{path}: not a checkpoint adalens can read: neither a PyTorch zip file nor safetensors ({detail})")]
     UnknownFormat { path: PathBuf, detail: String },
+    #[error("{path}: damaged safetensors file: {message}")]
+    Safetensors { path: PathBuf, message: String },
     #[error("{path}: damaged PyTorch archive: {message}")]
     Archive { path: PathBuf, message: String },
     #[error("{path}: refused: the file asks to call {callable}, which a checkpoint never needs (it could run code under torch.load)")]
@@ -84,9 +86,21 @@ impl StateDict {
                 }
                 let t =
                     candle_core::safetensors::load_buffer(bytes, &Device::Cpu).map_err(|e| {
-                        CheckpointError::UnknownFormat {
-                            path: path.to_path_buf(),
-                            detail: format!("{hint}; as safetensors: {e}"),
+                        match safetensors_header(bytes) {
+                            // It is a safetensors file, a damaged one: say what is wrong with it.
+                            Some(header) => CheckpointError::Safetensors {
+                                path: path.to_path_buf(),
+                                message: match duplicate_names(header).as_slice() {
+                                    [] => e.to_string(),
+                                    names => {
+                                        format!("tensor names listed twice: {}", names.join(", "))
+                                    }
+                                },
+                            },
+                            None => CheckpointError::UnknownFormat {
+                                path: path.to_path_buf(),
+                                detail: format!("{hint}; as safetensors: {e}"),
+                            },
                         }
                     })?;
                 (t, "safetensors")
@@ -134,6 +148,54 @@ impl StateDict {
         let map: HashMap<String, Tensor> = self.tensors.clone().into_iter().collect();
         VarBuilder::from_tensors(map, dtype, device)
     }
+}
+
+/// The JSON header of what looks like a safetensors file (an 8-byte little-endian length
+/// that fits the file, then `{`), or `None`.
+fn safetensors_header(bytes: &[u8]) -> Option<&str> {
+    let len = u64::from_le_bytes(bytes.get(..8)?.try_into().ok()?);
+    let end = 8usize.checked_add(usize::try_from(len).ok()?)?;
+    let header = std::str::from_utf8(bytes.get(8..end)?).ok()?;
+    header.trim_start().starts_with('{').then_some(header)
+}
+
+/// Names a safetensors header lists more than once (a JSON object's later duplicate would
+/// silently win; the reader reports it as a bad offset instead).
+fn duplicate_names(header: &str) -> Vec<String> {
+    struct Keys(Vec<String>);
+    impl<'de> serde::Deserialize<'de> for Keys {
+        fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+            struct V;
+            impl<'de> serde::de::Visitor<'de> for V {
+                type Value = Keys;
+                fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                    f.write_str("a JSON object")
+                }
+                fn visit_map<A: serde::de::MapAccess<'de>>(
+                    self,
+                    mut m: A,
+                ) -> Result<Keys, A::Error> {
+                    let mut keys = Vec::new();
+                    while let Some((k, _)) = m.next_entry::<String, serde::de::IgnoredAny>()? {
+                        keys.push(k);
+                    }
+                    Ok(Keys(keys))
+                }
+            }
+            d.deserialize_map(V)
+        }
+    }
+    let Ok(Keys(mut keys)) = serde_json::from_str::<Keys>(header) else {
+        return Vec::new();
+    };
+    keys.sort();
+    let mut dups: Vec<String> = keys
+        .windows(2)
+        .filter(|w| w[0] == w[1])
+        .map(|w| w[0].clone())
+        .collect();
+    dups.dedup();
+    dups
 }
 
 fn strip_module(name: &str) -> String {
