@@ -174,6 +174,41 @@ impl Decisions {
             .find(|f| f.frame == frame)
     }
 
+    /// The clip the side panel and the status line describe with the playhead at `frame`: the
+    /// one whose sampled frames span it, else the last one starting before it (between clips),
+    /// else the first. Clips without steps are skipped when another has them.
+    pub fn clip_at(&self, frame: usize) -> usize {
+        let clips = &self.trace.clips;
+        let with_steps: Vec<usize> = (0..clips.len())
+            .filter(|&i| !clips[i].steps.is_empty())
+            .collect();
+        let candidates = if with_steps.is_empty() {
+            (0..clips.len()).collect()
+        } else {
+            with_steps
+        };
+        let span = |i: usize| {
+            let f = &clips[i].frames;
+            (
+                f.first().map_or(0, |x| x.frame),
+                f.last().map_or(0, |x| x.frame),
+            )
+        };
+        candidates
+            .iter()
+            .copied()
+            .find(|&i| (span(i).0..=span(i).1).contains(&frame))
+            .or_else(|| {
+                candidates
+                    .iter()
+                    .copied()
+                    .filter(|&i| span(i).0 <= frame)
+                    .last()
+            })
+            .or_else(|| candidates.first().copied())
+            .unwrap_or(0)
+    }
+
     /// The frame a step stands at on the time axis: step 0 at the clip's first sampled frame,
     /// step k at cube k's centre frame.
     pub fn step_frame(clip: &ClipTrace, step: usize) -> usize {
@@ -342,6 +377,27 @@ mod tests {
         }
         .apply(&mut d.trace);
         d.counts = d.count();
+    }
+
+    #[test]
+    fn the_clip_at_the_playhead_is_the_one_spanning_it_or_the_last_before() {
+        // Two more clips of the same decisions, 100 and 200 frames later (frames 5..35 each).
+        let mut r = run();
+        let first = r.inspection.trace.clips[0].clone();
+        for shift in [100, 200] {
+            let mut c = first.clone();
+            for f in &mut c.frames {
+                f.frame += shift;
+            }
+            r.inspection.trace.clips.push(c);
+        }
+        let d = Decisions::new(1, r, None, Criterion::Entropy);
+        assert_eq!(d.clip_at(0), 0, "before every clip: the first");
+        assert_eq!(d.clip_at(20), 0);
+        assert_eq!(d.clip_at(60), 0, "between clips: the last one started");
+        assert_eq!(d.clip_at(105), 1);
+        assert_eq!(d.clip_at(235), 2);
+        assert_eq!(d.clip_at(10_000), 2);
     }
 
     #[test]

@@ -163,9 +163,19 @@ impl AdalensApp {
 
     fn steps_ui(&mut self, ui: &mut egui::Ui) {
         let Some(d) = &self.decisions else { return };
-        ui.strong("Prediction after each step");
+        let clips = d.trace.clips.len();
+        // The clip under the playhead: the panel describes what the user is looking at.
+        let at = d.clip_at(self.loaded.as_ref().map_or(0, |l| l.current));
+        if clips > 1 {
+            ui.strong(format!(
+                "Clip {} of {clips}: prediction after each step",
+                at + 1
+            ));
+        } else {
+            ui.strong("Prediction after each step");
+        }
         let mut jump = None;
-        match d.trace.clips.iter().find(|c| !c.steps.is_empty()) {
+        match d.trace.clips.get(at).filter(|c| !c.steps.is_empty()) {
             Some(clip) => {
                 let exit = clip.stop_step().unwrap_or(0);
                 for s in &clip.steps {
@@ -190,7 +200,7 @@ impl AdalensApp {
                     };
                     let header =
                         egui::CollapsingHeader::new(egui::RichText::new(title).color(colour))
-                            .id_salt(("step", s.step))
+                            .id_salt(("step", at, s.step))
                             .default_open(s.step == exit)
                             .show(ui, |ui| {
                                 for (rank, t) in s.top.iter().enumerate() {
@@ -224,6 +234,20 @@ impl AdalensApp {
                         t.prob * 100.0
                     ));
                 }
+            }
+        }
+        if clips > 1 && d.trace.clips.iter().any(|c| !c.steps.is_empty()) {
+            ui.add_space(4.0);
+            ui.label(format!(
+                "The video (mean of the {clips} clips' softmax, each at its exit):"
+            ));
+            for (rank, t) in d.trace.video_prediction.iter().enumerate() {
+                ui.label(format!(
+                    "{}. {} {:.1}%",
+                    rank + 1,
+                    d.class_name(t.class),
+                    t.prob * 100.0
+                ));
             }
         }
         if let Some(n) = jump {

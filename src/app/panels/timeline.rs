@@ -48,7 +48,17 @@ impl AdalensApp {
                     "{} sampled · {} discarded · {} cubes ({} computed) · {} 3D stages of {}",
                     c.sampled, c.discarded, c.cubes, c.computed_cubes, c.stages_3d, c.stages
                 ));
-                if let Some(e) = c.exit_step {
+                if c.clips > 1 {
+                    // The exit of the clip under the playhead, not of the first clip.
+                    let at = d.clip_at(current);
+                    if let Some(e) = d.trace.clips.get(at).and_then(|k| k.stop_step()) {
+                        ui.label(format!(
+                            "· clip {} of {}: exit after step {e}",
+                            at + 1,
+                            c.clips
+                        ));
+                    }
+                } else if let Some(e) = c.exit_step {
                     ui.label(format!("· exit after step {e}"));
                 }
             }
