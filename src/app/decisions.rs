@@ -202,8 +202,8 @@ impl Decisions {
                 candidates
                     .iter()
                     .copied()
-                    .filter(|&i| span(i).0 <= frame)
-                    .last()
+                    .rev()
+                    .find(|&i| span(i).0 <= frame)
             })
             .or_else(|| candidates.first().copied())
             .unwrap_or(0)

@@ -65,7 +65,17 @@ impl AdalensApp {
             if ui.small_button("Whole video").clicked() {
                 self.time_view = None;
             }
-            ui.weak("Shift+Left/Right: decision points · Ctrl+scroll: zoom · F1: help");
+            // The hint takes what room is left (elided), so a long status never widens the
+            // timeline past the window.
+            ui.add(
+                egui::Label::new(
+                    egui::RichText::new(
+                        "Shift+Left/Right: decision points · Ctrl+scroll: zoom · F1: help",
+                    )
+                    .weak(),
+                )
+                .truncate(),
+            );
         });
     }
 
