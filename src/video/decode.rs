@@ -425,6 +425,10 @@ fn read_video_packet(
     // Read errors that neither advance nor reach EOF must not spin forever.
     let mut errors = 0;
     loop {
+        // av_read_frame writes over the packet without releasing what it held: release it
+        // first, or every read (other streams' packets included) leaks a buffer.
+        // SAFETY: unreferencing a packet we own leaves it blank and valid.
+        unsafe { ffi::av_packet_unref(ffmpeg_next::packet::Mut::as_mut_ptr(packet)) };
         match packet.read(&mut st.input) {
             Ok(()) if packet.stream() == stream => return Some(()),
             Ok(()) => continue,
