@@ -52,7 +52,7 @@ fn decoding_a_file_fifty_times_does_not_grow_memory_by_its_size() {
         width: 32,
         height: 24,
     };
-    let mut decode = || {
+    let decode = || {
         let d = v.frames(&all, small).unwrap();
         assert_eq!(d.frames.len(), all.len());
     };
