@@ -60,6 +60,14 @@ impl LaneKind {
         }
     }
 
+    /// The title drawn beside the lane: the exit lane is named after the criterion it draws.
+    pub fn label(self, criterion: Criterion) -> &'static str {
+        match (self, criterion) {
+            (LaneKind::Entropy, Criterion::Confidence) => "Confidence / step",
+            _ => self.title(),
+        }
+    }
+
     pub fn shown(self, lanes: &Lanes) -> bool {
         match self {
             LaneKind::Thumbnails => lanes.thumbnails,
@@ -126,7 +134,7 @@ pub fn paint(kind: LaneKind, cx: &LaneCtx, app: &AdalensApp) -> (String, Option<
     match kind {
         LaneKind::Thumbnails => thumbnails(cx, app, d),
         LaneKind::Keep => keep(cx, d),
-        LaneKind::Cubes => cubes(cx, d),
+        LaneKind::Cubes => cubes(cx, d, app.state.sliders.max_cubes == Some(0)),
         LaneKind::Entropy => entropy(cx, d),
         LaneKind::Stages => stages(cx, d),
     }
@@ -351,7 +359,7 @@ fn keep(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
     )
 }
 
-fn cubes(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
+fn cubes(cx: &LaneCtx, d: &Decisions, none_asked: bool) -> (String, Option<Hit>) {
     let c = d.counts;
     let mut hit = None;
     for clip in &d.trace.clips {
@@ -403,7 +411,15 @@ fn cubes(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
     }
     if c.cubes == 0 {
         return (
-            absent(cx, "Cubes lane", "this arch looks at no cubes"),
+            absent(
+                cx,
+                "Cubes lane",
+                if none_asked {
+                    "max cubes is 0: no cube looked at"
+                } else {
+                    "this arch looks at no cubes"
+                },
+            ),
             None,
         );
     }

@@ -306,7 +306,7 @@ impl AdalensApp {
         let Some(curve) = m.curve(criterion) else {
             return;
         };
-        ui.strong("Calibration curve (evaluation split)");
+        ui.strong("Calibration curve (held-out calibration videos)");
         let adaptive: PlotPoints = curve
             .adaptive
             .iter()

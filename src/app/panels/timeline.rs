@@ -140,7 +140,7 @@ impl AdalensApp {
             painter.text(
                 egui::pos2(rect.left() + 4.0, lane.center().y),
                 egui::Align2::LEFT_CENTER,
-                kind.title(),
+                kind.label(self.state.sliders.criterion),
                 egui::FontId::proportional(12.0),
                 visuals.text_color(),
             );
