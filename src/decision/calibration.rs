@@ -602,7 +602,10 @@ impl CalibrationSet {
                 path: path.to_path_buf(),
                 source: e,
             })?;
-        Self::from_bytes(&bytes)
+        Self::from_bytes(&bytes).map_err(|e| DecisionError::File {
+            path: path.to_path_buf(),
+            source: Box::new(e),
+        })
     }
 }
 

@@ -26,6 +26,13 @@ pub enum DecisionError {
         #[source]
         source: std::io::Error,
     },
+    /// What was wrong with the content of a calibration file read from disk.
+    #[error("{path}: {source}")]
+    File {
+        path: PathBuf,
+        #[source]
+        source: Box<DecisionError>,
+    },
     /// The bytes do not start with the calibration magic: not one of our files.
     #[error("not an adalens calibration file (bad magic bytes)")]
     BadMagic,

@@ -41,7 +41,8 @@ pub enum RunError {
     Model(#[from] candle_core::Error),
     #[error("clip {} is not in the video's plan", .0 + 1)]
     NoClip(usize),
-    #[error("{path}: {source}")]
+    // The calibration error names its file itself.
+    #[error("{source}")]
     Calibration {
         path: PathBuf,
         #[source]
