@@ -297,11 +297,16 @@ fn tau_f_off_the_checkpoints_value_reruns_and_flags_the_calibration() {
         .clips
         .iter()
         .all(|c| c.frames.iter().all(|f| f.kept)));
+    // The reset restores the exit criterion too.
+    h.get_by_label("confidence ≥ τ_t").click();
+    h.step();
+    assert_eq!(h.state().state.sliders.criterion, Criterion::Confidence);
     h.get_by_label("Checkpoint's own values").click();
     settle(&mut h, ran_at_tau_f(0.5));
     assert!(h
         .query_by_label_contains("made at τ_f 0.50, τ_s 0.50")
         .is_none());
+    assert_eq!(h.state().state.sliders.criterion, Criterion::Entropy);
 }
 
 /// A corrupt video: a readable error, and the demo stays loaded with its decisions.

@@ -143,10 +143,8 @@ impl AdalensApp {
             ui.weak(moved_thresholds_note(own));
         }
         if ui.small_button("Checkpoint's own values").clicked() {
-            *sliders = crate::app::state::Sliders {
-                criterion: sliders.criterion,
-                ..Default::default()
-            };
+            // Every slider and the exit criterion back to the checkpoint's own.
+            *sliders = crate::app::state::Sliders::default();
             rerun = true;
             remark = true;
         }
