@@ -23,7 +23,7 @@ pub struct Decisions {
     /// The solved thresholds and how they do on the calibration set's evaluation split.
     pub operating: Option<(Solution, Evaluation)>,
     pub criterion: Criterion,
-    /// Frames where something was decided (sampled frames, cube centres), sorted, unique.
+    /// Frames where something was decided (kept frames, cube centres, exits), sorted, unique.
     pub points: Vec<usize>,
     /// Every sampled frame number, sorted and unique (clips may overlap or repeat frames).
     pub sampled: Vec<usize>,
@@ -62,18 +62,6 @@ impl Decisions {
         criterion: Criterion,
     ) -> Self {
         let trace = run.inspection.trace;
-        let mut points: Vec<usize> = trace
-            .clips
-            .iter()
-            .flat_map(|c| {
-                c.frames
-                    .iter()
-                    .map(|f| f.frame)
-                    .chain(c.cubes.iter().map(|q| q.z))
-            })
-            .collect();
-        points.sort_unstable();
-        points.dedup();
         let mut sampled: Vec<usize> = trace
             .clips
             .iter()
@@ -91,10 +79,29 @@ impl Decisions {
             trace,
             operating: None,
             criterion,
-            points,
+            points: Vec::new(),
         };
         d.remark(budget, criterion);
         d
+    }
+
+    /// What Shift+←/→ visits: kept frames, cube centres and each clip's exit, in frame order.
+    fn decision_points(trace: &DecisionTrace) -> Vec<usize> {
+        let mut points: Vec<usize> = trace
+            .clips
+            .iter()
+            .flat_map(|c| {
+                c.frames
+                    .iter()
+                    .filter(|f| f.kept)
+                    .map(|f| f.frame)
+                    .chain(c.cubes.iter().map(|q| q.z))
+                    .chain(c.stop_step().map(|s| Self::step_frame(c, s)))
+            })
+            .collect();
+        points.sort_unstable();
+        points.dedup();
+        points
     }
 
     /// Re-mark the exits for a budget or criterion (no model run).
@@ -102,6 +109,8 @@ impl Decisions {
         self.criterion = criterion;
         self.operating = mark_exits(&mut self.trace, budget, criterion);
         self.counts = self.count();
+        // The exits moved: so did the decision points.
+        self.points = Self::decision_points(&self.trace);
     }
 
     fn count(&self) -> LaneCounts {
@@ -403,9 +412,11 @@ mod tests {
     #[test]
     fn decision_points_and_step_positions() {
         let d = Decisions::new(1, run(), None, Criterion::Entropy);
-        assert_eq!(d.points, vec![5, 15, 25, 35]);
-        assert_eq!(d.next_point(5, 1), Some(15));
-        assert_eq!(d.next_point(20, -1), Some(15));
+        // Kept frames 5, 25, 35 (15 is discarded), cubes at 25 and 5, the exit (step 2, cube 2)
+        // at 5.
+        assert_eq!(d.points, vec![5, 25, 35]);
+        assert_eq!(d.next_point(5, 1), Some(25));
+        assert_eq!(d.next_point(20, -1), Some(5));
         assert_eq!(d.next_point(35, 1), None);
         assert_eq!(d.next_point(0, -1), None);
         let clip = &d.trace.clips[0];
