@@ -102,10 +102,12 @@ impl AdalensApp {
             } else {
                 0.0
             };
+            // The label beside the bar, the count in it: a long label is never cut off.
+            ui.label(&p.label);
             ui.add(
                 egui::ProgressBar::new(frac)
-                    .desired_width(220.0)
-                    .text(format!("{} {}/{}", p.label, p.done, p.total)),
+                    .desired_width(140.0)
+                    .text(format!("{}/{}", p.done, p.total)),
             );
             if ui.button("Cancel").clicked() {
                 self.push(Command::CancelJob);
