@@ -52,26 +52,46 @@ impl AdalensApp {
         Some((m, b.clamp(lo, hi)))
     }
 
+    /// A file dialog opening in the folder of the last file picked or saved.
+    fn dialog(&self) -> rfd::FileDialog {
+        let d = rfd::FileDialog::new();
+        match self.state.last_folder.as_deref().filter(|f| f.is_dir()) {
+            Some(folder) => d.set_directory(folder),
+            None => d,
+        }
+    }
+
+    /// Remember where a dialog's file was, for the next dialog.
+    fn remember_folder(&mut self, file: &std::path::Path) {
+        if let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty()) {
+            self.state.last_folder = Some(folder.to_path_buf());
+        }
+    }
+
     pub(crate) fn handle_commands(&mut self, ctx: &egui::Context) {
         for c in std::mem::take(&mut self.commands) {
             match c {
                 Command::PickVideo => {
-                    let picked = rfd::FileDialog::new()
+                    let picked = self
+                        .dialog()
                         .set_title("Open video")
                         .add_filter("Videos", &VIDEO_EXTENSIONS)
                         .add_filter("All files", &["*"])
                         .pick_file();
                     if let Some(p) = picked {
+                        self.remember_folder(&p);
                         self.commands.push(Command::OpenVideo(p));
                     }
                 }
                 Command::PickCheckpoint => {
-                    let picked = rfd::FileDialog::new()
+                    let picked = self
+                        .dialog()
                         .set_title("Open checkpoint")
                         .add_filter("Checkpoints", CHECKPOINT_EXTENSIONS)
                         .add_filter("All files", &["*"])
                         .pick_file();
                     if let Some(p) = picked {
+                        self.remember_folder(&p);
                         self.commands.push(Command::OpenCheckpoint(p));
                     }
                 }
@@ -187,7 +207,8 @@ impl AdalensApp {
 
     fn export_decisions(&mut self) {
         let Some(d) = &self.decisions else { return };
-        let Some(path) = rfd::FileDialog::new()
+        let Some(path) = self
+            .dialog()
             .set_title("Export decisions (DecisionTrace JSON)")
             .add_filter("JSON", &["json"])
             .set_file_name("decisions.json")
@@ -195,6 +216,7 @@ impl AdalensApp {
         else {
             return;
         };
+        self.state.last_folder = path.parent().map(std::path::Path::to_path_buf);
         let written = d
             .trace
             .to_json()
@@ -260,7 +282,8 @@ impl AdalensApp {
         if self.decisions.is_none() {
             return;
         }
-        let Some(path) = rfd::FileDialog::new()
+        let Some(path) = self
+            .dialog()
             .set_title("Export figure")
             .add_filter("PNG (300 DPI)", &["png"])
             .add_filter("PDF", &["pdf"])
@@ -270,6 +293,7 @@ impl AdalensApp {
         else {
             return;
         };
+        self.state.last_folder = path.parent().map(std::path::Path::to_path_buf);
         self.push(Command::ExportFigureTo(path));
     }
 

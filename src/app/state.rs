@@ -92,6 +92,8 @@ pub struct AppState {
     /// "Export figure": paper or slides, and the width in mm.
     pub figure_theme: crate::figure::Theme,
     pub figure_width_mm: f64,
+    /// The folder of the last file opened or saved through a dialog: dialogs open there.
+    pub last_folder: Option<PathBuf>,
 }
 
 impl Default for AppState {
@@ -109,6 +111,7 @@ impl Default for AppState {
             sliders: Sliders::default(),
             figure_theme: crate::figure::Theme::Light,
             figure_width_mm: crate::figure::TWO_COLUMN_MM,
+            last_folder: None,
         }
     }
 }
