@@ -130,6 +130,8 @@ impl AdalensApp {
             .input(|i| i.pointer.hover_pos())
             .filter(|p| area.contains(*p));
         let mut hit: Option<Hit> = None;
+        // Lane contents stay right of the lane titles, however far the view is zoomed.
+        let lane_painter = painter.with_clip_rect(area);
         let mut top = area.top();
         for (kind, h) in kinds.iter().zip(&heights) {
             let lane = egui::Rect::from_min_max(
@@ -149,7 +151,7 @@ impl AdalensApp {
                 egui::Stroke::new(0.5, visuals.weak_text_color()),
             );
             let ctx = lanes::LaneCtx {
-                painter: &painter,
+                painter: &lane_painter,
                 visuals: &visuals,
                 axis: &axis,
                 rect: lane,
