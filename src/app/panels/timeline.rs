@@ -44,10 +44,24 @@ impl AdalensApp {
             if let Some(d) = &self.decisions {
                 let c = d.counts;
                 ui.separator();
-                ui.label(format!(
-                    "{} sampled · {} discarded · {} cubes ({} computed) · {} 3D stages of {}",
-                    c.sampled, c.discarded, c.cubes, c.computed_cubes, c.stages_3d, c.stages
-                ));
+                // Say what this arch decided: frames discarded only with a frame policy, 3D
+                // stages only with a stage policy.
+                let frame_policy = d
+                    .trace
+                    .clips
+                    .iter()
+                    .flat_map(|k| &k.frames)
+                    .any(|f| f.keep_prob.is_some());
+                let mut parts = vec![if frame_policy {
+                    format!("{} sampled · {} discarded", c.sampled, c.discarded)
+                } else {
+                    format!("{} sampled (no frame policy)", c.sampled)
+                }];
+                parts.push(format!("{} cubes ({} computed)", c.cubes, c.computed_cubes));
+                if c.stages > 0 {
+                    parts.push(format!("{} 3D stages of {}", c.stages_3d, c.stages));
+                }
+                ui.label(parts.join(" · "));
                 if c.clips > 1 {
                     // The exit of the clip under the playhead, not of the first clip.
                     let at = d.clip_at(current);
