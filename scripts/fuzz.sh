@@ -18,7 +18,7 @@ seed() { # target, files...
     for f in "$@"; do [ -f "$f" ] && cp -n "$f" "$dir/" || true; done
 }
 seed torch_checkpoint tests/fixtures/model/*.pth tests/fixtures/model/*.pth.tar tests/fixtures/model/*.pyth tests/fixtures/budget/*.pth
-seed calibration models/*.adlcal
+seed calibration models/*.adlcal models/demo/*.adlcal
 seed trace_json tests/fixtures/*/*.json
 mkdir -p fuzz/corpus/safetensors_config
 for f in tests/fixtures/model/*.json; do
