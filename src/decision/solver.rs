@@ -339,15 +339,11 @@ impl PreparedCalibration {
         rounding: Rounding,
     ) -> Solution {
         let mut exits = vec![0u16; self.fit.n];
-        let (score_thresholds, fit_gflops) = match rounding {
-            Rounding::Cumulative => {
-                let t = fit_thresholds(&self.fit, criterion, &counts, &mut exits);
-                (t, plan_cost(&self.fit, &counts, &exits))
-            }
-            Rounding::Official => {
-                let t = official_thresholds(&self.fit, criterion, &counts, &mut exits);
-                (t, exit_cost(&self.fit, &exits))
-            }
+        let score_thresholds = fit_thresholds(&self.fit, criterion, &counts, &mut exits, rounding);
+        let fit_gflops = match rounding {
+            Rounding::Cumulative => plan_cost(&self.fit, &counts, &exits),
+            // Ties make the exits differ from the planned counts: cost what happens.
+            Rounding::Official => exit_cost(&self.fit, &exits),
         };
         Solution {
             criterion,
@@ -372,11 +368,11 @@ impl PreparedCalibration {
         rounding: Rounding,
     ) -> f64 {
         if rounding == Rounding::Official {
-            official_thresholds(&self.fit, criterion, counts, exits);
+            fit_thresholds(&self.fit, criterion, counts, exits, rounding);
             return exit_cost(&self.fit, exits);
         }
         if let SplitCosts::PerSample(_) = self.fit.costs {
-            fit_thresholds(&self.fit, criterion, counts, exits);
+            fit_thresholds(&self.fit, criterion, counts, exits, rounding);
         }
         plan_cost(&self.fit, counts, exits)
     }
@@ -393,14 +389,7 @@ fn plan_cost(d: &SplitData, counts: &[usize], exits: &[u16]) -> f64 {
                 .sum::<f64>()
                 / d.n as f64
         }
-        SplitCosts::PerSample(_) => {
-            exits
-                .iter()
-                .enumerate()
-                .map(|(j, &t)| d.cost(t as usize, j))
-                .sum::<f64>()
-                / d.n as f64
-        }
+        SplitCosts::PerSample(_) => exit_cost(d, exits),
     }
 }
 
@@ -414,63 +403,19 @@ fn exit_cost(d: &SplitData, exits: &[u16]) -> f64 {
         / d.n as f64
 }
 
-/// The official scripts' threshold fit (MSDNet's `dynamic_eval_find_threshold`): at each exit
-/// the threshold is the score of the `counts[t]`-th surest sample not yet out; every sample at
-/// least that sure goes out there; an exit whose count is 0 or exceeds the samples left keeps
-/// the "nobody" threshold. Writes each sample's exit into `exits`.
-fn official_thresholds(
-    d: &SplitData,
-    criterion: Criterion,
-    counts: &[usize],
-    exits: &mut [u16],
-) -> Vec<f64> {
-    let steps = counts.len();
-    let n = d.n;
-    let scores = &d.scores[criterion.index()];
-    let orders = &d.orders[criterion.index()];
-    let mut thresholds = vec![f64::INFINITY; steps];
-    let mut out = vec![false; n];
-    for t in 0..steps.saturating_sub(1) {
-        let m = counts[t];
-        if m == 0 {
-            continue;
-        }
-        let Some(j) = orders[t * n..(t + 1) * n]
-            .iter()
-            .map(|&j| j as usize)
-            .filter(|&j| !out[j])
-            .nth(m - 1)
-        else {
-            continue;
-        };
-        let thr = scores[t * n + j];
-        thresholds[t] = thr;
-        for k in 0..n {
-            if !out[k] && scores[t * n + k] >= thr {
-                out[k] = true;
-                exits[k] = t as u16;
-            }
-        }
-    }
-    if steps > 0 {
-        thresholds[steps - 1] = f64::NEG_INFINITY;
-        for (k, &o) in out.iter().enumerate() {
-            if !o {
-                exits[k] = (steps - 1) as u16;
-            }
-        }
-    }
-    thresholds
-}
-
-/// The greedy threshold fit: at each step the `counts[t]` surest still-running samples stop and
-/// the threshold is the score of the last of them (−∞ when the plan stops everyone still
-/// running). Writes each sample's planned exit into `exits`.
+/// The threshold fit: at each step the threshold is the score of the `counts[t]`-th surest
+/// sample still running. [`Rounding::Cumulative`] stops exactly those `counts[t]` samples, and
+/// a plan that stops everyone still running says so with −∞ (so evaluation samples less sure
+/// than every fitting sample stop there too instead of paying for the last step).
+/// [`Rounding::Official`] stops every running sample at least that sure (ties included), and an
+/// exit planned for more samples than are left keeps +∞ ("nobody"), as MSDNet's
+/// `dynamic_eval_find_threshold` does. Writes each sample's exit into `exits`.
 fn fit_thresholds(
     d: &SplitData,
     criterion: Criterion,
     counts: &[usize],
     exits: &mut [u16],
+    rounding: Rounding,
 ) -> Vec<f64> {
     let steps = counts.len();
     let n = d.n;
@@ -484,10 +429,9 @@ fn fit_thresholds(
         if m == 0 {
             continue;
         }
-        if m >= running {
-            // The plan stops everyone still running here: say so, rather than the criterion of
-            // the least sure fitting sample, so evaluation samples less sure than every fitting
-            // sample stop here too instead of running (and paying) to the last step.
+        let scores_t = &scores[t * n..(t + 1) * n];
+        let order_t = &orders[t * n..(t + 1) * n];
+        if rounding == Rounding::Cumulative && m >= running {
             for (j, d) in done.iter_mut().enumerate() {
                 if !*d {
                     *d = true;
@@ -498,20 +442,30 @@ fn fit_thresholds(
             running = 0;
             continue;
         }
-        running -= m;
-        let mut taken = 0;
-        for &j in &orders[t * n..(t + 1) * n] {
-            let j = j as usize;
-            if done[j] {
-                continue;
-            }
+        let Some(last) = order_t
+            .iter()
+            .map(|&j| j as usize)
+            .filter(|&j| !done[j])
+            .nth(m - 1)
+        else {
+            continue; // Official: more planned than left, nobody exits here.
+        };
+        let thr = scores_t[last];
+        thresholds[t] = thr;
+        let stops: Vec<usize> = match rounding {
+            // The m surest still running, in order, up to and including `last`.
+            Rounding::Cumulative => order_t
+                .iter()
+                .map(|&j| j as usize)
+                .filter(|&j| !done[j])
+                .take(m)
+                .collect(),
+            Rounding::Official => (0..n).filter(|&j| !done[j] && scores_t[j] >= thr).collect(),
+        };
+        for j in stops {
             done[j] = true;
             exits[j] = t as u16;
-            taken += 1;
-            if taken == m {
-                thresholds[t] = scores[t * n + j];
-                break;
-            }
+            running -= 1;
         }
     }
     if steps > 0 {
