@@ -23,6 +23,8 @@ pub struct Decisions {
     /// The solved thresholds and how they do on the calibration set's evaluation split.
     pub operating: Option<(Solution, Evaluation)>,
     pub criterion: Criterion,
+    /// The trace's warning about NaN or infinite outputs (they do not change with the budget).
+    pub warning: Option<String>,
     /// Frames where something was decided (kept frames, cube centres, exits), sorted, unique.
     pub points: Vec<usize>,
     /// Every sampled frame number, sorted and unique (clips may overlap or repeat frames).
@@ -45,6 +47,8 @@ pub struct LaneCounts {
     pub clips: usize,
     pub stages_3d: usize,
     pub stages: usize,
+    /// Whether the arch decided which frames to keep (its frames carry m_t).
+    pub frame_policy: bool,
 }
 
 /// A cube over a frame, and whether it was computed at this budget.
@@ -79,8 +83,10 @@ impl Decisions {
             trace,
             operating: None,
             criterion,
+            warning: None,
             points: Vec::new(),
         };
+        d.warning = d.trace.warning();
         d.remark(budget, criterion);
         d
     }
@@ -131,6 +137,10 @@ impl Decisions {
                 .filter(|s| s.ran_3d)
                 .count(),
             stages: clips.iter().map(|c| c.stages.len()).sum(),
+            frame_policy: clips
+                .iter()
+                .flat_map(|c| &c.frames)
+                .any(|f| f.keep_prob.is_some()),
         }
     }
 

@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::summary::{row_failed, row_ok, row_pending, to_csv};
+use super::summary::{row_failed, row_ok, row_pending, to_csv, STATUS};
 use super::{BatchError, Entry, Shard};
 use crate::dataset::normalised;
 use crate::decision::trace::DecisionTrace;
@@ -130,9 +130,10 @@ pub fn run_batch(
         }
         let i = next.fetch_add(1, Ordering::Relaxed);
         let Some(e) = entries.get(i) else { return };
-        let outcome = if finished(out, e).is_some() {
+        // What the result files said when the run started (read once, by `Summary::start`).
+        let outcome = if summary.status(i) == "ok" {
             Outcome::AlreadyDone
-        } else if !opts.retry_failed && failed_before(out, e).is_some() {
+        } else if !opts.retry_failed && summary.status(i) == "failed" {
             Outcome::AlreadyFailed
         } else {
             match run_one(model, e, settings, cancel) {
@@ -212,6 +213,17 @@ impl Summary {
         };
         s.write()?;
         Ok(s)
+    }
+
+    /// The status column of row `i` (`ok`, `failed` or `pending`).
+    fn status(&self, i: usize) -> String {
+        self.rows
+            .lock()
+            .0
+            .get(i)
+            .and_then(|r| r.get(STATUS))
+            .cloned()
+            .unwrap_or_default()
     }
 
     fn set(&self, i: usize, row: Vec<String>) {

@@ -31,6 +31,9 @@ pub const HEADER: [&str; 17] = [
     "correct",
 ];
 
+/// The column saying `ok`, `failed` or `pending`.
+pub const STATUS: usize = 3;
+
 /// A row for a video that ran.
 pub fn row_ok(e: &Entry, t: &DecisionTrace) -> Vec<String> {
     let clips = &t.clips;
@@ -99,7 +102,7 @@ pub fn row_pending(e: &Entry) -> Vec<String> {
     row[0] = e.index.to_string();
     row[1] = e.path.display().to_string();
     row[2] = e.label.clone().unwrap_or_default();
-    row[3] = "pending".into();
+    row[STATUS] = "pending".into();
     row
 }
 
@@ -109,7 +112,7 @@ pub fn row_failed(e: &Entry, error: &str) -> Vec<String> {
     row[0] = e.index.to_string();
     row[1] = e.path.display().to_string();
     row[2] = e.label.clone().unwrap_or_default();
-    row[3] = "failed".into();
+    row[STATUS] = "failed".into();
     // One line per row: messages with newlines would still be valid CSV but hard to grep.
     row[4] = error.replace(['\n', '\r'], " ");
     row
@@ -218,7 +221,7 @@ pub fn merge(dir: &Path) -> Result<(PathBuf, usize), BatchError> {
     for (i, _, p) in &shards {
         let shard_rows = read_csv(p)?;
         // Summaries are written as a run goes: one with videos still pending is unfinished.
-        let pending = shard_rows.iter().filter(|r| r[3] == "pending").count();
+        let pending = shard_rows.iter().filter(|r| r[STATUS] == "pending").count();
         if pending > 0 {
             return Err(bad(format!(
                 "shard {i}/{n} has not finished ({pending} videos pending in {})",

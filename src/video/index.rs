@@ -158,16 +158,8 @@ pub(crate) fn build(input: &mut Input, facts: &StreamFacts) -> FrameIndex {
             picture,
         });
     }
-    // The file ends inside this packet (the demuxer marks a short read corrupt). The H.264,
-    // HEVC and VP9 decoders output no picture for it, so it gets no frame number; others
-    // (MPEG-4 Part 2, Motion JPEG) conceal the missing part and output one, as the CLI counts.
-    let drops_partial = matches!(
-        facts.codec_id,
-        ffi::AVCodecID::AV_CODEC_ID_H264
-            | ffi::AVCodecID::AV_CODEC_ID_HEVC
-            | ffi::AVCodecID::AV_CODEC_ID_VP9
-    );
-    if last_corrupt && drops_partial {
+    if last_corrupt && !bitstream.shows_partial_packet() {
+        // The file ends inside this packet (the demuxer marks a short read corrupt).
         packets.pop();
     }
     order(packets, facts, corrupt, parser.is_some())

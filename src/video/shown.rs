@@ -4,7 +4,9 @@
 //! - a VP9 packet holding only an invisible frame (an alt-ref stored in a packet of its own
 //!   rather than inside a superframe): decoded as a reference, never displayed;
 //! - an H.264 or HEVC packet with no slice left in it (its picture data overwritten): the
-//!   decoder reports "no frame" and outputs nothing.
+//!   decoder reports "no frame" and outputs nothing;
+//! - the last packet of a truncated file, cut short: the H.264, HEVC and VP9 decoders output
+//!   nothing for it, while others (MPEG-4 Part 2, Motion JPEG) conceal the missing part.
 //!
 //! Anything that cannot be read with certainty counts as shown: the decoder then decides, as it
 //! did before this check existed.
@@ -41,6 +43,11 @@ impl Bitstream {
             ffi::AVCodecID::AV_CODEC_ID_HEVC => nal(true),
             _ => Bitstream::Other,
         }
+    }
+
+    /// Whether the decoder still outputs a picture for a packet the file cuts short.
+    pub(crate) fn shows_partial_packet(&self) -> bool {
+        matches!(self, Bitstream::Other)
     }
 
     /// Whether the decoder will display a picture for a packet holding `data`.

@@ -222,31 +222,19 @@ impl AdalensApp {
                     let _ = header;
                 }
             }
-            None => {
-                ui.label("This arch predicts per clip; the video's prediction (mean of the clips' softmax):");
-                for (rank, t) in d.trace.video_prediction.iter().enumerate() {
-                    ui.label(format!(
-                        "{}. {} {:.1}%",
-                        rank + 1,
-                        d.class_name(t.class),
-                        t.prob * 100.0
-                    ));
-                }
-            }
+            None => video_prediction_ui(
+                ui,
+                d,
+                "This arch predicts per clip; the video's prediction (mean of the clips' softmax):",
+            ),
         }
         if clips > 1 && d.trace.clips.iter().any(|c| !c.steps.is_empty()) {
             ui.add_space(4.0);
-            ui.label(format!(
-                "The video (mean of the {clips} clips' softmax, each at its exit):"
-            ));
-            for (rank, t) in d.trace.video_prediction.iter().enumerate() {
-                ui.label(format!(
-                    "{}. {} {:.1}%",
-                    rank + 1,
-                    d.class_name(t.class),
-                    t.prob * 100.0
-                ));
-            }
+            video_prediction_ui(
+                ui,
+                d,
+                &format!("The video (mean of the {clips} clips' softmax, each at its exit):"),
+            );
         }
         if let Some(n) = jump {
             self.push(Command::Seek(n));
@@ -391,6 +379,19 @@ pub fn largest_budget_line(arch: Arch, spent: f64, largest: f64) -> Option<Strin
             100.0 * spent / largest
         )
     })
+}
+
+/// The video-level prediction under a heading.
+fn video_prediction_ui(ui: &mut egui::Ui, d: &crate::app::Decisions, heading: &str) {
+    ui.label(heading);
+    for (rank, t) in d.trace.video_prediction.iter().enumerate() {
+        ui.label(format!(
+            "{}. {} {:.1}%",
+            rank + 1,
+            d.class_name(t.class),
+            t.prob * 100.0
+        ));
+    }
 }
 
 /// The breakdown's bar against the budget, per clip.

@@ -66,7 +66,7 @@ impl AdalensApp {
                         for w in l.video.warnings() {
                             ui.colored_label(ui.visuals().warn_fg_color, format!("· {w}"));
                         }
-                        if let Some(w) = self.decisions.as_ref().and_then(|d| d.trace.warning()) {
+                        if let Some(w) = self.decisions.as_ref().and_then(|d| d.warning.as_ref()) {
                             ui.colored_label(ui.visuals().error_fg_color, format!("· {w}"));
                         }
                         if l.substituted_thumbnails > 0 {

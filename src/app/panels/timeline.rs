@@ -46,13 +46,7 @@ impl AdalensApp {
                 ui.separator();
                 // Say what this arch decided: frames discarded only with a frame policy, 3D
                 // stages only with a stage policy.
-                let frame_policy = d
-                    .trace
-                    .clips
-                    .iter()
-                    .flat_map(|k| &k.frames)
-                    .any(|f| f.keep_prob.is_some());
-                let mut parts = vec![if frame_policy {
+                let mut parts = vec![if c.frame_policy {
                     format!("{} sampled · {} discarded", c.sampled, c.discarded)
                 } else {
                     format!("{} sampled (no frame policy)", c.sampled)
