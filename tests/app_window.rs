@@ -451,78 +451,71 @@ fn export_figure_writes_what_is_on_screen() {
     assert!(h.state().decisions.is_some());
 }
 
-/// A click on the budget slider's track moves the budget there (a new user's first try).
-#[test]
-fn a_click_on_the_budget_slider_track_moves_the_budget() {
-    let (_, prep) = reference();
-    let (lo, hi) = prep.fit_cost_range();
-    let mut h = demo_app();
+/// The point at fraction `f` of the budget slider's track, and a primary-button event there.
+fn budget_track(h: &Harness<'static, AdalensApp>) -> impl Fn(f32) -> egui::Pos2 {
     let rect = h
         .get_by_role_and_label(egui::Role::Slider, BUDGET_LABEL)
         .rect();
-    let at = egui::pos2(rect.left() + 0.1 * rect.width(), rect.center().y);
-    h.event(egui::Event::PointerMoved(at));
-    h.step();
-    // Press and release within one frame, as a quick click on a slow (software-rendered)
-    // window arrives.
-    for pressed in [true, false] {
-        h.event(egui::Event::PointerButton {
-            pos: at,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: egui::Modifiers::default(),
-        });
+    move |f| egui::pos2(rect.left() + f * rect.width(), rect.center().y)
+}
+
+fn primary(pos: egui::Pos2, pressed: bool) -> egui::Event {
+    egui::Event::PointerButton {
+        pos,
+        button: egui::PointerButton::Primary,
+        pressed,
+        modifiers: egui::Modifiers::default(),
     }
-    h.run_steps(3);
+}
+
+/// The budget the slider holds is at fraction `f` of the calibration range, give or take the
+/// handle's width.
+fn assert_budget_at(h: &Harness<'static, AdalensApp>, prep: &PreparedCalibration, f: f64) {
+    let (lo, hi) = prep.fit_cost_range();
     let b = h
         .state()
         .state
         .sliders
         .budget
-        .expect("the click set a budget");
-    // The track's 10 % point, give or take the handle's width.
-    let want = lo + 0.1 * (hi - lo);
+        .expect("the pointer set a budget");
+    let want = lo + f * (hi - lo);
     assert!(
         (b - want).abs() < 0.08 * (hi - lo),
-        "budget {b} after a click at 10 % of [{lo}, {hi}]"
+        "budget {b}, expected {f} of [{lo}, {hi}]"
     );
+}
+
+/// A click on the budget slider's track moves the budget there (a new user's first try).
+#[test]
+fn a_click_on_the_budget_slider_track_moves_the_budget() {
+    let (_, prep) = reference();
+    let mut h = demo_app();
+    let at = budget_track(&h)(0.1);
+    h.event(egui::Event::PointerMoved(at));
+    h.step();
+    // Press and release within one frame, as a quick click on a slow (software-rendered)
+    // window arrives.
+    h.event(primary(at, true));
+    h.event(primary(at, false));
+    h.run_steps(3);
+    assert_budget_at(&h, prep, 0.1);
 }
 
 /// A fast drag along the budget slider ends where the pointer let go.
 #[test]
 fn a_fast_drag_on_the_budget_slider_ends_where_it_let_go() {
     let (_, prep) = reference();
-    let (lo, hi) = prep.fit_cost_range();
     let mut h = demo_app();
-    let rect = h
-        .get_by_role_and_label(egui::Role::Slider, BUDGET_LABEL)
-        .rect();
-    let at = |f: f32| egui::pos2(rect.left() + f * rect.width(), rect.center().y);
-    let button = |pos, pressed| egui::Event::PointerButton {
-        pos,
-        button: egui::PointerButton::Primary,
-        pressed,
-        modifiers: egui::Modifiers::default(),
-    };
+    let at = budget_track(&h);
     h.event(egui::Event::PointerMoved(at(0.2)));
     h.step();
-    h.event(button(at(0.2), true));
+    h.event(primary(at(0.2), true));
     h.step();
     // Two big moves, one frame each, then the release.
     h.event(egui::Event::PointerMoved(at(0.5)));
     h.step();
     h.event(egui::Event::PointerMoved(at(0.8)));
-    h.event(button(at(0.8), false));
+    h.event(primary(at(0.8), false));
     h.run_steps(3);
-    let b = h
-        .state()
-        .state
-        .sliders
-        .budget
-        .expect("the drag set a budget");
-    let want = lo + 0.8 * (hi - lo);
-    assert!(
-        (b - want).abs() < 0.08 * (hi - lo),
-        "budget {b} after a drag to 80 % of [{lo}, {hi}]"
-    );
+    assert_budget_at(&h, prep, 0.8);
 }

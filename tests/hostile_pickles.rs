@@ -9,67 +9,15 @@ use std::path::{Path, PathBuf};
 use adalens::model::checkpoint::{CheckpointError, StateDict};
 use adalens::model::official_logits::load_official_logits;
 
+mod common;
+use common::peak_rss;
+
 // ---------------------------------------------------------------------------------------------
 // A stored zip, as torch.save writes it.
 
-fn crc32(data: &[u8]) -> u32 {
-    let mut c = !0u32;
-    for &b in data {
-        c ^= b as u32;
-        for _ in 0..8 {
-            c = if c & 1 != 0 {
-                0xEDB8_8320 ^ (c >> 1)
-            } else {
-                c >> 1
-            };
-        }
-    }
-    !c
-}
-
-/// A zip of stored entries, `(name, bytes, compression method)`.
-fn zip_with(entries: &[(&str, &[u8], u16)]) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut central = Vec::new();
-    for (name, data, method) in entries {
-        let offset = out.len() as u32;
-        let crc = crc32(data);
-        let header = |sig: &[u8], central: bool| {
-            let mut h = sig.to_vec();
-            if central {
-                h.extend_from_slice(&20u16.to_le_bytes()); // made by
-            }
-            h.extend_from_slice(&20u16.to_le_bytes()); // needed
-            h.extend_from_slice(&0u16.to_le_bytes()); // flags
-            h.extend_from_slice(&method.to_le_bytes());
-            h.extend_from_slice(&[0; 4]); // time, date
-            h.extend_from_slice(&crc.to_le_bytes());
-            h.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            h.extend_from_slice(&(data.len() as u32).to_le_bytes());
-            h.extend_from_slice(&(name.len() as u16).to_le_bytes());
-            h.extend_from_slice(&0u16.to_le_bytes()); // extra
-            if central {
-                h.extend_from_slice(&[0; 10]); // comment length, disk, attributes
-                h.extend_from_slice(&offset.to_le_bytes());
-            }
-            h.extend_from_slice(name.as_bytes());
-            h
-        };
-        out.extend(header(b"PK\x03\x04", false));
-        out.extend_from_slice(data);
-        central.extend(header(b"PK\x01\x02", true));
-    }
-    let cd_offset = out.len() as u32;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(b"PK\x05\x06");
-    out.extend_from_slice(&[0; 4]);
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(entries.len() as u16).to_le_bytes());
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-    out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
-}
+#[path = "support/stored_zip.rs"]
+mod stored_zip;
+use stored_zip::zip_with;
 
 /// `archive/data.pkl` plus storages `archive/data/<key>`.
 fn torch_zip(pkl: &[u8], storages: &[(&str, Vec<u8>)]) -> Vec<u8> {
@@ -714,16 +662,6 @@ fn malformed_pickles_are_errors_that_say_where() {
         );
         assert!(matches!(e, CheckpointError::Pickle { .. }), "{name}: {e}");
     }
-}
-
-/// The most memory this process has used, in bytes (Linux).
-fn peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 #[test]

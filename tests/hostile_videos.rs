@@ -13,6 +13,7 @@ use std::time::Duration;
 
 use adalens::decision::synthetic::SplitMix64;
 use adalens::video::{Resize, Video, MAX_SIDE};
+use common::peak_rss;
 
 /// (file name, ffmpeg output arguments)
 const SOURCES: [(&str, &[&str]); 8] = [
@@ -136,16 +137,6 @@ fn try_file(path: &Path) -> Result<String, String> {
         Err(e) if e.to_string().contains(&name) => Ok(format!("decode refused: {e}")),
         Err(e) => Err(format!("decode error without the file name: {e}")),
     }
-}
-
-/// The most memory this process has used, in bytes (Linux).
-fn peak_rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .map_or(0, |kb| kb * 1024)
 }
 
 #[test]

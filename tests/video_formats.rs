@@ -46,6 +46,15 @@ fn check(path: &Path) -> Video {
     v
 }
 
+/// `testsrc2` at `size`, 25 fps, `duration` s, as H.264 yuv420p in `dir/src.mp4`.
+fn h264_source(dir: &Path, size: &str, duration: &str, extra: &[&str]) -> std::path::PathBuf {
+    let input = format!("testsrc2=size={size}:rate=25:duration={duration}");
+    let mut args = vec!["-f", "lavfi", "-i", &input, "-c:v", "libx264"];
+    args.extend_from_slice(extra);
+    args.extend_from_slice(&["-pix_fmt", "yuv420p"]);
+    make_video(dir, "src.mp4", &args)
+}
+
 fn tmp() -> tempfile::TempDir {
     tempfile::tempdir().unwrap()
 }
@@ -251,20 +260,7 @@ fn variable_frame_rate() {
 #[test]
 fn rotation_metadata_is_applied_like_the_cli() {
     let d = tmp();
-    let src = make_video(
-        d.path(),
-        "src.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=2",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-        ],
-    );
+    let src = h264_source(d.path(), "320x240", "2", &[]);
     for (deg, name) in [(90, "r90.mp4"), (270, "r270.mp4"), (180, "r180.mp4")] {
         let out = d.path().join(name);
         let rot = deg.to_string();
@@ -289,24 +285,7 @@ fn rotation_metadata_is_applied_like_the_cli() {
 #[test]
 fn edit_lists_that_cut_into_a_b_frame_stream() {
     let d = tmp();
-    let src = make_video(
-        d.path(),
-        "src.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=25:duration=2",
-            "-c:v",
-            "libx264",
-            "-bf",
-            "2",
-            "-g",
-            "12",
-            "-pix_fmt",
-            "yuv420p",
-        ],
-    );
+    let src = h264_source(d.path(), "160x120", "2", &["-bf", "2", "-g", "12"]);
     // Stream copies that start between keyframes: the edit list hides the packets before the
     // start, which are still decoded as references.
     for (start, length) in [
@@ -452,20 +431,7 @@ fn set_tkhd_matrix(bytes: &mut [u8], [a, b, c, d]: [i32; 4]) {
 #[test]
 fn reflecting_display_matrices_are_applied_like_the_cli() {
     let d = tmp();
-    let src = make_video(
-        d.path(),
-        "src.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=320x240:rate=25:duration=1",
-            "-c:v",
-            "libx264",
-            "-pix_fmt",
-            "yuv420p",
-        ],
-    );
+    let src = h264_source(d.path(), "320x240", "1", &[]);
     let bytes = std::fs::read(&src).unwrap();
     let one = 1 << 16;
     // (name, matrix a b c d, turn, mirror, display size)

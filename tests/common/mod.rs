@@ -277,3 +277,13 @@ pub fn assert_figure_panel(svg: &str, p: usize, clip: &adalens::decision::trace:
     assert_eq!(count("point"), clip.steps.len(), "plot points");
     assert_eq!(count("cube"), covered, "cube boxes");
 }
+
+/// The most memory this process has used, in bytes (Linux's VmHWM).
+pub fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
