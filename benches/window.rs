@@ -1,5 +1,7 @@
 //! Frame time of the window with the demo loaded and every lane, the viewer, the side panel and
-//! the 3D view visible, and the time from a budget-slider move to the redrawn overlays. Runs the
+//! the 3D view visible, and the time from a budget-slider move to the redrawn overlays; then the
+//! same UI pass with a 10-minute video of 225 clips loaded (made with the ffmpeg CLI at 160×120,
+//! so the run takes seconds), at whole-video zoom (the clips' summary) and zoomed in. Runs the
 //! real app in egui_kittest with the wgpu renderer (Mesa's software Vulkan on a machine without
 //! a GPU). `cargo bench --bench window`; results in BENCHMARKS.md.
 
@@ -22,6 +24,85 @@ fn stats(name: &str, mut ms: Vec<f64>) {
 }
 
 fn main() {
+    demo();
+    long_video();
+}
+
+/// The UI pass with 225 clips loaded, at whole-video zoom and zoomed in on a few clips.
+fn long_video() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let path = dir.path().join("ten_minutes.mp4");
+    let made = std::process::Command::new("ffmpeg")
+        .args([
+            "-v",
+            "error",
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25",
+        ])
+        .args([
+            "-t", "600", "-c:v", "libx264", "-g", "250", "-pix_fmt", "yuv420p",
+        ])
+        .arg(&path)
+        .status()
+        .expect("the ffmpeg CLI");
+    assert!(made.success());
+    let launch = Launch {
+        video: Some(path),
+        checkpoint: Some(adalens::app::bundled(adalens::app::DEMO_CHECKPOINT)),
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .wgpu()
+        .build_eframe(move |cc| AdalensApp::new(cc, launch));
+    let start = Instant::now();
+    while !(h.state().is_idle()
+        && h.state()
+            .decisions
+            .as_ref()
+            .is_some_and(|d| d.pending.is_empty()))
+    {
+        h.step();
+        std::thread::sleep(Duration::from_millis(5));
+        assert!(
+            start.elapsed() < Duration::from_secs(300),
+            "the long video did not load"
+        );
+    }
+    let clips = h
+        .state()
+        .decisions
+        .as_ref()
+        .map_or(0, |d| d.trace.clips.len());
+    for (what, view) in [
+        ("whole video, summary", None),
+        (
+            "zoomed in on 4 clips",
+            Some(adalens::app::TimeView {
+                start: 6000.0,
+                end: 6267.0,
+            }),
+        ),
+    ] {
+        h.state_mut().time_view = view;
+        for _ in 0..10 {
+            h.step();
+        }
+        let mut ui = Vec::new();
+        for i in 0..300 {
+            h.state_mut()
+                .push(adalens::app::Command::Step(if i % 2 == 0 { 1 } else { -1 }));
+            let t = Instant::now();
+            h.step();
+            ui.push(t.elapsed().as_secs_f64() * 1e3);
+        }
+        stats(&format!("UI pass, {clips} clips, {what}"), ui);
+    }
+}
+
+fn demo() {
     let mut h = Harness::builder()
         .with_size(egui::vec2(1600.0, 1000.0))
         .wgpu()

@@ -131,17 +131,20 @@ fn calibrate_builds_a_set_the_budget_engine_takes_and_reports_bad_videos() {
         .unwrap();
 }
 
-/// What a run told its observer: the clips in order, and the frames it decoded.
+/// What a run told its observer: the clips in the order run, the decoding progress, and the
+/// clips done in each partial run.
 #[derive(Default)]
 struct Recorder {
     clips: std::sync::Mutex<Vec<usize>>,
-    /// The decoding progress reported (frames of the whole video's sampled frames).
+    /// The decoding progress reported.
     decoded: std::sync::Mutex<Vec<usize>>,
-    /// The clips of each partial run delivered.
+    /// The clips done (not pending) in each partial run delivered.
     partials: std::sync::Mutex<Vec<usize>>,
     /// Set once clip `cancel_after` is delivered (the window's cancel button between clips).
     cancel_after: Option<usize>,
     cancel: AtomicBool,
+    /// The frame the viewer is at.
+    focus: usize,
 }
 
 impl adalens::runner::Observer for Recorder {
@@ -154,10 +157,17 @@ impl adalens::runner::Observer for Recorder {
         true
     }
     fn partial(&self, run: &adalens::AnalysisRun) {
+        let trace = &run.inspection.trace;
+        for &p in &run.pending {
+            assert!(
+                trace.clips[p].steps.is_empty(),
+                "pending clip {p} has steps"
+            );
+        }
         self.partials
             .lock()
             .unwrap()
-            .push(run.inspection.trace.clips.len());
+            .push(trace.clips.len() - run.pending.len());
     }
     fn clip(&self, index: usize, _: usize, clip: &adalens::ClipTrace) {
         assert!(
@@ -170,10 +180,14 @@ impl adalens::runner::Observer for Recorder {
                 .store(true, std::sync::atomic::Ordering::Relaxed);
         }
     }
+    fn focus(&self) -> usize {
+        self.focus
+    }
 }
 
 /// The runner streams clip by clip, stops between clips when cancelled and keeps what it
-/// finished, resumes from there, and a re-run with other knobs decodes nothing again.
+/// finished, resumes from there to the trace an uninterrupted run gives, and a re-run with
+/// other knobs decodes nothing again.
 #[test]
 fn a_run_streams_clips_cancels_between_them_and_resumes_without_decoding_again() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -184,51 +198,59 @@ fn a_run_streams_clips_cancels_between_them_and_resumes_without_decoding_again()
     let (clips, t) = (input.clips(), input.clip_len);
     assert_eq!(clips, 4, "the demo is four actions in a row");
     let mut session = Session::new(&model, input);
+    let own = model.config.knobs();
 
     let first = Recorder {
         cancel_after: Some(1),
         ..Default::default()
     };
     let err = session
-        .run(&model.config.knobs(), &first.cancel, &first)
+        .run(&own, &first.cancel, &first)
         .map(|_| ())
         .unwrap_err();
     assert!(err.is_cancelled(), "{err}");
     assert_eq!(*first.clips.lock().unwrap(), [0, 1]);
     // A first run hands over the clips so far after each clip (what the window draws).
     assert_eq!(*first.partials.lock().unwrap(), [1, 2]);
-    assert_eq!(
-        (session.warm_clips(), session.input.decoded_clips()),
-        (2, 2)
-    );
+    assert_eq!(session.warm_clips(), 2);
+    assert_eq!(session.clips_done(&own), 2);
+    // The decoding thread runs ahead of the model (one clip waiting, one in hand at most);
+    // what it decoded is kept.
+    assert!((2..=4).contains(&session.input.decoded_clips()));
 
     let second = Recorder::default();
-    let run = session
-        .run(&model.config.knobs(), &second.cancel, &second)
-        .unwrap();
-    assert_eq!(*second.clips.lock().unwrap(), [0, 1, 2, 3]);
-    assert_eq!(*second.partials.lock().unwrap(), [1, 2, 3]);
-    assert_eq!(run.inspection.trace.clips.len(), 4);
-    // Only clips 2 and 3 were decoded now: the progress counts frames from clip 2's start.
-    let decoded = second.decoded.lock().unwrap().clone();
-    assert!(decoded.iter().all(|&d| d >= 2 * t), "{decoded:?}");
-    assert_eq!(decoded.iter().max(), Some(&(4 * t)), "{decoded:?}");
+    let run = session.run(&own, &second.cancel, &second).unwrap();
+    // The finished clips are kept: only clips 2 and 3 run now, each decoded once in all.
+    assert_eq!(*second.clips.lock().unwrap(), [2, 3]);
+    assert_eq!(*second.partials.lock().unwrap(), [3]);
+    assert!(run.pending.is_empty());
+    assert_eq!(session.input.frames_decoded(), 4 * t);
     assert_eq!(
         (session.warm_clips(), session.input.decoded_clips()),
         (4, 4)
     );
+    // Cancel and resume end where an uninterrupted run does.
+    let whole =
+        runner::run_video(&model, &video, &own, None, &AtomicBool::new(false), &Quiet).unwrap();
+    assert_eq!(run.inspection.trace, whole.inspection.trace);
+
+    // Running again with the same knobs computes nothing.
+    let again = Recorder::default();
+    session.run(&own, &again.cancel, &again).unwrap();
+    assert!(again.clips.lock().unwrap().is_empty());
 
     let third = Recorder::default();
     let knobs = Knobs {
         frame_threshold: 0.1,
-        ..model.config.knobs()
+        ..own
     };
     let rerun = session.run(&knobs, &third.cancel, &third).unwrap();
     assert_eq!(*third.clips.lock().unwrap(), [0, 1, 2, 3]);
-    // Every clip warm: a re-run is drawn when whole.
+    // Every clip warm: a re-run is drawn when whole, and decodes nothing.
     assert!(third.partials.lock().unwrap().is_empty());
-    assert!(
-        third.decoded.lock().unwrap().is_empty(),
+    assert_eq!(
+        session.input.frames_decoded(),
+        4 * t,
         "a re-run decoded frames again"
     );
     // And it is what a fresh run with those knobs computes.
@@ -242,4 +264,36 @@ fn a_run_streams_clips_cancels_between_them_and_resumes_without_decoding_again()
     )
     .unwrap();
     assert_eq!(rerun.inspection.trace.clips, fresh.inspection.trace.clips);
+}
+
+/// Clips run from the one the viewer is at onwards, then the ones before it; the partial runs
+/// hold the clips not run yet as pending, and the finished trace is the same in any order.
+#[test]
+fn a_run_starts_at_the_clip_the_viewer_is_at() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let model = open_model(root.join("models/ada3d_focus_synth.safetensors"));
+    let video = Video::open(root.join("assets/demo/synth/four_actions.mp4")).unwrap();
+    let input = Input::plan(&video, &model).unwrap();
+    let t = input.clip_len;
+    let third_clip_frame = input.sampled.numbers[2 * t + 1];
+    let mut session = Session::new(&model, input);
+    let at_third = Recorder {
+        focus: third_clip_frame,
+        ..Default::default()
+    };
+    let run = session
+        .run(&model.config.knobs(), &at_third.cancel, &at_third)
+        .unwrap();
+    assert_eq!(*at_third.clips.lock().unwrap(), [2, 3, 0, 1]);
+    assert_eq!(*at_third.partials.lock().unwrap(), [1, 2, 3]);
+    let whole = runner::run_video(
+        &model,
+        &video,
+        &model.config.knobs(),
+        None,
+        &AtomicBool::new(false),
+        &Quiet,
+    )
+    .unwrap();
+    assert_eq!(run.inspection.trace, whole.inspection.trace);
 }

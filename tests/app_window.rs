@@ -519,3 +519,154 @@ fn a_fast_drag_on_the_budget_slider_ends_where_it_let_go() {
     h.run_steps(3);
     assert_budget_at(&h, prep, 0.8);
 }
+
+/// The side panel describes the clip under the playhead: moving into clip k shows clip k's
+/// steps, as the headless run computed them.
+#[test]
+fn the_side_panel_follows_the_clip_at_the_playhead() {
+    let mut h = demo_app();
+    let (trace, _) = reference();
+    assert_eq!(trace.clips.len(), 4);
+    for (k, clip) in trace.clips.iter().enumerate() {
+        h.state_mut().push(Command::Seek(clip.frames[1].frame));
+        for _ in 0..3 {
+            h.step();
+        }
+        assert!(
+            h.query_by_label(&format!("Clip {} of 4: prediction after each step", k + 1))
+                .is_some(),
+            "clip {} not described",
+            k + 1
+        );
+        for s in &clip.steps {
+            let head = format!(
+                "step {}{} · {:.4} GFLOPs · H = {:.3}",
+                s.step,
+                if s.step == 0 { " (glance)" } else { "" },
+                s.cumulative_gflops,
+                s.entropy
+            );
+            assert!(
+                h.query_by_label_contains(&head).is_some(),
+                "clip {}: no {head:?}",
+                k + 1
+            );
+        }
+    }
+}
+
+/// Ctrl+Z undoes a slider move (the model re-runs with the value before), Ctrl+Shift+Z redoes it.
+#[test]
+fn ctrl_z_undoes_a_slider_move_and_ctrl_shift_z_redoes_it() {
+    let mut h = demo_app();
+    let ran_at_tau_f = |t: f32| {
+        move |a: &AdalensApp| {
+            a.decisions
+                .as_ref()
+                .is_some_and(|d| d.knobs.frame_threshold == t)
+        }
+    };
+    h.get_by_role_and_label(egui::Role::Slider, "τ_f (keep frame when m_t ≥ τ_f)")
+        .set_value_accesskit(0.2);
+    settle(&mut h, ran_at_tau_f(0.2));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    settle(&mut h, ran_at_tau_f(0.5));
+    assert_eq!(h.state().state.sliders.frame_threshold, None);
+    h.key_press_modifiers(
+        egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+        egui::Key::Z,
+    );
+    settle(&mut h, ran_at_tau_f(0.2));
+    assert_eq!(h.state().state.sliders.frame_threshold, Some(0.2));
+}
+
+/// A video of many clips: the first clips are drawn before the last is decoded, Cancel keeps
+/// them and Resume ends with the trace of an uninterrupted headless run; at whole-video zoom
+/// the lanes summarise the clips, one heat cell each.
+#[test]
+fn a_long_video_streams_its_clips_cancels_resumes_and_summarises() {
+    let d = tempfile::tempdir().unwrap();
+    let path = common::make_video(
+        d.path(),
+        "long.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25",
+            "-t",
+            "96",
+            "-c:v",
+            "libx264",
+            "-g",
+            "250",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let launch = Launch {
+        video: Some(path.clone()),
+        checkpoint: Some(DEMO_CHECKPOINT.into()),
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1100.0, 720.0))
+        .wgpu()
+        .build_eframe(move |cc| AdalensApp::new(cc, launch));
+    // Step until some clips are drawn while others are still to run, then cancel.
+    let start = Instant::now();
+    loop {
+        h.step();
+        let partial = h
+            .state()
+            .decisions
+            .as_ref()
+            .is_some_and(|d| !d.pending.is_empty() && d.pending.len() < d.trace.clips.len());
+        if partial {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "no partial run arrived (errors: {:?})",
+            h.state()
+                .errors
+                .iter()
+                .map(|e| &e.detail)
+                .collect::<Vec<_>>()
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    h.state_mut().push(Command::CancelJob);
+    settle(&mut h, |a| a.resumable);
+    let kept = h.state().decisions.as_ref().unwrap().pending.len();
+    assert!(kept > 0, "the run finished before the cancel");
+    h.get_by_label("Resume").click();
+    settle(&mut h, |a| {
+        a.decisions.as_ref().is_some_and(|d| d.pending.is_empty())
+    });
+    let model = LoadedModel::open(
+        DEMO_CHECKPOINT,
+        None,
+        &ConfigOverrides::default(),
+        &candle_core::Device::Cpu,
+    )
+    .unwrap();
+    let input = Input::plan(&Video::open(&path).unwrap(), &model).unwrap();
+    let headless = runner::inspect(&model, input).unwrap().trace;
+    let shown = &h.state().decisions.as_ref().unwrap().trace;
+    assert_eq!(shown.clips.len(), 36);
+    for (a, b) in shown.clips.iter().zip(&headless.clips) {
+        assert_eq!(a.frames, b.frames);
+        assert_eq!(a.cubes, b.cubes);
+        assert_eq!(a.steps, b.steps);
+    }
+    // 36 clips across the timeline are narrower than their labels: the summary.
+    assert!(
+        h.query_by_label_contains("Keep prob. m_t lane: summary of 36 clips (36 run)")
+            .is_some(),
+        "lanes: {:?}",
+        h.query_all_by_label_contains("lane:")
+            .map(|n| format!("{n:?}"))
+            .collect::<Vec<_>>()
+    );
+}

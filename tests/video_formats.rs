@@ -573,3 +573,70 @@ fn stream_copied_cut_with_an_edit_list() {
         assert_eq!(v.index().keyframes, keyframes, "{}", cut.display());
     }
 }
+
+/// A cursor kept open between clips (as the runner decodes a long video) goes on from where
+/// the last clip stopped: neighbouring clips of one GOP share one seek and one decode run, and
+/// the pictures it skips (H.264 pictures nothing refers to, unless asked for) change no frame:
+/// each is the CLI's.
+#[test]
+fn a_cursor_shares_one_decode_run_between_neighbouring_clips() {
+    let d = tmp();
+    let p = h264_source(
+        d.path(),
+        "160x120",
+        "12",
+        &[
+            "-bf",
+            "3",
+            "-g",
+            "250",
+            "-keyint_min",
+            "250",
+            "-sc_threshold",
+            "0",
+        ],
+    );
+    let v = Video::open(&p).unwrap();
+    assert_eq!(v.frame_count(), 300);
+    // Four clips of eight frames, as TSN centres of 60-frame windows sample them.
+    let clips: Vec<Vec<usize>> = (0..4)
+        .map(|c| (0..8).map(|k| c * 60 + 3 + k * 7 + (k % 3)).collect())
+        .collect();
+    let mut cursor = v.cursor(Resize::Native, 0).unwrap();
+    let (mut seeks, mut packets) = (0, 0);
+    for clip in &clips {
+        let got = cursor.frames(clip, &Default::default()).unwrap();
+        seeks += got.stats.seeks;
+        packets += got.stats.packets_decoded;
+        assert!(
+            got.stats.substituted.is_empty(),
+            "{:?}",
+            got.stats.substituted
+        );
+        for (i, &f) in clip.iter().enumerate().step_by(3) {
+            assert_same_picture(
+                &got.frames[i].data,
+                &cli_frame(&p, f, "", 160, 120),
+                &format!("frame {f} through the cursor"),
+            );
+        }
+    }
+    assert_eq!(seeks, 1, "the four clips share one decode run");
+    // Each clip decoded on its own starts again at the keyframe.
+    let separate: usize = clips
+        .iter()
+        .map(|c| v.frames(c, Resize::Native).unwrap().stats.packets_decoded)
+        .sum();
+    assert!(
+        packets < separate,
+        "cursor {packets} packets, separate {separate}"
+    );
+    // Going back seeks again, and still gives the CLI's frame.
+    let back = cursor.frames(&[5], &Default::default()).unwrap();
+    assert_eq!(back.stats.seeks, 1);
+    assert_same_picture(
+        &back.frames[0].data,
+        &cli_frame(&p, 5, "", 160, 120),
+        "frame 5 after going back",
+    );
+}

@@ -28,5 +28,7 @@ pub enum Command {
     /// τ_f, τ_s or the cube cap moved: re-run the local part.
     Rerun,
     CancelJob,
+    /// Go on with a cancelled run from the clips it finished.
+    Resume,
     DismissError,
 }

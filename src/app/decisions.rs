@@ -31,6 +31,59 @@ pub struct Decisions {
     pub sampled: Vec<usize>,
     /// What the lanes show, for the exits as marked now.
     pub counts: LaneCounts,
+    /// Clips the model has not run yet (a partial run's), sorted.
+    pub pending: Vec<usize>,
+    /// Each clip in a few numbers, for the timeline's clip band and its summary of many clips.
+    pub summaries: Vec<ClipSummary>,
+}
+
+/// One clip in a few numbers (at the current budget): what the timeline draws when clips are too
+/// narrow for their details.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ClipSummary {
+    /// First and last sampled frame.
+    pub first: usize,
+    pub last: usize,
+    /// Whether the model has run this clip.
+    pub done: bool,
+    pub sampled: usize,
+    pub kept: usize,
+    pub cubes: usize,
+    pub computed_cubes: usize,
+    /// Steps, and the one the clip stops at.
+    pub steps: usize,
+    pub stop_step: Option<usize>,
+    pub spent_gflops: f64,
+    /// Top-1 class and probability at the step the clip stops at (its last step if none).
+    pub top1: Option<(u32, f32)>,
+    pub stages: usize,
+    pub stages_3d: usize,
+}
+
+impl ClipSummary {
+    fn of(clip: &ClipTrace, done: bool) -> Self {
+        let stop = clip.stop_step();
+        let top1 = stop
+            .and_then(|s| clip.steps.get(s))
+            .or(clip.steps.last())
+            .and_then(|s| s.top.first())
+            .map(|t| (t.class, t.prob));
+        ClipSummary {
+            first: clip.frames.iter().map(|f| f.frame).min().unwrap_or(0),
+            last: clip.frames.iter().map(|f| f.frame).max().unwrap_or(0),
+            done,
+            sampled: clip.frames.len(),
+            kept: clip.frames.iter().filter(|f| f.kept).count(),
+            cubes: clip.cubes.len(),
+            computed_cubes: clip.computed_cubes(),
+            steps: clip.steps.len(),
+            stop_step: stop,
+            spent_gflops: clip.spent_gflops(),
+            top1,
+            stages: clip.stages.len(),
+            stages_3d: clip.stages.iter().filter(|s| s.ran_3d).count(),
+        }
+    }
 }
 
 /// The numbers each lane shows (also its accessibility label).
@@ -85,6 +138,8 @@ impl Decisions {
             criterion,
             warning: None,
             points: Vec::new(),
+            pending: run.pending,
+            summaries: Vec::new(),
         };
         d.warning = d.trace.warning();
         d.remark(budget, criterion);
@@ -115,13 +170,45 @@ impl Decisions {
         self.criterion = criterion;
         self.operating = mark_exits(&mut self.trace, budget, criterion);
         self.counts = self.count();
+        self.summaries = self
+            .trace
+            .clips
+            .iter()
+            .enumerate()
+            .map(|(i, c)| ClipSummary::of(c, self.pending.binary_search(&i).is_err()))
+            .collect();
         // The exits moved: so did the decision points.
         self.points = Self::decision_points(&self.trace);
     }
 
+    /// The sampled frames of the clips the model has run.
+    pub fn run_frames(&self) -> impl Iterator<Item = usize> + '_ {
+        self.trace
+            .clips
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| self.pending.binary_search(i).is_err())
+            .flat_map(|(_, c)| c.frames.iter().map(|f| f.frame))
+    }
+
+    /// Clips of the video, run or not.
+    pub fn pending_total(&self) -> usize {
+        self.trace.clips.len()
+    }
+
+    /// Whether clip `i` is still to run.
+    pub fn is_pending(&self, i: usize) -> bool {
+        self.pending.binary_search(&i).is_ok()
+    }
+
     fn count(&self) -> LaneCounts {
         let clips = &self.trace.clips;
-        let frames = clips.iter().flat_map(|c| &c.frames);
+        // A pending clip holds only its sampled frames: it is not counted until it has run.
+        let frames = clips
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| !self.is_pending(*i))
+            .flat_map(|(_, c)| &c.frames);
         let exit_of = |c: &ClipTrace| c.exit.as_ref().map(|e| e.exit_step);
         LaneCounts {
             sampled: frames.clone().count(),
@@ -354,6 +441,7 @@ mod tests {
             },
             breakdown: vec![],
             largest_gflops: 0.0,
+            pending: vec![],
         }
     }
 

@@ -9,7 +9,15 @@ use super::{to_color_image, AdalensApp, Decisions, ErrorNote, Loaded, ModelView,
 
 impl AdalensApp {
     pub(crate) fn handle_events(&mut self, ctx: &egui::Context) {
-        while let Ok(e) = self.jobs.events.try_recv() {
+        let events: Vec<JobEvent> = self.jobs.events.try_iter().collect();
+        // Of the runs waiting, only the newest is drawn: an older partial one is superseded.
+        let newest_run = events
+            .iter()
+            .rposition(|e| matches!(e, JobEvent::Analysed { .. }));
+        for (i, e) in events.into_iter().enumerate() {
+            if matches!(e, JobEvent::Analysed { partial: true, .. }) && Some(i) < newest_run {
+                continue;
+            }
             match e {
                 JobEvent::Progress { label, done, total } => {
                     self.progress = Some(Progress { label, done, total })
@@ -27,6 +35,7 @@ impl AdalensApp {
                     self.cache.clear();
                     self.requested_frame = None;
                     self.decisions = None;
+                    self.resumable = false;
                     self.playing = None;
                     self.time_view = None;
                     self.loaded = Some(Loaded {
@@ -132,22 +141,12 @@ impl AdalensApp {
                             generation,
                         });
                     }
+                    if !partial {
+                        self.resumable = false;
+                    }
+                    self.note_run_arrived(!partial);
                     let budget = self.budget_choice();
                     let d = Decisions::new(generation, *run, budget, self.state.sliders.criterion);
-                    if let Some(l) = &mut self.loaded {
-                        let missing: Vec<usize> = d
-                            .sampled
-                            .iter()
-                            .copied()
-                            .filter(|n| {
-                                !l.thumbs.contains_key(n) && !l.thumbs_requested.contains(n)
-                            })
-                            .collect();
-                        if !missing.is_empty() {
-                            l.thumbs_requested.extend(&missing);
-                            self.jobs.thumbnails(&l.video, missing, generation);
-                        }
-                    }
                     self.decisions = Some(d);
                 }
                 JobEvent::Analysed { .. } => {}
@@ -163,6 +162,13 @@ impl AdalensApp {
                 }
                 JobEvent::Cancelled => {
                     self.progress = None;
+                    // The model stopped short: what it finished stays drawn, and Resume goes on.
+                    self.resumable = self.loaded.is_some()
+                        && self.model.is_some()
+                        && self
+                            .decisions
+                            .as_ref()
+                            .is_none_or(|d| !d.pending.is_empty());
                     // A cancelled thumbnail job may have taken some of these with it.
                     if let Some(l) = &mut self.loaded {
                         l.thumbs_requested.clear();
@@ -173,6 +179,39 @@ impl AdalensApp {
         if !self.jobs.busy() {
             self.progress = None;
         }
+    }
+
+    /// Decode the thumbnails of `frames` not decoded or asked for yet (in a worker thread).
+    /// Only what is drawn is asked for: the clip at the playhead (the 3D view's atlas) and the
+    /// clips the timeline shows in detail, so a long video never decodes thousands at once.
+    pub(crate) fn want_thumbnails(&mut self, frames: impl IntoIterator<Item = usize>) {
+        let Some(l) = &mut self.loaded else { return };
+        let mut missing: Vec<usize> = frames
+            .into_iter()
+            .filter(|n| !l.thumbs.contains_key(n) && !l.thumbs_requested.contains(n))
+            .collect();
+        missing.sort_unstable();
+        missing.dedup();
+        if !missing.is_empty() {
+            l.thumbs_requested.extend(&missing);
+            self.jobs.thumbnails(&l.video, missing, self.generation);
+        }
+    }
+
+    /// The sampled frames of the clip at the playhead, once it has run.
+    pub(crate) fn frames_at_playhead(&self) -> Vec<usize> {
+        let (Some(d), Some(l)) = (&self.decisions, &self.loaded) else {
+            return Vec::new();
+        };
+        let at = d.clip_at(l.current);
+        if d.is_pending(at) {
+            return Vec::new();
+        }
+        d.trace
+            .clips
+            .get(at)
+            .map(|c| c.frames.iter().map(|f| f.frame).collect())
+            .unwrap_or_default()
     }
 
     /// Run the model on the open video when both are there.

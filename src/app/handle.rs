@@ -157,6 +157,14 @@ impl AdalensApp {
                     self.jobs.cancel();
                     self.progress = None;
                 }
+                Command::Resume => {
+                    self.resumable = false;
+                    // The warm session keeps every clip it finished: only the rest runs.
+                    self.jobs.model(ModelRequest::Rerun {
+                        knobs: self.knobs(),
+                        generation: self.generation,
+                    });
+                }
                 Command::DismissError => self.errors.clear(),
             }
         }
@@ -341,6 +349,31 @@ impl AdalensApp {
         }
         if ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::O)) {
             self.commands.push(Command::PickVideo);
+        }
+        if ctx.egui_wants_keyboard_input() {
+            // A text field takes Ctrl+Z for its text.
+            return;
+        }
+        // Redo first: Ctrl+Z alone also matches Ctrl+Shift+Z.
+        let redo = ctx.input_mut(|i| {
+            i.consume_key(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z)
+                || i.consume_key(Modifiers::COMMAND, Key::Y)
+        });
+        let undo = !redo && ctx.input_mut(|i| i.consume_key(Modifiers::COMMAND, Key::Z));
+        if undo || redo {
+            let now = super::history::Settings::of(&self.state);
+            let to = if redo {
+                self.history.redo(now)
+            } else {
+                self.history.undo(now)
+            };
+            if let Some(s) = to {
+                s.apply(&mut self.state);
+                // τ_f, τ_s or the cap may have changed (a warm re-run; nothing when they did
+                // not), and the budget or criterion (a re-mark).
+                self.push(Command::Rerun);
+                self.remark();
+            }
         }
         if ctx.egui_wants_keyboard_input() {
             return;

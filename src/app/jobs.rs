@@ -63,11 +63,17 @@ struct FrameRequest {
 }
 
 impl Jobs {
-    pub fn new(repaint: Arc<dyn Fn() + Send + Sync>) -> Self {
+    /// Workers whose events wake the UI of `ctx`: at once for frames and thumbnails, at most
+    /// every [`MODEL_REDRAW_GAP`] for the model's progress and partial runs.
+    pub fn new(ctx: egui::Context) -> Self {
         let (events_tx, events) = crossbeam_channel::unbounded();
         let frame_slot = Arc::new((Mutex::new(None), Condvar::new()));
+        let repaint: Arc<dyn Fn() + Send + Sync> = {
+            let ctx = ctx.clone();
+            Arc::new(move || ctx.request_repaint())
+        };
         spawn_frame_worker(frame_slot.clone(), events_tx.clone(), repaint.clone());
-        let model = ModelWorker::spawn(events_tx.clone(), repaint.clone());
+        let model = ModelWorker::spawn(events_tx.clone(), throttled_repaint(ctx));
         Self {
             model,
             events_tx,
@@ -88,6 +94,11 @@ impl Jobs {
         self.cancel.store(true, Ordering::Relaxed);
         self.cancel = Arc::new(AtomicBool::new(false));
         self.model.cancel();
+    }
+
+    /// The frame the viewer is at (the model runs the clips from there first).
+    pub fn set_focus(&self, frame: usize) {
+        self.model.set_focus(frame);
     }
 
     /// Ask the model worker for something (see [`ModelRequest`]).
@@ -111,7 +122,7 @@ impl Jobs {
                 // A newer open (or Cancel) came while this one was indexing the file.
                 Ok(_) if cancel.load(Ordering::Relaxed) => send(JobEvent::Cancelled),
                 Ok(video) => {
-                    let numbers = plan::tsn_centres(video.frame_count(), strip_frames.max(1));
+                    let numbers = strip_frames_of(&video, strip_frames.max(1));
                     send(JobEvent::VideoOpened {
                         video: video.clone(),
                         generation,
@@ -356,6 +367,60 @@ impl FrameCache {
     fn bytes(&self) -> usize {
         self.used
     }
+}
+
+/// The strip's frames: `count` evenly spread (TSN centres), each moved to the keyframe nearest
+/// it when one lies in its segment. A keyframe decodes on its own, so the strip of a long video
+/// with long GOPs costs `count` frames, not `count` GOPs, and leaves the cores to the model.
+fn strip_frames_of(video: &Video, count: usize) -> Vec<usize> {
+    let n = video.frame_count();
+    let keys = &video.index().keyframes;
+    let tick = n as f64 / count.max(1) as f64;
+    let mut out: Vec<usize> = plan::tsn_centres(n, count)
+        .into_iter()
+        .enumerate()
+        .map(|(i, centre)| {
+            let (lo, hi) = ((tick * i as f64) as usize, (tick * (i + 1) as f64) as usize);
+            let at = keys.partition_point(|&k| k < centre);
+            [at.checked_sub(1), Some(at)]
+                .into_iter()
+                .flatten()
+                .filter_map(|j| keys.get(j).copied())
+                .filter(|&k| (lo..hi.max(lo + 1)).contains(&k))
+                .min_by_key(|&k| k.abs_diff(centre))
+                .unwrap_or(centre)
+        })
+        .collect();
+    out.dedup();
+    out
+}
+
+/// The model's events redraw the window at most this often while it runs (the first after a
+/// quiet spell at once, so the first clip's decisions appear without delay).
+pub const MODEL_REDRAW_GAP: std::time::Duration = std::time::Duration::from_millis(500);
+
+/// Redraws at most one per [`MODEL_REDRAW_GAP`]: later requests within the gap fold into one
+/// redraw at its end. A run of a long video finishes a clip every ~0.1 s, and on a software
+/// renderer each redraw costs a core ~0.2 s that the decoder and the model would lose.
+fn throttled_repaint(ctx: egui::Context) -> Arc<dyn Fn() + Send + Sync> {
+    // When the next redraw may happen, and the redraw already asked for, if any.
+    let slots = Mutex::new((std::time::Instant::now(), None::<std::time::Instant>));
+    Arc::new(move || {
+        let now = std::time::Instant::now();
+        let Ok(mut slots) = slots.lock() else {
+            return ctx.request_repaint();
+        };
+        let (next, asked) = &mut *slots;
+        if now >= *next {
+            *next = now + MODEL_REDRAW_GAP;
+            ctx.request_repaint();
+        } else if asked.is_none_or(|a| a < now) {
+            // Not covered by a redraw still to come: ask for one at the next slot.
+            ctx.request_repaint_after(*next - now);
+            *asked = Some(*next);
+            *next += MODEL_REDRAW_GAP;
+        }
+    })
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ mod command;
 mod decisions;
 mod events;
 mod handle;
+mod history;
 mod job_event;
 mod jobs;
 mod model_worker;
@@ -192,6 +193,10 @@ pub struct AdalensApp {
     pub show_help: bool,
     /// A one-line notice for the status bar (a figure written…).
     pub notice: Option<String>,
+    /// The model's run was cancelled before it finished: Resume goes on from what it kept.
+    pub resumable: bool,
+    /// Undo and redo of the sliders and toggles.
+    history: history::History,
     commands: Vec<Command>,
     jobs: Jobs,
     cache: FrameCache,
@@ -207,12 +212,16 @@ pub struct AdalensApp {
     frame_stats: Option<FrameStats>,
 }
 
-/// Frame-to-frame times of continuous redraw (see [`Launch::frame_stats`]).
+/// Frame-to-frame times of continuous redraw (see [`Launch::frame_stats`]), and how long after
+/// the window's first frame the first clip's decisions and the last one's arrived to be drawn.
 struct FrameStats {
     want: usize,
     scene: FrameStatsScene,
     last: Option<std::time::Instant>,
     times_ms: Vec<f64>,
+    first_frame: Option<std::time::Instant>,
+    first_clip_ms: Option<f64>,
+    all_clips_ms: Option<f64>,
 }
 
 impl AdalensApp {
@@ -226,7 +235,7 @@ impl AdalensApp {
             render::cube_view::install(rs);
         }
         let ctx = cc.egui_ctx.clone();
-        let jobs = Jobs::new(Arc::new(move || ctx.request_repaint()));
+        let jobs = Jobs::new(ctx);
         let mut app = Self {
             state,
             loaded: None,
@@ -239,6 +248,8 @@ impl AdalensApp {
             orbit: Orbit::default(),
             show_help: false,
             notice: None,
+            resumable: false,
+            history: history::History::default(),
             commands: Vec::new(),
             jobs,
             cache: FrameCache::new(512 << 20),
@@ -252,6 +263,9 @@ impl AdalensApp {
                 scene: launch.frame_stats_scene,
                 last: None,
                 times_ms: Vec::new(),
+                first_frame: None,
+                first_clip_ms: None,
+                all_clips_ms: None,
             }),
         };
         let demo = launch.video.is_none() && launch.checkpoint.is_none();
@@ -309,6 +323,22 @@ impl AdalensApp {
 }
 
 impl AdalensApp {
+    /// With `--frame-stats`: a run's result (`whole`, or the clips so far) has arrived and is
+    /// drawn this frame.
+    fn note_run_arrived(&mut self, whole: bool) {
+        let Some(s) = &mut self.frame_stats else {
+            return;
+        };
+        let since = s
+            .first_frame
+            .map(|t| t.elapsed().as_secs_f64() * 1e3)
+            .unwrap_or(0.0);
+        s.first_clip_ms.get_or_insert(since);
+        if whole {
+            s.all_clips_ms.get_or_insert(since);
+        }
+    }
+
     /// With `--frame-stats N`: once the demo is loaded, redraw continuously (stepping the
     /// playhead so every frame has new work), then print median / p99 and close.
     fn measure_frame(&mut self, ctx: &egui::Context) {
@@ -316,6 +346,7 @@ impl AdalensApp {
         let Some(s) = &mut self.frame_stats else {
             return;
         };
+        s.first_frame.get_or_insert_with(std::time::Instant::now);
         if !ready && s.last.is_none() {
             return;
         }
@@ -333,6 +364,12 @@ impl AdalensApp {
                 q(0.5),
                 q(0.99),
                 q(1.0)
+            );
+            let ms = |v: Option<f64>| v.map_or("none".into(), |v| format!("{v:.0}"));
+            println!(
+                "first_clip_ms {} all_clips_ms {}",
+                ms(s.first_clip_ms),
+                ms(s.all_clips_ms)
             );
             self.frame_stats = None;
             ctx.send_viewport_cmd(egui::ViewportCommand::Close);
@@ -357,6 +394,14 @@ impl eframe::App for AdalensApp {
         self.handle_input(ctx);
         self.advance_playback(ctx);
         self.handle_commands(ctx);
+        let settled = !ctx.input(|i| i.pointer.any_down());
+        self.history
+            .observe(history::Settings::of(&self.state), settled);
+        if let Some(l) = &self.loaded {
+            self.jobs.set_focus(l.current);
+        }
+        let at_playhead = self.frames_at_playhead();
+        self.want_thumbnails(at_playhead);
         self.measure_frame(ctx);
     }
 

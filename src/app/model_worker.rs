@@ -1,10 +1,12 @@
 //! The model's own worker thread. It owns the loaded checkpoint and the warm [`Session`] of the
 //! current video (the runner every other caller uses); the UI thread sends requests and receives [`JobEvent`]s. Requests of a kind
 //! replace an older one still waiting (dragging τ_f queues one re-run, not fifty), and are done in
-//! the order load → analyse → re-run. A failed load keeps the previous checkpoint.
+//! the order load → analyse → re-run. A failed load keeps the previous checkpoint. The sessions
+//! of the last videos opened stay warm, so opening one of them again with the same checkpoint
+//! draws its results at once; the clip the viewer is at ([`ModelWorker::set_focus`]) runs first.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 
 use crossbeam_channel::Sender;
@@ -46,27 +48,45 @@ pub struct ModelWorker {
     slot: Arc<(Mutex<Pending>, Condvar)>,
     cancel: Arc<AtomicBool>,
     busy: Arc<AtomicBool>,
+    focus: Arc<AtomicUsize>,
 }
+
+/// Sessions kept warm besides the current one (each holds its video's sampled frames at the
+/// model's size: about 50 MB for a 10-minute video with the demo checkpoint).
+const RECENT_SESSIONS: usize = 2;
 
 impl ModelWorker {
     pub fn spawn(tx: Sender<JobEvent>, repaint: Arc<dyn Fn() + Send + Sync>) -> Self {
         let slot = Arc::new((Mutex::new(Pending::default()), Condvar::new()));
         let cancel = Arc::new(AtomicBool::new(false));
         let busy = Arc::new(AtomicBool::new(false));
+        let focus = Arc::new(AtomicUsize::new(0));
         let worker = Worker {
             tx,
             repaint,
             cancel: cancel.clone(),
             busy: busy.clone(),
+            focus: focus.clone(),
             model: None,
             session: None,
+            recent: Vec::new(),
         };
         let s = slot.clone();
         std::thread::Builder::new()
             .name("adalens-model".into())
             .spawn(move || worker.run(s))
             .ok();
-        Self { slot, cancel, busy }
+        Self {
+            slot,
+            cancel,
+            busy,
+            focus,
+        }
+    }
+
+    /// The frame the viewer is at: a run takes the clips from there first.
+    pub fn set_focus(&self, frame: usize) {
+        self.focus.store(frame, Ordering::Relaxed);
     }
 
     pub fn send(&self, req: ModelRequest) {
@@ -121,8 +141,18 @@ struct Worker {
     repaint: Arc<dyn Fn() + Send + Sync>,
     cancel: Arc<AtomicBool>,
     busy: Arc<AtomicBool>,
+    focus: Arc<AtomicUsize>,
     model: Option<Arc<LoadedModel>>,
     session: Option<(Session, u64)>,
+    /// Sessions of videos opened before, newest first (all of the loaded checkpoint).
+    recent: Vec<Session>,
+}
+
+/// Whether `session` was planned on this very file (same path, size and frame count).
+fn same_video(session: &Session, video: &Video) -> bool {
+    let len = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).ok();
+    let (a, b) = (session.input.path(), video.path());
+    a == b && session.input.video.frame_count == video.frame_count() && len(&a) == len(b)
 }
 
 /// Progress of a run, sent to the window as it happens, and the clips finished so far.
@@ -130,6 +160,7 @@ struct Events {
     tx: Sender<JobEvent>,
     repaint: Arc<dyn Fn() + Send + Sync>,
     generation: u64,
+    focus: Arc<AtomicUsize>,
 }
 
 impl Observer for Events {
@@ -144,6 +175,10 @@ impl Observer for Events {
 
     fn wants_partial(&self) -> bool {
         true
+    }
+
+    fn focus(&self) -> usize {
+        self.focus.load(Ordering::Relaxed)
     }
 
     fn partial(&self, run: &AnalysisRun) {
@@ -233,6 +268,7 @@ impl Worker {
                 let calibration = load_calibration(&model);
                 self.model = Some(Arc::new(model));
                 self.session = None;
+                self.recent.clear();
                 self.send(JobEvent::CheckpointLoaded {
                     info: Box::new(info),
                     calibration,
@@ -249,14 +285,22 @@ impl Worker {
         let Some(model) = self.model.clone() else {
             return;
         };
-        self.session = None;
-        match Input::plan(&video, &model) {
-            Ok(input) => {
-                self.session = Some((Session::new(&model, input), generation));
-                self.rerun(knobs, generation);
-            }
-            Err(e) => self.fail("Running the model", e),
+        if let Some((old, _)) = self.session.take() {
+            self.recent.insert(0, old);
         }
+        // The same file opened again: its warm session, with what it has run.
+        if let Some(i) = self.recent.iter().position(|s| same_video(s, &video)) {
+            let warm = self.recent.remove(i);
+            self.session = Some((warm, generation));
+        }
+        self.recent.truncate(RECENT_SESSIONS);
+        if self.session.is_none() {
+            match Input::plan(&video, &model) {
+                Ok(input) => self.session = Some((Session::new(&model, input), generation)),
+                Err(e) => return self.fail("Running the model", e),
+            }
+        }
+        self.rerun(knobs, generation);
     }
 
     /// Run the session for `knobs`: the first run decodes and glances clip by clip, later ones
@@ -266,6 +310,7 @@ impl Worker {
             tx: self.tx.clone(),
             repaint: self.repaint.clone(),
             generation,
+            focus: self.focus.clone(),
         };
         let Some((session, g)) = &mut self.session else {
             return;

@@ -8,6 +8,9 @@ pub enum BenchCommand {
     Model(super::bench_model::BenchModelArgs),
     /// SlowOnly-R50 on 8×224²: all stages 3D, all 2D, half the frames.
     Model3d(super::bench_model3d::BenchModel3dArgs),
+    /// A long video's run part by part (decoding per clip, one cursor, skipping, the model)
+    /// next to `ffmpeg -threads 2` decoding the whole file.
+    Clips(super::bench_clips::BenchClipsArgs),
     /// Budget solver speed on a random calibration set.
     Budget {
         #[arg(long, default_value_t = 5000)]
@@ -24,6 +27,7 @@ pub fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Video(a) => super::bench_video::run(a),
         BenchCommand::Model(a) => super::bench_model::run(a),
         BenchCommand::Model3d(a) => super::bench_model3d::run(a),
+        BenchCommand::Clips(a) => super::bench_clips::run(a),
         BenchCommand::Budget {
             samples,
             steps,

@@ -38,9 +38,10 @@ pub struct FigureArgs {
     /// Show N of the sampled frames, spread evenly (default: all).
     #[arg(long)]
     pub frames: Option<usize>,
-    /// Which clip to show (ada3d: the test protocol's clips, from 0).
-    #[arg(long, default_value_t = 0)]
-    pub clip: usize,
+    /// Which clip to show, numbered from 1 as the window and the traces' messages number them
+    /// (ada3d: the test protocol's clips; ada3d_focus: the windows of a longer video).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    pub clip: u64,
     /// Output file: .svg, .png or .pdf.
     #[arg(short, long)]
     pub output: PathBuf,
@@ -106,7 +107,7 @@ pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
         let panel = figure::make_panel(
             &video,
             run.inspection.trace,
-            a.clip,
+            (a.clip - 1) as usize,
             a.frames,
             a.labels.get(i).cloned(),
             Some(run.knobs),

@@ -30,7 +30,8 @@ pub enum FigureError {
     Png(String),
     #[error("writing the PDF: {0}")]
     Pdf(String),
-    #[error("clip {clip} does not exist (the trace has {clips})")]
+    /// `clip` counts from 0; the message numbers clips from 1, as the window does.
+    #[error("clip {} does not exist (the trace has {clips}, numbered from 1)", .clip + 1)]
     Clip { clip: usize, clips: usize },
     #[error("decoding the frames of the figure: {0}")]
     Video(#[from] crate::video::VideoError),

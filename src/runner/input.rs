@@ -1,8 +1,10 @@
 //! What the model looks at: the frames a checkpoint samples from a video (or frames already
 //! preprocessed, from a safetensors file), cut into clips, each decoded only when a run first
-//! needs it and kept for every re-run.
+//! needs it and kept (as 8-bit RGB at the model's size) for every re-run. Clips are decoded
+//! through one [`FrameCursor`] kept open, so clips asked for in order share one decode run.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use candle_core::{DType, Device, Tensor};
 
@@ -11,7 +13,7 @@ use crate::decision::trace::{InputGeometry, VideoInfo};
 use crate::model::config::{InputTransform, ModelConfig};
 use crate::model::inspect::SampledFrames;
 use crate::model::load::LoadedModel;
-use crate::video::{plan, Control, Resize, RgbFrame, Video};
+use crate::video::{plan, Control, FrameCursor, Resize, RgbFrame, Video};
 
 /// The video layer's resize for a model's input transform.
 pub fn resize_of(t: InputTransform) -> Resize {
@@ -26,15 +28,52 @@ pub fn resize_of(t: InputTransform) -> Resize {
 
 /// Where the frames come from.
 enum Frames {
-    /// Decoded on demand, clip by clip, with the checkpoint's transform.
+    /// Decoded on demand, clip by clip, with the checkpoint's transform; `None` while the
+    /// decoder is out on a run's decoding thread.
     Video {
-        video: Video,
-        resize: Resize,
+        decoder: Option<Box<ClipDecoder>>,
         mean: [f32; 3],
         std: [f32; 3],
     },
     /// Already preprocessed: (clips·T)×3×S×S on the model's device.
     Tensor(Tensor),
+}
+
+/// FFmpeg frame threads for a run's decoder: two per core, at most 16. The decoder waits on
+/// each frame's conversion and shares the cores with the model, so one thread per core leaves
+/// cores idle (a 10-minute 720p H.264 video on 2 cores: 18.5 s with 3 threads, 16.5 s with 4;
+/// BENCHMARKS.md).
+pub fn decode_threads() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (2 * cores).clamp(2, 16)
+}
+
+/// The decoding side of an [`Input`]: the video, its clips' frame numbers and an open cursor.
+/// A run takes it to a thread of its own ([`Input::take_decoder`]) so that decoding the next
+/// clip overlaps running the model on this one.
+pub struct ClipDecoder {
+    video: Video,
+    resize: Resize,
+    clips: Vec<Vec<usize>>,
+    cursor: Option<FrameCursor>,
+    /// Sampled frames decoded so far (each clip once, unless its kept frames were dropped).
+    pub frames_decoded: usize,
+}
+
+impl ClipDecoder {
+    /// Clip `i`'s frames at the model's size, as 8-bit RGB.
+    pub fn decode(&mut self, i: usize, ctl: &Control) -> Result<Vec<RgbFrame>, RunError> {
+        let numbers = self.clips.get(i).ok_or(RunError::NoClip(i))?;
+        let cursor = match &mut self.cursor {
+            Some(c) => c,
+            None => self
+                .cursor
+                .insert(self.video.cursor(self.resize, decode_threads())?),
+        };
+        let decoded = cursor.frames(numbers, ctl)?;
+        self.frames_decoded += numbers.len();
+        Ok(decoded.frames)
+    }
 }
 
 /// The sampled frames of a video (or tensor), clip by clip, with what has been decoded so far.
@@ -46,8 +85,8 @@ pub struct Input {
     pub sampled: SampledFrames,
     pub video: VideoInfo,
     pub geometry: Option<InputGeometry>,
-    /// Clip i's T×3×S×S normalised frames, once decoded.
-    decoded: Vec<Option<Tensor>>,
+    /// Clip i's frames at the model's size, once decoded (a video's; a tensor's are at hand).
+    decoded: Vec<Option<Arc<Vec<RgbFrame>>>>,
 }
 
 impl std::fmt::Debug for Input {
@@ -127,11 +166,19 @@ impl Input {
                 width: probe.display_width,
                 height: probe.display_height,
             },
-            sampled: SampledFrames { numbers, seconds },
+            sampled: SampledFrames {
+                numbers: numbers.clone(),
+                seconds,
+            },
             clip_len,
             frames: Frames::Video {
-                video: video.clone(),
-                resize,
+                decoder: Some(Box::new(ClipDecoder {
+                    video: video.clone(),
+                    resize,
+                    clips: numbers.chunks(clip_len).map(<[usize]>::to_vec).collect(),
+                    cursor: None,
+                    frames_decoded: 0,
+                })),
                 mean,
                 std,
             },
@@ -214,9 +261,24 @@ impl Input {
         self.decoded.len()
     }
 
-    /// Sampled frames decoded so far, of all.
+    /// Clips decoded so far, of all (a tensor's are all at hand).
     pub fn decoded_clips(&self) -> usize {
-        self.decoded.iter().filter(|d| d.is_some()).count()
+        (0..self.clips()).filter(|&i| self.has_clip(i)).count()
+    }
+
+    /// Whether clip `i`'s frames are at hand, with no decoding.
+    pub fn has_clip(&self, i: usize) -> bool {
+        matches!(self.frames, Frames::Tensor(_)) || self.decoded.get(i).is_some_and(Option::is_some)
+    }
+
+    /// Sampled frames decoded since the input was planned (a re-run adds none).
+    pub fn frames_decoded(&self) -> usize {
+        match &self.frames {
+            Frames::Video {
+                decoder: Some(d), ..
+            } => d.frames_decoded,
+            _ => 0,
+        }
     }
 
     /// The path the frames come from.
@@ -232,29 +294,57 @@ impl Input {
         Ok(())
     }
 
-    /// Clip `i`'s frames, T×3×S×S on the model's device: decoded (and kept) on first use.
-    pub fn clip(&mut self, i: usize, ctl: &Control) -> Result<Tensor, RunError> {
-        if let Some(Some(t)) = self.decoded.get(i) {
-            return Ok(t.clone());
+    /// Take the decoder out to run on another thread (`None` for a tensor, or while it is out).
+    pub fn take_decoder(&mut self) -> Option<ClipDecoder> {
+        match &mut self.frames {
+            Frames::Video { decoder, .. } => decoder.take().map(|d| *d),
+            Frames::Tensor(_) => None,
         }
+    }
+
+    /// Give the decoder back after [`Input::take_decoder`].
+    pub fn put_back(&mut self, d: ClipDecoder) {
+        if let Frames::Video { decoder, .. } = &mut self.frames {
+            if decoder.is_none() {
+                *decoder = Some(Box::new(d));
+            }
+        }
+    }
+
+    /// Keep clip `i`'s frames, decoded elsewhere ([`ClipDecoder::decode`]).
+    pub fn store(&mut self, i: usize, frames: Vec<RgbFrame>) {
+        if let Some(slot) = self.decoded.get_mut(i) {
+            *slot = Some(Arc::new(frames));
+        }
+    }
+
+    /// Clip `i`'s frames, T×3×S×S normalised on the model's device: decoded (and kept) on
+    /// first use.
+    pub fn clip(&mut self, i: usize, ctl: &Control) -> Result<Tensor, RunError> {
         let t = self.clip_len;
-        let tensor = match &self.frames {
-            Frames::Tensor(all) => all.narrow(0, i * t, t)?,
-            Frames::Video {
-                video,
-                resize,
-                mean,
-                std,
-            } => {
-                let numbers = self.sampled.clip(i, t).numbers;
-                let decoded = video.frames_with(&numbers, *resize, ctl)?;
-                normalise(&decoded.frames, *mean, *std, &self.device)?
+        let (mean, std) = match &mut self.frames {
+            Frames::Tensor(all) => {
+                if i >= self.decoded.len() {
+                    return Err(RunError::NoClip(i));
+                }
+                return Ok(all.narrow(0, i * t, t)?);
+            }
+            Frames::Video { decoder, mean, std } => {
+                if self.decoded.get(i).is_some_and(Option::is_none) {
+                    let d = decoder.as_mut().ok_or(RunError::NoClip(i))?;
+                    let frames = d.decode(i, ctl)?;
+                    self.decoded[i] = Some(Arc::new(frames));
+                }
+                (*mean, *std)
             }
         };
-        if let Some(slot) = self.decoded.get_mut(i) {
-            *slot = Some(tensor.clone());
-        }
-        Ok(tensor)
+        let frames = self
+            .decoded
+            .get(i)
+            .cloned()
+            .flatten()
+            .ok_or(RunError::NoClip(i))?;
+        Ok(normalise(frames.iter(), mean, std, &self.device)?)
     }
 }
 

@@ -19,7 +19,7 @@ use std::sync::atomic::AtomicBool;
 
 use serde::Serialize;
 
-pub use input::{normalise, resize_of, Input};
+pub use input::{decode_threads, normalise, resize_of, ClipDecoder, Input};
 pub use session::{AnalysisRun, FlopsPart, Session};
 
 use crate::decision::trace::{ClipTrace, DecisionTrace};
@@ -80,10 +80,15 @@ pub trait Observer: Sync {
         false
     }
     /// On a session's first run of a video of several clips, the run of the clips finished so
-    /// far (trace, breakdown, raw outputs), after each clip but the last: what a view draws
-    /// while the rest runs.
+    /// far (trace, breakdown, raw outputs; the others listed in `pending`), after each clip but
+    /// the last: what a view draws while the rest runs.
     fn partial(&self, run: &AnalysisRun) {
         let _ = run;
+    }
+    /// The frame the viewer is at: a run takes the clip spanning it first, then those after
+    /// it, then those before (read before each clip, so a moved playhead changes the order).
+    fn focus(&self) -> usize {
+        0
     }
 }
 

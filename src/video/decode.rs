@@ -74,18 +74,7 @@ pub(crate) fn decode_frames(
             count: index.len(),
         });
     }
-    // Validate the geometry once, up front, so a bad size is one clear error.
-    let (dw, dh) = if facts.orientation.swaps_sides() {
-        (facts.height, facts.width)
-    } else {
-        (facts.width, facts.height)
-    };
-    resize.plan(dw.max(1), dh.max(1)).map_err(|e| match e {
-        VideoError::InvalidRequest(m) => {
-            VideoError::InvalidRequest(format!("{}: {m}", path.display()))
-        }
-        other => other,
-    })?;
+    check_resize(path, facts, resize)?;
     let unique: Vec<usize> = numbers
         .iter()
         .copied()
@@ -142,14 +131,25 @@ pub(crate) fn decode_frames(
         stats.corrupt_frames += w.corrupt_frames;
         missing.extend(w.missing);
     }
-    let mut results = results.into_inner().unwrap_or_default();
+    let results = results.into_inner().unwrap_or_default();
+    assemble(path, numbers, results, missing, stats)
+}
+
+/// The decoded pictures in the order requested; a frame that would not decode is shown as the
+/// nearest frame that did, and reported.
+fn assemble(
+    path: &Path,
+    numbers: &[usize],
+    mut results: HashMap<usize, RgbFrame>,
+    mut missing: Vec<usize>,
+    mut stats: DecodeStats,
+) -> Result<Decoded, VideoError> {
     if results.is_empty() {
         return Err(VideoError::Decode {
             path: path.to_path_buf(),
-            detail: format!("{} frames requested, none decoded", total),
+            detail: format!("{} frames requested, none decoded", stats.unique_frames),
         });
     }
-    // A frame that would not decode is shown as the nearest frame that did, and reported.
     missing.sort_unstable();
     for m in missing {
         if let Some(&near) = results.keys().min_by_key(|&&k| (k.abs_diff(m), k)) {
@@ -167,6 +167,81 @@ pub(crate) fn decode_frames(
             detail: "internal: a requested frame was lost".into(),
         })?;
     Ok(Decoded { frames, stats })
+}
+
+/// Decode `numbers` with one cursor kept open between calls (see [`Cursor`]).
+pub(crate) fn decode_with_cursor(
+    cursor: &mut Cursor,
+    path: &Path,
+    facts: &StreamFacts,
+    index: &FrameIndex,
+    numbers: &[usize],
+    ctl: &Control,
+) -> Result<Decoded, VideoError> {
+    if let Some(&bad) = numbers.iter().find(|&&n| n >= index.len()) {
+        return Err(VideoError::FrameOutOfRange {
+            path: path.to_path_buf(),
+            frame: bad,
+            count: index.len(),
+        });
+    }
+    let unique: Vec<usize> = numbers
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    let results: Mutex<HashMap<usize, RgbFrame>> = Mutex::new(HashMap::new());
+    let done = AtomicUsize::new(0);
+    let total = unique.len();
+    let sink = |n: usize, img: RgbFrame| {
+        if let Ok(mut r) = results.lock() {
+            r.insert(n, img);
+        }
+        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(p) = ctl.progress {
+            p(d, total);
+        }
+    };
+    let (packets, seeks) = (cursor.stats.packets, cursor.stats.seeks);
+    let missed = cursor.stats.missing.len();
+    let (bad_packets, bad_frames) = (cursor.stats.corrupt_packets, cursor.stats.corrupt_frames);
+    cursor.decode(facts, index, &unique, ctl, &sink)?;
+    let c = &cursor.stats;
+    let stats = DecodeStats {
+        unique_frames: total,
+        packets_decoded: c.packets - packets,
+        seeks: c.seeks - seeks,
+        workers: 1,
+        corrupt_packets: c.corrupt_packets - bad_packets,
+        corrupt_frames: c.corrupt_frames - bad_frames,
+        substituted: Vec::new(),
+    };
+    let missing = c.missing[missed..].to_vec();
+    let results = results.into_inner().unwrap_or_default();
+    assemble(path, numbers, results, missing, stats)
+}
+
+/// Validate the geometry once, up front, so a bad size is one clear error.
+pub(crate) fn check_resize(
+    path: &Path,
+    facts: &StreamFacts,
+    resize: Resize,
+) -> Result<(), VideoError> {
+    let (dw, dh) = if facts.orientation.swaps_sides() {
+        (facts.height, facts.width)
+    } else {
+        (facts.width, facts.height)
+    };
+    resize
+        .plan(dw.max(1), dh.max(1))
+        .map(|_| ())
+        .map_err(|e| match e {
+            VideoError::InvalidRequest(m) => {
+                VideoError::InvalidRequest(format!("{}: {m}", path.display()))
+            }
+            other => other,
+        })
 }
 
 fn available_cores() -> usize {
@@ -236,11 +311,37 @@ struct WorkerStats {
 }
 
 /// How decoded frames are matched to frame numbers.
-enum Matcher<'a> {
+enum Matcher {
     /// By presentation timestamp.
     Pts(HashMap<i64, usize>),
-    /// By position in the output sequence expected after the last seek.
-    Count(Box<dyn Iterator<Item = usize> + 'a>),
+    /// By position in the output sequence expected after the last seek
+    /// ([`FrameIndex::outputs_from`]): the next display number to consider and the landing
+    /// keyframe's decode position.
+    Count { next: usize, key_pos: u32 },
+}
+
+impl Matcher {
+    fn count_from(index: &FrameIndex, key: usize) -> Matcher {
+        Matcher::Count {
+            next: key,
+            key_pos: index.frames.get(key).map_or(0, |f| f.decode_pos),
+        }
+    }
+
+    /// The frame number of the next frame out of the decoder.
+    fn next(&mut self, index: &FrameIndex, ts: i64) -> Option<usize> {
+        match self {
+            Matcher::Pts(map) => map.get(&ts).copied(),
+            Matcher::Count { next, key_pos } => {
+                // Frames stored after the keyframe that display before it are not output.
+                while index.frames.get(*next)?.decode_pos < *key_pos {
+                    *next += 1;
+                }
+                *next += 1;
+                Some(*next - 1)
+            }
+        }
+    }
 }
 
 struct Stream {
@@ -319,89 +420,199 @@ fn decode_worker(
     threads: usize,
     sink: &dyn Fn(usize, RgbFrame),
 ) -> Result<WorkerStats, VideoError> {
-    let mut st = open_stream(path, facts, threads)?;
-    let mut stats = WorkerStats::default();
-    let mut pending: BTreeSet<usize> = wanted.iter().copied().collect();
-    // Decode position of each packet, to know where the demuxer is.
-    let by_ts: HashMap<i64, u32> = match index.order {
-        OrderSource::Timestamps => index.frames.iter().map(|f| (f.pts, f.decode_pos)).collect(),
-        _ => index
-            .frames
+    let mut cursor = Cursor::open(path, facts, index, resize, threads)?;
+    cursor.decode(facts, index, wanted, ctl, sink)?;
+    Ok(cursor.stats)
+}
+
+/// A demuxer and decoder kept open between requests. Requests for frames further on continue
+/// from where the last one stopped instead of seeking back to a keyframe, so the sampled frames
+/// of neighbouring clips share one decode run.
+pub(crate) struct Cursor {
+    st: Stream,
+    /// Decode position of each packet, to know where the demuxer is.
+    by_ts: HashMap<i64, u32>,
+    /// Decode position of the last packet sent.
+    position: Option<u32>,
+    at_eof: bool,
+    packet: ffmpeg_next::Packet,
+    out: Output,
+    /// H.264 with timestamps: pictures no other picture refers to are not decoded unless
+    /// wanted (FFmpeg's `skip_frame`); nothing else is affected by skipping them.
+    skip_unwanted: bool,
+    stats: WorkerStats,
+}
+
+// SAFETY: a cursor owns its demuxer, decoder, frame and scaler outright (no FFmpeg object in
+// it is shared), and `&mut self` methods mean one thread uses it at a time; moving it to
+// another thread between calls is what FFmpeg allows of contexts.
+unsafe impl Send for Cursor {}
+
+impl Cursor {
+    pub(crate) fn open(
+        path: &Path,
+        facts: &StreamFacts,
+        index: &FrameIndex,
+        resize: Resize,
+        threads: usize,
+    ) -> Result<Cursor, VideoError> {
+        let st = open_stream(path, facts, threads)?;
+        let by_ts: HashMap<i64, u32> = match index.order {
+            OrderSource::Timestamps => index.frames.iter().map(|f| (f.pts, f.decode_pos)).collect(),
+            _ => index
+                .frames
+                .iter()
+                .filter_map(|f| f.dts.map(|d| (d, f.decode_pos)))
+                .collect(),
+        };
+        let timestamps = matches!(index.order, OrderSource::Timestamps);
+        Ok(Cursor {
+            st,
+            by_ts,
+            position: None,
+            at_eof: false,
+            packet: ffmpeg_next::Packet::empty(),
+            out: Output {
+                frame: ffmpeg_next::frame::Video::empty(),
+                matcher: if timestamps {
+                    Matcher::Pts(index.pts_lookup())
+                } else {
+                    Matcher::count_from(index, 0)
+                },
+                conv: FrameConverter::default(),
+                orientation: facts.orientation,
+                resize,
+            },
+            skip_unwanted: timestamps && facts.codec_id == ffi::AVCodecID::AV_CODEC_ID_H264,
+            stats: WorkerStats::default(),
+        })
+    }
+
+    /// Turn the skipping of unwanted unreferenced pictures off (to measure what it gains).
+    pub(crate) fn never_skip(&mut self) {
+        self.skip_unwanted = false;
+    }
+
+    /// Packets sent to the decoder so far.
+    pub(crate) fn packets(&self) -> usize {
+        self.stats.packets
+    }
+
+    /// Decode `wanted` (sorted, unique display numbers), handing each to `sink`; frames that
+    /// cannot be reached are listed in the stats' `missing`.
+    pub(crate) fn decode(
+        &mut self,
+        facts: &StreamFacts,
+        index: &FrameIndex,
+        wanted: &[usize],
+        ctl: &Control,
+        sink: &dyn Fn(usize, RgbFrame),
+    ) -> Result<(), VideoError> {
+        let mut pending: BTreeSet<usize> = wanted.iter().copied().collect();
+        let wanted_pos: BTreeSet<u32> = wanted
             .iter()
-            .filter_map(|f| f.dts.map(|d| (d, f.decode_pos)))
-            .collect(),
-    };
-    let mut out = Output {
-        frame: ffmpeg_next::frame::Video::empty(),
-        matcher: match index.order {
-            OrderSource::Timestamps => Matcher::Pts(index.pts_lookup()),
-            _ => Matcher::Count(Box::new(std::iter::empty())),
-        },
-        conv: FrameConverter::default(),
-        orientation: facts.orientation,
-        resize,
-        sink,
-    };
-    let mut position: Option<u32> = None; // decode position of the last packet sent
-    let mut at_eof = false;
-    let mut packet = ffmpeg_next::Packet::empty();
-    while let Some(&next) = pending.first() {
-        let key = index.seek_from[next];
-        let key_pos = index.frames[key].decode_pos;
-        let target_pos = index.frames[next].decode_pos;
-        let continuing = position.is_some_and(|p| key_pos <= p + 1) && !at_eof;
-        if !continuing {
-            let landed = match seek(&mut st, facts, index, key, &by_ts, &mut packet) {
-                Ok(l) => l,
-                // This frame cannot be reached; the others may still be.
-                Err(_) => {
-                    pending.remove(&next);
-                    stats.missing.push(next);
-                    position = None;
-                    continue;
+            .filter_map(|&n| index.frames.get(n).map(|f| f.decode_pos))
+            .collect();
+        // Packets from this decode position on are sent while this request's frames are
+        // pending: a frame among them comes out. One sent before (by an earlier request, which
+        // did not want it) is gone: reaching it takes a seek.
+        let mut fresh_from = self.position.map_or(0, |p| p + 1);
+        while let Some(&next) = pending.first() {
+            let key = index.seek_from[next];
+            let key_pos = index.frames[key].decode_pos;
+            let target_pos = index.frames[next].decode_pos;
+            // Go on from here when the decoder has the frame's keyframe behind it and has not
+            // gone past the frame in an earlier request.
+            let continuing = self
+                .position
+                .is_some_and(|p| key_pos <= p + 1 && target_pos >= fresh_from)
+                && !self.at_eof;
+            if !continuing {
+                self.set_skip(false);
+                let landed = match seek(
+                    &mut self.st,
+                    facts,
+                    index,
+                    key,
+                    &self.by_ts,
+                    &mut self.packet,
+                ) {
+                    Ok(l) => l,
+                    // This frame cannot be reached; the others may still be.
+                    Err(_) => {
+                        pending.remove(&next);
+                        self.stats.missing.push(next);
+                        self.position = None;
+                        continue;
+                    }
+                };
+                self.stats.seeks += 1;
+                self.at_eof = false;
+                fresh_from = index.frames[landed].decode_pos;
+                if let Matcher::Count { .. } = self.out.matcher {
+                    self.out.matcher = Matcher::count_from(index, landed);
                 }
-            };
-            stats.seeks += 1;
-            at_eof = false;
-            if let Matcher::Count(it) = &mut out.matcher {
-                *it = Box::new(index.outputs_from(landed));
+                // The packet read to check the landing is sent below.
+                send(&mut self.st, &self.packet, &mut self.stats);
+                self.position = by_ts_pos(&self.packet, index, &self.by_ts)
+                    .or(Some(index.frames[landed].decode_pos));
+                self.out
+                    .drain(&mut self.st, index, &mut pending, &mut self.stats, sink)?;
             }
-            // The packet read to check the landing is sent below.
-            send(&mut st, &packet, &mut stats);
-            position = by_ts_pos(&packet, index, &by_ts).or(Some(index.frames[landed].decode_pos));
-            out.drain(&mut st, &mut pending, &mut stats)?;
-        }
-        // Feed packets until `next` comes out or is clearly not coming.
-        while pending.contains(&next) {
-            if ctl.cancelled() {
-                return Err(VideoError::Cancelled);
-            }
-            if position.is_some_and(|p| p > target_pos + REORDER_SLACK) || at_eof {
-                pending.remove(&next);
-                stats.missing.push(next);
-                break;
-            }
-            match read_video_packet(&mut st, facts.index, &mut packet) {
-                Some(()) => {
-                    send(&mut st, &packet, &mut stats);
-                    // Packets an edit list cuts off come before frame 0 and have no decode
-                    // position: a long cut-off stretch must not count as going past the frame.
-                    if !is_discarded(&packet) {
-                        position = Some(match by_ts_pos(&packet, index, &by_ts) {
-                            Some(p) => p,
-                            None => position.map_or(0, |p| p + 1),
-                        });
+            // Feed packets until `next` comes out or is clearly not coming.
+            while pending.contains(&next) {
+                if ctl.cancelled() {
+                    return Err(VideoError::Cancelled);
+                }
+                if self
+                    .position
+                    .is_some_and(|p| p > target_pos + REORDER_SLACK)
+                    || self.at_eof
+                {
+                    pending.remove(&next);
+                    self.stats.missing.push(next);
+                    break;
+                }
+                match read_video_packet(&mut self.st, facts.index, &mut self.packet) {
+                    Some(()) => {
+                        let pos = by_ts_pos(&self.packet, index, &self.by_ts);
+                        self.set_skip(pos.is_some_and(|p| !wanted_pos.contains(&p)));
+                        send(&mut self.st, &self.packet, &mut self.stats);
+                        // Packets an edit list cuts off come before frame 0 and have no decode
+                        // position: a long cut-off stretch must not count as going past the frame.
+                        if !is_discarded(&self.packet) {
+                            self.position = Some(match pos {
+                                Some(p) => p,
+                                None => self.position.map_or(0, |p| p + 1),
+                            });
+                        }
+                    }
+                    None => {
+                        let _ = self.st.decoder.send_eof();
+                        self.at_eof = true;
                     }
                 }
-                None => {
-                    let _ = st.decoder.send_eof();
-                    at_eof = true;
-                }
+                self.out
+                    .drain(&mut self.st, index, &mut pending, &mut self.stats, sink)?;
             }
-            out.drain(&mut st, &mut pending, &mut stats)?;
         }
+        Ok(())
     }
-    Ok(stats)
+
+    /// Skip (or not) the pictures no other picture refers to, from the next packet on.
+    fn set_skip(&mut self, skip: bool) {
+        if !self.skip_unwanted {
+            return;
+        }
+        let level = if skip {
+            ffi::AVDiscard::AVDISCARD_NONREF
+        } else {
+            ffi::AVDiscard::AVDISCARD_DEFAULT
+        };
+        // SAFETY: a plain field of the decoder context we own; FFmpeg reads it per packet
+        // (and copies it to its frame threads when a packet is submitted).
+        unsafe { (*self.st.decoder.as_mut_ptr()).skip_frame = level };
+    }
 }
 
 fn by_ts_pos(
@@ -547,22 +758,23 @@ fn seek(
 }
 
 /// The decoder's output side: matches frames to frame numbers and converts the wanted ones.
-struct Output<'a> {
+struct Output {
     frame: ffmpeg_next::frame::Video,
-    matcher: Matcher<'a>,
+    matcher: Matcher,
     conv: FrameConverter,
     orientation: Orientation,
     resize: Resize,
-    sink: &'a dyn Fn(usize, RgbFrame),
 }
 
-impl Output<'_> {
+impl Output {
     /// Take every frame the decoder has ready; convert and hand over those still pending.
     fn drain(
         &mut self,
         st: &mut Stream,
+        index: &FrameIndex,
         pending: &mut BTreeSet<usize>,
         stats: &mut WorkerStats,
+        sink: &dyn Fn(usize, RgbFrame),
     ) -> Result<(), VideoError> {
         loop {
             match st.decoder.receive_frame(&mut self.frame) {
@@ -586,10 +798,7 @@ impl Output<'_> {
             if flags & ffi::AV_FRAME_FLAG_CORRUPT != 0 || errs != 0 {
                 stats.corrupt_frames += 1;
             }
-            let n = match &mut self.matcher {
-                Matcher::Pts(map) => map.get(&ts).copied(),
-                Matcher::Count(it) => it.next(),
-            };
+            let n = self.matcher.next(index, ts);
             if let Some(n) = n.filter(|n| pending.remove(n)) {
                 // SAFETY: the frame stays valid during the conversion.
                 let img = self.conv.convert(
@@ -597,7 +806,7 @@ impl Output<'_> {
                     self.orientation,
                     self.resize,
                 )?;
-                (self.sink)(n, img);
+                sink(n, img);
             }
         }
     }

@@ -163,4 +163,48 @@ impl Video {
             ctl,
         )
     }
+
+    /// A decoder that stays open between requests at `resize`, with `threads` FFmpeg threads
+    /// (0 = FFmpeg's choice): for frames asked for in increasing order, as a model's clips are.
+    pub fn cursor(&self, resize: Resize, threads: usize) -> Result<FrameCursor, VideoError> {
+        let i = &self.inner;
+        decode::check_resize(&i.path, &i.facts, resize)?;
+        Ok(FrameCursor {
+            cursor: decode::Cursor::open(&i.path, &i.facts, &i.index, resize, threads)?,
+            video: self.clone(),
+        })
+    }
+}
+
+/// A video's decoder kept open between requests ([`Video::cursor`]): a request for frames
+/// further on continues decoding where the last one stopped rather than seeking back to a
+/// keyframe, so neighbouring clips share one decode run; a request further back seeks. For
+/// H.264, pictures that no other picture refers to are skipped unless requested.
+pub struct FrameCursor {
+    video: Video,
+    cursor: decode::Cursor,
+}
+
+impl FrameCursor {
+    /// Decode `numbers` (display order, repeats allowed), as [`Video::frames_with`] does.
+    pub fn frames(&mut self, numbers: &[usize], ctl: &Control) -> Result<Decoded, VideoError> {
+        if numbers.is_empty() {
+            return Ok(Decoded {
+                frames: Vec::new(),
+                stats: DecodeStats::default(),
+            });
+        }
+        let i = &self.video.inner;
+        decode::decode_with_cursor(&mut self.cursor, &i.path, &i.facts, &i.index, numbers, ctl)
+    }
+
+    /// Decode every picture, wanted or not (to measure what skipping gains).
+    pub fn never_skip(&mut self) {
+        self.cursor.never_skip();
+    }
+
+    /// Packets sent to the decoder since the cursor opened (the decoding work done).
+    pub fn packets_decoded(&self) -> usize {
+        self.cursor.packets()
+    }
 }

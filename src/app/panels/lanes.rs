@@ -2,7 +2,7 @@
 //! accessibility label with the lane's numbers, and what the pointer is over (its numbers, and
 //! the frame a click jumps to).
 
-use super::step_colour;
+use super::{clips, step_colour};
 use crate::app::decisions::Decisions;
 use crate::app::state::Lanes;
 use crate::app::AdalensApp;
@@ -116,6 +116,14 @@ impl LaneCtx<'_> {
     fn span(&self, a: usize, b: usize) -> (f32, f32) {
         (self.axis.x(a as f64), self.axis.x(b as f64 + 1.0))
     }
+
+    /// Whether any of `clip` is in view (the others are not drawn at all).
+    fn in_view(&self, clip: &ClipTrace) -> bool {
+        let a = clip.frames.iter().map(|f| f.frame).min().unwrap_or(0);
+        let b = clip.frames.iter().map(|f| f.frame).max().unwrap_or(0);
+        let (x0, x1) = self.span(a, b);
+        x1 >= self.rect.left() - 40.0 && x0 <= self.rect.right() + 40.0
+    }
 }
 
 /// Paint one lane; returns its accessibility label and the hit under the pointer.
@@ -126,18 +134,41 @@ pub fn paint(kind: LaneKind, cx: &LaneCtx, app: &AdalensApp) -> (String, Option<
         }
         let why = if app.model.is_none() {
             "no checkpoint open"
+        } else if app.resumable {
+            "cancelled before a clip finished: Resume (top bar) goes on"
         } else {
             "the model has not run yet"
         };
         return (absent(cx, &format!("{} lane", kind.title()), why), None);
     };
-    match kind {
+    if clips::summarised(cx.axis, d) {
+        return match kind {
+            // Evenly spread thumbnails stay readable at any zoom.
+            LaneKind::Thumbnails => {
+                strip(cx, app);
+                let n = app.loaded.as_ref().map_or(0, |l| l.strip.len());
+                (
+                    format!(
+                        "Sampled frames lane: {n} thumbnails over {} clips (zoom in for the sampled frames)",
+                        d.summaries.len()
+                    ),
+                    None,
+                )
+            }
+            _ => clips::summary(kind, cx, d),
+        };
+    }
+    let painted = match kind {
         LaneKind::Thumbnails => thumbnails(cx, app, d),
         LaneKind::Keep => keep(cx, d),
         LaneKind::Cubes => cubes(cx, d, app.state.sliders.max_cubes == Some(0)),
         LaneKind::Entropy => entropy(cx, d),
         LaneKind::Stages => stages(cx, d),
+    };
+    if kind != LaneKind::Thumbnails {
+        clips::pending_overlay(cx, d);
     }
+    painted
 }
 
 /// The ruler: frame numbers (and seconds) at a readable spacing.
@@ -233,7 +264,7 @@ fn thumbnails(cx: &LaneCtx, app: &AdalensApp, d: &Decisions) -> (String, Option<
     let w = slot_width(cx, &d.sampled, 160.0);
     let tau = d.knobs.frame_threshold;
     let mut hit = None;
-    for clip in &d.trace.clips {
+    for clip in d.trace.clips.iter().filter(|c| cx.in_view(c)) {
         for f in &clip.frames {
             let x = cx.x(f.frame);
             let r = match app.loaded.as_ref().and_then(|l| l.thumbs.get(&f.frame)) {
@@ -305,7 +336,13 @@ fn keep(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
     let y = |p: f32| cx.rect.bottom() - 3.0 - p.clamp(0.0, 1.0) * (cx.rect.height() - 6.0);
     let mut hit = None;
     let mut bars = 0;
-    for f in d.trace.clips.iter().flat_map(|c| &c.frames) {
+    for f in d
+        .trace
+        .clips
+        .iter()
+        .filter(|c| cx.in_view(c))
+        .flat_map(|c| &c.frames)
+    {
         let Some(p) = f.keep_prob else { continue };
         bars += 1;
         let x = cx.x(f.frame);
@@ -362,7 +399,7 @@ fn keep(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
 fn cubes(cx: &LaneCtx, d: &Decisions, none_asked: bool) -> (String, Option<Hit>) {
     let c = d.counts;
     let mut hit = None;
-    for clip in &d.trace.clips {
+    for clip in d.trace.clips.iter().filter(|c| cx.in_view(c)) {
         for q in &clip.cubes {
             let (Some(&a), Some(&b)) = (q.frames.first(), q.frames.last()) else {
                 continue;
@@ -453,7 +490,12 @@ fn entropy(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
         cx.rect.bottom() - 4.0 - (v / top_value).clamp(0.0, 1.0) * (cx.rect.height() - 10.0)
     };
     let mut hit = None;
-    for clip in d.trace.clips.iter().filter(|c| !c.steps.is_empty()) {
+    for clip in d
+        .trace
+        .clips
+        .iter()
+        .filter(|c| !c.steps.is_empty() && cx.in_view(c))
+    {
         let exit = clip.exit.as_ref();
         let exit_step = clip.stop_step().unwrap_or(0);
         let points: Vec<egui::Pos2> = clip
@@ -558,6 +600,9 @@ fn stages(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
     let tau = d.knobs.stage_threshold;
     let mut hit = None;
     for (ci, clip) in d.trace.clips.iter().enumerate() {
+        if !cx.in_view(clip) {
+            continue;
+        }
         let (x0, x1) = clip_span(cx, clip);
         let k = clip.stages.len().max(1) as f32;
         let step = ((x1 - x0) / k).min(22.0);

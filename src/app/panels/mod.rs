@@ -1,5 +1,6 @@
 //! One panel per file, each an `impl AdalensApp { fn *_ui(&mut self, ui) }` block.
 
+mod clips;
 mod cube_view;
 mod help;
 mod lanes;

@@ -24,11 +24,12 @@ impl AdalensApp {
                     ui.separator();
                     self.sliders_ui(ui);
                     ui.separator();
+                    // The curve answers the budget slider above it: kept in view with it.
+                    self.curve_ui(ui);
+                    ui.separator();
                     self.steps_ui(ui);
                     ui.separator();
                     self.breakdown_ui(ui);
-                    ui.separator();
-                    self.curve_ui(ui);
                 });
             });
     }
@@ -173,6 +174,17 @@ impl AdalensApp {
             ui.strong("Prediction after each step");
         }
         let mut jump = None;
+        let current = self.loaded.as_ref().map_or(0, |l| l.current);
+        if let Some(i) = d.pending.iter().copied().find(|&i| {
+            d.summaries
+                .get(i)
+                .is_some_and(|s| (s.first..=s.last).contains(&current))
+        }) {
+            ui.weak(format!(
+                "Clip {} has not run yet: the model runs the clips from the playhead's on.",
+                i + 1
+            ));
+        }
         match d.trace.clips.get(at).filter(|c| !c.steps.is_empty()) {
             Some(clip) => {
                 let exit = clip.stop_step().unwrap_or(0);
@@ -243,10 +255,20 @@ impl AdalensApp {
 
     fn breakdown_ui(&mut self, ui: &mut egui::Ui) {
         let Some(d) = &self.decisions else { return };
-        ui.strong("GFLOPs of this video");
         let spent = d.spent_gflops();
+        let clips = d.trace.clips.len();
+        // Many clips: the parts of the clip at the playhead, and the video's total below.
+        let at = (clips > 1).then(|| d.clip_at(self.loaded.as_ref().map_or(0, |l| l.current)));
+        match at {
+            Some(i) => ui.strong(format!("GFLOPs of clip {} of {clips}", i + 1)),
+            None => ui.strong("GFLOPs of this video"),
+        };
         egui::Grid::new("breakdown").striped(true).show(ui, |ui| {
-            for p in &d.breakdown {
+            for p in d
+                .breakdown
+                .iter()
+                .filter(|p| at.is_none_or(|i| p.clip == i))
+            {
                 if d.part_spent(p) {
                     ui.label(&p.label);
                     ui.label(format!("{:.4}", p.gflops));
@@ -256,7 +278,23 @@ impl AdalensApp {
                 }
                 ui.end_row();
             }
-            ui.strong("spent");
+            if let Some(i) = at {
+                let clip_spent: f64 = d
+                    .breakdown
+                    .iter()
+                    .filter(|p| p.clip == i && d.part_spent(p))
+                    .map(|p| p.gflops)
+                    .sum();
+                ui.strong("clip spent");
+                ui.strong(format!("{clip_spent:.4}"));
+                ui.end_row();
+                ui.strong(format!(
+                    "video spent ({} clips run)",
+                    clips - d.pending.len()
+                ));
+            } else {
+                ui.strong("spent");
+            }
             ui.strong(format!("{spent:.4}"));
             ui.end_row();
         });

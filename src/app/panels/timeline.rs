@@ -2,22 +2,27 @@
 //! pannable (scroll), scrubbable (click / drag), with the playhead. Lanes are painted in
 //! `lanes.rs`; each lane also carries an accessibility label with its numbers.
 
+use super::clips;
 use super::lanes::{self, Axis, Hit, LaneKind};
 use crate::app::command::Command;
 use crate::app::{AdalensApp, TimeView};
 
 const GUTTER: f32 = 118.0;
-const RULER: f32 = 18.0;
+/// The frame ruler and, under it, the clip band.
+const RULER: f32 = 32.0;
 
 impl AdalensApp {
     pub(crate) fn timeline_ui(&mut self, ui: &mut egui::Ui) {
         if self.loaded.is_none() {
             return;
         }
+        // At most half the window: a small window (900×560) keeps room for the viewer.
+        let most = (ui.available_height() * 0.5).max(160.0);
         egui::Panel::bottom("timeline")
             .resizable(true)
-            .default_size(340.0)
+            .default_size(340.0_f32.min(most))
             .min_size(120.0)
+            .max_size(most)
             .show(ui, |ui| {
                 self.timeline_header_ui(ui);
                 self.timeline_lanes_ui(ui);
@@ -37,6 +42,14 @@ impl AdalensApp {
             if ui.button(play).on_hover_text("Space").clicked() {
                 self.push(Command::TogglePlay);
             }
+            // Before the long labels, so a narrow window never pushes it out of sight.
+            if ui
+                .small_button("Whole video")
+                .on_hover_text("Double-click the lanes does the same")
+                .clicked()
+            {
+                self.time_view = None;
+            }
             ui.label(format!(
                 "frame {current} / {} · {secs:.3} s",
                 count.saturating_sub(1)
@@ -55,23 +68,22 @@ impl AdalensApp {
                 if c.stages > 0 {
                     parts.push(format!("{} 3D stages of {}", c.stages_3d, c.stages));
                 }
-                ui.label(parts.join(" · "));
                 if c.clips > 1 {
                     // The exit of the clip under the playhead, not of the first clip.
                     let at = d.clip_at(current);
                     if let Some(e) = d.trace.clips.get(at).and_then(|k| k.stop_step()) {
-                        ui.label(format!(
-                            "· clip {} of {}: exit after step {e}",
+                        parts.push(format!(
+                            "clip {} of {}: exit after step {e}",
                             at + 1,
                             c.clips
                         ));
                     }
                 } else if let Some(e) = c.exit_step {
-                    ui.label(format!("· exit after step {e}"));
+                    parts.push(format!("exit after step {e}"));
                 }
-            }
-            if ui.small_button("Whole video").clicked() {
-                self.time_view = None;
+                // Elided when the window is narrow; the whole line on hover.
+                let line = parts.join(" · ");
+                ui.add(egui::Label::new(&line).truncate());
             }
             // The hint takes what room is left (elided), so a long status never widens the
             // timeline past the window.
@@ -111,6 +123,26 @@ impl AdalensApp {
             start: view.start,
             end: view.end,
         };
+        // Thumbnails of the clips shown in detail (none when many clips are summarised).
+        let shown: Vec<usize> = self
+            .decisions
+            .as_ref()
+            .filter(|d| !clips::summarised(&axis, d))
+            .map(|d| {
+                d.summaries
+                    .iter()
+                    .zip(&d.trace.clips)
+                    .filter(|(s, _)| {
+                        s.done
+                            && axis.x((s.last + 1) as f64) >= axis.left
+                            && axis.x(s.first as f64) <= axis.left + axis.width
+                    })
+                    .flat_map(|(_, c)| c.frames.iter().map(|f| f.frame))
+                    .collect()
+            })
+            .unwrap_or_default();
+        self.want_thumbnails(shown);
+        let Some(l) = &self.loaded else { return };
         let painter = ui.painter_at(rect);
         let visuals = ui.visuals().clone();
         painter.rect_filled(area, 2.0, visuals.extreme_bg_color);
@@ -121,6 +153,38 @@ impl AdalensApp {
             rect.top(),
             l.video.probe().frame_rate_avg,
         );
+        let band_rect = egui::Rect::from_min_max(
+            egui::pos2(area.left(), rect.top() + 19.0),
+            egui::pos2(area.right(), rect.top() + RULER - 2.0),
+        );
+        let band_hit = self.decisions.as_ref().and_then(|d| {
+            painter.text(
+                egui::pos2(rect.left() + 4.0, band_rect.center().y),
+                egui::Align2::LEFT_CENTER,
+                format!("Clips ({})", d.summaries.len()),
+                egui::FontId::proportional(12.0),
+                visuals.text_color(),
+            );
+            let band_pointer = ui.input(|i| i.pointer.hover_pos());
+            clips::band(
+                &painter.with_clip_rect(band_rect.expand2(egui::vec2(0.0, 2.0))),
+                &visuals,
+                &axis,
+                band_rect,
+                d,
+                d.clip_at(current),
+                band_pointer,
+            )
+        });
+        let band_response = ui.interact(band_rect, id.with("clip band"), egui::Sense::click());
+        if let Some(h) = &band_hit {
+            if band_response.clicked() {
+                if let Some(to) = h.jump {
+                    self.push(Command::Seek(to));
+                }
+            }
+            band_response.on_hover_text_at_pointer(h.text.clone());
+        }
 
         // Lane heights: fixed, the cubes lane grows with the number of cube rows.
         let cube_rows = self.decisions.as_ref().map_or(1, |d| {
@@ -147,13 +211,36 @@ impl AdalensApp {
                 egui::pos2(area.right(), top + h * scale),
             );
             top = lane.bottom();
-            painter.text(
-                egui::pos2(rect.left() + 4.0, lane.center().y),
-                egui::Align2::LEFT_CENTER,
-                kind.label(self.state.sliders.criterion),
-                egui::FontId::proportional(12.0),
-                visuals.text_color(),
-            );
+            let summary = *kind != LaneKind::Thumbnails
+                && self
+                    .decisions
+                    .as_ref()
+                    .is_some_and(|d| clips::summarised(&axis, d));
+            if summary {
+                // One caption per heat row, beside it.
+                let rows = clips::summary_rows(*kind);
+                let row_h = (lane.height() - 4.0) / rows.len() as f32;
+                for (k, row) in rows.iter().enumerate() {
+                    painter.text(
+                        egui::pos2(
+                            rect.left() + 4.0,
+                            lane.top() + 2.0 + (k as f32 + 0.5) * row_h,
+                        ),
+                        egui::Align2::LEFT_CENTER,
+                        format!("{}{}", &row[..1].to_uppercase(), &row[1..]),
+                        egui::FontId::proportional(11.0),
+                        visuals.text_color(),
+                    );
+                }
+            } else {
+                painter.text(
+                    egui::pos2(rect.left() + 4.0, lane.center().y),
+                    egui::Align2::LEFT_CENTER,
+                    kind.label(self.state.sliders.criterion),
+                    egui::FontId::proportional(12.0),
+                    visuals.text_color(),
+                );
+            }
             painter.line_segment(
                 [lane.left_bottom(), lane.right_bottom()],
                 egui::Stroke::new(0.5, visuals.weak_text_color()),

@@ -117,6 +117,22 @@ impl AdalensApp {
             if ui.button("Cancel").clicked() {
                 self.push(Command::CancelJob);
             }
+        } else if self.resumable {
+            let left = self.decisions.as_ref().map_or(String::new(), |d| {
+                format!(
+                    " ({} of {} clips run)",
+                    d.pending_total() - d.pending.len(),
+                    d.pending_total()
+                )
+            });
+            ui.label(format!("Cancelled{left}"));
+            if ui
+                .button("Resume")
+                .on_hover_text("Run the clips not run yet; the finished ones are kept")
+                .clicked()
+            {
+                self.push(Command::Resume);
+            }
         }
     }
 

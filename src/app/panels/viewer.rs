@@ -107,6 +107,7 @@ impl AdalensApp {
                 img.top() + vy as f32 / dh * img.height(),
             )
         };
+        let mut placed: Vec<egui::Rect> = Vec::new();
         for c in &cubes {
             let Some([x1, y1, x2, y2]) = c.cube.region else {
                 continue;
@@ -136,7 +137,16 @@ impl AdalensApp {
                 ));
             }
             if o.labels {
-                let tag = egui::Rect::from_min_size(r.left_top(), egui::vec2(20.0, 18.0));
+                // Cubes at the same place would hide each other's numbers: a tag that would
+                // cover one already drawn moves right of it.
+                let mut tag = egui::Rect::from_min_size(r.left_top(), egui::vec2(20.0, 18.0));
+                while placed
+                    .iter()
+                    .any(|p: &egui::Rect| p.intersects(tag.shrink(0.5)))
+                {
+                    tag = tag.translate(egui::vec2(21.0, 0.0));
+                }
+                placed.push(tag);
                 painter.rect_filled(
                     tag,
                     0.0,

@@ -1,0 +1,259 @@
+//! The timeline's view of clips: the clip band under the ruler (one numbered segment per clip,
+//! run or still to run, the one under the playhead outlined) and, when clips are narrower than
+//! their labels, the lanes' summary: one heat cell per clip per lane instead of per-frame
+//! details. Both draw with level of detail: clips outside the view are skipped and clips
+//! narrower than a pixel share one cell, so the cost follows the timeline's width, not the
+//! clip count.
+
+use super::lanes::{Axis, Hit, LaneCtx, LaneKind};
+use super::step_colour;
+use crate::app::decisions::{ClipSummary, Decisions};
+
+/// Clips narrower than this (in pixels) are summarised.
+pub const SUMMARY_BELOW: f32 = 48.0;
+
+/// Whether the lanes show the summary: the typical clip is narrower than its details need.
+pub fn summarised(axis: &Axis, d: &Decisions) -> bool {
+    let Some(s) = d.summaries.first() else {
+        return false;
+    };
+    d.summaries.len() > 1 && axis.x((s.last + 1) as f64) - axis.x(s.first as f64) < SUMMARY_BELOW
+}
+
+/// The visible clips with their spans in pixels, at most one per pixel column: a clip that
+/// starts within a pixel of the previous one drawn is folded into it (the later one wins).
+fn visible<'a>(
+    axis: &'a Axis,
+    d: &'a Decisions,
+) -> impl Iterator<Item = (usize, &'a ClipSummary, f32, f32)> + 'a {
+    let right = axis.left + axis.width;
+    let mut drawn_to = f32::NEG_INFINITY;
+    d.summaries.iter().enumerate().filter_map(move |(i, s)| {
+        let x0 = axis.x(s.first as f64);
+        let x1 = axis.x((s.last + 1) as f64).max(x0 + 1.0);
+        if x1 < axis.left || x0 > right || x0 < drawn_to {
+            return None;
+        }
+        drawn_to = x0 + 1.0;
+        Some((i, s, x0, x1))
+    })
+}
+
+/// The clip under `x`, if any.
+fn clip_at_x(axis: &Axis, d: &Decisions, x: f32) -> Option<usize> {
+    let f = axis.frame_at(x);
+    let i = d
+        .summaries
+        .partition_point(|s| s.first <= f)
+        .checked_sub(1)?;
+    (d.summaries[i].last + 1 >= f).then_some(i)
+}
+
+/// What a clip's numbers say, for hovers.
+fn describe(d: &Decisions, i: usize) -> String {
+    let s = &d.summaries[i];
+    let head = format!("clip {} · frames {}–{}", i + 1, s.first, s.last);
+    if !s.done {
+        return format!("{head} · not run yet");
+    }
+    let mut parts = vec![head];
+    if let Some(e) = s.stop_step {
+        parts.push(format!("exit after step {e}"));
+    }
+    if let Some((c, p)) = s.top1 {
+        parts.push(format!("top-1 {} {:.1}%", d.class_name(c), p * 100.0));
+    }
+    parts.push(format!("{:.4} GFLOPs", s.spent_gflops));
+    parts.push(format!("{} of {} frames kept", s.kept, s.sampled));
+    if s.cubes > 0 {
+        parts.push(format!(
+            "{} of {} cubes computed",
+            s.computed_cubes, s.cubes
+        ));
+    }
+    if s.stages > 0 {
+        parts.push(format!("{} of {} stages 3D", s.stages_3d, s.stages));
+    }
+    parts.join(" · ")
+}
+
+/// The clip band: numbered segments, filled once run, the clip at the playhead outlined.
+/// Returns the hover over it.
+pub fn band(
+    painter: &egui::Painter,
+    visuals: &egui::Visuals,
+    axis: &Axis,
+    rect: egui::Rect,
+    d: &Decisions,
+    at: usize,
+    pointer: Option<egui::Pos2>,
+) -> Option<Hit> {
+    let done_fill = visuals.widgets.inactive.bg_fill;
+    for (i, s, x0, x1) in visible(axis, d) {
+        let r = egui::Rect::from_min_max(
+            egui::pos2(x0 + 0.5, rect.top()),
+            egui::pos2((x1 - 0.5).max(x0 + 1.0), rect.bottom()),
+        );
+        if s.done {
+            painter.rect_filled(r, 2.0, done_fill);
+        } else if r.width() < 4.0 {
+            // Too narrow for an outline to read: a fainter fill.
+            painter.rect_filled(r, 0.0, visuals.faint_bg_color);
+        } else {
+            painter.rect_stroke(
+                r,
+                2.0,
+                egui::Stroke::new(1.0, visuals.weak_text_color()),
+                egui::StrokeKind::Inside,
+            );
+        }
+        if i == at {
+            painter.rect_stroke(
+                r,
+                2.0,
+                egui::Stroke::new(1.5, visuals.selection.stroke.color),
+                egui::StrokeKind::Outside,
+            );
+        }
+        let label = (i + 1).to_string();
+        if r.width() >= 8.0 * label.len() as f32 + 6.0 {
+            painter.text(
+                r.left_center() + egui::vec2(3.0, 0.0),
+                egui::Align2::LEFT_CENTER,
+                label,
+                egui::FontId::proportional(10.0),
+                if s.done {
+                    visuals.text_color()
+                } else {
+                    visuals.weak_text_color()
+                },
+            );
+        }
+    }
+    let p = pointer.filter(|p| rect.contains(*p))?;
+    let i = clip_at_x(axis, d, p.x)?;
+    Some(Hit {
+        text: describe(d, i),
+        jump: Some(d.summaries[i].first),
+    })
+}
+
+/// The rows of a lane's summary, top to bottom (also their captions beside the lane).
+pub fn summary_rows(kind: LaneKind) -> &'static [&'static str] {
+    match kind {
+        LaneKind::Thumbnails | LaneKind::Keep => &["kept frames"],
+        LaneKind::Cubes => &["cubes computed"],
+        LaneKind::Entropy => &["exit step", "GFLOPs spent", "top-1 probability"],
+        LaneKind::Stages => &["3D stages"],
+    }
+}
+
+/// A lane as one heat cell per clip (the summary of many clips). Returns its accessibility
+/// label and the hover.
+pub fn summary(kind: LaneKind, cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
+    let max_gflops = d
+        .summaries
+        .iter()
+        .map(|s| s.spent_gflops)
+        .fold(0.0, f64::max)
+        .max(1e-12);
+    let max_cubes = d
+        .summaries
+        .iter()
+        .map(|s| s.cubes)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let rows = summary_rows(kind);
+    let base = match kind {
+        LaneKind::Cubes => egui::Color32::from_rgb(66, 133, 244),
+        LaneKind::Stages => egui::Color32::from_rgb(66, 133, 244),
+        _ => egui::Color32::from_rgb(67, 160, 71),
+    };
+    let row_h = (cx.rect.height() - 4.0) / rows.len() as f32;
+    let heat = |v: f64, colour: egui::Color32| {
+        let a = (40.0 + 215.0 * v.clamp(0.0, 1.0)) as u8;
+        egui::Color32::from_rgba_unmultiplied(colour.r(), colour.g(), colour.b(), a)
+    };
+    for (_, s, x0, x1) in visible(cx.axis, d) {
+        for (k, row) in rows.iter().enumerate() {
+            let r = egui::Rect::from_min_max(
+                egui::pos2(x0, cx.rect.top() + 2.0 + k as f32 * row_h),
+                egui::pos2(
+                    x1.max(x0 + 1.0),
+                    cx.rect.top() + 2.0 + (k as f32 + 1.0) * row_h - 1.0,
+                ),
+            );
+            if !s.done {
+                cx.painter.rect_filled(r, 0.0, cx.visuals.faint_bg_color);
+                continue;
+            }
+            let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
+            let fill = match *row {
+                "kept frames" => heat(ratio(s.kept, s.sampled), base),
+                "cubes computed" => heat(ratio(s.computed_cubes, max_cubes), base),
+                "3D stages" => heat(ratio(s.stages_3d, s.stages), base),
+                "exit step" => match s.stop_step {
+                    Some(0) => cx.visuals.weak_text_color(),
+                    Some(e) => step_colour(e),
+                    None => cx.visuals.faint_bg_color,
+                },
+                "GFLOPs spent" => heat(
+                    s.spent_gflops / max_gflops,
+                    egui::Color32::from_rgb(255, 112, 67),
+                ),
+                _ => heat(
+                    s.top1.map_or(0.0, |(_, p)| p as f64),
+                    egui::Color32::from_rgb(171, 71, 188),
+                ),
+            };
+            cx.painter.rect_filled(r, 0.0, fill);
+        }
+    }
+    let hit = cx.pointer.filter(|p| cx.rect.contains(*p)).and_then(|p| {
+        let i = clip_at_x(cx.axis, d, p.x)?;
+        let k = (((p.y - cx.rect.top() - 2.0) / row_h) as usize).min(rows.len() - 1);
+        Some(Hit {
+            text: format!("{}: {}", rows[k], describe(d, i)),
+            jump: Some(d.summaries[i].first),
+        })
+    });
+    let run = d.summaries.iter().filter(|s| s.done).count();
+    (
+        format!(
+            "{} lane: summary of {} clips ({} run): {}",
+            kind.title(),
+            d.summaries.len(),
+            run,
+            rows.join(", ")
+        ),
+        hit,
+    )
+}
+
+/// Over a lane in detail: the clips not run yet, shaded, so a partial run reads as one.
+pub fn pending_overlay(cx: &LaneCtx, d: &Decisions) {
+    for &i in &d.pending {
+        let Some(s) = d.summaries.get(i) else {
+            continue;
+        };
+        let (x0, x1) = (cx.axis.x(s.first as f64), cx.axis.x((s.last + 1) as f64));
+        if x1 < cx.rect.left() || x0 > cx.rect.right() {
+            continue;
+        }
+        let r = egui::Rect::from_min_max(
+            egui::pos2(x0, cx.rect.top() + 1.0),
+            egui::pos2(x1, cx.rect.bottom() - 1.0),
+        );
+        cx.painter.rect_filled(r, 0.0, cx.visuals.faint_bg_color);
+        if r.width() > 70.0 {
+            cx.painter.text(
+                r.center(),
+                egui::Align2::CENTER_CENTER,
+                "not run yet",
+                egui::FontId::proportional(10.0),
+                cx.visuals.weak_text_color(),
+            );
+        }
+    }
+}
