@@ -670,3 +670,57 @@ fn a_long_video_streams_its_clips_cancels_resumes_and_summarises() {
             .collect::<Vec<_>>()
     );
 }
+
+/// Reopening a video with the same checkpoint draws its kept results at once: the model runs
+/// nothing again (no partial run of its clips ever shows).
+#[test]
+fn reopening_a_video_reuses_its_results() {
+    let mut h = demo_app();
+    let first = h.state().decisions.as_ref().unwrap().trace.clone();
+    let d = tempfile::tempdir().unwrap();
+    let other = common::make_video(
+        d.path(),
+        "other.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25",
+            "-t",
+            "12",
+            "-c:v",
+            "libx264",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    h.state_mut().push(Command::OpenVideo(other.clone()));
+    settle(&mut h, |a| {
+        a.loaded.as_ref().is_some_and(|l| l.video.path() == other)
+            && a.decisions.as_ref().is_some_and(|d| d.pending.is_empty())
+    });
+    h.state_mut().push(Command::OpenVideo(DEMO_VIDEO.into()));
+    let start = Instant::now();
+    let mut saw_partial = false;
+    loop {
+        h.step();
+        let a = h.state();
+        let demo_open = a
+            .loaded
+            .as_ref()
+            .is_some_and(|l| l.video.path().ends_with(DEMO_VIDEO));
+        if let Some(d) = a.decisions.as_ref().filter(|_| demo_open) {
+            saw_partial |= !d.pending.is_empty();
+            if d.pending.is_empty() && a.is_idle() {
+                assert_eq!(d.trace.clips, first.clips);
+                break;
+            }
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "the demo did not reopen"
+        );
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    assert!(!saw_partial, "the demo's clips ran again");
+}

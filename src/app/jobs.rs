@@ -73,7 +73,7 @@ impl Jobs {
             Arc::new(move || ctx.request_repaint())
         };
         spawn_frame_worker(frame_slot.clone(), events_tx.clone(), repaint.clone());
-        let model = ModelWorker::spawn(events_tx.clone(), throttled_repaint(ctx));
+        let model = ModelWorker::spawn(events_tx.clone(), repaint.clone(), throttled_repaint(ctx));
         Self {
             model,
             events_tx,

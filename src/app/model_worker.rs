@@ -56,7 +56,13 @@ pub struct ModelWorker {
 const RECENT_SESSIONS: usize = 2;
 
 impl ModelWorker {
-    pub fn spawn(tx: Sender<JobEvent>, repaint: Arc<dyn Fn() + Send + Sync>) -> Self {
+    /// `repaint` wakes the UI at once (results, failures, the end of a request); `throttled`
+    /// at most every so often (a run's progress and partial runs).
+    pub fn spawn(
+        tx: Sender<JobEvent>,
+        repaint: Arc<dyn Fn() + Send + Sync>,
+        throttled: Arc<dyn Fn() + Send + Sync>,
+    ) -> Self {
         let slot = Arc::new((Mutex::new(Pending::default()), Condvar::new()));
         let cancel = Arc::new(AtomicBool::new(false));
         let busy = Arc::new(AtomicBool::new(false));
@@ -64,6 +70,7 @@ impl ModelWorker {
         let worker = Worker {
             tx,
             repaint,
+            throttled,
             cancel: cancel.clone(),
             busy: busy.clone(),
             focus: focus.clone(),
@@ -139,6 +146,7 @@ impl ModelWorker {
 struct Worker {
     tx: Sender<JobEvent>,
     repaint: Arc<dyn Fn() + Send + Sync>,
+    throttled: Arc<dyn Fn() + Send + Sync>,
     cancel: Arc<AtomicBool>,
     busy: Arc<AtomicBool>,
     focus: Arc<AtomicUsize>,
@@ -308,7 +316,7 @@ impl Worker {
     fn rerun(&mut self, knobs: Knobs, generation: u64) {
         let events = Events {
             tx: self.tx.clone(),
-            repaint: self.repaint.clone(),
+            repaint: self.throttled.clone(),
             generation,
             focus: self.focus.clone(),
         };

@@ -170,6 +170,22 @@ impl AdalensApp {
                 "Clip {} of {clips}: prediction after each step",
                 at + 1
             ));
+            // The clip picker: moves the playhead to the clip's first sampled frame.
+            let mut pick = at + 1;
+            let picked = ui
+                .horizontal(|ui| {
+                    ui.label("Go to clip");
+                    ui.add(egui::DragValue::new(&mut pick).range(1..=clips))
+                        .on_hover_text("The playhead moves to the clip's first sampled frame")
+                        .changed()
+                })
+                .inner;
+            if picked && pick != at + 1 {
+                if let Some(s) = d.summaries.get(pick - 1) {
+                    self.push(Command::Seek(s.first));
+                    return;
+                }
+            }
         } else {
             ui.strong("Prediction after each step");
         }
@@ -330,7 +346,7 @@ impl AdalensApp {
         let Some(curve) = m.curve(criterion) else {
             return;
         };
-        ui.strong("Calibration curve (held-out calibration videos)");
+        ui.strong("Calibration curve: top-1 % against GFLOPs (held-out calibration videos)");
         let adaptive: PlotPoints = curve
             .adaptive
             .iter()
@@ -368,7 +384,8 @@ impl AdalensApp {
                     .text_style(egui::TextStyle::Small),
             )
             .x_axis_label("GFLOPs / video")
-            .y_axis_label("top-1 %")
+            // The y axis is named in the heading: a rotated title at the panel's edge is cut
+            // off in a narrow panel.
             .allow_scroll(false)
             .show(ui, |plot| {
                 let adaptive_name = match criterion {

@@ -25,7 +25,9 @@ impl AdalensApp {
             ui.horizontal_wrapped(|ui| {
                 match &self.model {
                     Some(m) => {
-                        ui.label(format!("Device: {}", m.info.device));
+                        // The short name in the bar (one line at 1400 px), why on hover.
+                        let short = m.info.device.split(" (").next().unwrap_or(&m.info.device);
+                        ui.label(format!("Device: {short}")).on_hover_text(&m.info.device);
                         ui.separator();
                         let name = m.info.path.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
                         ui.label(format!("{} · {} · {} parameters", m.info.arch, name, m.info.parameters))
