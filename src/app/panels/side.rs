@@ -258,11 +258,31 @@ impl AdalensApp {
         }
         if clips > 1 && d.trace.clips.iter().any(|c| !c.steps.is_empty()) {
             ui.add_space(4.0);
-            video_prediction_ui(
-                ui,
-                d,
-                &format!("The video (mean of the {clips} clips' softmax, each at its exit):"),
-            );
+            let run = clips - d.pending.len();
+            let so_far = if run < clips {
+                format!("{run} of the {clips} clips run so far")
+            } else {
+                format!("the {clips} clips")
+            };
+            ui.horizontal_wrapped(|ui| {
+                ui.vertical(|ui| {
+                    video_prediction_ui(
+                        ui,
+                        d,
+                        &format!("The video (mean of the softmax of {so_far}, each at its exit):"),
+                    );
+                });
+                // Beside it, what the clip under the playhead says on its own.
+                if let Some((class, p)) = d.summaries.get(at).and_then(|s| s.top1) {
+                    ui.separator();
+                    ui.label(format!(
+                        "Clip {}'s top-1:\n{} {:.1}%",
+                        at + 1,
+                        d.class_name(class),
+                        p * 100.0
+                    ));
+                }
+            });
         }
         if let Some(n) = jump {
             self.push(Command::Seek(n));
