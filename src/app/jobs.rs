@@ -435,6 +435,49 @@ mod tests {
         }
     }
 
+    /// The strip of a long-GOP video lands on keyframes, one per segment, in order; a video
+    /// with keyframes rarer than the segments keeps the evenly spread centres.
+    #[test]
+    fn the_strip_snaps_to_keyframes_in_its_segments() {
+        let dir = tempfile::tempdir().unwrap();
+        let make = |name: &str, gop: &str| {
+            let path = dir.path().join(name);
+            let ok = std::process::Command::new("ffmpeg")
+                .args([
+                    "-v",
+                    "error",
+                    "-f",
+                    "lavfi",
+                    "-i",
+                    "testsrc2=size=64x48:rate=25",
+                ])
+                .args(["-t", "20", "-c:v", "libx264", "-g", gop, "-keyint_min", gop])
+                .args(["-sc_threshold", "0", "-pix_fmt", "yuv420p"])
+                .arg(&path)
+                .status()
+                .unwrap()
+                .success();
+            assert!(ok);
+            Video::open(&path).unwrap()
+        };
+        let v = make("gop50.mp4", "50");
+        let strip = strip_frames_of(&v, 8);
+        assert_eq!(strip.len(), 8);
+        let tick = v.frame_count() as f64 / 8.0;
+        for (i, &n) in strip.iter().enumerate() {
+            assert!(
+                v.index().keyframes.contains(&n),
+                "frame {n} is not a keyframe"
+            );
+            assert!((tick * i as f64..tick * (i + 1) as f64).contains(&(n as f64)));
+        }
+        // One keyframe in 500 frames: only the first segment holds it.
+        let v = make("gop500.mp4", "500");
+        let strip = strip_frames_of(&v, 8);
+        assert_eq!(strip[0], 0);
+        assert_eq!(strip[1..], plan::tsn_centres(v.frame_count(), 8)[1..]);
+    }
+
     #[test]
     fn cache_keeps_within_budget_and_drops_least_recent() {
         let mut c = FrameCache::new(300);
