@@ -44,25 +44,30 @@ fn sampled_thumbnails_in(a: &AdalensApp) -> bool {
         .all(|f| l.thumbs.contains_key(&f.frame))
 }
 
-/// Step the window until the workers are done and `ready` holds (worker threads run for real).
-fn settle(h: &mut Harness<'static, AdalensApp>, ready: impl Fn(&AdalensApp) -> bool) {
+/// Step the window until `ready` holds, workers running or not (they run for real).
+fn step_until(h: &mut Harness<'static, AdalensApp>, ready: impl Fn(&AdalensApp) -> bool) {
     let start = Instant::now();
     loop {
         h.step();
-        if h.state().is_idle() && ready(h.state()) {
+        if ready(h.state()) {
             break;
         }
         assert!(
             start.elapsed() < Duration::from_secs(120),
-            "the window did not settle; errors: {:?}",
+            "the window did not get there; errors: {:?}",
             h.state()
                 .errors
                 .iter()
                 .map(|e| &e.detail)
                 .collect::<Vec<_>>()
         );
-        std::thread::sleep(Duration::from_millis(10));
+        std::thread::sleep(Duration::from_millis(5));
     }
+}
+
+/// Step the window until the workers are done and `ready` holds.
+fn settle(h: &mut Harness<'static, AdalensApp>, ready: impl Fn(&AdalensApp) -> bool) {
+    step_until(h, |a| a.is_idle() && ready(a));
     // A few more frames so the panels lay out what arrived.
     for _ in 0..3 {
         h.step();
@@ -614,28 +619,11 @@ fn a_long_video_streams_its_clips_cancels_resumes_and_summarises() {
         .wgpu()
         .build_eframe(move |cc| AdalensApp::new(cc, launch));
     // Step until some clips are drawn while others are still to run, then cancel.
-    let start = Instant::now();
-    loop {
-        h.step();
-        let partial = h
-            .state()
-            .decisions
+    step_until(&mut h, |a| {
+        a.decisions
             .as_ref()
-            .is_some_and(|d| !d.pending.is_empty() && d.pending.len() < d.trace.clips.len());
-        if partial {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(120),
-            "no partial run arrived (errors: {:?})",
-            h.state()
-                .errors
-                .iter()
-                .map(|e| &e.detail)
-                .collect::<Vec<_>>()
-        );
-        std::thread::sleep(Duration::from_millis(5));
-    }
+            .is_some_and(|d| !d.pending.is_empty() && d.pending.len() < d.trace.clips.len())
+    });
     h.state_mut().push(Command::CancelJob);
     settle(&mut h, |a| a.resumable);
     let kept = h.state().decisions.as_ref().unwrap().pending.len();

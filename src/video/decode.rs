@@ -67,40 +67,19 @@ pub(crate) fn decode_frames(
     resize: Resize,
     ctl: &Control,
 ) -> Result<Decoded, VideoError> {
-    if let Some(&bad) = numbers.iter().find(|&&n| n >= index.len()) {
-        return Err(VideoError::FrameOutOfRange {
-            path: path.to_path_buf(),
-            frame: bad,
-            count: index.len(),
-        });
-    }
+    let unique = unique_in_range(path, index, numbers)?;
     check_resize(path, facts, resize)?;
-    let unique: Vec<usize> = numbers
-        .iter()
-        .copied()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
     let chunks = split_by_gop(index, &unique, worker_count(ctl, &unique, index));
-    let results: Mutex<HashMap<usize, RgbFrame>> = Mutex::new(HashMap::new());
-    let done = AtomicUsize::new(0);
     let total = unique.len();
+    let collected = Collected::new(total, ctl);
     let threads_each = (available_cores() / chunks.len().max(1)).max(1);
     let outcomes: Vec<Result<WorkerStats, VideoError>> = std::thread::scope(|s| {
         let handles: Vec<_> = chunks
             .iter()
             .map(|chunk| {
-                let (results, done) = (&results, &done);
+                let collected = &collected;
                 s.spawn(move || {
-                    let sink = |n: usize, img: RgbFrame| {
-                        if let Ok(mut r) = results.lock() {
-                            r.insert(n, img);
-                        }
-                        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        if let Some(p) = ctl.progress {
-                            p(d, total);
-                        }
-                    };
+                    let sink = |n: usize, img: RgbFrame| collected.put(n, img);
                     decode_worker(path, facts, index, chunk, resize, ctl, threads_each, &sink)
                 })
             })
@@ -131,8 +110,62 @@ pub(crate) fn decode_frames(
         stats.corrupt_frames += w.corrupt_frames;
         missing.extend(w.missing);
     }
-    let results = results.into_inner().unwrap_or_default();
+    let results = collected.into_frames();
     assemble(path, numbers, results, missing, stats)
+}
+
+/// The distinct frame numbers of a request, sorted; an error when one is past the video's end.
+fn unique_in_range(
+    path: &Path,
+    index: &FrameIndex,
+    numbers: &[usize],
+) -> Result<Vec<usize>, VideoError> {
+    if let Some(&bad) = numbers.iter().find(|&&n| n >= index.len()) {
+        return Err(VideoError::FrameOutOfRange {
+            path: path.to_path_buf(),
+            frame: bad,
+            count: index.len(),
+        });
+    }
+    Ok(numbers
+        .iter()
+        .copied()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect())
+}
+
+/// The pictures decoded so far by one or more decoding threads, with progress reported.
+struct Collected<'a> {
+    frames: Mutex<HashMap<usize, RgbFrame>>,
+    done: AtomicUsize,
+    total: usize,
+    ctl: &'a Control<'a>,
+}
+
+impl<'a> Collected<'a> {
+    fn new(total: usize, ctl: &'a Control<'a>) -> Self {
+        Self {
+            frames: Mutex::new(HashMap::new()),
+            done: AtomicUsize::new(0),
+            total,
+            ctl,
+        }
+    }
+
+    fn put(&self, n: usize, img: RgbFrame) {
+        if let Ok(mut r) = self.frames.lock() {
+            r.insert(n, img);
+        }
+        let d = self.done.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(p) = self.ctl.progress {
+            p(d, self.total);
+        }
+    }
+
+    fn into_frames(self) -> HashMap<usize, RgbFrame> {
+        self.frames.into_inner().unwrap_or_default()
+    }
 }
 
 /// The decoded pictures in the order requested; a frame that would not decode is shown as the
@@ -178,31 +211,10 @@ pub(crate) fn decode_with_cursor(
     numbers: &[usize],
     ctl: &Control,
 ) -> Result<Decoded, VideoError> {
-    if let Some(&bad) = numbers.iter().find(|&&n| n >= index.len()) {
-        return Err(VideoError::FrameOutOfRange {
-            path: path.to_path_buf(),
-            frame: bad,
-            count: index.len(),
-        });
-    }
-    let unique: Vec<usize> = numbers
-        .iter()
-        .copied()
-        .collect::<BTreeSet<_>>()
-        .into_iter()
-        .collect();
-    let results: Mutex<HashMap<usize, RgbFrame>> = Mutex::new(HashMap::new());
-    let done = AtomicUsize::new(0);
+    let unique = unique_in_range(path, index, numbers)?;
     let total = unique.len();
-    let sink = |n: usize, img: RgbFrame| {
-        if let Ok(mut r) = results.lock() {
-            r.insert(n, img);
-        }
-        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-        if let Some(p) = ctl.progress {
-            p(d, total);
-        }
-    };
+    let collected = Collected::new(total, ctl);
+    let sink = |n: usize, img: RgbFrame| collected.put(n, img);
     let (packets, seeks) = (cursor.stats.packets, cursor.stats.seeks);
     let missed = cursor.stats.missing.len();
     let (bad_packets, bad_frames) = (cursor.stats.corrupt_packets, cursor.stats.corrupt_frames);
@@ -218,7 +230,7 @@ pub(crate) fn decode_with_cursor(
         substituted: Vec::new(),
     };
     let missing = c.missing[missed..].to_vec();
-    let results = results.into_inner().unwrap_or_default();
+    let results = collected.into_frames();
     assemble(path, numbers, results, missing, stats)
 }
 
