@@ -169,14 +169,7 @@ impl Decisions {
     pub fn remark(&mut self, budget: Option<(&BudgetModel, f64)>, criterion: Criterion) {
         self.criterion = criterion;
         self.operating = mark_exits(&mut self.trace, budget, criterion);
-        self.counts = self.count();
-        self.summaries = self
-            .trace
-            .clips
-            .iter()
-            .enumerate()
-            .map(|(i, c)| ClipSummary::of(c, self.pending.binary_search(&i).is_err()))
-            .collect();
+        self.recount();
         // The exits moved: so did the decision points.
         self.points = Self::decision_points(&self.trace);
     }
@@ -201,29 +194,37 @@ impl Decisions {
         self.pending.binary_search(&i).is_ok()
     }
 
-    fn count(&self) -> LaneCounts {
-        let clips = &self.trace.clips;
-        // A pending clip holds only its sampled frames: it is not counted until it has run.
-        let frames = clips
+    /// The clips' summaries and the lanes' numbers, for the exits as marked now.
+    fn recount(&mut self) {
+        self.summaries = self
+            .trace
+            .clips
             .iter()
             .enumerate()
-            .filter(|(i, _)| !self.is_pending(*i))
-            .flat_map(|(_, c)| &c.frames);
-        let exit_of = |c: &ClipTrace| c.exit.as_ref().map(|e| e.exit_step);
+            .map(|(i, c)| ClipSummary::of(c, !self.is_pending(i)))
+            .collect();
+        self.counts = self.count();
+    }
+
+    /// The lanes' numbers: the clips' summaries added up (a pending clip, which holds only
+    /// its sampled frames, is not counted until it has run).
+    fn count(&self) -> LaneCounts {
+        let run = || self.summaries.iter().filter(|s| s.done);
+        let sum = |f: fn(&ClipSummary) -> usize| self.summaries.iter().map(f).sum::<usize>();
+        let clips = &self.trace.clips;
         LaneCounts {
-            sampled: frames.clone().count(),
-            discarded: frames.filter(|f| !f.kept).count(),
-            cubes: clips.iter().map(|c| c.cubes.len()).sum(),
-            computed_cubes: clips.iter().map(ClipTrace::computed_cubes).sum(),
-            steps: clips.iter().map(|c| c.steps.len()).sum(),
-            exit_step: clips.iter().find(|c| !c.steps.is_empty()).and_then(exit_of),
-            clips: clips.len(),
-            stages_3d: clips
+            sampled: run().map(|s| s.sampled).sum(),
+            discarded: run().map(|s| s.sampled - s.kept).sum(),
+            cubes: sum(|s| s.cubes),
+            computed_cubes: sum(|s| s.computed_cubes),
+            steps: sum(|s| s.steps),
+            exit_step: clips
                 .iter()
-                .flat_map(|c| &c.stages)
-                .filter(|s| s.ran_3d)
-                .count(),
-            stages: clips.iter().map(|c| c.stages.len()).sum(),
+                .find(|c| !c.steps.is_empty())
+                .and_then(|c| c.exit.as_ref().map(|e| e.exit_step)),
+            clips: clips.len(),
+            stages_3d: sum(|s| s.stages_3d),
+            stages: sum(|s| s.stages),
             frame_policy: clips
                 .iter()
                 .flat_map(|c| &c.frames)
@@ -483,7 +484,7 @@ mod tests {
             budget: None,
         }
         .apply(&mut d.trace);
-        d.counts = d.count();
+        d.recount();
     }
 
     #[test]
