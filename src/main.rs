@@ -37,7 +37,8 @@ fn keep_freed_memory() {
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
-    /// Video to open in the window (no subcommand; with nothing given, the bundled demo).
+    /// Video to open in the window, or a batch run's folder (the dataset view); with nothing
+    /// given, the bundled demo.
     video: Option<PathBuf>,
     /// Checkpoint to open in the window (default: the last one opened, else the demo).
     #[arg(long)]
@@ -75,6 +76,9 @@ enum Command {
     Batch(cli::batch_cmd::BatchArgs),
     /// Join the summaries of a sharded batch into summary.csv.
     Merge(cli::batch_cmd::MergeArgs),
+    /// Print the rows of a batch run that a filter expression keeps (the dataset view's
+    /// filter and sort), as CSV or JSON; optionally re-decided for a budget.
+    Query(cli::query_cmd::QueryArgs),
     /// Write the synthetic benchmark: appearance and motion classes with known targets, as
     /// H.264 videos with labels and per-frame target boxes.
     Synth(cli::synth_cmd::SynthArgs),
@@ -103,7 +107,8 @@ fn main() -> ExitCode {
     }
     let result = match cli.command {
         None => adalens::app::run(adalens::app::Launch {
-            video: cli.video,
+            run: cli.video.clone().filter(|p| p.is_dir()),
+            video: cli.video.filter(|p| !p.is_dir()),
             checkpoint: cli.checkpoint,
             config: cli.config,
             frame_stats: cli.frame_stats.map(|n| n as usize),
@@ -118,6 +123,7 @@ fn main() -> ExitCode {
         Some(Command::Figure(a)) => cli::figure::run(&a),
         Some(Command::Batch(a)) => cli::batch_cmd::run(&a),
         Some(Command::Merge(a)) => cli::batch_cmd::run_merge(&a),
+        Some(Command::Query(a)) => cli::query_cmd::run(&a),
         Some(Command::Synth(a)) => cli::synth_cmd::run(&a),
         Some(Command::Train(a)) => {
             keep_freed_memory();

@@ -31,4 +31,15 @@ pub enum Command {
     /// Go on with a cancelled run from the clips it finished.
     Resume,
     DismissError,
+    /// Show the folder dialog for a batch run.
+    PickRun,
+    /// Read a batch run (the folder `adalens batch --out` wrote) into the dataset view.
+    OpenRun(PathBuf),
+    /// Open row `i` of the dataset view in the inspector, drawing its stored trace.
+    OpenRow(usize),
+    /// From the inspector back to the dataset view (its filter, sort and selection kept).
+    ShowDataset,
+    /// Ask where to save the figure of the selected rows (`adalens figure --grid`'s layout).
+    ExportSelection,
+    ExportSelectionTo(PathBuf),
 }

@@ -35,6 +35,8 @@ pub struct Decisions {
     pub pending: Vec<usize>,
     /// Each clip in a few numbers, for the timeline's clip band and its summary of many clips.
     pub summaries: Vec<ClipSummary>,
+    /// The trace a batch run stored (opened from the dataset view), not a run of the model.
+    pub stored: bool,
 }
 
 /// One clip in a few numbers (at the current budget): what the timeline draws when clips are too
@@ -118,7 +120,29 @@ impl Decisions {
         budget: Option<(&BudgetModel, f64)>,
         criterion: Criterion,
     ) -> Self {
-        let trace = run.inspection.trace;
+        let mut d = Self::from_trace(
+            generation,
+            run.inspection.trace,
+            run.knobs,
+            budget,
+            criterion,
+        );
+        d.breakdown = run.breakdown;
+        d.largest_gflops = run.largest_gflops;
+        d.pending = run.pending;
+        d.recount();
+        d
+    }
+
+    /// A trace made earlier (a batch run's), drawn without running the model: its knobs are
+    /// the run's, and the FLOPs breakdown is unknown.
+    pub fn from_trace(
+        generation: u64,
+        trace: DecisionTrace,
+        knobs: Knobs,
+        budget: Option<(&BudgetModel, f64)>,
+        criterion: Criterion,
+    ) -> Self {
         let mut sampled: Vec<usize> = trace
             .clips
             .iter()
@@ -130,16 +154,17 @@ impl Decisions {
             sampled,
             counts: LaneCounts::default(),
             generation,
-            knobs: run.knobs,
-            breakdown: run.breakdown,
-            largest_gflops: run.largest_gflops,
+            knobs,
+            breakdown: Vec::new(),
+            largest_gflops: 0.0,
             trace,
             operating: None,
             criterion,
             warning: None,
             points: Vec::new(),
-            pending: run.pending,
+            pending: Vec::new(),
             summaries: Vec::new(),
+            stored: false,
         };
         d.warning = d.trace.warning();
         d.remark(budget, criterion);

@@ -49,7 +49,9 @@ impl AdalensApp {
                         atlas: None,
                         failed_frame: None,
                     });
-                    self.analyse();
+                    if !self.draw_stored_trace() {
+                        self.analyse();
+                    }
                 }
                 JobEvent::VideoOpened { .. } => {}
                 JobEvent::Thumbnails {
@@ -126,8 +128,12 @@ impl AdalensApp {
                         budget,
                         calibration_problem,
                     });
-                    self.decisions = None;
+                    // A stored trace stays drawn (its session is prepared for re-runs).
+                    if !self.decisions.as_ref().is_some_and(|d| d.stored) {
+                        self.decisions = None;
+                    }
                     self.analyse();
+                    self.remark();
                 }
                 JobEvent::Analysed {
                     generation,
@@ -157,6 +163,13 @@ impl AdalensApp {
                         detail: error,
                     });
                 }
+                JobEvent::RunOpened { table } => self.run_opened(table),
+                JobEvent::RowThumb {
+                    run,
+                    row,
+                    frame,
+                    image,
+                } => self.row_thumb_arrived(ctx, run, row, frame, image),
                 JobEvent::FigureWritten { path } => {
                     self.notice = Some(format!("Figure written to {}", path.display()));
                 }
@@ -214,8 +227,12 @@ impl AdalensApp {
             .unwrap_or_default()
     }
 
-    /// Run the model on the open video when both are there.
+    /// Run the model on the open video when both are there (only make its session ready when
+    /// a stored trace is drawn).
     pub(crate) fn analyse(&mut self) {
+        if self.decisions.as_ref().is_some_and(|d| d.stored) {
+            return self.prepare_session();
+        }
         if let (Some(l), Some(_)) = (&self.loaded, &self.model) {
             self.jobs.model(ModelRequest::Analyse {
                 video: l.video.clone(),

@@ -166,6 +166,12 @@ impl AdalensApp {
                     });
                 }
                 Command::DismissError => self.errors.clear(),
+                c @ (Command::PickRun
+                | Command::OpenRun(_)
+                | Command::OpenRow(_)
+                | Command::ShowDataset
+                | Command::ExportSelection
+                | Command::ExportSelectionTo(_)) => self.handle_dataset_command(c),
             }
         }
         self.show_current_frame(ctx);
@@ -339,6 +345,8 @@ impl AdalensApp {
         for p in dropped {
             self.commands.push(if is_checkpoint(&p) {
                 Command::OpenCheckpoint(p)
+            } else if p.is_dir() {
+                Command::OpenRun(p)
             } else {
                 Command::OpenVideo(p)
             });

@@ -74,5 +74,16 @@ pub enum JobEvent {
     FigureWritten {
         path: PathBuf,
     },
+    /// A batch run read back for the dataset view.
+    RunOpened {
+        table: std::sync::Arc<crate::batch::table::RunTable>,
+    },
+    /// A dataset row's thumbnail (`None`: its video could not be decoded there).
+    RowThumb {
+        run: u64,
+        row: usize,
+        frame: usize,
+        image: Option<RgbFrame>,
+    },
     Cancelled,
 }

@@ -52,6 +52,7 @@ pub struct Jobs {
     /// Video jobs running (opening, thumbnails).
     busy: Arc<AtomicUsize>,
     model: ModelWorker,
+    pub row_thumbs: super::row_thumbs::RowThumbs,
 }
 
 #[derive(Clone)]
@@ -74,7 +75,9 @@ impl Jobs {
         };
         spawn_frame_worker(frame_slot.clone(), events_tx.clone(), repaint.clone());
         let model = ModelWorker::spawn(events_tx.clone(), repaint.clone(), throttled_repaint(ctx));
+        let row_thumbs = super::row_thumbs::RowThumbs::spawn(events_tx.clone(), repaint.clone());
         Self {
+            row_thumbs,
             model,
             events_tx,
             events,
@@ -156,6 +159,29 @@ impl Jobs {
         });
     }
 
+    /// Read a batch run (its summary, and steps from `steps.parquet` or the traces) in a worker
+    /// thread.
+    pub fn open_run(&self, dir: PathBuf) {
+        self.spawn_video_job(move |send| {
+            let label = "Reading the batch run".to_string();
+            let progress = |done, total| {
+                send(JobEvent::Progress {
+                    label: label.clone(),
+                    done,
+                    total,
+                })
+            };
+            use crate::batch::table::{RunTable, StepsFrom};
+            match RunTable::open_with(&dir, StepsFrom::Any, &progress) {
+                Ok(t) => send(JobEvent::RunOpened { table: Arc::new(t) }),
+                Err(e) => send(JobEvent::Failed {
+                    what: format!("Opening the batch run {}", dir.display()),
+                    error: e.to_string(),
+                }),
+            }
+        });
+    }
+
     /// Decode the figure's frames, lay it out and write it, in a worker thread.
     pub fn export_figure(&self, req: FigureRequest, path: PathBuf) {
         let cancel = self.cancel.clone();
@@ -169,7 +195,7 @@ impl Jobs {
                 cancel: Some(&cancel),
                 ..Control::default()
             };
-            let written = crate::figure::make_panel(
+            let panel = crate::figure::make_panel(
                 &req.video,
                 req.trace,
                 req.clip,
@@ -177,21 +203,49 @@ impl Jobs {
                 None,
                 Some(req.knobs),
                 &ctl,
-            )
-            .and_then(|panel| {
-                let svg = crate::figure::render_svg(&[panel], &req.options);
-                crate::figure::save(&svg, &path, &crate::figure::OutputOptions::default())
-            });
-            match written {
-                Ok(()) => send(JobEvent::FigureWritten { path }),
-                Err(crate::figure::FigureError::Video(crate::video::VideoError::Cancelled)) => {
-                    send(JobEvent::Cancelled)
+            );
+            write_figure(panel.map(|p| vec![p]), &req.options, path, send);
+        });
+    }
+
+    /// A grid figure (`adalens figure --grid`'s layout) of several videos, one row each with
+    /// its label, in a worker thread.
+    pub fn export_grid(
+        &self,
+        rows: Vec<(
+            PathBuf,
+            crate::decision::trace::DecisionTrace,
+            Option<String>,
+        )>,
+        knobs: Option<crate::model::config::Knobs>,
+        options: crate::figure::FigureOptions,
+        path: PathBuf,
+    ) {
+        let cancel = self.cancel.clone();
+        self.spawn_video_job(move |send| {
+            let total = rows.len();
+            let ctl = Control {
+                cancel: Some(&cancel),
+                ..Control::default()
+            };
+            let mut panels = Vec::new();
+            for (done, (video, trace, label)) in rows.into_iter().enumerate() {
+                send(JobEvent::Progress {
+                    label: "Exporting the figure".into(),
+                    done,
+                    total,
+                });
+                let panel = Video::open(&video)
+                    .map_err(crate::figure::FigureError::from)
+                    .and_then(|v| {
+                        crate::figure::make_panel(&v, trace, 0, None, label, knobs, &ctl)
+                    });
+                match panel {
+                    Ok(p) => panels.push(p),
+                    Err(e) => return write_figure(Err(e), &options, path, send),
                 }
-                Err(e) => send(JobEvent::Failed {
-                    what: format!("Exporting the figure to {}", path.display()),
-                    error: e.to_string(),
-                }),
             }
+            write_figure(Ok(panels), &options, path, send);
         });
     }
 
@@ -217,6 +271,29 @@ impl Jobs {
             });
             cv.notify_one();
         }
+    }
+}
+
+/// Lay out `panels` and write the figure, saying how it went.
+fn write_figure(
+    panels: Result<Vec<crate::figure::Panel>, crate::figure::FigureError>,
+    options: &crate::figure::FigureOptions,
+    path: PathBuf,
+    send: &(dyn Fn(JobEvent) + Sync),
+) {
+    let written = panels.and_then(|panels| {
+        let svg = crate::figure::render_svg(&panels, options);
+        crate::figure::save(&svg, &path, &crate::figure::OutputOptions::default())
+    });
+    match written {
+        Ok(()) => send(JobEvent::FigureWritten { path }),
+        Err(crate::figure::FigureError::Video(crate::video::VideoError::Cancelled)) => {
+            send(JobEvent::Cancelled)
+        }
+        Err(e) => send(JobEvent::Failed {
+            what: format!("Exporting the figure to {}", path.display()),
+            error: e.to_string(),
+        }),
     }
 }
 

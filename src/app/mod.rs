@@ -5,6 +5,8 @@
 
 mod budget;
 mod command;
+mod dataset;
+mod dataset_handle;
 mod decisions;
 mod events;
 mod handle;
@@ -14,6 +16,7 @@ mod jobs;
 mod model_worker;
 mod panels;
 pub mod render;
+mod row_thumbs;
 mod state;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -25,6 +28,7 @@ use anyhow::anyhow;
 use crate::video::{RgbFrame, Video};
 pub use budget::BudgetModel;
 pub use command::Command;
+pub use dataset::{DatasetView, Flip};
 pub use decisions::Decisions;
 pub use job_event::CheckpointInfo;
 pub use jobs::FigureRequest;
@@ -45,6 +49,8 @@ pub struct Launch {
     pub video: Option<PathBuf>,
     pub checkpoint: Option<PathBuf>,
     pub config: Option<PathBuf>,
+    /// A batch run to open in the dataset view (the folder `adalens batch --out` wrote).
+    pub run: Option<PathBuf>,
     /// Measure this many frames of continuous redraw once everything is loaded, print the
     /// frame times and close (the window benchmark in BENCHMARKS.md).
     pub frame_stats: Option<usize>,
@@ -195,6 +201,20 @@ pub struct AdalensApp {
     pub notice: Option<String>,
     /// The model's run was cancelled before it finished: Resume goes on from what it kept.
     pub resumable: bool,
+    /// The batch run open in the dataset view, and whether that view is shown (else the
+    /// inspector).
+    pub dataset: Option<DatasetView>,
+    pub showing_dataset: bool,
+    /// The dataset row the inspector shows.
+    pub open_row: Option<usize>,
+    /// A row's stored trace and the knobs it ran with, waiting for its video to open.
+    stored_trace: Option<(
+        PathBuf,
+        crate::decision::trace::DecisionTrace,
+        crate::model::config::Knobs,
+    )>,
+    /// Which batch run the row thumbnails belong to.
+    run_generation: u64,
     /// Undo and redo of the sliders and toggles.
     history: history::History,
     commands: Vec<Command>,
@@ -249,6 +269,11 @@ impl AdalensApp {
             show_help: false,
             notice: None,
             resumable: false,
+            dataset: None,
+            showing_dataset: false,
+            open_row: None,
+            stored_trace: None,
+            run_generation: 0,
             history: history::History::default(),
             commands: Vec::new(),
             jobs,
@@ -268,7 +293,10 @@ impl AdalensApp {
                 all_clips_ms: None,
             }),
         };
-        let demo = launch.video.is_none() && launch.checkpoint.is_none();
+        if let Some(run) = launch.run.clone() {
+            app.commands.push(Command::OpenRun(run));
+        }
+        let demo = launch.video.is_none() && launch.checkpoint.is_none() && launch.run.is_none();
         let launch = if demo {
             Launch {
                 frame_stats: launch.frame_stats,
@@ -288,6 +316,8 @@ impl AdalensApp {
                 .or_else(|| Some(bundled(DEMO_CHECKPOINT)))
         });
         let video = launch.video;
+        // A batch run opens its own checkpoint.
+        let checkpoint = checkpoint.filter(|_| launch.run.is_none());
         if let Some(c) = checkpoint {
             app.commands.push(Command::OpenCheckpoint(c));
         }
@@ -400,6 +430,7 @@ impl eframe::App for AdalensApp {
         if let Some(l) = &self.loaded {
             self.jobs.set_focus(l.current);
         }
+        self.refresh_dataset(settled);
         let at_playhead = self.frames_at_playhead();
         self.want_thumbnails(at_playhead);
         self.measure_frame(ctx);
@@ -417,6 +448,14 @@ impl eframe::App for AdalensApp {
         }
         self.top_bar_ui(ui);
         self.status_ui(ui);
+        if self.showing_dataset && self.dataset.is_some() {
+            self.dataset_side_ui(ui);
+            self.dataset_table_ui(ui);
+            if self.show_help {
+                self.help_ui(ui);
+            }
+            return;
+        }
         if self.state.show_timeline {
             self.timeline_ui(ui);
         }

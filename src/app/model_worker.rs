@@ -34,12 +34,19 @@ pub enum ModelRequest {
         knobs: Knobs,
         generation: u64,
     },
+    /// Make the video's session ready without running it (a stored trace is drawn): a later
+    /// `Rerun` for τ_f or τ_s runs it.
+    Prepare {
+        video: Video,
+        generation: u64,
+    },
 }
 
 #[derive(Default)]
 struct Pending {
     load: Option<(PathBuf, Option<PathBuf>)>,
-    analyse: Option<(Video, Knobs, u64)>,
+    /// `None` knobs: prepare the session only.
+    analyse: Option<(Video, Option<Knobs>, u64)>,
     rerun: Option<(Knobs, u64)>,
 }
 
@@ -115,7 +122,12 @@ impl ModelWorker {
                     // A new analysis makes the running one and any waiting re-run pointless.
                     self.cancel.store(true, Ordering::Relaxed);
                     p.rerun = None;
-                    p.analyse = Some((video, knobs, generation));
+                    p.analyse = Some((video, Some(knobs), generation));
+                }
+                ModelRequest::Prepare { video, generation } => {
+                    self.cancel.store(true, Ordering::Relaxed);
+                    p.rerun = None;
+                    p.analyse = Some((video, None, generation));
                 }
                 ModelRequest::Rerun { knobs, generation } => p.rerun = Some((knobs, generation)),
             }
@@ -289,7 +301,7 @@ impl Worker {
         }
     }
 
-    fn analyse(&mut self, video: Video, knobs: Knobs, generation: u64) {
+    fn analyse(&mut self, video: Video, knobs: Option<Knobs>, generation: u64) {
         let Some(model) = self.model.clone() else {
             return;
         };
@@ -308,7 +320,9 @@ impl Worker {
                 Err(e) => return self.fail("Running the model", e),
             }
         }
-        self.rerun(knobs, generation);
+        if let Some(knobs) = knobs {
+            self.rerun(knobs, generation);
+        }
     }
 
     /// Run the session for `knobs`: the first run decodes and glances clip by clip, later ones
@@ -352,7 +366,7 @@ impl Worker {
 
 enum Next {
     Load((PathBuf, Option<PathBuf>)),
-    Analyse((Video, Knobs, u64)),
+    Analyse((Video, Option<Knobs>, u64)),
     Rerun((Knobs, u64)),
 }
 

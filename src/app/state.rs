@@ -80,6 +80,8 @@ impl Default for Sliders {
 pub struct AppState {
     pub recent_videos: Vec<PathBuf>,
     pub recent_checkpoints: Vec<PathBuf>,
+    /// Batch runs opened in the dataset view.
+    pub recent_runs: Vec<PathBuf>,
     /// Thumbnails on the strip before a model has run (TSN centres of this many segments).
     pub strip_frames: usize,
     pub show_probe: bool,
@@ -101,6 +103,7 @@ impl Default for AppState {
         Self {
             recent_videos: Vec::new(),
             recent_checkpoints: Vec::new(),
+            recent_runs: Vec::new(),
             strip_frames: 32,
             show_probe: true,
             show_timeline: true,
@@ -129,6 +132,10 @@ impl AppState {
 
     pub fn remember_checkpoint(&mut self, path: PathBuf) {
         remember(&mut self.recent_checkpoints, path);
+    }
+
+    pub fn remember_run(&mut self, path: PathBuf) {
+        remember(&mut self.recent_runs, path);
     }
 }
 

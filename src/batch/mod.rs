@@ -1,9 +1,15 @@
 //! Runs over many videos (`adalens batch`): a result folder where every finished video has
 //! its own file, written atomically, so an interrupted run resumes where it stopped and shards
 //! of a cluster job array never collide. The list of videos is [`crate::dataset`]'s.
+//!
+//! A finished run is read back as a [`table::RunTable`] (the dataset view, `adalens query`),
+//! filtered and sorted by [`query`], and also written as Parquet ([`parquet`]).
 
+pub mod parquet;
+pub mod query;
 pub mod run;
 pub mod summary;
+pub mod table;
 
 use std::path::PathBuf;
 

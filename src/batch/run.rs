@@ -1,7 +1,8 @@
 //! `adalens batch`: one DecisionTrace per video in `OUT/traces/KEY.json`, failures in
 //! `OUT/failed/KEY.json`, both written atomically; a rerun skips what is there, so a killed run
 //! loses at most the videos in flight. The settings of the run are kept in `OUT/batch.json` and
-//! a rerun with other settings is refused rather than mixing two runs in one table.
+//! a rerun with other settings is refused rather than mixing two runs in one table. At the end
+//! the run is also written as `summary.parquet` and `steps.parquet` (`super::parquet`).
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -175,6 +176,10 @@ pub fn run_batch(
     });
     let [ran, already_done, failed] = counts.map(|c| c.into_inner());
     let summary = summary.finish()?;
+    // Shards write theirs when merged.
+    if opts.shard.count <= 1 {
+        super::parquet::write_run(out)?;
+    }
     Ok(BatchReport {
         ran,
         already_done,

@@ -11,7 +11,7 @@ use super::{BatchError, Entry};
 use crate::dataset::class_index;
 use crate::decision::trace::DecisionTrace;
 
-pub const HEADER: [&str; 17] = [
+pub const HEADER: [&str; 18] = [
     "index",
     "path",
     "label",
@@ -29,10 +29,13 @@ pub const HEADER: [&str; 17] = [
     "top1_name",
     "top1_prob",
     "correct",
+    "key",
 ];
 
 /// The column saying `ok`, `failed` or `pending`.
 pub const STATUS: usize = 3;
+/// The last column: the video's result file stem (`traces/KEY.json`, `failed/KEY.json`).
+pub const KEY: usize = 17;
 
 /// A row for a video that ran.
 pub fn row_ok(e: &Entry, t: &DecisionTrace) -> Vec<String> {
@@ -52,17 +55,8 @@ pub fn row_ok(e: &Entry, t: &DecisionTrace) -> Vec<String> {
             c.cubes.iter().filter(|q| q.order <= e).count()
         })
         .sum();
-    // The prediction where the model stopped: the exit step's for one clip, else the mean
-    // over clips the trace holds.
-    let top = match clips.as_slice() {
-        [c] => c
-            .stop_step()
-            .and_then(|s| c.steps.get(s))
-            .and_then(|s| s.top.first())
-            .copied(),
-        _ => None,
-    }
-    .or_else(|| t.video_prediction.first().copied());
+    // The prediction where the model stopped.
+    let top = t.exit_prediction().first().copied();
     let first = clips.first();
     let label_class = e
         .label
@@ -93,6 +87,7 @@ pub fn row_ok(e: &Entry, t: &DecisionTrace) -> Vec<String> {
             (Some(l), Some(c)) => (l == c.class).to_string(),
             _ => String::new(),
         },
+        e.key.clone(),
     ]
 }
 
@@ -103,6 +98,7 @@ pub fn row_pending(e: &Entry) -> Vec<String> {
     row[1] = e.path.display().to_string();
     row[2] = e.label.clone().unwrap_or_default();
     row[STATUS] = "pending".into();
+    row[KEY] = e.key.clone();
     row
 }
 
@@ -113,6 +109,7 @@ pub fn row_failed(e: &Entry, error: &str) -> Vec<String> {
     row[1] = e.path.display().to_string();
     row[2] = e.label.clone().unwrap_or_default();
     row[STATUS] = "failed".into();
+    row[KEY] = e.key.clone();
     // One line per row: messages with newlines would still be valid CSV but hard to grep.
     row[4] = error.replace(['\n', '\r'], " ");
     row
@@ -164,6 +161,54 @@ pub fn read_csv(path: &Path) -> Result<Vec<Vec<String>>, BatchError> {
             Ok(r.iter().map(str::to_string).collect())
         })
         .collect()
+}
+
+/// Rows of a summary file, skipping the lines that cannot be read (a torn or hand-edited
+/// file): the rows and how many lines were skipped. A file that is not a summary at all is an
+/// error.
+pub fn read_csv_lenient(path: &Path) -> Result<(Vec<Vec<String>>, usize), BatchError> {
+    let bad = |message: String| BatchError::Summary {
+        path: path.to_path_buf(),
+        message,
+    };
+    let bytes = crate::fsutil::read_limited(path, crate::dataset::MAX_LIST_BYTES)
+        .map_err(|e| bad(e.to_string()))?;
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(bytes.as_slice());
+    let mut records = reader.records();
+    match records.next() {
+        Some(Ok(h)) if h.iter().eq(HEADER) => {}
+        Some(Ok(h)) if h.iter().eq(HEADER[..KEY].iter().copied()) => {
+            return Err(bad(
+                "was written by an older adalens (no key column): run the same `adalens batch` \
+                 command again to rewrite it from the results"
+                    .into(),
+            ))
+        }
+        _ => {
+            return Err(bad(
+                "not an adalens batch summary (its header differs)".into()
+            ))
+        }
+    }
+    let mut rows = Vec::new();
+    let mut skipped = 0;
+    // Every line is written whole with its newline: a last line without one was cut short.
+    let torn_tail = !bytes.ends_with(b"\n");
+    let records: Vec<_> = records.collect();
+    let keep = records.len() - usize::from(torn_tail && !records.is_empty());
+    skipped += records.len() - keep;
+    for r in records.into_iter().take(keep) {
+        match r {
+            Ok(r) if r.len() == HEADER.len() && r[0].parse::<usize>().is_ok() => {
+                rows.push(r.iter().map(str::to_string).collect())
+            }
+            _ => skipped += 1,
+        }
+    }
+    Ok((rows, skipped))
 }
 
 /// Join the shard summaries in `dir` (`summary.shard-I-of-N.csv`, all N of them) into
@@ -238,6 +283,7 @@ pub fn merge(dir: &Path) -> Result<(PathBuf, usize), BatchError> {
             source,
         }
     })?;
+    super::parquet::write_run(dir)?;
     Ok((out, rows.len()))
 }
 

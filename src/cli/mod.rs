@@ -15,6 +15,7 @@ pub mod inspect;
 pub mod inspect_3d;
 pub mod print;
 pub mod probe;
+pub mod query_cmd;
 pub mod run_args;
 pub mod synth_cmd;
 pub mod train_cmd;

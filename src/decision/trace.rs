@@ -234,14 +234,50 @@ impl ClipTrace {
     /// The step where the model stops under `thresholds`: the first step whose prediction meets
     /// its threshold, else the last one.
     pub fn exit_step(&self, criterion: Criterion, thresholds: &[Option<f64>]) -> usize {
-        let last = self.steps.len().saturating_sub(1);
-        self.steps
-            .iter()
-            .zip(thresholds)
-            .position(|(s, th)| th.is_some_and(|t| criterion.meets(s, t)))
-            .unwrap_or(last)
-            .min(last)
+        exit_step_of(&self.steps, criterion, thresholds)
     }
+}
+
+/// The step where a clip with these per-step predictions stops under `thresholds`: the first
+/// step whose prediction meets its threshold, else the last one (0 without steps).
+pub fn exit_step_of(
+    steps: &[StepPrediction],
+    criterion: Criterion,
+    thresholds: &[Option<f64>],
+) -> usize {
+    let last = steps.len().saturating_sub(1);
+    steps
+        .iter()
+        .zip(thresholds)
+        .position(|(s, th)| th.is_some_and(|t| criterion.meets(s, t)))
+        .unwrap_or(last)
+        .min(last)
+}
+
+/// What a video predicts when its clips stop at the given steps: one clip's prediction at its
+/// stop step; for several clips, the mean of their stop steps' top-k probabilities (a class
+/// outside a clip's top k counts as 0 there), best first, ties towards the lower class. The
+/// batch summary and the dataset view both read a video's top-1 from here.
+pub fn prediction_at<'a>(clips: impl IntoIterator<Item = &'a StepPrediction>) -> Vec<ClassProb> {
+    let stops: Vec<&StepPrediction> = clips.into_iter().collect();
+    if let [one] = stops.as_slice() {
+        return one.top.clone();
+    }
+    let mut sum: Vec<ClassProb> = Vec::new();
+    for s in &stops {
+        for p in &s.top {
+            match sum.iter_mut().find(|q| q.class == p.class) {
+                Some(q) => q.prob += p.prob,
+                None => sum.push(*p),
+            }
+        }
+    }
+    let n = stops.len().max(1) as f32;
+    for q in &mut sum {
+        q.prob /= n;
+    }
+    sum.sort_by(|a, b| b.prob.total_cmp(&a.prob).then(a.class.cmp(&b.class)));
+    sum
 }
 
 /// serde_json writes NaN and ±∞ as `null`: read `null` back as NaN, so the trace of a model
@@ -281,6 +317,21 @@ impl DecisionTrace {
                 self.video.path
             )
         })
+    }
+
+    /// What the video predicts where its clips stop ([`prediction_at`]); the runner's
+    /// `video_prediction` when no clip has steps.
+    pub fn exit_prediction(&self) -> Vec<ClassProb> {
+        let stops = self
+            .clips
+            .iter()
+            .filter_map(|c| c.stop_step().and_then(|s| c.steps.get(s)));
+        let p = prediction_at(stops);
+        if p.is_empty() {
+            self.video_prediction.clone()
+        } else {
+            p
+        }
     }
 
     /// The name of class `class` (`class N` where the trace has no name for it).

@@ -2,6 +2,8 @@
 
 mod clips;
 mod cube_view;
+mod dataset_side;
+mod dataset_table;
 mod help;
 mod lanes;
 mod side;

@@ -52,18 +52,14 @@ impl AdalensApp {
         }
     }
 
-    fn sliders_ui(&mut self, ui: &mut egui::Ui) {
-        let Some(m) = &self.model else { return };
-        let own = m.info.knobs;
-        let max_cubes = m.info.max_cubes;
-        let has_ada3d_policies = m.info.arch.has_frame_policy();
+    /// The budget slider and the exit criterion (the inspector's and the dataset view's: one
+    /// value). Returns whether either moved.
+    pub(crate) fn budget_controls_ui(&mut self, ui: &mut egui::Ui) -> bool {
+        let Some(m) = &self.model else { return false };
         let budget = m.budget.as_ref().map(|b| (b.range, b.description.clone()));
-        let budget_known = budget.is_some();
-        let mut moved = false;
         let problem = m.calibration_problem.clone();
         let sliders = &mut self.state.sliders;
         let mut remark = false;
-        let mut rerun = false;
         ui.strong("Budget and thresholds");
         match budget {
             Some(((lo, hi), description)) => {
@@ -107,6 +103,19 @@ impl AdalensApp {
                 }
             }
         });
+        remark
+    }
+
+    fn sliders_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(m) = &self.model else { return };
+        let own = m.info.knobs;
+        let max_cubes = m.info.max_cubes;
+        let has_ada3d_policies = m.info.arch.has_frame_policy();
+        let budget_known = m.budget.is_some();
+        let mut moved = false;
+        let mut remark = self.budget_controls_ui(ui);
+        let sliders = &mut self.state.sliders;
+        let mut rerun = false;
         // τ_f and τ_s are Ada3D's: only the archs with its frame and stage policies use them.
         if has_ada3d_policies {
             let mut tf = sliders.frame_threshold.unwrap_or(own.frame_threshold);

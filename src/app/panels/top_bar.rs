@@ -20,6 +20,31 @@ impl AdalensApp {
                 {
                     self.push(Command::PickCheckpoint);
                 }
+                if ui
+                    .button("Open batch run…")
+                    .on_hover_text(
+                        "The --out folder of `adalens batch` (or drop the folder on the window)",
+                    )
+                    .clicked()
+                {
+                    self.push(Command::PickRun);
+                }
+                if self.dataset.is_some() {
+                    if self.showing_dataset {
+                        if ui
+                            .add_enabled(self.loaded.is_some(), egui::Button::new("Inspector"))
+                            .clicked()
+                        {
+                            self.showing_dataset = false;
+                        }
+                    } else if ui
+                        .button("Back to the run")
+                        .on_hover_text("The dataset view, with its filter, sort and selection")
+                        .clicked()
+                    {
+                        self.push(Command::ShowDataset);
+                    }
+                }
                 ui.menu_button("Recent", |ui| self.recent_menu_ui(ui));
                 ui.menu_button("View", |ui| self.view_menu_ui(ui));
                 if ui
@@ -57,6 +82,17 @@ impl AdalensApp {
         for p in self.state.recent_videos.clone() {
             if ui.button(p.display().to_string()).clicked() {
                 self.push(Command::OpenVideo(p));
+                ui.close();
+            }
+        }
+        ui.separator();
+        ui.label("Batch runs");
+        if self.state.recent_runs.is_empty() {
+            ui.weak("none yet");
+        }
+        for p in self.state.recent_runs.clone() {
+            if ui.button(p.display().to_string()).clicked() {
+                self.push(Command::OpenRun(p));
                 ui.close();
             }
         }

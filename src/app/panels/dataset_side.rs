@@ -1,0 +1,148 @@
+//! The dataset view's side panel: the run, the budget slider (the inspector's: one value) that
+//! re-decides every video, the run's accuracy against mean GFLOPs with the operating point,
+//! what flipped since the budget last moved, and the class facets.
+
+use egui_plot::{Line, Plot, Points};
+
+use crate::app::AdalensApp;
+use crate::batch::table::{Exits, RowStatus};
+
+impl AdalensApp {
+    pub(crate) fn dataset_side_ui(&mut self, ui: &mut egui::Ui) {
+        egui::Panel::right("dataset_side")
+            .resizable(true)
+            .default_size(330.0)
+            .show(ui, |ui| {
+                egui::ScrollArea::vertical().show(ui, |ui| {
+                    self.run_heading_ui(ui);
+                    ui.separator();
+                    if self.budget_controls_ui(ui) {
+                        self.remark();
+                    }
+                    self.run_summary_ui(ui);
+                    ui.separator();
+                    self.run_curve_ui(ui);
+                    ui.separator();
+                    self.facets_ui(ui);
+                });
+            });
+    }
+
+    fn run_heading_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(d) = &self.dataset else { return };
+        let t = &d.table;
+        ui.heading("Batch run");
+        ui.label(t.dir.display().to_string());
+        let count = |s: RowStatus| t.rows.iter().filter(|r| r.status == s).count();
+        ui.label(format!(
+            "{} videos: {} ran, {} failed, {} pending",
+            t.rows.len(),
+            count(RowStatus::Ok),
+            count(RowStatus::Failed),
+            count(RowStatus::Pending)
+        ));
+        ui.label(format!(
+            "{} · {}",
+            t.settings.arch,
+            t.settings.checkpoint.display()
+        ));
+        if !t.warnings.is_empty() {
+            ui.colored_label(
+                ui.visuals().warn_fg_color,
+                format!("{} problem(s) reading it", t.warnings.len()),
+            )
+            .on_hover_text(t.warnings.join("\n"));
+        }
+    }
+
+    fn run_summary_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(d) = &self.dataset else { return };
+        let s = d.summary;
+        let how = match &d.exits {
+            Exits::Stored => "Exits as the batch stored them (the run's checkpoint and its \
+                              calibration set are not loaded)"
+                .to_string(),
+            Exits::Rule(r) => format!(
+                "Every video re-decided for {:.4} GFLOPs ({} exit; thresholds from the \
+                 checkpoint's calibration set, as `adalens budget`)",
+                r.budget.unwrap_or(0.0),
+                r.criterion.name()
+            ),
+        };
+        ui.weak(how);
+        let acc = s
+            .accuracy
+            .map_or("no labels".into(), |a| format!("{:.1}%", 100.0 * a));
+        ui.strong(format!(
+            "Run top-1 {acc} · mean {:.4} GFLOPs/video ({} videos)",
+            s.mean_gflops, s.ran
+        ));
+        ui.horizontal(|ui| {
+            ui.colored_label(
+                egui::Color32::from_rgb(234, 67, 53),
+                format!("{} right to wrong", s.right_to_wrong),
+            );
+            ui.colored_label(
+                egui::Color32::from_rgb(52, 168, 83),
+                format!("{} wrong to right", s.wrong_to_right),
+            );
+            ui.weak("since the budget last moved");
+        });
+    }
+
+    fn run_curve_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(d) = &self.dataset else { return };
+        let Some((_, points)) = &d.curve else {
+            ui.weak(
+                "The run's accuracy curve appears once its checkpoint's calibration set is loaded.",
+            );
+            return;
+        };
+        ui.strong("This run: top-1 % against mean GFLOPs / video");
+        let line: Vec<[f64; 2]> = points.iter().map(|[g, a]| [*g, a * 100.0]).collect();
+        let op = d
+            .summary
+            .accuracy
+            .map(|a| [d.summary.mean_gflops, a * 100.0]);
+        Plot::new("run_curve")
+            .height(180.0)
+            .x_axis_label("GFLOPs / video")
+            .allow_scroll(false)
+            .show(ui, |plot| {
+                plot.line(Line::new("adaptive exits", line).width(2.0));
+                if let Some(p) = op {
+                    plot.points(
+                        Points::new("this budget", vec![p])
+                            .radius(6.0)
+                            .color(egui::Color32::from_rgb(234, 67, 53)),
+                    );
+                }
+            });
+    }
+
+    fn facets_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(d) = &mut self.dataset else { return };
+        ui.strong("Classes (click to show only that label)");
+        let mut pick = None;
+        egui::Grid::new("facets").striped(true).show(ui, |ui| {
+            ui.label("label");
+            ui.label("videos");
+            ui.label("top-1");
+            ui.label("GFLOPs");
+            ui.end_row();
+            for f in &d.facets {
+                let on = d.class_filter == Some(f.class);
+                if ui.selectable_label(on, &f.name).clicked() {
+                    pick = Some(if on { None } else { Some(f.class) });
+                }
+                ui.label(f.videos.to_string());
+                ui.label(format!("{:.0}%", 100.0 * f.accuracy));
+                ui.label(format!("{:.4}", f.mean_gflops));
+                ui.end_row();
+            }
+        });
+        if let Some(c) = pick {
+            d.set_class_filter(c);
+        }
+    }
+}
