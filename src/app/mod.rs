@@ -109,6 +109,13 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
     .map_err(|e| anyhow!("the window could not start: {e}"))
 }
 
+/// A dataset row's video, the trace the batch stored for it, and the knobs it ran with.
+type StoredTrace = (
+    PathBuf,
+    crate::decision::trace::DecisionTrace,
+    crate::model::config::Knobs,
+);
+
 /// A user-visible error: what failed and FFmpeg's, candle's or our detail.
 pub struct ErrorNote {
     pub what: String,
@@ -208,11 +215,7 @@ pub struct AdalensApp {
     /// The dataset row the inspector shows.
     pub open_row: Option<usize>,
     /// A row's stored trace and the knobs it ran with, waiting for its video to open.
-    stored_trace: Option<(
-        PathBuf,
-        crate::decision::trace::DecisionTrace,
-        crate::model::config::Knobs,
-    )>,
+    stored_trace: Option<StoredTrace>,
     /// Which batch run the row thumbnails belong to.
     run_generation: u64,
     /// Undo and redo of the sliders and toggles.

@@ -316,6 +316,9 @@ fn summary_columns(rows: &[Vec<String>]) -> Vec<(&'static str, Values)> {
         .collect()
 }
 
+/// The class and probability columns of one rank of the top-k.
+type TopColumns = (Vec<Option<i32>>, Vec<Option<f32>>);
+
 /// One row per video × clip × step of every video that ran.
 fn steps_columns(table: &RunTable) -> Vec<(&'static str, Values)> {
     let mut index = Vec::new();
@@ -329,7 +332,7 @@ fn steps_columns(table: &RunTable) -> Vec<(&'static str, Values)> {
     let mut cubes = Vec::new();
     let mut exit = Vec::new();
     let mut frame = Vec::new();
-    let mut top: Vec<(Vec<Option<i32>>, Vec<Option<f32>>)> = vec![Default::default(); TOP_K];
+    let mut top: Vec<TopColumns> = vec![Default::default(); TOP_K];
     for r in table.rows.iter().filter(|r| r.status == RowStatus::Ok) {
         for (k, c) in r.clips.iter().enumerate() {
             for (t, s) in c.steps.iter().enumerate() {

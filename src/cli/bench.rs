@@ -11,6 +11,8 @@ pub enum BenchCommand {
     /// A long video's run part by part (decoding per clip, one cursor, skipping, the model)
     /// next to `ffmpeg -threads 2` decoding the whole file.
     Clips(super::bench_clips::BenchClipsArgs),
+    /// The dataset view's work (open, filter, sort, re-decide) on a large synthetic batch run.
+    Dataset(super::bench_dataset::BenchDatasetArgs),
     /// Budget solver speed on a random calibration set.
     Budget {
         #[arg(long, default_value_t = 5000)]
@@ -28,6 +30,7 @@ pub fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Model(a) => super::bench_model::run(a),
         BenchCommand::Model3d(a) => super::bench_model3d::run(a),
         BenchCommand::Clips(a) => super::bench_clips::run(a),
+        BenchCommand::Dataset(a) => super::bench_dataset::run(a),
         BenchCommand::Budget {
             samples,
             steps,

@@ -3,6 +3,7 @@
 pub mod batch_cmd;
 pub mod bench;
 pub mod bench_clips;
+pub mod bench_dataset;
 pub mod bench_model;
 pub mod bench_model3d;
 pub mod bench_video;
