@@ -23,9 +23,115 @@ fn stats(name: &str, mut ms: Vec<f64>) {
     );
 }
 
+/// `cargo bench --bench window [-- demo|long|dataset]`: all sections, or the ones named.
 fn main() {
-    demo();
-    long_video();
+    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let run = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
+    if run("demo") {
+        demo();
+    }
+    if run("long") {
+        long_video();
+    }
+    if run("dataset") {
+        dataset();
+    }
+}
+
+/// The dataset view's UI pass on a 25,000-video run: scrolling, and a budget move that
+/// re-decides every video. The run is `adalens bench dataset`'s synthetic one, made from a real
+/// batch run of the bundled checkpoint over the demo's videos.
+fn dataset() {
+    let dir = tempfile::tempdir().expect("temporary folder");
+    let synth = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/synth");
+    let mut list = String::from("path,label\n");
+    for c in ["red_disc", "green_square", "moves_up", "moves_left"] {
+        list.push_str(&format!("{},{c}\n", synth.join(format!("{c}.mp4")).display()));
+    }
+    std::fs::write(dir.path().join("list.csv"), list).expect("list");
+    let (small, big) = (dir.path().join("small"), dir.path().join("big"));
+    let adalens = |args: &[&std::ffi::OsStr]| {
+        let ok = std::process::Command::new(env!("CARGO_BIN_EXE_adalens"))
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .status()
+            .expect("adalens");
+        assert!(ok.success());
+    };
+    let checkpoint = adalens::app::bundled(adalens::app::DEMO_CHECKPOINT);
+    adalens(&[
+        "batch".as_ref(),
+        dir.path().join("list.csv").as_os_str(),
+        "--checkpoint".as_ref(),
+        checkpoint.as_os_str(),
+        "--out".as_ref(),
+        small.as_os_str(),
+    ]);
+    adalens(&[
+        "bench".as_ref(),
+        "dataset".as_ref(),
+        "--from".as_ref(),
+        small.as_os_str(),
+        "--out".as_ref(),
+        big.as_os_str(),
+        "--repeat".as_ref(),
+        "1".as_ref(),
+    ]);
+    let launch = Launch {
+        run: Some(big),
+        ..Default::default()
+    };
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 1000.0))
+        .wgpu()
+        .build_eframe(move |cc| AdalensApp::new(cc, launch));
+    let start = Instant::now();
+    let open = loop {
+        h.step();
+        if h.state().is_idle()
+            && h.state().dataset.as_ref().is_some_and(|d| {
+                matches!(d.exits, adalens::batch::table::Exits::Rule(_))
+            })
+        {
+            break start.elapsed();
+        }
+        std::thread::sleep(Duration::from_millis(1));
+        assert!(start.elapsed() < Duration::from_secs(120), "the run did not open");
+    };
+    println!(
+        "{:<44} {:.0} ms (window started, run read, checkpoint loaded, exits decided)",
+        "dataset view, 25,000 videos: open",
+        open.as_secs_f64() * 1e3
+    );
+    for _ in 0..10 {
+        h.step();
+    }
+    let mut scroll = Vec::new();
+    for i in 0..300 {
+        if let Some(d) = &mut h.state_mut().dataset {
+            d.scroll_to = Some((i * 997 % 25_000) as f32 * 30.0);
+        }
+        let t = Instant::now();
+        h.step();
+        scroll.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    stats("UI pass, 25,000-video run, scrolling", scroll);
+    let range = h
+        .state()
+        .model
+        .as_ref()
+        .and_then(|m| m.budget.as_ref())
+        .map(|b| b.range)
+        .expect("the calibration set");
+    let mut moves = Vec::new();
+    for i in 0..100 {
+        let f = (i % 10) as f64 / 9.0;
+        h.state_mut().state.sliders.budget = Some(range.0 + f * (range.1 - range.0));
+        let t = Instant::now();
+        h.step();
+        moves.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    stats("UI pass, 25,000-video run, budget move", moves);
 }
 
 /// The UI pass with 225 clips loaded, at whole-video zoom and zoomed in on a few clips.

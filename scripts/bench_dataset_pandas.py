@@ -34,7 +34,7 @@ def main():
     summary = pd.read_parquet(f"{out}/summary.parquet")
     steps = pd.read_parquet(f"{out}/steps.parquet")
     open_ms = (time.perf_counter() - t) * 1e3
-    thr = np.array([-np.inf if x is None else x for x in thresholds], dtype=np.float64)
+    thr = np.array([-np.inf if x is None else float(x) for x in thresholds], dtype=np.float64)
 
     def redecide():
         s = steps
@@ -55,6 +55,9 @@ def main():
     def sort():
         return summary.sort_values("gflops", ascending=False, kind="stable")
 
+    def sort_path():
+        return summary.sort_values("path", kind="stable")
+
     print(json.dumps({
         "videos": len(summary),
         "steps_rows": len(steps),
@@ -63,6 +66,7 @@ def main():
         "filter_ms": median_ms(filt, repeat),
         "filter_rows": len(filt()),
         "sort_ms": median_ms(sort, repeat),
+        "sort_path_ms": median_ms(sort_path, repeat),
     }))
 
 

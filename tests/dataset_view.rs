@@ -4,6 +4,8 @@
 //! re-marked on the traces with the budget engine; the Parquet files against the traces; the
 //! window (egui_kittest) against `adalens query`.
 
+mod common;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::time::{Duration, Instant};
@@ -514,4 +516,108 @@ fn the_dataset_view_filters_sorts_re_decides_and_opens_a_row() {
     assert!(h.state().showing_dataset);
     assert_eq!(h.state().dataset.as_ref().unwrap().filter_text, expr);
     assert_eq!(paths_of(h.state()), want);
+}
+
+/// *Run on a list…* from the window: the loaded checkpoint runs on a worker thread, the rows
+/// fill in, and the folder is `adalens batch`'s own (the CLI finds every video done).
+#[test]
+fn a_batch_started_from_the_window_is_the_clis_resumable_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let list = write_list(dir.path());
+    let out = dir.path().join("from_window");
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 800.0))
+        .with_pixels_per_point(1.0)
+        .wgpu()
+        .build_eframe(|cc| {
+            AdalensApp::new(
+                cc,
+                Launch {
+                    checkpoint: Some(root().join(CHECKPOINT)),
+                    ..Default::default()
+                },
+            )
+        });
+    step_until(&mut h, |a| a.model.is_some() && a.is_idle());
+    h.state_mut().push(AppCommand::RunBatch {
+        source: list.clone(),
+        out: out.clone(),
+    });
+    step_until(&mut h, |a| {
+        a.is_idle()
+            && a.dataset.as_ref().is_some_and(|d| {
+                d.table.rows.len() == CLASSES.len() + 1
+                    && d.table.rows.iter().all(|r| r.status == RowStatus::Ok)
+            })
+    });
+    assert!(h.state().showing_dataset);
+    // What the window shows is what reading the folder gives.
+    let read = RunTable::open(&out).unwrap();
+    assert_eq!(h.state().dataset.as_ref().unwrap().table.rows, read.rows);
+    // The CLI resumes it: nothing left to run.
+    let o = ok(adalens(&[
+        "batch",
+        list.to_str().unwrap(),
+        "--checkpoint",
+        root().join(CHECKPOINT).to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]));
+    assert!(o.contains(&format!("0 ran, {} already done", CLASSES.len() + 1)), "{o}");
+}
+
+/// Export figure with three rows selected: `figure --grid`'s layout, one panel per video with its
+/// stored decisions (exits at the slider's budget) and its label as the row title.
+#[test]
+fn export_figure_of_a_selection_draws_each_selected_video() {
+    let (_d, out) = run_copy();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 800.0))
+        .with_pixels_per_point(1.0)
+        .wgpu()
+        .build_eframe(|cc| {
+            AdalensApp::new(
+                cc,
+                Launch {
+                    run: Some(out.clone()),
+                    ..Default::default()
+                },
+            )
+        });
+    step_until(&mut h, |a| {
+        a.is_idle()
+            && a
+                .dataset
+                .as_ref()
+                .is_some_and(|d| matches!(d.exits, Exits::Rule(_)))
+    });
+    let d = h.state_mut().dataset.as_mut().unwrap();
+    d.click_row(1, false, false);
+    d.click_row(3, true, false);
+    d.click_row(5, true, false);
+    let picked: Vec<usize> = d.selected.iter().copied().collect();
+    let Exits::Rule(rule) = d.exits.clone() else {
+        unreachable!()
+    };
+    let svg_path = out.join("selection.svg");
+    h.state_mut()
+        .push(AppCommand::ExportSelectionTo(svg_path.clone()));
+    step_until(&mut h, |a| a.is_idle() && a.notice.is_some());
+    assert!(h.state().errors.is_empty());
+    let svg = std::fs::read_to_string(&svg_path).unwrap();
+    let traces = traces(&out);
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    assert_eq!(picked.len(), 3);
+    for (p, &i) in picked.iter().enumerate() {
+        let mut t = traces[i].clone();
+        rule.apply(&mut t);
+        common::assert_figure_panel(&svg, p, &t.clips[0]);
+        // Each panel has its title; a fourth has none.
+        assert!(doc
+            .descendants()
+            .any(|n| n.attribute("id") == Some(&format!("title-{p}"))));
+    }
+    assert!(!doc
+        .descendants()
+        .any(|n| n.attribute("id") == Some("title-3")));
 }

@@ -69,6 +69,14 @@ pub struct DatasetView {
     /// decoded); and the (row, frame) pairs asked for.
     pub thumbs: HashMap<usize, (usize, Option<egui::TextureHandle>)>,
     pub thumbs_requested: std::collections::HashSet<(usize, usize)>,
+    /// The row clicked last (where Shift+click extends from).
+    last_clicked: Option<usize>,
+    /// Scroll the table to this offset (points) on the next frame.
+    pub scroll_to: Option<f32>,
+    /// Rows arrived since the curve was drawn (a run in progress): redrawn at most once a
+    /// second.
+    curve_stale: bool,
+    curve_at: Option<std::time::Instant>,
 }
 
 /// Budgets the run's curve is drawn at.
@@ -98,6 +106,10 @@ impl DatasetView {
             curve: None,
             thumbs: HashMap::new(),
             thumbs_requested: Default::default(),
+            scroll_to: None,
+            last_clicked: None,
+            curve_stale: false,
+            curve_at: None,
         };
         v.derive();
         v
@@ -150,9 +162,15 @@ impl DatasetView {
     /// This run's accuracy against mean GFLOPs across the calibration range (once per
     /// criterion).
     pub fn ensure_curve(&mut self, model: &BudgetModel, criterion: Criterion) {
-        if self.curve.as_ref().is_some_and(|(c, _)| *c == criterion) {
+        let fresh = !self.curve_stale
+            || self
+                .curve_at
+                .is_some_and(|t| t.elapsed() < std::time::Duration::from_secs(1));
+        if fresh && self.curve.as_ref().is_some_and(|(c, _)| *c == criterion) {
             return;
         }
+        self.curve_stale = false;
+        self.curve_at = Some(std::time::Instant::now());
         let points = model
             .prep
             .default_budgets(CURVE_POINTS)
@@ -164,6 +182,47 @@ impl DatasetView {
             })
             .collect();
         self.curve = Some((criterion, points));
+    }
+
+    /// A video of a run in progress finished: its row anew (not a flip: it had no result).
+    pub fn replace_row(&mut self, pos: usize, row: crate::batch::table::VideoRow) {
+        let table = Arc::make_mut(&mut self.table);
+        let Some(slot) = table.rows.get_mut(pos) else {
+            return;
+        };
+        *slot = row;
+        let d = slot.decide(&self.exits);
+        if let (Some(x), Some(a)) = (self.decided.get_mut(pos), self.anchor.get_mut(pos)) {
+            *x = d;
+            *a = d.correct;
+        }
+        self.thumbs.remove(&pos);
+        self.curve_stale = true;
+        self.derive();
+    }
+
+    /// A click on the visible row at `pos`: selects it alone; with Ctrl (`toggle`) adds or
+    /// removes it; with Shift (`extend`) selects every row from the last one clicked to it.
+    pub fn click_row(&mut self, pos: usize, toggle: bool, extend: bool) {
+        let Some(&i) = self.visible.get(pos) else {
+            return;
+        };
+        if toggle {
+            if !self.selected.remove(&i) {
+                self.selected.insert(i);
+            }
+        } else if extend {
+            let from = self
+                .last_clicked
+                .and_then(|r| self.visible.iter().position(|&v| v == r))
+                .unwrap_or(pos);
+            let (a, b) = (from.min(pos), from.max(pos));
+            self.selected.extend(self.visible[a..=b].iter().copied());
+        } else {
+            self.selected.clear();
+            self.selected.insert(i);
+        }
+        self.last_clicked = Some(i);
     }
 
     /// Parse and apply the filter box's text.
@@ -268,4 +327,61 @@ fn facets(table: &RunTable, decided: &[Decided]) -> Vec<Facet> {
             mean_gflops: g / n as f64,
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::batch::table::{RunSettings, VideoRow};
+
+    fn view(n: usize) -> DatasetView {
+        let row = |i: usize| VideoRow {
+            index: i,
+            path: format!("v{i}.mp4"),
+            label: String::new(),
+            label_class: None,
+            status: RowStatus::Pending,
+            error: String::new(),
+            key: format!("v{i}"),
+            kept_frames: 0,
+            sampled_frames: 0,
+            stages_3d: 0,
+            stages: 0,
+            clips: Vec::new(),
+        };
+        let table = RunTable {
+            dir: "run".into(),
+            settings: RunSettings {
+                checkpoint: "ck".into(),
+                knobs: None,
+                arch: "ada3d_focus".into(),
+                criterion: Criterion::Entropy,
+                budget: None,
+            },
+            class_names: Vec::new(),
+            rows: (0..n).map(row).collect(),
+            warnings: Vec::new(),
+        };
+        DatasetView::new(Arc::new(table))
+    }
+
+    #[test]
+    fn click_selects_ctrl_toggles_and_shift_extends_in_the_shown_order() {
+        let mut v = view(6);
+        // Shown in reverse order (a descending sort).
+        v.visible = vec![5, 4, 3, 2, 1, 0];
+        v.click_row(1, false, false);
+        assert_eq!(v.selected, BTreeSet::from([4]));
+        v.click_row(4, false, true);
+        assert_eq!(v.selected, BTreeSet::from([4, 3, 2, 1]));
+        v.click_row(2, true, false);
+        assert_eq!(v.selected, BTreeSet::from([4, 2, 1]));
+        v.click_row(5, true, false);
+        assert_eq!(v.selected, BTreeSet::from([4, 2, 1, 0]));
+        v.click_row(0, false, false);
+        assert_eq!(v.selected, BTreeSet::from([5]));
+        // Out of range: nothing happens.
+        v.click_row(99, false, false);
+        assert_eq!(v.selected, BTreeSet::from([5]));
+    }
 }

@@ -24,6 +24,38 @@ impl AdalensApp {
                 }
             }
             Command::OpenRun(dir) => self.jobs.open_run(dir),
+            Command::PickBatchSource { folder } => {
+                let dialog = rfd::FileDialog::new();
+                let source = if folder {
+                    dialog
+                        .set_title("Run on a folder of videos (class/video.mp4 labels them)")
+                        .pick_folder()
+                } else {
+                    dialog
+                        .set_title("Run on a path,label list")
+                        .add_filter("CSV", &["csv", "txt"])
+                        .pick_file()
+                };
+                let out = source.as_ref().and_then(|_| {
+                    rfd::FileDialog::new()
+                        .set_title("Where the run's results go (an empty folder, or a run to resume)")
+                        .pick_folder()
+                });
+                if let (Some(source), Some(out)) = (source, out) {
+                    self.push(Command::RunBatch { source, out });
+                }
+            }
+            Command::RunBatch { source, out } => match &self.model {
+                Some(m) => {
+                    let (checkpoint, knobs) = (m.info.path.clone(), self.knobs());
+                    self.last_batch = Some((source.clone(), out.clone()));
+                    self.jobs.run_batch(source, out, checkpoint, knobs);
+                }
+                None => self.errors.push(ErrorNote {
+                    what: "Running a batch".into(),
+                    detail: "Open a checkpoint first: the batch runs the loaded one".into(),
+                }),
+            },
             Command::OpenRow(i) => self.open_row(i),
             Command::ShowDataset => self.showing_dataset = self.dataset.is_some(),
             Command::ExportSelection => {
@@ -242,11 +274,8 @@ impl AdalensApp {
                 }
             }
         }
-        let options = crate::figure::FigureOptions {
-            theme: self.state.figure_theme,
-            width_mm: self.state.figure_width_mm,
-            ..Default::default()
-        };
+        let options = self.figure_options();
+        let Some(d) = &self.dataset else { return };
         self.notice = None;
         self.jobs
             .export_grid(items, d.table.settings.knobs, options, path);

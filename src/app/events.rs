@@ -164,6 +164,13 @@ impl AdalensApp {
                     });
                 }
                 JobEvent::RunOpened { table } => self.run_opened(table),
+                JobEvent::BatchRow { dir, position, row } => {
+                    if let Some(d) = &mut self.dataset {
+                        if d.table.dir == dir {
+                            d.replace_row(position, *row);
+                        }
+                    }
+                }
                 JobEvent::RowThumb {
                     run,
                     row,

@@ -167,6 +167,8 @@ impl AdalensApp {
                 }
                 Command::DismissError => self.errors.clear(),
                 c @ (Command::PickRun
+                | Command::PickBatchSource { .. }
+                | Command::RunBatch { .. }
                 | Command::OpenRun(_)
                 | Command::OpenRow(_)
                 | Command::ShowDataset
@@ -260,6 +262,19 @@ impl AdalensApp {
                     && f.max().is_some_and(|b| current <= b)
             })
             .unwrap_or(0);
+        Some(FigureRequest {
+            video: loaded.video.clone(),
+            trace: d.trace.clone(),
+            clip,
+            knobs: d.knobs,
+            options: self.figure_options(),
+        })
+    }
+
+    /// The figure options of what is on screen: the lanes and overlays shown, the window's
+    /// step colours and hollow after-exit cubes (the inspector's and the dataset view's
+    /// exports).
+    pub fn figure_options(&self) -> FigureOptions {
         let (lanes, overlays) = (&self.state.lanes, &self.state.overlays);
         let mut shown = Vec::new();
         if lanes.thumbnails {
@@ -275,21 +290,15 @@ impl AdalensApp {
             shown.push(Lane::Entropy);
         }
         shown.extend([Lane::Predictions, Lane::Gflops]);
-        Some(FigureRequest {
-            video: loaded.video.clone(),
-            trace: d.trace.clone(),
-            clip,
-            knobs: d.knobs,
-            options: FigureOptions {
-                theme: self.state.figure_theme,
-                lanes: shown,
-                width_mm: self.state.figure_width_mm,
-                step_colours: true,
-                after_exit: true,
-                caption: None,
-                frames_per_row: None,
-            },
-        })
+        FigureOptions {
+            theme: self.state.figure_theme,
+            lanes: shown,
+            width_mm: self.state.figure_width_mm,
+            step_colours: true,
+            after_exit: true,
+            caption: None,
+            frames_per_row: None,
+        }
     }
 
     fn export_figure(&mut self) {

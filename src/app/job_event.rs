@@ -78,6 +78,12 @@ pub enum JobEvent {
     RunOpened {
         table: std::sync::Arc<crate::batch::table::RunTable>,
     },
+    /// A video of the batch the window runs has finished (or failed): its row anew.
+    BatchRow {
+        dir: PathBuf,
+        position: usize,
+        row: Box<crate::batch::table::VideoRow>,
+    },
     /// A dataset row's thumbnail (`None`: its video could not be decoded there).
     RowThumb {
         run: u64,

@@ -109,11 +109,17 @@ impl Jobs {
         self.model.send(req);
     }
 
-    /// Open a video, then decode its strip of thumbnails, in a worker thread.
-    pub fn open_video(&mut self, path: PathBuf, strip_frames: usize, generation: u64) {
+    /// Stop the video job running now and hand out a fresh cancel flag for the next one.
+    pub(super) fn fresh_cancel(&mut self) -> Arc<AtomicBool> {
         self.cancel.store(true, Ordering::Relaxed);
         let cancel = Arc::new(AtomicBool::new(false));
         self.cancel = cancel.clone();
+        cancel
+    }
+
+    /// Open a video, then decode its strip of thumbnails, in a worker thread.
+    pub fn open_video(&mut self, path: PathBuf, strip_frames: usize, generation: u64) {
+        let cancel = self.fresh_cancel();
         self.spawn_video_job(move |send| {
             let what = "Opening the video".to_string();
             send(JobEvent::Progress {
@@ -144,7 +150,7 @@ impl Jobs {
 
     /// Run `job` on its own thread, counted as a running video job until it returns (even by a
     /// panic); `send` delivers an event and wakes the UI.
-    fn spawn_video_job(&self, job: impl FnOnce(&(dyn Fn(JobEvent) + Sync)) + Send + 'static) {
+    pub(super) fn spawn_video_job(&self, job: impl FnOnce(&(dyn Fn(JobEvent) + Sync)) + Send + 'static) {
         let (tx, repaint) = (self.events_tx.clone(), self.repaint.clone());
         let running = Running::start(&self.busy);
         std::thread::spawn(move || {

@@ -3,6 +3,7 @@
 //! [`Command`]s from the panels are handled once per frame in `handle.rs`, worker events in
 //! `events.rs`. The UI thread never decodes video or runs the model.
 
+mod batch_job;
 mod budget;
 mod command;
 mod dataset;
@@ -218,6 +219,8 @@ pub struct AdalensApp {
     stored_trace: Option<StoredTrace>,
     /// Which batch run the row thumbnails belong to.
     run_generation: u64,
+    /// The last batch the window ran (source, result folder): Resume runs it again.
+    pub last_batch: Option<(PathBuf, PathBuf)>,
     /// Undo and redo of the sliders and toggles.
     history: history::History,
     commands: Vec<Command>,
@@ -277,6 +280,7 @@ impl AdalensApp {
             open_row: None,
             stored_trace: None,
             run_generation: 0,
+            last_batch: None,
             history: history::History::default(),
             commands: Vec::new(),
             jobs,

@@ -255,7 +255,7 @@ impl Summary {
 }
 
 /// `e`'s row from the result files in `out`.
-fn saved_row(out: &Path, e: &Entry) -> Vec<String> {
+pub(crate) fn saved_row(out: &Path, e: &Entry) -> Vec<String> {
     match finished(out, e) {
         Some(t) => row_ok(e, &t),
         None => match failed_before(out, e) {

@@ -278,11 +278,46 @@ impl RunTable {
         progress(total, total);
         // Labels as classes, once the class names are known.
         for row in &mut table.rows {
-            row.label_class = (!row.label.is_empty())
-                .then(|| class_index(&row.label, &table.class_names, table.class_names.len()))
-                .flatten();
+            row.label_class = label_class(&row.label, &table.class_names);
         }
         Ok(table)
+    }
+
+    /// A run about to start in `dir`: every video of `entries` pending (the window shows it
+    /// while [`super::run::run_batch`] fills it in, see [`RunTable::refresh_row`]).
+    pub fn starting(
+        dir: &Path,
+        settings: RunSettings,
+        class_names: Vec<String>,
+        entries: &[super::Entry],
+    ) -> Self {
+        let rows = entries
+            .iter()
+            .map(|e| {
+                let mut r = row_of(&summary::row_pending(e));
+                r.label_class = label_class(&r.label, &class_names);
+                r
+            })
+            .collect();
+        RunTable {
+            dir: dir.to_path_buf(),
+            settings,
+            class_names,
+            rows,
+            warnings: Vec::new(),
+        }
+    }
+
+    /// Row `pos` again from `e`'s result files (a run in progress reports each video).
+    pub fn refresh_row(&mut self, pos: usize, e: &super::Entry) {
+        let mut row = row_of(&super::run::saved_row(&self.dir, e));
+        if row.status == RowStatus::Ok {
+            self.fill_from_trace(&mut row);
+        }
+        row.label_class = label_class(&row.label, &self.class_names);
+        if let Some(slot) = self.rows.get_mut(pos) {
+            *slot = row;
+        }
     }
 
     /// Read `row`'s steps from its trace; a trace that cannot be used fails the row.
@@ -351,6 +386,13 @@ impl RunTable {
             .max()
             .unwrap_or(0)
     }
+}
+
+/// The class a label names (a class name, or a class number below the count).
+fn label_class(label: &str, class_names: &[String]) -> Option<u32> {
+    (!label.is_empty())
+        .then(|| class_index(label, class_names, class_names.len()))
+        .flatten()
 }
 
 fn fail(row: &mut VideoRow, warnings: &mut Vec<String>, path: &Path, why: String) {

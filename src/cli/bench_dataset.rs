@@ -59,19 +59,29 @@ pub fn run(a: &BenchDatasetArgs) -> anyhow::Result<()> {
     let (lo, hi) = prep.fit_cost_range();
     let mut budgets = (0..a.repeat).map(|i| lo + (hi - lo) * (i % 5) as f64 / 4.0);
     let mut decide = Vec::new();
-    let mut exits = Exits::Stored;
     for _ in 0..a.repeat {
         let b = budgets.next().unwrap_or(lo);
         let t = Instant::now();
         let (rule, _) = ExitRule::for_budget(&prep, Criterion::Entropy, b)?;
-        exits = Exits::Rule(rule);
-        let d = table.decide(&exits);
+        let d = table.decide(&Exits::Rule(rule));
         decide.push(t.elapsed());
         std::hint::black_box(d);
     }
+    // The filter, the sorts and the pandas peer work at the middle of the range.
+    let (rule, _) = ExitRule::for_budget(&prep, Criterion::Entropy, (lo + hi) / 2.0)?;
+    let exits = Exits::Rule(rule);
     let decided = table.decide(&exits);
     let filter = Filter::parse(&a.filter)?;
-    let (mut filter_t, mut sort_t) = (Vec::new(), Vec::new());
+    let (mut filter_t, mut sort_t, mut sort_text_t) = (Vec::new(), Vec::new(), Vec::new());
+    // The same filter on the exits as stored: the rows pandas filters in summary.parquet.
+    let stored = table.decide(&Exits::Stored);
+    let mut stored_t = Vec::new();
+    let mut stored_rows = 0;
+    for _ in 0..a.repeat {
+        let t = Instant::now();
+        stored_rows = query::select(&table, &stored, filter.as_ref())?.len();
+        stored_t.push(t.elapsed());
+    }
     let mut kept = 0;
     for _ in 0..a.repeat {
         let t = Instant::now();
@@ -82,6 +92,9 @@ pub fn run(a: &BenchDatasetArgs) -> anyhow::Result<()> {
         let t = Instant::now();
         query::sort_by_name(&table, &decided, &mut all, "gflops", true)?;
         sort_t.push(t.elapsed());
+        let t = Instant::now();
+        query::sort_by_name(&table, &decided, &mut all, "path", false)?;
+        sort_text_t.push(t.elapsed());
     }
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let out = serde_json::json!({
@@ -91,7 +104,16 @@ pub fn run(a: &BenchDatasetArgs) -> anyhow::Result<()> {
         "redecide_ms": ms(super::bench::median(decide)),
         "filter_ms": ms(super::bench::median(filter_t)),
         "filter_rows": kept,
+        "filter_stored_ms": ms(super::bench::median(stored_t)),
+        "filter_stored_rows": stored_rows,
         "sort_ms": ms(super::bench::median(sort_t)),
+        "sort_path_ms": ms(super::bench::median(sort_text_t)),
+        // The last budget's thresholds: the pandas peer re-decides with these.
+        // (as text: JSON has no infinities; null never exits there)
+        "thresholds": match &exits {
+            Exits::Rule(r) => r.thresholds.iter().map(|t| t.map(|v| v.to_string())).collect(),
+            Exits::Stored => Vec::new(),
+        },
     });
     println!("{out}");
     Ok(())

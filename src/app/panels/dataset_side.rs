@@ -46,6 +46,22 @@ impl AdalensApp {
             t.settings.arch,
             t.settings.checkpoint.display()
         ));
+        let pending = count(RowStatus::Pending);
+        let resumable = self
+            .last_batch
+            .clone()
+            .filter(|(_, out)| *out == t.dir && pending > 0 && !self.jobs_busy());
+        if let Some((source, out)) = resumable {
+            if ui
+                .button(format!("Resume the run ({pending} videos to go)"))
+                .on_hover_text("Runs the videos not done yet; the finished ones are kept")
+                .clicked()
+            {
+                self.push(crate::app::Command::RunBatch { source, out });
+            }
+        }
+        let Some(d) = &self.dataset else { return };
+        let t = &d.table;
         if !t.warnings.is_empty() {
             ui.colored_label(
                 ui.visuals().warn_fg_color,

@@ -121,9 +121,13 @@ impl AdalensApp {
                 }
             });
             ui.separator();
+            let mut scroll = egui::ScrollArea::both().auto_shrink(false);
+            if let Some(y) = d.scroll_to.take() {
+                scroll = scroll.vertical_scroll_offset(y);
+            }
             let d = &*d;
             let mut clicked: Option<(usize, egui::Modifiers)> = None;
-            egui::ScrollArea::both().auto_shrink(false).show_rows(
+            scroll.show_rows(
                 ui,
                 ROW_HEIGHT,
                 d.visible.len(),
@@ -140,36 +144,14 @@ impl AdalensApp {
                     }
                 },
             );
-            if let Some((pos, m)) = clicked {
-                select(self.dataset.as_mut(), pos, m);
+            if let (Some((pos, m)), Some(d)) = (clicked, &mut self.dataset) {
+                d.click_row(pos, m.command, m.shift);
             }
         });
         self.want_row_thumbs(&want_thumbs);
         if let Some(i) = open {
             self.push(Command::OpenRow(i));
         }
-    }
-}
-
-/// Click selects one row, Ctrl+click toggles, Shift+click extends from the last one.
-fn select(d: Option<&mut crate::app::DatasetView>, pos: usize, m: egui::Modifiers) {
-    let Some(d) = d else { return };
-    let i = d.visible[pos];
-    if m.command {
-        if !d.selected.remove(&i) {
-            d.selected.insert(i);
-        }
-    } else if m.shift {
-        let anchor = d
-            .visible
-            .iter()
-            .position(|r| d.selected.contains(r))
-            .unwrap_or(pos);
-        let (a, b) = (anchor.min(pos), anchor.max(pos));
-        d.selected.extend(d.visible[a..=b].iter().copied());
-    } else {
-        d.selected.clear();
-        d.selected.insert(i);
     }
 }
 

@@ -20,15 +20,7 @@ impl AdalensApp {
                 {
                     self.push(Command::PickCheckpoint);
                 }
-                if ui
-                    .button("Open batch run…")
-                    .on_hover_text(
-                        "The --out folder of `adalens batch` (or drop the folder on the window)",
-                    )
-                    .clicked()
-                {
-                    self.push(Command::PickRun);
-                }
+                ui.menu_button("Dataset", |ui| self.dataset_menu_ui(ui));
                 if self.dataset.is_some() {
                     if self.showing_dataset {
                         if ui
@@ -71,6 +63,34 @@ impl AdalensApp {
                 ui.separator();
                 self.progress_ui(ui);
             });
+        });
+    }
+
+    /// Open a batch run, or run the loaded checkpoint over a folder or list.
+    fn dataset_menu_ui(&mut self, ui: &mut egui::Ui) {
+        if ui
+            .button("Open batch run…")
+            .on_hover_text("The --out folder of `adalens batch` (or drop the folder on the window)")
+            .clicked()
+        {
+            self.push(Command::PickRun);
+            ui.close();
+        }
+        ui.add_enabled_ui(self.model.is_some(), |ui| {
+            let hint = "Runs the loaded checkpoint with the sliders' τ_f, τ_s and cube cap, \
+                        as `adalens batch` (same files: resumable from either)";
+            if ui.button("Run on a folder…").on_hover_text(hint).clicked() {
+                self.push(Command::PickBatchSource { folder: true });
+                ui.close();
+            }
+            if ui
+                .button("Run on a list (path,label CSV)…")
+                .on_hover_text(hint)
+                .clicked()
+            {
+                self.push(Command::PickBatchSource { folder: false });
+                ui.close();
+            }
         });
     }
 
