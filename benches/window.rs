@@ -25,7 +25,10 @@ fn stats(name: &str, mut ms: Vec<f64>) {
 
 /// `cargo bench --bench window [-- demo|long|dataset]`: all sections, or the ones named.
 fn main() {
-    let only: Vec<String> = std::env::args().skip(1).filter(|a| !a.starts_with('-')).collect();
+    let only: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| !a.starts_with('-'))
+        .collect();
     let run = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     if run("demo") {
         demo();
@@ -46,7 +49,10 @@ fn dataset() {
     let synth = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("assets/demo/synth");
     let mut list = String::from("path,label\n");
     for c in ["red_disc", "green_square", "moves_up", "moves_left"] {
-        list.push_str(&format!("{},{c}\n", synth.join(format!("{c}.mp4")).display()));
+        list.push_str(&format!(
+            "{},{c}\n",
+            synth.join(format!("{c}.mp4")).display()
+        ));
     }
     std::fs::write(dir.path().join("list.csv"), list).expect("list");
     let (small, big) = (dir.path().join("small"), dir.path().join("big"));
@@ -89,14 +95,18 @@ fn dataset() {
     let open = loop {
         h.step();
         if h.state().is_idle()
-            && h.state().dataset.as_ref().is_some_and(|d| {
-                matches!(d.exits, adalens::batch::table::Exits::Rule(_))
-            })
+            && h.state()
+                .dataset
+                .as_ref()
+                .is_some_and(|d| matches!(d.exits, adalens::batch::table::Exits::Rule(_)))
         {
             break start.elapsed();
         }
         std::thread::sleep(Duration::from_millis(1));
-        assert!(start.elapsed() < Duration::from_secs(120), "the run did not open");
+        assert!(
+            start.elapsed() < Duration::from_secs(120),
+            "the run did not open"
+        );
     };
     println!(
         "{:<44} {:.0} ms (window started, run read, checkpoint loaded, exits decided)",

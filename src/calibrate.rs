@@ -141,17 +141,7 @@ pub fn assemble(
         .flat_map(|s| s.gflops.iter().copied())
         .collect();
     let labels = samples.iter().map(|s| s.label).collect();
-    let roles = (0..n)
-        .map(|i| {
-            if n < 2 {
-                Role::Both
-            } else if i % 2 == 0 {
-                Role::Fit
-            } else {
-                Role::Eval
-            }
-        })
-        .collect();
+    let roles = Role::alternating(n);
     Ok(CalibrationSet::new(
         n,
         steps,

@@ -563,7 +563,10 @@ fn a_batch_started_from_the_window_is_the_clis_resumable_run() {
         "--out",
         out.to_str().unwrap(),
     ]));
-    assert!(o.contains(&format!("0 ran, {} already done", CLASSES.len() + 1)), "{o}");
+    assert!(
+        o.contains(&format!("0 ran, {} already done", CLASSES.len() + 1)),
+        "{o}"
+    );
 }
 
 /// Export figure with three rows selected: `figure --grid`'s layout, one panel per video with its
@@ -586,8 +589,7 @@ fn export_figure_of_a_selection_draws_each_selected_video() {
         });
     step_until(&mut h, |a| {
         a.is_idle()
-            && a
-                .dataset
+            && a.dataset
                 .as_ref()
                 .is_some_and(|d| matches!(d.exits, Exits::Rule(_)))
     });
@@ -620,4 +622,81 @@ fn export_figure_of_a_selection_draws_each_selected_video() {
     assert!(!doc
         .descendants()
         .any(|n| n.attribute("id") == Some("title-3")));
+}
+
+/// Thresholds fitted on the run's own labels: every labelled clip a sample whose rebuilt rows
+/// keep the trace's entropy and top-1; the window's radio switches the budget to them.
+#[test]
+fn thresholds_fitted_on_the_runs_own_labels() {
+    let (_d, out) = run_copy();
+    let table = RunTable::open(&out).unwrap();
+    let set = table.own_calibration().unwrap();
+    let clips: Vec<_> = table
+        .rows
+        .iter()
+        .flat_map(|r| r.clips.iter().map(move |c| (r, c)))
+        .collect();
+    assert_eq!(set.samples(), clips.len());
+    assert_eq!(set.steps(), table.max_steps());
+    let prep = PreparedCalibration::new(set.clone()).unwrap();
+    for (i, (_, c)) in clips.iter().enumerate() {
+        for t in 0..set.steps() {
+            let s = &c.steps[t.min(c.steps.len() - 1)];
+            let row = set.row(i, t);
+            let sum: f32 = row.iter().sum();
+            let h: f32 = row
+                .iter()
+                .map(|&p| p / sum)
+                .filter(|&p| p > 0.0)
+                .map(|p| -p * p.ln())
+                .sum();
+            assert!(
+                (h - s.entropy).abs() < 1e-3,
+                "clip {i} step {t}: {h} vs {}",
+                s.entropy
+            );
+            let best = (0..row.len())
+                .max_by(|&a, &b| row[a].total_cmp(&row[b]))
+                .unwrap();
+            assert_eq!(best as u32, s.top[0].class);
+        }
+    }
+
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 800.0))
+        .with_pixels_per_point(1.0)
+        .wgpu()
+        .build_eframe(|cc| {
+            AdalensApp::new(
+                cc,
+                Launch {
+                    run: Some(out.clone()),
+                    ..Default::default()
+                },
+            )
+        });
+    step_until(&mut h, |a| {
+        a.is_idle()
+            && a.dataset
+                .as_ref()
+                .is_some_and(|d| matches!(d.exits, Exits::Rule(_)))
+    });
+    h.get_by_label("this run's own labels").click();
+    h.run_steps(4);
+    let a = h.state();
+    let d = a.dataset.as_ref().unwrap();
+    assert!(d.use_own);
+    let (lo, hi) = prep.fit_cost_range();
+    let b = a
+        .state
+        .sliders
+        .budget
+        .unwrap_or((lo + hi) / 2.0)
+        .clamp(lo, hi);
+    let (want, _) = ExitRule::for_budget(&prep, Criterion::Entropy, b).unwrap();
+    let Exits::Rule(got) = &d.exits else {
+        panic!("no exit rule")
+    };
+    assert_eq!(got.thresholds, want.thresholds);
+    h.get_by_label_contains("thresholds from this run's own labels");
 }

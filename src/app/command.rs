@@ -35,10 +35,15 @@ pub enum Command {
     PickRun,
     /// Ask for a folder of videos (`false`: a `path,label` list) and a result folder, then
     /// run the loaded checkpoint over them.
-    PickBatchSource { folder: bool },
+    PickBatchSource {
+        folder: bool,
+    },
     /// Run the loaded checkpoint over `source` into `out` (`adalens batch`'s resumable run),
     /// on a worker thread, the rows appearing in the dataset view as videos finish.
-    RunBatch { source: PathBuf, out: PathBuf },
+    RunBatch {
+        source: PathBuf,
+        out: PathBuf,
+    },
     /// Read a batch run (the folder `adalens batch --out` wrote) into the dataset view.
     OpenRun(PathBuf),
     /// Open row `i` of the dataset view in the inspector, drawing its stored trace.

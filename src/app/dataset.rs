@@ -69,6 +69,10 @@ pub struct DatasetView {
     /// decoded); and the (row, frame) pairs asked for.
     pub thumbs: HashMap<usize, (usize, Option<egui::TextureHandle>)>,
     pub thumbs_requested: std::collections::HashSet<(usize, usize)>,
+    /// Fit the thresholds on this run's own labels instead of the checkpoint's calibration set.
+    pub use_own: bool,
+    /// That calibration set, prepared (built when first asked for), or why there is none.
+    pub own: Option<Result<Box<BudgetModel>, String>>,
     /// The row clicked last (where Shift+click extends from).
     last_clicked: Option<usize>,
     /// Scroll the table to this offset (points) on the next frame.
@@ -108,6 +112,8 @@ impl DatasetView {
             thumbs_requested: Default::default(),
             scroll_to: None,
             last_clicked: None,
+            use_own: false,
+            own: None,
             curve_stale: false,
             curve_at: None,
         };
@@ -160,8 +166,8 @@ impl DatasetView {
     }
 
     /// This run's accuracy against mean GFLOPs across the calibration range (once per
-    /// criterion).
-    pub fn ensure_curve(&mut self, model: &BudgetModel, criterion: Criterion) {
+    /// criterion): the range of the run's own labels when fitting on them, else `checkpoint`'s.
+    pub fn ensure_curve(&mut self, checkpoint: Option<&BudgetModel>, criterion: Criterion) {
         let fresh = !self.curve_stale
             || self
                 .curve_at
@@ -169,8 +175,11 @@ impl DatasetView {
         if fresh && self.curve.as_ref().is_some_and(|(c, _)| *c == criterion) {
             return;
         }
-        self.curve_stale = false;
-        self.curve_at = Some(std::time::Instant::now());
+        let model = match (self.use_own, &self.own, checkpoint) {
+            (true, Some(Ok(own)), _) => &**own,
+            (false, _, Some(m)) => m,
+            _ => return,
+        };
         let points = model
             .prep
             .default_budgets(CURVE_POINTS)
@@ -182,6 +191,27 @@ impl DatasetView {
             })
             .collect();
         self.curve = Some((criterion, points));
+        self.curve_stale = false;
+        self.curve_at = Some(std::time::Instant::now());
+    }
+
+    /// Switch the thresholds' source: the run's own labels (`true`, built the first time) or
+    /// the checkpoint's calibration set.
+    pub fn fit_on_own_labels(&mut self, on: bool) {
+        self.use_own = on;
+        if on && self.own.is_none() {
+            let built = self
+                .table
+                .own_calibration()
+                .map_err(|e| e.to_string())
+                .and_then(|set| {
+                    crate::decision::PreparedCalibration::new(set).map_err(|e| e.to_string())
+                })
+                .and_then(|prep| BudgetModel::new(prep).map_err(|e| e.to_string()));
+            self.own = Some(built.map(Box::new));
+        }
+        // The curve belongs to the other set.
+        self.curve = None;
     }
 
     /// A video of a run in progress finished: its row anew (not a flip: it had no result).
@@ -191,6 +221,9 @@ impl DatasetView {
             return;
         };
         *slot = row;
+        // A run's own calibration set grows with it: rebuilt when next asked for.
+        self.own = None;
+        self.use_own = false;
         let d = slot.decide(&self.exits);
         if let (Some(x), Some(a)) = (self.decided.get_mut(pos), self.anchor.get_mut(pos)) {
             *x = d;

@@ -38,7 +38,9 @@ impl AdalensApp {
                 };
                 let out = source.as_ref().and_then(|_| {
                     rfd::FileDialog::new()
-                        .set_title("Where the run's results go (an empty folder, or a run to resume)")
+                        .set_title(
+                            "Where the run's results go (an empty folder, or a run to resume)",
+                        )
                         .pick_folder()
                 });
                 if let (Some(source), Some(out)) = (source, out) {
@@ -109,17 +111,19 @@ impl AdalensApp {
     /// Every row's exit on the slider's budget (no work when it has not moved), and the run's
     /// curve once the calibration set is there.
     pub(crate) fn refresh_dataset(&mut self, settled: bool) {
-        let ours = self.run_model_loaded();
-        let Some(mut d) = self.dataset.take() else {
-            return;
-        };
+        let ours = self.run_model_loaded() || self.dataset.as_ref().is_some_and(|d| d.use_own);
         let criterion = self.state.sliders.criterion;
         let budget = ours.then(|| self.budget_choice()).flatten();
-        d.set_exits(DatasetView::exits_for(budget, criterion), settled);
-        if let Some((m, _)) = budget {
-            d.ensure_curve(m, criterion);
+        let has_budget = budget.is_some();
+        let exits = DatasetView::exits_for(budget, criterion);
+        let checkpoint = self.model.as_ref().and_then(|m| m.budget.as_deref());
+        let Some(d) = self.dataset.as_mut() else {
+            return;
+        };
+        d.set_exits(exits, settled);
+        if has_budget {
+            d.ensure_curve(checkpoint, criterion);
         }
-        self.dataset = Some(d);
     }
 
     /// Open row `i` in the inspector: its video, its stored trace drawn at once, the playhead

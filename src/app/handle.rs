@@ -46,10 +46,19 @@ impl AdalensApp {
     /// The calibration set and the budget on the slider (clamped to its range; the middle of
     /// it when the slider was never moved).
     pub fn budget_choice(&self) -> Option<(&BudgetModel, f64)> {
-        let m = self.model.as_ref()?.budget.as_deref()?;
+        let m = self.active_budget()?;
         let (lo, hi) = m.range;
         let b = self.state.sliders.budget.unwrap_or((lo + hi) / 2.0);
         Some((m, b.clamp(lo, hi)))
+    }
+
+    /// The calibration set the budget slider solves on: the open run's own labels when the
+    /// dataset view is asked to fit on them, else the checkpoint's.
+    pub fn active_budget(&self) -> Option<&BudgetModel> {
+        if let Some(d) = self.dataset.as_ref().filter(|d| d.use_own) {
+            return d.own.as_ref().and_then(|o| o.as_ref().ok()).map(|b| &**b);
+        }
+        self.model.as_ref()?.budget.as_deref()
     }
 
     /// A file dialog opening in the folder of the last file picked or saved.

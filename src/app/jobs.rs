@@ -150,7 +150,10 @@ impl Jobs {
 
     /// Run `job` on its own thread, counted as a running video job until it returns (even by a
     /// panic); `send` delivers an event and wakes the UI.
-    pub(super) fn spawn_video_job(&self, job: impl FnOnce(&(dyn Fn(JobEvent) + Sync)) + Send + 'static) {
+    pub(super) fn spawn_video_job(
+        &self,
+        job: impl FnOnce(&(dyn Fn(JobEvent) + Sync)) + Send + 'static,
+    ) {
         let (tx, repaint) = (self.events_tx.clone(), self.repaint.clone());
         let running = Running::start(&self.busy);
         std::thread::spawn(move || {

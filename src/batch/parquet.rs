@@ -152,11 +152,15 @@ pub fn read_columns(path: &Path) -> Result<Columns, BatchError> {
     };
     let bytes =
         crate::fsutil::read_limited(path, MAX_FILE_BYTES).map_err(|e| bad(e.to_string()))?;
+    columns_from_bytes(bytes).map_err(bad)
+}
+
+/// [`read_columns`] of a file already in memory (the fuzz target's way in).
+pub fn columns_from_bytes(bytes: Vec<u8>) -> Result<Columns, String> {
     let size = bytes.len() as i64;
     // The parquet crate may panic on a malformed file: its panic is this file's error.
     std::panic::catch_unwind(move || decode(bytes::Bytes::from(bytes), size))
         .unwrap_or_else(|_| Err("the Parquet reader failed on it (a damaged file)".into()))
-        .map_err(bad)
 }
 
 fn decode(bytes: bytes::Bytes, size: i64) -> Result<Columns, String> {

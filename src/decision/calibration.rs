@@ -112,6 +112,18 @@ pub enum Role {
 }
 
 impl Role {
+    /// The roles of `n` samples in order: fitting and evaluation alternate (one sample alone
+    /// does both).
+    pub fn alternating(n: usize) -> Vec<Role> {
+        (0..n)
+            .map(|i| match (n < 2, i % 2) {
+                (true, _) => Role::Both,
+                (false, 0) => Role::Fit,
+                _ => Role::Eval,
+            })
+            .collect()
+    }
+
     /// Whether the sample takes part in fitting thresholds.
     pub fn fits(self) -> bool {
         matches!(self, Role::Fit | Role::Both)

@@ -16,6 +16,7 @@ impl AdalensApp {
                 egui::ScrollArea::vertical().show(ui, |ui| {
                     self.run_heading_ui(ui);
                     ui.separator();
+                    self.thresholds_source_ui(ui);
                     if self.budget_controls_ui(ui) {
                         self.remark();
                     }
@@ -71,6 +72,36 @@ impl AdalensApp {
         }
     }
 
+    /// Where η_t come from: the checkpoint's calibration set, or a fit on this run's labels.
+    fn thresholds_source_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(d) = &mut self.dataset else { return };
+        let mut own = d.use_own;
+        ui.horizontal(|ui| {
+            ui.label("Thresholds from");
+            ui.radio_value(&mut own, false, "the checkpoint's calibration set");
+            ui.radio_value(&mut own, true, "this run's own labels");
+        });
+        if own != d.use_own {
+            d.fit_on_own_labels(own);
+            self.remark();
+        }
+        let Some(d) = &self.dataset else { return };
+        if d.use_own {
+            match &d.own {
+                Some(Ok(_)) => {
+                    ui.weak(
+                        "Fitted on half of this run's labelled clips, evaluated on the other \
+                         half; the inspector uses them too while this is on.",
+                    );
+                }
+                Some(Err(why)) => {
+                    ui.colored_label(ui.visuals().error_fg_color, why);
+                }
+                None => {}
+            }
+        }
+    }
+
     fn run_summary_ui(&mut self, ui: &mut egui::Ui) {
         let Some(d) = &self.dataset else { return };
         let s = d.summary;
@@ -79,10 +110,14 @@ impl AdalensApp {
                               calibration set are not loaded)"
                 .to_string(),
             Exits::Rule(r) => format!(
-                "Every video re-decided for {:.4} GFLOPs ({} exit; thresholds from the \
-                 checkpoint's calibration set, as `adalens budget`)",
+                "Every video re-decided for {:.4} GFLOPs ({} exit; thresholds from {})",
                 r.budget.unwrap_or(0.0),
-                r.criterion.name()
+                r.criterion.name(),
+                if d.use_own {
+                    "this run's own labels"
+                } else {
+                    "the checkpoint's calibration set, as `adalens budget`"
+                }
             ),
         };
         ui.weak(how);

@@ -127,23 +127,18 @@ impl AdalensApp {
             }
             let d = &*d;
             let mut clicked: Option<(usize, egui::Modifiers)> = None;
-            scroll.show_rows(
-                ui,
-                ROW_HEIGHT,
-                d.visible.len(),
-                |ui, range| {
-                    for pos in range {
-                        let i = d.visible[pos];
-                        want_thumbs.push(i);
-                        let (r, open_clicked) = row_ui(ui, d, i);
-                        if r.double_clicked() || open_clicked {
-                            open = Some(i);
-                        } else if r.clicked() {
-                            clicked = Some((pos, ui.input(|inp| inp.modifiers)));
-                        }
+            scroll.show_rows(ui, ROW_HEIGHT, d.visible.len(), |ui, range| {
+                for pos in range {
+                    let i = d.visible[pos];
+                    want_thumbs.push(i);
+                    let (r, open_clicked) = row_ui(ui, d, i);
+                    if r.double_clicked() || open_clicked {
+                        open = Some(i);
+                    } else if r.clicked() {
+                        clicked = Some((pos, ui.input(|inp| inp.modifiers)));
                     }
-                },
-            );
+                }
+            });
             if let (Some((pos, m)), Some(d)) = (clicked, &mut self.dataset) {
                 d.click_row(pos, m.command, m.shift);
             }

@@ -17,6 +17,19 @@ pub const SHORTCUTS: &[(&str, &str)] = &[
     ("Drag / scroll in the 3D view", "orbit / zoom"),
     ("Ctrl + O", "open a video"),
     ("Ctrl + Shift + O", "open a checkpoint"),
+    (
+        "Dataset view: click a header",
+        "sort by it (again: the other way)",
+    ),
+    (
+        "Dataset view: click / Ctrl+click / Shift+click",
+        "select a row / more / a range",
+    ),
+    (
+        "Dataset view: double-click a row",
+        "open it in the inspector at its exit",
+    ),
+    ("Drop a folder on the window", "open it as a batch run"),
     ("F1 or ?", "this help; Esc closes it"),
 ];
 

@@ -55,9 +55,13 @@ impl AdalensApp {
     /// The budget slider and the exit criterion (the inspector's and the dataset view's: one
     /// value). Returns whether either moved.
     pub(crate) fn budget_controls_ui(&mut self, ui: &mut egui::Ui) -> bool {
-        let Some(m) = &self.model else { return false };
-        let budget = m.budget.as_ref().map(|b| (b.range, b.description.clone()));
-        let problem = m.calibration_problem.clone();
+        let budget = self
+            .active_budget()
+            .map(|b| (b.range, b.description.clone()));
+        let problem = self
+            .model
+            .as_ref()
+            .and_then(|m| m.calibration_problem.clone());
         let sliders = &mut self.state.sliders;
         let mut remark = false;
         ui.strong("Budget and thresholds");
