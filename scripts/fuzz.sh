@@ -7,7 +7,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${FUZZ_SECONDS:-600}
-TARGETS=${FUZZ_TARGETS:-"torch_checkpoint safetensors_config calibration trace_json video"}
+TARGETS=${FUZZ_TARGETS:-"torch_checkpoint safetensors_config calibration trace_json video parquet_run"}
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 export RUSTC_BOOTSTRAP=1
 
@@ -20,6 +20,7 @@ seed() { # target, files...
 seed torch_checkpoint tests/fixtures/model/*.pth tests/fixtures/model/*.pth.tar tests/fixtures/model/*.pyth tests/fixtures/budget/*.pth
 seed calibration models/*.adlcal models/demo/*.adlcal
 seed trace_json tests/fixtures/*/*.json
+seed parquet_run tests/fixtures/batch/*.parquet
 mkdir -p fuzz/corpus/safetensors_config
 for f in tests/fixtures/model/*.json; do
     printf '\001' | cat - "$f" > "fuzz/corpus/safetensors_config/$(basename "$f")"

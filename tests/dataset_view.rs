@@ -700,3 +700,37 @@ fn thresholds_fitted_on_the_runs_own_labels() {
     assert_eq!(got.thresholds, want.thresholds);
     h.get_by_label_contains("thresholds from this run's own labels");
 }
+
+/// A steps.parquet written by an earlier build still reads; cut short or with bytes changed it
+/// is an error (or, where the damage misses what is read, the same columns), never a panic or
+/// a hang.
+#[test]
+fn damaged_parquet_is_an_error_not_a_panic() {
+    use adalens::batch::parquet::{columns_from_bytes, read_steps};
+    let fixture = root().join("tests/fixtures/batch/steps.parquet");
+    let steps = read_steps(&fixture).unwrap();
+    assert_eq!(steps.clips.len(), CLASSES.len() + 1);
+    let bytes = std::fs::read(&fixture).unwrap();
+    let whole = columns_from_bytes(bytes.clone()).unwrap();
+    for cut in (0..bytes.len()).step_by(97) {
+        assert!(columns_from_bytes(bytes[..cut].to_vec()).is_err(), "cut at {cut}");
+    }
+    // A seeded walk of single-byte changes.
+    let mut state = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    };
+    let start = Instant::now();
+    for _ in 0..400 {
+        let mut b = bytes.clone();
+        let at = (next() % b.len() as u64) as usize;
+        b[at] ^= (next() % 255 + 1) as u8;
+        if let Ok(c) = columns_from_bytes(b) {
+            assert_eq!(c.rows, whole.rows);
+        }
+    }
+    assert!(start.elapsed() < Duration::from_secs(60));
+}
