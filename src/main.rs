@@ -79,6 +79,9 @@ enum Command {
     /// Print the rows of a batch run that a filter expression keeps (the dataset view's
     /// filter and sort), as CSV or JSON; optionally re-decided for a budget.
     Query(cli::query_cmd::QueryArgs),
+    /// What differs between two runs: on one video, two checkpoints or one at two budgets,
+    /// criteria or τ_f / τ_s (per clip); or two batch-run folders (per video).
+    Diff(cli::diff_cmd::DiffArgs),
     /// Write the synthetic benchmark: appearance and motion classes with known targets, as
     /// H.264 videos with labels and per-frame target boxes.
     Synth(cli::synth_cmd::SynthArgs),
@@ -124,6 +127,7 @@ fn main() -> ExitCode {
         Some(Command::Batch(a)) => cli::batch_cmd::run(&a),
         Some(Command::Merge(a)) => cli::batch_cmd::run_merge(&a),
         Some(Command::Query(a)) => cli::query_cmd::run(&a),
+        Some(Command::Diff(a)) => cli::diff_cmd::run(&a),
         Some(Command::Synth(a)) => cli::synth_cmd::run(&a),
         Some(Command::Train(a)) => {
             keep_freed_memory();

@@ -713,7 +713,10 @@ fn damaged_parquet_is_an_error_not_a_panic() {
     let bytes = std::fs::read(&fixture).unwrap();
     let whole = columns_from_bytes(bytes.clone()).unwrap();
     for cut in (0..bytes.len()).step_by(97) {
-        assert!(columns_from_bytes(bytes[..cut].to_vec()).is_err(), "cut at {cut}");
+        assert!(
+            columns_from_bytes(bytes[..cut].to_vec()).is_err(),
+            "cut at {cut}"
+        );
     }
     // A seeded walk of single-byte changes.
     let mut state = 0x2545_f491_4f6c_dd1du64;

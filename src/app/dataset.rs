@@ -12,12 +12,7 @@ use crate::decision::{Criterion, ExitRule};
 
 use super::budget::BudgetModel;
 
-/// How one video's prediction changed since the budget last moved.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Flip {
-    RightToWrong,
-    WrongToRight,
-}
+pub use crate::batch::compare::Flip;
 
 /// Per class (of the labels): how the run does on it under the current exits.
 #[derive(Debug, Clone, PartialEq)]
@@ -147,11 +142,7 @@ impl DatasetView {
             .iter()
             .zip(&self.decided)
             .enumerate()
-            .filter_map(|(i, (before, now))| match (before, now.correct) {
-                (Some(true), Some(false)) => Some((i, Flip::RightToWrong)),
-                (Some(false), Some(true)) => Some((i, Flip::WrongToRight)),
-                _ => None,
-            })
+            .filter_map(|(i, (before, now))| Flip::of(*before, now.correct).map(|f| (i, f)))
             .collect();
         self.derive();
     }

@@ -5,6 +5,7 @@
 //! A finished run is read back as a [`table::RunTable`] (the dataset view, `adalens query`),
 //! filtered and sorted by [`query`], and also written as Parquet ([`parquet`]).
 
+pub mod compare;
 pub mod own_labels;
 pub mod parquet;
 pub mod query;

@@ -96,6 +96,11 @@ pub fn run(a: &BenchDatasetArgs) -> anyhow::Result<()> {
         query::sort_by_name(&table, &decided, &mut all, "path", false)?;
         sort_text_t.push(t.elapsed());
     }
+    // The window's "thresholds from this run's own labels": the set, prepared, with curves.
+    let t = Instant::now();
+    let own = PreparedCalibration::new(table.own_calibration()?)?;
+    let own_set = t.elapsed();
+    std::hint::black_box(own);
     let ms = |d: Duration| d.as_secs_f64() * 1e3;
     let out = serde_json::json!({
         "videos": table.rows.len(),
@@ -108,6 +113,7 @@ pub fn run(a: &BenchDatasetArgs) -> anyhow::Result<()> {
         "filter_stored_rows": stored_rows,
         "sort_ms": ms(super::bench::median(sort_t)),
         "sort_path_ms": ms(super::bench::median(sort_text_t)),
+        "own_labels_set_ms": ms(own_set),
         // The last budget's thresholds: the pandas peer re-decides with these.
         // (as text: JSON has no infinities; null never exits there)
         "thresholds": match &exits {

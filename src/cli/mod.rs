@@ -9,6 +9,7 @@ pub mod bench_model3d;
 pub mod bench_video;
 pub mod budget_cmd;
 pub mod calibrate_cmd;
+pub mod diff_cmd;
 pub mod eval_cmd;
 pub mod figure;
 pub mod frames;

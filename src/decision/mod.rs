@@ -26,6 +26,7 @@
 //! ```
 
 pub mod calibration;
+pub mod compare;
 pub mod criterion;
 pub mod curve;
 mod error;
