@@ -712,6 +712,11 @@ fn damaged_parquet_is_an_error_not_a_panic() {
     assert_eq!(steps.clips.len(), CLASSES.len() + 1);
     let bytes = std::fs::read(&fixture).unwrap();
     let whole = columns_from_bytes(bytes.clone()).unwrap();
+    // The fuzzer's first finding: a column chunk at a negative offset (the parquet crate
+    // asserts on it); refused before the crate reads it.
+    let found = std::fs::read(root().join("tests/fixtures/batch/fuzz-negative-chunk.parquet")).unwrap();
+    let e = columns_from_bytes(found).unwrap_err();
+    assert!(e.contains("claims bytes"), "{e}");
     for cut in (0..bytes.len()).step_by(97) {
         assert!(
             columns_from_bytes(bytes[..cut].to_vec()).is_err(),

@@ -172,9 +172,21 @@ fn decode(bytes: bytes::Bytes, size: i64) -> Result<Columns, String> {
             "says it has {rows} rows (at most {MAX_ROWS} are read)"
         ));
     }
-    // A chunk that claims to unpack to far more than the file could hold is a lie.
+    // A chunk outside the file, or one that claims to unpack to far more than the file could
+    // hold, is a lie (and the first would make the parquet crate panic).
     for g in meta.row_groups() {
+        if g.num_rows() < 0 || g.num_rows() > MAX_ROWS {
+            return Err(format!("a row group says it has {} rows", g.num_rows()));
+        }
         for c in g.columns() {
+            let start = c.dictionary_page_offset().unwrap_or(c.data_page_offset());
+            let len = c.compressed_size();
+            if start < 0 || len < 0 || start.saturating_add(len) > size {
+                return Err(format!(
+                    "column {} claims bytes {start}..+{len} of a {size}-byte file",
+                    c.column_path()
+                ));
+            }
             let limit = (size.max(1 << 20)).saturating_mul(64);
             if c.uncompressed_size() > limit || c.uncompressed_size() < 0 {
                 return Err(format!(
