@@ -714,7 +714,8 @@ fn damaged_parquet_is_an_error_not_a_panic() {
     let whole = columns_from_bytes(bytes.clone()).unwrap();
     // The fuzzer's first finding: a column chunk at a negative offset (the parquet crate
     // asserts on it); refused before the crate reads it.
-    let found = std::fs::read(root().join("tests/fixtures/batch/fuzz-negative-chunk.parquet")).unwrap();
+    let found =
+        std::fs::read(root().join("tests/fixtures/batch/fuzz-negative-chunk.parquet")).unwrap();
     let e = columns_from_bytes(found).unwrap_err();
     assert!(e.contains("claims bytes"), "{e}");
     for cut in (0..bytes.len()).step_by(97) {
@@ -741,4 +742,97 @@ fn damaged_parquet_is_an_error_not_a_panic() {
         }
     }
     assert!(start.elapsed() < Duration::from_secs(60));
+}
+
+/// Two runs in the dataset view: the open one (A) and the same videos run with the glance only
+/// (B, no cubes). The compared columns and the flipped rows are `adalens diff`'s for the same
+/// budget.
+#[test]
+fn comparing_two_runs_shows_what_adalens_diff_prints() {
+    let (_d, out) = run_copy();
+    let b_dir = out.parent().unwrap().join("glance_only");
+    let list = write_list(out.parent().unwrap());
+    ok(adalens(&[
+        "batch",
+        list.to_str().unwrap(),
+        "--checkpoint",
+        root().join(CHECKPOINT).to_str().unwrap(),
+        "--max-cubes",
+        "0",
+        "--out",
+        b_dir.to_str().unwrap(),
+    ]));
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1600.0, 800.0))
+        .with_pixels_per_point(1.0)
+        .wgpu()
+        .build_eframe(|cc| {
+            AdalensApp::new(
+                cc,
+                Launch {
+                    run: Some(out.clone()),
+                    ..Default::default()
+                },
+            )
+        });
+    step_until(&mut h, |a| {
+        a.is_idle()
+            && a.dataset
+                .as_ref()
+                .is_some_and(|d| matches!(d.exits, Exits::Rule(_)))
+    });
+    h.state_mut()
+        .push(AppCommand::OpenCompareRun(b_dir.clone()));
+    step_until(&mut h, |a| {
+        a.is_idle() && a.dataset.as_ref().is_some_and(|d| d.other.is_some())
+    });
+    let (lo, hi) = prep().fit_cost_range();
+    let b = h.state().state.sliders.budget.unwrap_or((lo + hi) / 2.0);
+    let d = {
+        let o = adalens(&[
+            "diff",
+            out.to_str().unwrap(),
+            b_dir.to_str().unwrap(),
+            "--budget",
+            &b.to_string(),
+            "--json",
+        ]);
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        serde_json::from_slice::<serde_json::Value>(&o.stdout).unwrap()
+    };
+    let videos = d["videos"].as_array().unwrap();
+    let flipped: Vec<String> = videos
+        .iter()
+        .filter(|v| !v["flip"].is_null())
+        .map(|v| v["path"].as_str().unwrap().to_string())
+        .collect();
+    h.state_mut()
+        .dataset
+        .as_mut()
+        .unwrap()
+        .set_filter("flip != \"\"".into());
+    h.run_steps(3);
+    assert_eq!(paths_of(h.state()), flipped);
+    // Every video's B exit is diff's.
+    let view = h.state().dataset.as_ref().unwrap();
+    let o = view.other.as_ref().unwrap();
+    for (i, v) in videos.iter().enumerate() {
+        let j = o.pair[i].unwrap();
+        assert_eq!(
+            o.decided[j].exit_step.map(u64::from),
+            v["exit_b"].as_u64(),
+            "{}",
+            v["path"]
+        );
+    }
+    let moved = videos.iter().filter(|v| v["exit_a"] != v["exit_b"]).count();
+    assert!(moved > 0, "the glance alone should move some exit");
+    assert!(
+        !flipped.is_empty(),
+        "the glance alone should get some video wrong"
+    );
+    h.get_by_label_contains(&format!(
+        "A to B: {} right to wrong, {} wrong to right",
+        o.right_to_wrong, o.wrong_to_right
+    ));
 }

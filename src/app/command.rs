@@ -46,6 +46,10 @@ pub enum Command {
     },
     /// Read a batch run (the folder `adalens batch --out` wrote) into the dataset view.
     OpenRun(PathBuf),
+    /// Show the folder dialog for a second run to compare the open one with.
+    PickCompareRun,
+    /// Compare the open run (A) with this one (B), video by video.
+    OpenCompareRun(PathBuf),
     /// Open row `i` of the dataset view in the inspector, drawing its stored trace.
     OpenRow(usize),
     /// From the inspector back to the dataset view (its filter, sort and selection kept).

@@ -36,6 +36,23 @@ pub struct RunSummary {
     pub wrong_to_right: usize,
 }
 
+/// A second run compared with the open one, video by video (paired by path).
+pub struct OtherRun {
+    pub table: Arc<RunTable>,
+    /// Its checkpoint's calibration set, to re-decide it for the same budget (else its exits
+    /// stay as stored).
+    prep: Option<crate::decision::PreparedCalibration>,
+    pub exits: Exits,
+    pub decided: Vec<Decided>,
+    /// For each row of the open run, its row in this one.
+    pub pair: Vec<Option<usize>>,
+    /// Flips from the open run (A) to this one (B), and the mean GFLOPs of both over the
+    /// videos both ran.
+    pub right_to_wrong: usize,
+    pub wrong_to_right: usize,
+    pub mean_gflops: (f64, f64),
+}
+
 pub struct DatasetView {
     pub table: Arc<RunTable>,
     /// The exits `decided` holds.
@@ -64,6 +81,8 @@ pub struct DatasetView {
     /// decoded); and the (row, frame) pairs asked for.
     pub thumbs: HashMap<usize, (usize, Option<egui::TextureHandle>)>,
     pub thumbs_requested: std::collections::HashSet<(usize, usize)>,
+    /// A second run to compare with (`flip`, `exit_b`, … columns).
+    pub other: Option<OtherRun>,
     /// Fit the thresholds on this run's own labels instead of the checkpoint's calibration set.
     pub use_own: bool,
     /// That calibration set, prepared (built when first asked for), or why there is none.
@@ -107,6 +126,7 @@ impl DatasetView {
             thumbs_requested: Default::default(),
             scroll_to: None,
             last_clicked: None,
+            other: None,
             use_own: false,
             own: None,
             curve_stale: false,
@@ -133,6 +153,7 @@ impl DatasetView {
         }
         self.moving = !settled;
         self.decided = self.table.decide(&exits);
+        self.decide_other(&exits);
         if first {
             self.anchor = self.decided.iter().map(|d| d.correct).collect();
         }
@@ -184,6 +205,61 @@ impl DatasetView {
         self.curve = Some((criterion, points));
         self.curve_stale = false;
         self.curve_at = Some(std::time::Instant::now());
+    }
+
+    /// Compare with `table` (run B), re-decided for the same budget on `prep` when given.
+    pub fn set_other(
+        &mut self,
+        table: Arc<RunTable>,
+        prep: Option<crate::decision::PreparedCalibration>,
+    ) {
+        let by_path: HashMap<&str, usize> = table
+            .rows
+            .iter()
+            .enumerate()
+            .map(|(j, r)| (r.path.as_str(), j))
+            .collect();
+        let pair = self
+            .table
+            .rows
+            .iter()
+            .map(|r| by_path.get(r.path.as_str()).copied())
+            .collect();
+        self.other = Some(OtherRun {
+            decided: table.decide(&Exits::Stored),
+            table,
+            prep,
+            exits: Exits::Stored,
+            pair,
+            right_to_wrong: 0,
+            wrong_to_right: 0,
+            mean_gflops: (0.0, 0.0),
+        });
+        let exits = self.exits.clone();
+        self.decide_other(&exits);
+        self.derive();
+    }
+
+    pub fn close_other(&mut self) {
+        self.other = None;
+        self.derive();
+    }
+
+    /// Run B under the same budget and criterion as `exits` (its own thresholds for it), or
+    /// as stored.
+    fn decide_other(&mut self, exits: &Exits) {
+        let Some(o) = &mut self.other else { return };
+        let want = match (exits, &o.prep) {
+            (Exits::Rule(r), Some(prep)) => r
+                .budget
+                .and_then(|b| ExitRule::for_budget(prep, r.criterion, b).ok())
+                .map_or(Exits::Stored, |(rule, _)| Exits::Rule(rule)),
+            _ => Exits::Stored,
+        };
+        if want != o.exits {
+            o.decided = o.table.decide(&want);
+            o.exits = want;
+        }
     }
 
     /// Switch the thresholds' source: the run's own labels (`true`, built the first time) or
@@ -287,11 +363,41 @@ impl DatasetView {
         s.wrong_to_right = self.flips.len() - s.right_to_wrong;
         self.summary = s;
         self.facets = facets(&self.table, &self.decided);
+        if let Some(o) = &mut self.other {
+            let (mut rw, mut wr, mut ga, mut gb, mut n) = (0, 0, 0.0, 0.0, 0usize);
+            for (d, j) in self.decided.iter().zip(&o.pair) {
+                let Some(b) = j.and_then(|j| o.decided.get(j)) else {
+                    continue;
+                };
+                if d.exit_step.is_none() || b.exit_step.is_none() {
+                    continue;
+                }
+                match Flip::of(d.correct, b.correct) {
+                    Some(Flip::RightToWrong) => rw += 1,
+                    Some(Flip::WrongToRight) => wr += 1,
+                    None => {}
+                }
+                (ga, gb, n) = (ga + d.gflops, gb + b.gflops, n + 1);
+            }
+            let n = n.max(1) as f64;
+            (o.right_to_wrong, o.wrong_to_right, o.mean_gflops) = (rw, wr, (ga / n, gb / n));
+        }
         self.order_rows();
     }
 
     fn order_rows(&mut self) {
-        let mut rows = match query::select(&self.table, &self.decided, self.filter.as_ref()) {
+        let other = self.other.as_ref().map(|o| query::Compared {
+            table: &o.table,
+            decided: &o.decided,
+            pair: &o.pair,
+        });
+        let selected = query::select_compared(
+            &self.table,
+            &self.decided,
+            self.filter.as_ref(),
+            other.as_ref(),
+        );
+        let mut rows = match selected {
             Ok(rows) => rows,
             Err(e) => {
                 self.filter_error = Some(e.to_string());
@@ -302,7 +408,14 @@ impl DatasetView {
             rows.retain(|&i| self.table.rows[i].label_class == Some(class));
         }
         if let Some((by, desc)) = self.sort {
-            query::sort(&self.table, &self.decided, &mut rows, by, desc);
+            query::sort_compared(
+                &self.table,
+                &self.decided,
+                &mut rows,
+                by,
+                desc,
+                other.as_ref(),
+            );
         }
         self.visible = rows;
     }

@@ -23,7 +23,16 @@ impl AdalensApp {
                     self.push(Command::OpenRun(dir));
                 }
             }
-            Command::OpenRun(dir) => self.jobs.open_run(dir),
+            Command::OpenRun(dir) => self.jobs.open_run(dir, false),
+            Command::PickCompareRun => {
+                if let Some(dir) = rfd::FileDialog::new()
+                    .set_title("Compare with another batch run (B)")
+                    .pick_folder()
+                {
+                    self.push(Command::OpenCompareRun(dir));
+                }
+            }
+            Command::OpenCompareRun(dir) => self.jobs.open_run(dir, true),
             Command::PickBatchSource { folder } => {
                 let dialog = rfd::FileDialog::new();
                 let source = if folder {

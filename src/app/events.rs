@@ -164,6 +164,21 @@ impl AdalensApp {
                     });
                 }
                 JobEvent::RunOpened { table } => self.run_opened(table),
+                JobEvent::CompareRunOpened { table, prep } => {
+                    for w in &table.warnings {
+                        self.errors.push(ErrorNote {
+                            what: format!("Part of the run {} cannot be used", table.dir.display()),
+                            detail: w.clone(),
+                        });
+                    }
+                    match &mut self.dataset {
+                        Some(d) => d.set_other(table, prep.map(|p| *p)),
+                        None => self.errors.push(ErrorNote {
+                            what: "Comparing two runs".into(),
+                            detail: "Open a batch run first; then compare it with another".into(),
+                        }),
+                    }
+                }
                 JobEvent::BatchRow { dir, position, row } => {
                     if let Some(d) = &mut self.dataset {
                         if d.table.dir == dir {

@@ -179,6 +179,8 @@ impl AdalensApp {
                 | Command::PickBatchSource { .. }
                 | Command::RunBatch { .. }
                 | Command::OpenRun(_)
+                | Command::PickCompareRun
+                | Command::OpenCompareRun(_)
                 | Command::OpenRow(_)
                 | Command::ShowDataset
                 | Command::ExportSelection

@@ -78,6 +78,11 @@ pub enum JobEvent {
     RunOpened {
         table: std::sync::Arc<crate::batch::table::RunTable>,
     },
+    /// A second batch run to compare the open one with, and its checkpoint's calibration set.
+    CompareRunOpened {
+        table: std::sync::Arc<crate::batch::table::RunTable>,
+        prep: Option<Box<crate::decision::PreparedCalibration>>,
+    },
     /// A video of the batch the window runs has finished (or failed): its row anew.
     BatchRow {
         dir: PathBuf,

@@ -169,8 +169,9 @@ impl Jobs {
     }
 
     /// Read a batch run (its summary, and steps from `steps.parquet` or the traces) in a worker
-    /// thread.
-    pub fn open_run(&self, dir: PathBuf) {
+    /// thread; `compare`: as the run to compare the open one with (with its checkpoint's
+    /// calibration set, when there is one).
+    pub fn open_run(&self, dir: PathBuf, compare: bool) {
         self.spawn_video_job(move |send| {
             let label = "Reading the batch run".to_string();
             let progress = |done, total| {
@@ -182,6 +183,16 @@ impl Jobs {
             };
             use crate::batch::table::{RunTable, StepsFrom};
             match RunTable::open_with(&dir, StepsFrom::Any, &progress) {
+                Ok(t) if compare => {
+                    let path = crate::model::load::calibration_sidecar(&t.settings.checkpoint);
+                    let prep = crate::decision::CalibrationSet::load(&path)
+                        .ok()
+                        .and_then(|s| crate::decision::PreparedCalibration::new(s).ok());
+                    send(JobEvent::CompareRunOpened {
+                        table: Arc::new(t),
+                        prep: prep.map(Box::new),
+                    })
+                }
                 Ok(t) => send(JobEvent::RunOpened { table: Arc::new(t) }),
                 Err(e) => send(JobEvent::Failed {
                     what: format!("Opening the batch run {}", dir.display()),

@@ -24,7 +24,7 @@ pub enum QueryError {
     TooDeep,
     #[error("the filter does not parse: {0}")]
     Parse(String),
-    #[error("the filter names `{0}`, which is not a column (columns: {columns})", columns = HEADER.join(", "))]
+    #[error("the filter names `{0}`, which is not a column (columns: {columns}; comparing two runs: {compared})", columns = HEADER.join(", "), compared = COMPARED.join(", "))]
     UnknownColumn(String),
     #[error("the filter cannot be evaluated on any row: {0}")]
     Eval(String),
@@ -117,9 +117,73 @@ pub fn cell(table: &RunTable, row: &VideoRow, d: &Decided, column: usize) -> Cel
     }
 }
 
-/// The column named `name`.
+/// Columns a second run adds when two runs are compared (run B against this one, A, video by
+/// video; empty without a second run or for a video B did not run).
+pub const COMPARED: [&str; 5] = ["correct_b", "exit_b", "gflops_b", "gflops_diff", "flip"];
+
+/// A second run, paired with the first by video path.
+pub struct Compared<'a> {
+    pub table: &'a RunTable,
+    pub decided: &'a [Decided],
+    /// For each row of the first run, its row in this one.
+    pub pair: &'a [Option<usize>],
+}
+
+/// The column named `name`: an index into [`HEADER`], then [`COMPARED`].
 pub fn column(name: &str) -> Option<usize> {
-    HEADER.iter().position(|h| *h == name)
+    HEADER.iter().position(|h| *h == name).or_else(|| {
+        COMPARED
+            .iter()
+            .position(|h| *h == name)
+            .map(|i| HEADER.len() + i)
+    })
+}
+
+/// The name of column `c` (see [`column`]).
+pub fn column_name(c: usize) -> &'static str {
+    HEADER
+        .get(c)
+        .or_else(|| COMPARED.get(c.wrapping_sub(HEADER.len())))
+        .copied()
+        .unwrap_or_default()
+}
+
+/// Column `c` of row `i` of `table` (under `d`), the compared columns from `other`.
+pub fn cell_compared(
+    table: &RunTable,
+    i: usize,
+    d: &Decided,
+    c: usize,
+    other: Option<&Compared>,
+) -> Cell {
+    if c < HEADER.len() {
+        return table
+            .rows
+            .get(i)
+            .map_or(Cell::Empty, |row| cell(table, row, d, c));
+    }
+    let b = other
+        .and_then(|o| {
+            o.pair
+                .get(i)
+                .copied()
+                .flatten()
+                .and_then(|j| o.decided.get(j))
+        })
+        .filter(|b| b.exit_step.is_some());
+    let Some(b) = b else { return Cell::Empty };
+    match column_name(c) {
+        "correct_b" => b.correct.map_or(Cell::Empty, Cell::Bool),
+        "exit_b" => b.exit_step.map_or(Cell::Empty, |e| Cell::Int(e.into())),
+        "gflops_b" => Cell::Float(b.gflops),
+        "gflops_diff" if d.exit_step.is_some() => Cell::Float(b.gflops - d.gflops),
+        "flip" => Cell::Text(match super::compare::Flip::of(d.correct, b.correct) {
+            Some(super::compare::Flip::RightToWrong) => "right_to_wrong".into(),
+            Some(super::compare::Flip::WrongToRight) => "wrong_to_right".into(),
+            None => String::new(),
+        }),
+        _ => Cell::Empty,
+    }
 }
 
 /// A parsed filter.
@@ -205,19 +269,29 @@ pub fn select(
     decided: &[Decided],
     filter: Option<&Filter>,
 ) -> Result<Vec<usize>, QueryError> {
+    select_compared(table, decided, filter, None)
+}
+
+/// [`select`] with the compared columns read from `other`.
+pub fn select_compared(
+    table: &RunTable,
+    decided: &[Decided],
+    filter: Option<&Filter>,
+    other: Option<&Compared>,
+) -> Result<Vec<usize>, QueryError> {
     let Some(f) = filter else {
         return Ok((0..table.rows.len()).collect());
     };
     let mut ctx = RowContext {
-        names: f.used.iter().map(|&c| HEADER[c]).collect(),
+        names: f.used.iter().map(|&c| column_name(c)).collect(),
         values: vec![Value::Empty; f.used.len()],
     };
     let mut keep = Vec::new();
     let mut first_error = None;
     let mut evaluated = 0usize;
-    for (i, (row, d)) in table.rows.iter().zip(decided).enumerate() {
+    for (i, d) in decided.iter().enumerate().take(table.rows.len()) {
         for (slot, &c) in ctx.values.iter_mut().zip(&f.used) {
-            *slot = cell(table, row, d, c).value();
+            *slot = cell_compared(table, i, d, c, other).value();
         }
         match f.node.eval_boolean_with_context(&ctx) {
             Ok(true) => {
@@ -244,11 +318,23 @@ pub fn sort(
     by: usize,
     descending: bool,
 ) {
+    sort_compared(table, decided, rows, by, descending, None)
+}
+
+/// [`sort`] with the compared columns read from `other`.
+pub fn sort_compared(
+    table: &RunTable,
+    decided: &[Decided],
+    rows: &mut [usize],
+    by: usize,
+    descending: bool,
+    other: Option<&Compared>,
+) {
     let key: Vec<Cell> = rows
         .iter()
-        .map(|&i| match (table.rows.get(i), decided.get(i)) {
-            (Some(r), Some(d)) => cell(table, r, d, by),
-            _ => Cell::Empty,
+        .map(|&i| match decided.get(i) {
+            Some(d) => cell_compared(table, i, d, by, other),
+            None => Cell::Empty,
         })
         .collect();
     let mut order: Vec<usize> = (0..rows.len()).collect();

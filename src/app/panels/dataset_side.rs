@@ -21,6 +21,7 @@ impl AdalensApp {
                         self.remark();
                     }
                     self.run_summary_ui(ui);
+                    self.compare_summary_ui(ui);
                     ui.separator();
                     self.run_curve_ui(ui);
                     ui.separator();
@@ -139,6 +140,27 @@ impl AdalensApp {
             );
             ui.weak("since the budget last moved");
         });
+    }
+
+    /// The run compared with (B): flips from this run to it, and the GFLOPs of both.
+    fn compare_summary_ui(&mut self, ui: &mut egui::Ui) {
+        let Some(d) = &mut self.dataset else { return };
+        let Some(o) = &d.other else { return };
+        ui.separator();
+        ui.strong(format!("Compared with {}", o.table.dir.display()));
+        ui.label(format!(
+            "A to B: {} right to wrong, {} wrong to right; mean GFLOPs {:.4} to {:.4}",
+            o.right_to_wrong, o.wrong_to_right, o.mean_gflops.0, o.mean_gflops.1
+        ));
+        ui.weak(match &o.exits {
+            Exits::Rule(_) => {
+                "B re-decided for the same budget on its checkpoint's calibration set"
+            }
+            Exits::Stored => "B with the exits it stored",
+        });
+        if ui.small_button("Stop comparing").clicked() {
+            d.close_other();
+        }
     }
 
     fn run_curve_ui(&mut self, ui: &mut egui::Ui) {

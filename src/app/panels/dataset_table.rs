@@ -5,7 +5,7 @@
 
 use crate::app::command::Command;
 use crate::app::{AdalensApp, Flip};
-use crate::batch::query::{cell, column, Cell};
+use crate::batch::query::{cell_compared, column, Cell, Compared};
 use crate::batch::table::RowStatus;
 
 /// The columns shown, with their widths (the summary's names; `adalens query` prints them all).
@@ -22,6 +22,13 @@ const SHOWN: [(&str, &str, f32); 12] = [
     ("stages_3d", "3D", 36.0),
     ("cubes_used", "cubes", 46.0),
     ("error", "error", 240.0),
+];
+/// The columns a compared run (B) adds.
+const SHOWN_COMPARED: [(&str, &str, f32); 4] = [
+    ("exit_b", "B exit", 50.0),
+    ("gflops_b", "B GFLOPs", 70.0),
+    ("gflops_diff", "B-A GFLOPs", 80.0),
+    ("flip", "A to B", 110.0),
 ];
 const ROW_HEIGHT: f32 = 30.0;
 const THUMB_WIDTH: f32 = 54.0;
@@ -68,6 +75,14 @@ impl AdalensApp {
                         d.set_filter(expr.to_string());
                     }
                 }
+                if d.other.is_some()
+                    && ui
+                        .small_button("Flipped A to B")
+                        .on_hover_text("Filter: flip != \"\"")
+                        .clicked()
+                {
+                    d.set_filter("flip != \"\"".into());
+                }
                 if ui.small_button("Clear").clicked() {
                     d.set_filter(String::new());
                     d.set_class_filter(None);
@@ -104,7 +119,12 @@ impl AdalensApp {
             ui.horizontal(|ui| {
                 ui.add_sized([THUMB_WIDTH, 18.0], egui::Label::new("exit"));
                 ui.add_sized([40.0, 18.0], egui::Label::new(""));
-                for (name, title, w) in SHOWN {
+                let compared = if d.other.is_some() {
+                    &SHOWN_COMPARED[..]
+                } else {
+                    &[]
+                };
+                for &(name, title, w) in SHOWN.iter().chain(compared) {
                     let Some(c) = column(name) else { continue };
                     let arrow = match d.sort {
                         Some((s, false)) if s == c => " ^",
@@ -126,12 +146,17 @@ impl AdalensApp {
                 scroll = scroll.vertical_scroll_offset(y);
             }
             let d = &*d;
+            let other = d.other.as_ref().map(|o| Compared {
+                table: &o.table,
+                decided: &o.decided,
+                pair: &o.pair,
+            });
             let mut clicked: Option<(usize, egui::Modifiers)> = None;
             scroll.show_rows(ui, ROW_HEIGHT, d.visible.len(), |ui, range| {
                 for pos in range {
                     let i = d.visible[pos];
                     want_thumbs.push(i);
-                    let (r, open_clicked) = row_ui(ui, d, i);
+                    let (r, open_clicked) = row_ui(ui, d, i, other.as_ref());
                     if r.double_clicked() || open_clicked {
                         open = Some(i);
                     } else if r.clicked() {
@@ -152,7 +177,12 @@ impl AdalensApp {
 
 /// One row; its response (click to select, double-click to open) and whether its Open button
 /// was clicked.
-fn row_ui(ui: &mut egui::Ui, d: &crate::app::DatasetView, i: usize) -> (egui::Response, bool) {
+fn row_ui(
+    ui: &mut egui::Ui,
+    d: &crate::app::DatasetView,
+    i: usize,
+    other: Option<&Compared>,
+) -> (egui::Response, bool) {
     let row = &d.table.rows[i];
     let dec = &d.decided[i];
     let selected = d.selected.contains(&i);
@@ -200,15 +230,21 @@ fn row_ui(ui: &mut egui::Ui, d: &crate::app::DatasetView, i: usize) -> (egui::Re
         ))
         .clicked();
     let mut text_of_row = Vec::new();
-    for (name, _, w) in SHOWN {
+    let compared = if other.is_some() {
+        &SHOWN_COMPARED[..]
+    } else {
+        &[]
+    };
+    for &(name, _, w) in SHOWN.iter().chain(compared) {
         let Some(c) = column(name) else { continue };
-        let value = cell(&d.table, row, dec, c);
+        let value = cell_compared(&d.table, i, dec, c, other);
         let shown = match (&value, name) {
             (Cell::Text(p), "path") => std::path::Path::new(p)
                 .file_name()
                 .map_or(p.clone(), |f| f.to_string_lossy().into_owned()),
             (Cell::Float(v), "top1_prob") => format!("{v:.2}"),
-            (Cell::Float(v), "gflops") => format!("{v:.4}"),
+            (Cell::Float(v), "gflops" | "gflops_b" | "gflops_diff") => format!("{v:.4}"),
+            (Cell::Text(f), "flip") => f.replace('_', " "),
             (Cell::Bool(true), "correct") => "yes".into(),
             (Cell::Bool(false), "correct") => "no".into(),
             _ => value.text(),

@@ -76,6 +76,20 @@ impl AdalensApp {
             self.push(Command::PickRun);
             ui.close();
         }
+        if ui
+            .add_enabled(
+                self.dataset.is_some(),
+                egui::Button::new("Compare with another run…"),
+            )
+            .on_hover_text(
+                "Another batch run over the same videos (B): per video, flips from this run to \
+                 it, its exit and GFLOPs (columns flip, exit_b, gflops_b, gflops_diff, correct_b)",
+            )
+            .clicked()
+        {
+            self.push(Command::PickCompareRun);
+            ui.close();
+        }
         ui.add_enabled_ui(self.model.is_some(), |ui| {
             let hint = "Runs the loaded checkpoint with the sliders' τ_f, τ_s and cube cap, \
                         as `adalens batch` (same files: resumable from either)";
