@@ -718,6 +718,12 @@ fn damaged_parquet_is_an_error_not_a_panic() {
         std::fs::read(root().join("tests/fixtures/batch/fuzz-negative-chunk.parquet")).unwrap();
     let e = columns_from_bytes(found).unwrap_err();
     assert!(e.contains("claims bytes"), "{e}");
+    // The second: a dictionary page whose header claims 1.7 billion values (the parquet crate
+    // allocates its table from that count; 14 GB). adalens writes no dictionary pages and
+    // reads none.
+    let found = std::fs::read(root().join("tests/fixtures/batch/fuzz-oom.parquet")).unwrap();
+    let e = columns_from_bytes(found).unwrap_err();
+    assert!(e.contains("dictionary page"), "{e}");
     for cut in (0..bytes.len()).step_by(97) {
         assert!(
             columns_from_bytes(bytes[..cut].to_vec()).is_err(),

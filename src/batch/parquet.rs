@@ -98,6 +98,8 @@ fn encode(columns: &[(&str, Values)], class_names: &[String]) -> parquet::errors
     let props = Arc::new(
         WriterProperties::builder()
             .set_compression(Compression::SNAPPY)
+            // Plain pages only: what the reader accepts (see `CheckedPages`).
+            .set_dictionary_enabled(false)
             .set_key_value_metadata(Some(vec![KeyValue::new(CLASS_NAMES_KEY.into(), names)]))
             .build(),
     );
@@ -215,7 +217,13 @@ fn decode(bytes: bytes::Bytes, size: i64) -> Result<Columns, String> {
                 continue;
             }
             let nullable = desc.max_def_level() > 0;
-            let reader = group.get_column_reader(i).map_err(|e| e.to_string())?;
+            let pages = group.get_column_page_reader(i).map_err(|e| e.to_string())?;
+            let checked = CheckedPages {
+                inner: pages,
+                rows: u32::try_from(n).unwrap_or(u32::MAX),
+            };
+            let reader =
+                parquet::column::reader::get_column_reader(desc.clone(), Box::new(checked));
             let values = read_column(reader, n, nullable).map_err(|e| e.to_string())?;
             let name = desc.name().to_string();
             match (columns.get_mut(&name), values) {
@@ -237,6 +245,70 @@ fn decode(bytes: bytes::Bytes, size: i64) -> Result<Columns, String> {
         class_names,
         rows: rows as usize,
     })
+}
+
+/// The pages of one column chunk, each checked before the `parquet` crate decodes it: data
+/// pages hold at most the row group's rows (the chunks are flat), in the encodings adalens
+/// writes, and no dictionary pages (adalens writes none; a dictionary page's header sets the
+/// size of the table the crate allocates for it).
+struct CheckedPages {
+    inner: Box<dyn parquet::column::page::PageReader>,
+    rows: u32,
+}
+
+impl Iterator for CheckedPages {
+    type Item = parquet::errors::Result<parquet::column::page::Page>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        use parquet::column::page::PageReader;
+        self.get_next_page().transpose()
+    }
+}
+
+impl parquet::column::page::PageReader for CheckedPages {
+    fn get_next_page(&mut self) -> parquet::errors::Result<Option<parquet::column::page::Page>> {
+        use parquet::basic::Encoding;
+        use parquet::column::page::Page;
+        let bad = |m: String| Err(parquet::errors::ParquetError::General(m));
+        let page = self.inner.get_next_page()?;
+        match &page {
+            Some(Page::DictionaryPage { .. }) => return bad("a dictionary page".into()),
+            Some(
+                Page::DataPage {
+                    num_values,
+                    encoding,
+                    ..
+                }
+                | Page::DataPageV2 {
+                    num_values,
+                    encoding,
+                    ..
+                },
+            ) => {
+                if *num_values > self.rows {
+                    return bad(format!(
+                        "a page of {num_values} values in a row group of {} rows",
+                        self.rows
+                    ));
+                }
+                if !matches!(encoding, Encoding::PLAIN | Encoding::RLE) {
+                    return bad(format!("a page in the {encoding:?} encoding"));
+                }
+            }
+            None => {}
+        }
+        Ok(page)
+    }
+
+    fn peek_next_page(
+        &mut self,
+    ) -> parquet::errors::Result<Option<parquet::column::page::PageMetadata>> {
+        self.inner.peek_next_page()
+    }
+
+    fn skip_next_page(&mut self) -> parquet::errors::Result<()> {
+        self.inner.skip_next_page()
+    }
 }
 
 fn read_column(
