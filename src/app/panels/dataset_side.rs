@@ -18,7 +18,11 @@ impl AdalensApp {
                     ui.separator();
                     self.thresholds_source_ui(ui);
                     if self.budget_controls_ui(ui) {
+                        // Every video re-decided now: the summary below and the table (drawn
+                        // after this panel) show the new exits in the same frame.
                         self.remark();
+                        let settled = !ui.input(|i| i.pointer.any_down());
+                        self.refresh_dataset(settled);
                     }
                     self.run_summary_ui(ui);
                     self.compare_summary_ui(ui);
@@ -85,6 +89,7 @@ impl AdalensApp {
         if own != d.use_own {
             d.fit_on_own_labels(own);
             self.remark();
+            self.refresh_dataset(true);
         }
         let Some(d) = &self.dataset else { return };
         if d.use_own {
