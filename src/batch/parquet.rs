@@ -199,6 +199,19 @@ fn decode(bytes: bytes::Bytes, size: i64) -> Result<Columns, String> {
             }
         }
     }
+    // Every row of a file adalens writes takes bytes in some column (`index` is never null):
+    // more rows than unpacked bytes is a lie that would only cost decoding time.
+    let unpacked: i64 = meta
+        .row_groups()
+        .iter()
+        .flat_map(|g| g.columns())
+        .map(|c| c.uncompressed_size().max(0))
+        .sum();
+    if rows > unpacked {
+        return Err(format!(
+            "says it has {rows} rows in {unpacked} unpacked bytes"
+        ));
+    }
     let class_names = meta
         .file_metadata()
         .key_value_metadata()

@@ -230,7 +230,9 @@ impl RunTable {
         if !settings_path.is_file() {
             return Err(bad(
                 dir,
-                "not an adalens batch run (no batch.json in it; `adalens batch --out` writes one)"
+                "not an adalens batch run (no batch.json in it; `adalens batch --out` writes one, \
+                 and a folder of videos is run with `adalens batch DIR` or the window's \
+                 Dataset → Run on a folder…)"
                     .into(),
             ));
         }
