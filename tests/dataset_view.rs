@@ -724,11 +724,11 @@ fn damaged_parquet_is_an_error_not_a_panic() {
     let found = std::fs::read(root().join("tests/fixtures/batch/fuzz-oom.parquet")).unwrap();
     let e = columns_from_bytes(found).unwrap_err();
     assert!(e.contains("dictionary page"), "{e}");
-    // The third: 2.6 KB claiming millions of rows of run-length-encoded levels (2 s of
-    // decoding, 10 s beside other work): more rows than unpacked bytes is refused.
+    // The third: 2.6 KB whose footer the parquet crate's metadata parser takes 2 s (release)
+    // to refuse (a 10 s timeout beside other work). Still an error; its time is the crate's
+    // (docs/RELIABILITY.md).
     let found = std::fs::read(root().join("tests/fixtures/batch/fuzz-slow.parquet")).unwrap();
-    let e = columns_from_bytes(found).unwrap_err();
-    assert!(e.contains("unpacked bytes"), "{e}");
+    assert!(columns_from_bytes(found).is_err());
     for cut in (0..bytes.len()).step_by(97) {
         assert!(
             columns_from_bytes(bytes[..cut].to_vec()).is_err(),
