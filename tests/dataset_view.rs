@@ -390,6 +390,32 @@ fn step_until(h: &mut Harness<'static, AdalensApp>, ready: impl Fn(&AdalensApp) 
     h.run_steps(3);
 }
 
+/// The window on the batch run in `out`, once the run and its checkpoint's calibration set are
+/// in (every exit re-decided for the budget).
+fn run_window(out: &Path, width: f32) -> Harness<'static, AdalensApp> {
+    let run = out.to_path_buf();
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(width, 800.0))
+        .with_pixels_per_point(1.0)
+        .wgpu()
+        .build_eframe(move |cc| {
+            AdalensApp::new(
+                cc,
+                Launch {
+                    run: Some(run),
+                    ..Default::default()
+                },
+            )
+        });
+    step_until(&mut h, |a| {
+        a.is_idle()
+            && a.dataset
+                .as_ref()
+                .is_some_and(|d| matches!(d.exits, Exits::Rule(_)))
+    });
+    h
+}
+
 fn paths_of(a: &AdalensApp) -> Vec<String> {
     let d = a.dataset.as_ref().unwrap();
     d.visible
@@ -405,26 +431,8 @@ fn paths_of(a: &AdalensApp) -> Vec<String> {
 #[test]
 fn the_dataset_view_filters_sorts_re_decides_and_opens_a_row() {
     let (_d, out) = run_copy();
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1400.0, 800.0))
-        .with_pixels_per_point(1.0)
-        .wgpu()
-        .build_eframe(|cc| {
-            AdalensApp::new(
-                cc,
-                Launch {
-                    run: Some(out.clone()),
-                    ..Default::default()
-                },
-            )
-        });
     // The run, then its checkpoint with the calibration set: exits re-decided for the budget.
-    step_until(&mut h, |a| {
-        a.is_idle()
-            && a.dataset
-                .as_ref()
-                .is_some_and(|d| matches!(d.exits, Exits::Rule(_)))
-    });
+    let mut h = run_window(&out, 1400.0);
     assert!(h.state().showing_dataset);
 
     // Type a filter into the box: the rows shown are `adalens query`'s, in its order.
@@ -574,25 +582,7 @@ fn a_batch_started_from_the_window_is_the_clis_resumable_run() {
 #[test]
 fn export_figure_of_a_selection_draws_each_selected_video() {
     let (_d, out) = run_copy();
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1400.0, 800.0))
-        .with_pixels_per_point(1.0)
-        .wgpu()
-        .build_eframe(|cc| {
-            AdalensApp::new(
-                cc,
-                Launch {
-                    run: Some(out.clone()),
-                    ..Default::default()
-                },
-            )
-        });
-    step_until(&mut h, |a| {
-        a.is_idle()
-            && a.dataset
-                .as_ref()
-                .is_some_and(|d| matches!(d.exits, Exits::Rule(_)))
-    });
+    let mut h = run_window(&out, 1400.0);
     let d = h.state_mut().dataset.as_mut().unwrap();
     d.click_row(1, false, false);
     d.click_row(3, true, false);
@@ -662,25 +652,7 @@ fn thresholds_fitted_on_the_runs_own_labels() {
         }
     }
 
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1400.0, 800.0))
-        .with_pixels_per_point(1.0)
-        .wgpu()
-        .build_eframe(|cc| {
-            AdalensApp::new(
-                cc,
-                Launch {
-                    run: Some(out.clone()),
-                    ..Default::default()
-                },
-            )
-        });
-    step_until(&mut h, |a| {
-        a.is_idle()
-            && a.dataset
-                .as_ref()
-                .is_some_and(|d| matches!(d.exits, Exits::Rule(_)))
-    });
+    let mut h = run_window(&out, 1400.0);
     h.get_by_label("this run's own labels").click();
     h.run_steps(4);
     let a = h.state();
@@ -773,25 +745,7 @@ fn comparing_two_runs_shows_what_adalens_diff_prints() {
         "--out",
         b_dir.to_str().unwrap(),
     ]));
-    let mut h = Harness::builder()
-        .with_size(egui::vec2(1600.0, 800.0))
-        .with_pixels_per_point(1.0)
-        .wgpu()
-        .build_eframe(|cc| {
-            AdalensApp::new(
-                cc,
-                Launch {
-                    run: Some(out.clone()),
-                    ..Default::default()
-                },
-            )
-        });
-    step_until(&mut h, |a| {
-        a.is_idle()
-            && a.dataset
-                .as_ref()
-                .is_some_and(|d| matches!(d.exits, Exits::Rule(_)))
-    });
+    let mut h = run_window(&out, 1600.0);
     h.state_mut()
         .push(AppCommand::OpenCompareRun(b_dir.clone()));
     step_until(&mut h, |a| {

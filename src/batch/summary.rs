@@ -128,26 +128,42 @@ pub fn to_csv(rows: &[Vec<String>]) -> String {
     String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default()
 }
 
-/// Rows of a summary file written by [`to_csv`].
-pub fn read_csv(path: &Path) -> Result<Vec<Vec<String>>, BatchError> {
-    let bad = |message: String| BatchError::Summary {
+/// The body records of a summary file (after its header, checked), and whether its last line
+/// lacks its newline (every line is written whole with one: such a line was cut short).
+fn records(path: &Path) -> Result<(Vec<csv::Result<csv::StringRecord>>, bool), BatchError> {
+    let bad = |message: &str| BatchError::Summary {
         path: path.to_path_buf(),
-        message,
+        message: message.to_string(),
     };
     let bytes = crate::fsutil::read_limited(path, crate::dataset::MAX_LIST_BYTES)
-        .map_err(|e| bad(e.to_string()))?;
+        .map_err(|e| bad(&e.to_string()))?;
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
         .from_reader(bytes.as_slice());
     let mut records = reader.records();
-    let header = records.next().transpose().map_err(|e| bad(e.to_string()))?;
-    if !header.is_some_and(|h| h.iter().eq(HEADER)) {
-        return Err(bad(
-            "not an adalens batch summary (its header differs)".into()
-        ));
+    match records.next() {
+        Some(Ok(h)) if h.iter().eq(HEADER) => {}
+        Some(Ok(h)) if h.iter().eq(HEADER[..KEY].iter().copied()) => {
+            return Err(bad(
+                "was written by an older adalens (no key column): run the same `adalens batch` \
+                 command again to rewrite it from the results",
+            ))
+        }
+        _ => return Err(bad("not an adalens batch summary (its header differs)")),
     }
+    Ok((records.collect(), !bytes.ends_with(b"\n")))
+}
+
+/// Rows of a summary file written by [`to_csv`]; any line that cannot be read is an error.
+pub fn read_csv(path: &Path) -> Result<Vec<Vec<String>>, BatchError> {
+    let bad = |message: String| BatchError::Summary {
+        path: path.to_path_buf(),
+        message,
+    };
+    let (records, _) = records(path)?;
     records
+        .into_iter()
         .map(|r| {
             let r = r.map_err(|e| bad(e.to_string()))?;
             let line = r.position().map_or(0, |p| p.line());
@@ -167,39 +183,10 @@ pub fn read_csv(path: &Path) -> Result<Vec<Vec<String>>, BatchError> {
 /// file): the rows and how many lines were skipped. A file that is not a summary at all is an
 /// error.
 pub fn read_csv_lenient(path: &Path) -> Result<(Vec<Vec<String>>, usize), BatchError> {
-    let bad = |message: String| BatchError::Summary {
-        path: path.to_path_buf(),
-        message,
-    };
-    let bytes = crate::fsutil::read_limited(path, crate::dataset::MAX_LIST_BYTES)
-        .map_err(|e| bad(e.to_string()))?;
-    let mut reader = csv::ReaderBuilder::new()
-        .has_headers(false)
-        .flexible(true)
-        .from_reader(bytes.as_slice());
-    let mut records = reader.records();
-    match records.next() {
-        Some(Ok(h)) if h.iter().eq(HEADER) => {}
-        Some(Ok(h)) if h.iter().eq(HEADER[..KEY].iter().copied()) => {
-            return Err(bad(
-                "was written by an older adalens (no key column): run the same `adalens batch` \
-                 command again to rewrite it from the results"
-                    .into(),
-            ))
-        }
-        _ => {
-            return Err(bad(
-                "not an adalens batch summary (its header differs)".into()
-            ))
-        }
-    }
-    let mut rows = Vec::new();
-    let mut skipped = 0;
-    // Every line is written whole with its newline: a last line without one was cut short.
-    let torn_tail = !bytes.ends_with(b"\n");
-    let records: Vec<_> = records.collect();
+    let (records, torn_tail) = records(path)?;
     let keep = records.len() - usize::from(torn_tail && !records.is_empty());
-    skipped += records.len() - keep;
+    let mut skipped = records.len() - keep;
+    let mut rows = Vec::new();
     for r in records.into_iter().take(keep) {
         match r {
             Ok(r) if r.len() == HEADER.len() && r[0].parse::<usize>().is_ok() => {
