@@ -3,7 +3,8 @@
 //! same UI pass with a 10-minute video of 225 clips loaded (made with the ffmpeg CLI at 160×120,
 //! so the run takes seconds), at whole-video zoom (the clips' summary) and zoomed in. Runs the
 //! real app in egui_kittest with the wgpu renderer (Mesa's software Vulkan on a machine without
-//! a GPU). `cargo bench --bench window`; results in BENCHMARKS.md.
+//! a GPU), and a what-if edit until its run is drawn. `cargo bench --bench window`; results in
+//! BENCHMARKS.md.
 
 use std::time::{Duration, Instant};
 
@@ -280,4 +281,36 @@ fn demo() {
         moves.push(t.elapsed().as_secs_f64() * 1e3);
     }
     stats("budget slider move -> overlays redrawn", moves);
+
+    // What-if: a cube moved (as a drag on the viewer ends), until the edited run is drawn as B
+    // (the worker re-runs the clip on the warm session; the frame after it arrives draws it).
+    let clip = 1;
+    let mut edits = Vec::new();
+    for i in 0..40 {
+        let t = Instant::now();
+        h.state_mut().push(adalens::app::Command::WhatIf {
+            clip,
+            edit: adalens::runner::Edit::MoveCube {
+                order: 1,
+                x: 30.0 + (i % 5) as f32 * 10.0,
+                y: 30.0 + (i % 7) as f32 * 8.0,
+            },
+        });
+        let done = |a: &AdalensApp| {
+            a.compare.as_ref().is_some_and(|c| {
+                c.edits
+                    .get(&clip)
+                    .is_some_and(|e| e.trace.is_some() && e.ran_edits.len() == e.edits.len())
+                    && c.decisions.is_some()
+            }) && a.is_idle()
+        };
+        h.step();
+        while !done(h.state()) {
+            std::thread::sleep(Duration::from_micros(200));
+            h.step();
+        }
+        h.step();
+        edits.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    stats("what-if edit -> edited run drawn as B", edits);
 }

@@ -18,6 +18,10 @@
 # A first run on a fresh machine may spend its build step's share compiling (candle's CUDA kernels,
 # the window's stack): run it again, target/ keeps what was built.
 #
+# On a GPU machine without Rust or a network, GPU_CHECK_PREBUILT=ARCHIVE (made elsewhere by
+# scripts/gpu_prebuild.sh) replaces steps 2 and 4: the binaries and the FFmpeg libraries in it
+# are used as they are, with the CUDA libraries of the machine's PyTorch or toolkit.
+#
 # Knobs: GPU_CHECK_BUDGET_S (560), GPU_CHECK_REPEAT (10 timed runs per bench after one warm-up),
 # GPU_CHECK_INSPECT_RUNS (3, after one warm-up), GPU_CHECK_OUT (target/gpu_check: logs, summary.md),
 # GPU_CHECK_VENV (target/gpu_check/venv), GPU_CHECK_BOOTSTRAP (1), PYTHON; pip honours
@@ -35,6 +39,7 @@ VENV=${GPU_CHECK_VENV:-$OUT_DIR/venv}
 DEMO_VIDEO=assets/demo/synth/four_actions.mp4
 DEMO_CK=models/ada3d_focus_synth.safetensors
 BIN=target/release/adalens
+PREBUILT=${GPU_CHECK_PREBUILT:-}
 # The parity tests against the PyTorch fixtures (tests/fixtures/model), one binary per arch or
 # part, and the binary run end to end (cli_inspect compares its raw logits with PyTorch's too).
 PARITY_TESTS=(model_parity model_checkpoint model_conv3d model_patch model_resnet3d model_ada3d
@@ -101,7 +106,7 @@ if ! command -v nvcc >/dev/null; then
     fi
   done
 fi
-command -v nvcc >/dev/null ||
+[ -n "$PREBUILT" ] || command -v nvcc >/dev/null ||
   die "nvcc not found (not on PATH, not in \$CUDA_HOME, \$CUDA_PATH or /usr/local/cuda/bin): install the CUDA toolkit; candle's cuda feature compiles its kernels with it"
 if ! command -v cargo >/dev/null && [ -x "$HOME/.cargo/bin/cargo" ]; then
   export PATH="$HOME/.cargo/bin:$PATH"
@@ -120,7 +125,7 @@ GPU_LINE=$(timeout 30 nvidia-smi --query-gpu=name,driver_version --format=csv,no
 GPU_NAME=${GPU_LINE%%,*}
 GPU_DRIVER=$(echo "${GPU_LINE#*,}" | tr -d ' ')
 DRIVER_CUDA=$(timeout 30 nvidia-smi 2>/dev/null | grep -o 'CUDA Version: *[0-9.]*' | grep -o '[0-9.]*$' || true)
-NVCC_CUDA=$(nvcc --version | grep -o 'release [0-9.]*' | grep -o '[0-9.]*$' || true)
+NVCC_CUDA=$(nvcc --version 2>/dev/null | grep -o 'release [0-9.]*' | grep -o '[0-9.]*$' || true)
 echo "    GPU $GPU_INDEX: $GPU_NAME, driver $GPU_DRIVER (CUDA ${DRIVER_CUDA:-?}); nvcc ${NVCC_CUDA:-?}"
 if [ -n "$DRIVER_CUDA" ] && [ -n "$NVCC_CUDA" ] &&
   [ "$(printf '%s\n%s\n' "$NVCC_CUDA" "$DRIVER_CUDA" | sort -V | tail -n 1)" != "$DRIVER_CUDA" ]; then
@@ -135,11 +140,16 @@ if [ -z "${CUDA_COMPUTE_CAP:-}" ]; then
 fi
 CANDLE_VERSION=$(awk '/^name = "candle-core"$/ {getline; gsub(/[^0-9.]/, ""); print; exit}' Cargo.lock)
 
-# --- 2. system packages -------------------------------------------------------------------------
-if [ "${GPU_CHECK_BOOTSTRAP:-1}" != 0 ] && command -v apt-get >/dev/null; then
-  step bootstrap "scripts/bootstrap (system packages)" 150 420 scripts/bootstrap || true
+# --- 2. system packages, or the prebuilt binaries --------------------------------------------------
+if [ -n "$PREBUILT" ]; then
+  # shellcheck source=scripts/gpu_prebuilt.sh
+  . scripts/gpu_prebuilt.sh
+else
+  if [ "${GPU_CHECK_BOOTSTRAP:-1}" != 0 ] && command -v apt-get >/dev/null; then
+    step bootstrap "scripts/bootstrap (system packages)" 150 420 scripts/bootstrap || true
+  fi
+  command -v cargo >/dev/null || die "cargo not found: install Rust 1.95 or newer (scripts/bootstrap does)"
 fi
-command -v cargo >/dev/null || die "cargo not found: install Rust 1.95 or newer (scripts/bootstrap does)"
 
 # --- 3. Python with CUDA torch (installed in the background only when missing) --------------------
 PY=""
@@ -184,9 +194,11 @@ else
 fi
 
 # --- 4. build -------------------------------------------------------------------------------------
-step build "cargo build --release --features cuda" 420 240 \
-  cargo build --release --features cuda ||
-  die "the build failed or ran out of its time (see $OUT_DIR/build.err; a rerun continues where it stopped)"
+if [ -z "$PREBUILT" ]; then
+  step build "cargo build --release --features cuda" 420 240 \
+    cargo build --release --features cuda ||
+    die "the build failed or ran out of its time (see $OUT_DIR/build.err; a rerun continues where it stopped)"
+fi
 
 # --- 5. parity tests on CUDA ----------------------------------------------------------------------
 TEST_ARGS=()
@@ -194,13 +206,22 @@ for t in "${PARITY_TESTS[@]}"; do
   [ -f "tests/$t.rs" ] && TEST_ARGS+=(--test "$t")
 done
 TEST_DEVICE="CUDA (ADALENS_TEST_DEVICE=cuda)"
+[ -n "$PREBUILT" ] && TEST_DEVICE="CUDA (ADALENS_TEST_DEVICE=cuda), prebuilt binaries"
 if ! grep -rqs ADALENS_TEST_DEVICE tests/; then
   TEST_DEVICE="CPU: the tests do not read ADALENS_TEST_DEVICE yet (only cli_inspect ran on CUDA)"
   FAILURES+=("parity tests: $TEST_DEVICE")
   echo "    warning: tests/ never reads ADALENS_TEST_DEVICE: the model_* parity tests will run on the CPU" >&2
 fi
 TESTS_OK=0
-if step test_build "cargo test --release --features cuda --no-run" 300 150 \
+if [ -n "$PREBUILT" ]; then
+  # shellcheck disable=SC2016 # expanded by the inner bash
+  if step test "prebuilt test binaries (${#PREBUILT_TESTS[@]})" 150 110 \
+    env ADALENS_TEST_DEVICE=cuda bash -c 'rc=0; for t in "$@"; do
+      echo "     Running tests/${t##*/}.rs ($t)"; "$t" 2>&1 || rc=1; done; exit $rc' _ \
+    "${PREBUILT_TESTS[@]}"; then
+    TESTS_OK=1
+  fi
+elif step test_build "cargo test --release --features cuda --no-run" 300 150 \
   cargo test --release --features cuda --no-run "${TEST_ARGS[@]}"; then
   if step test "cargo test --release --features cuda ($((${#TEST_ARGS[@]} / 2)) test binaries)" 150 110 \
     env ADALENS_TEST_DEVICE=cuda bash -c '"$@" 2>&1' _ \
@@ -250,7 +271,9 @@ if [ -n "$PY" ]; then
   TORCH_DESC=$(timeout 60 "$PY" -c 'import torch; print("PyTorch %s (CUDA %s, cuDNN %s)" % (torch.__version__, torch.version.cuda, torch.backends.cudnn.version()))' 2>/dev/null || true)
 fi
 table_rc=0
-GPU_NAME=$GPU_NAME GPU_DRIVER=$GPU_DRIVER NVCC_CUDA=${NVCC_CUDA:-?} CANDLE_VERSION=$CANDLE_VERSION \
+BUILD_DESC='`--release --features cuda`'
+[ -n "$PREBUILT" ] && BUILD_DESC='`--features figure,cuda` prebuilt by scripts/gpu_prebuild.sh (opt-level 3, no window)'
+BUILD_DESC=$BUILD_DESC GPU_NAME=$GPU_NAME GPU_DRIVER=$GPU_DRIVER NVCC_CUDA=${NVCC_CUDA:-?} CANDLE_VERSION=$CANDLE_VERSION \
   TORCH_DESC=${TORCH_DESC:-PyTorch: not available} REPEAT=$REPEAT INSPECT_RUNS=$INSPECT_RUNS \
   python3 - "$OUT_DIR" >"$OUT_DIR/summary.md" <<'EOF' || table_rc=$?
 import json, os, re, statistics, sys
@@ -337,7 +360,7 @@ def sum3d(j):
 
 print(f"### GPU: {env['GPU_NAME']} (driver {env['GPU_DRIVER']}, nvcc {env['NVCC_CUDA']})")
 print()
-print(f"adalens `--features cuda` (candle {env['CANDLE_VERSION']}, no cuDNN) against {env['TORCH_DESC']} "
+print(f"adalens {env['BUILD_DESC']} (candle {env['CANDLE_VERSION']}, no cuDNN) against {env['TORCH_DESC']} "
       f"eager on the same GPU: same networks, same batch, random weights, float32 with TF32 off, "
       f"no_grad; median of {env['REPEAT']} runs after a warm-up, each ending when the result is "
       f"on the host. `inspect`: its own `model` time, median of {env['INSPECT_RUNS']} processes "

@@ -34,6 +34,8 @@ fn keep_freed_memory() {
     about = "Inspect the decisions of adaptive video-recognition models",
     args_conflicts_with_subcommands = true
 )]
+// Without the window, the options that open it are parsed and refused.
+#[cfg_attr(not(feature = "gui"), allow(dead_code))]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -46,10 +48,31 @@ struct Cli {
     /// Config JSON for that checkpoint (default: its sidecar, metadata or weights).
     #[arg(long, requires = "checkpoint")]
     config: Option<PathBuf>,
+    /// Compare mode: run B is this checkpoint (at its own settings), beside the model's run A.
+    #[arg(long, value_name = "CHECKPOINT")]
+    compare: Option<PathBuf>,
+    /// Compare mode: run B at this budget (GFLOPs per video; B's checkpoint's calibration set,
+    /// else A's).
+    #[arg(long, value_name = "GFLOPS")]
+    compare_budget: Option<f64>,
+    /// Compare mode: run B with this exit criterion.
+    #[arg(long, value_name = "CRITERION")]
+    compare_criterion: Option<adalens::decision::Criterion>,
+    /// Compare mode: run B with this τ_f (frame threshold).
+    #[arg(long, value_name = "TAU")]
+    compare_tau_f: Option<f32>,
+    /// Compare mode: run B with this τ_s (stage threshold).
+    #[arg(long, value_name = "TAU")]
+    compare_tau_s: Option<f32>,
+    /// Compare mode: run B with at most this many cubes per clip.
+    #[arg(long, value_name = "N")]
+    compare_max_cubes: Option<usize>,
     /// Measure N frames of continuous redraw once loaded, print the frame times, and close.
+    #[cfg(feature = "gui")]
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u32).range(1..))]
     frame_stats: Option<u32>,
     /// What --frame-stats redraws: the playhead stepping every frame, still, or an empty panel.
+    #[cfg(feature = "gui")]
     #[arg(long, value_enum, default_value = "moving", requires = "frame_stats")]
     frame_stats_scene: adalens::app::FrameStatsScene,
 }
@@ -70,7 +93,7 @@ enum Command {
     Calibrate(cli::calibrate_cmd::CalibrateArgs),
     /// Write a paper-ready figure (SVG, PNG or PDF) of the decisions on a video or a grid of
     /// videos.
-    Figure(cli::figure::FigureArgs),
+    Figure(Box<cli::figure::FigureArgs>),
     /// Run a checkpoint over a list or folder of videos: one DecisionTrace each and a summary
     /// table; resumable and shardable (`--shard i/N`).
     Batch(cli::batch_cmd::BatchArgs),
@@ -109,14 +132,7 @@ fn main() -> ExitCode {
         quiet_on_closed_pipe();
     }
     let result = match cli.command {
-        None => adalens::app::run(adalens::app::Launch {
-            run: cli.video.clone().filter(|p| p.is_dir()),
-            video: cli.video.filter(|p| !p.is_dir()),
-            checkpoint: cli.checkpoint,
-            config: cli.config,
-            frame_stats: cli.frame_stats.map(|n| n as usize),
-            frame_stats_scene: cli.frame_stats_scene,
-        }),
+        None => open_window(cli),
         Some(Command::Probe(a)) => cli::probe::run(&a),
         Some(Command::Frames(a)) => cli::frames::run(&a),
         Some(Command::Inspect(a)) => cli::inspect::run_inspect(&a),
@@ -146,6 +162,41 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// No subcommand: the window, on the video or run folder given (else the demo).
+#[cfg(feature = "gui")]
+fn open_window(cli: Cli) -> anyhow::Result<()> {
+    let spec = adalens::app::CompareSpec {
+        checkpoint: cli.compare,
+        budget: cli.compare_budget,
+        criterion: cli.compare_criterion,
+        tau_f: cli.compare_tau_f,
+        tau_s: cli.compare_tau_s,
+        max_cubes: cli.compare_max_cubes,
+        what_if: false,
+        run: None,
+    };
+    spec.check().map_err(anyhow::Error::msg)?;
+    let compare = (spec != adalens::app::CompareSpec::default()).then_some(spec);
+    adalens::app::run(adalens::app::Launch {
+        compare,
+        run: cli.video.clone().filter(|p| p.is_dir()),
+        video: cli.video.filter(|p| !p.is_dir()),
+        checkpoint: cli.checkpoint,
+        config: cli.config,
+        frame_stats: cli.frame_stats.map(|n| n as usize),
+        frame_stats_scene: cli.frame_stats_scene,
+    })
+}
+
+/// A build without the `gui` feature (a GPU server, say) is the command line alone.
+#[cfg(not(feature = "gui"))]
+fn open_window(_cli: Cli) -> anyhow::Result<()> {
+    anyhow::bail!(
+        "this adalens was built without the window (cargo feature `gui`): give a subcommand \
+         (adalens --help lists them)"
+    )
 }
 
 /// The error and its causes joined by ": ", leaving out a cause its outer message already

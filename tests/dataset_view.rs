@@ -800,4 +800,33 @@ fn comparing_two_runs_shows_what_adalens_diff_prints() {
         "A to B: {} right to wrong, {} wrong to right",
         o.right_to_wrong, o.wrong_to_right
     ));
+
+    // A compared row opens in the compare view: A and B are the traces the two runs stored
+    // for that video, and B (no cubes) differs from A where diff says its exit moved.
+    let row = videos
+        .iter()
+        .position(|v| v["exit_a"] != v["exit_b"])
+        .unwrap();
+    let path = videos[row]["path"].as_str().unwrap().to_string();
+    let i = view.table.rows.iter().position(|r| r.path == path).unwrap();
+    h.state_mut().push(AppCommand::OpenRow(i));
+    step_until(&mut h, |a| {
+        a.is_idle()
+            && !a.showing_dataset
+            && a.compare
+                .as_ref()
+                .is_some_and(|c| c.decisions.is_some() && c.stored.is_some())
+    });
+    let c = h.state().compare.as_ref().unwrap();
+    let stored_b = RunTable::open(&b_dir).unwrap();
+    let rb = stored_b.rows.iter().find(|r| r.path == path).unwrap();
+    let tb = stored_b.trace(rb).unwrap();
+    let shown_b = &c.decisions.as_ref().unwrap().trace;
+    assert_eq!(shown_b.clips.len(), tb.clips.len());
+    for (x, y) in shown_b.clips.iter().zip(&tb.clips) {
+        assert_eq!(x.frames, y.frames);
+        assert!(x.cubes.is_empty(), "B ran with --max-cubes 0");
+    }
+    assert!(c.diffs.iter().any(|d| !d.is_same()), "{:?}", c.diffs);
+    assert!(h.query_all_by_label_contains("B: the run").count() > 0);
 }

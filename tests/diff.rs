@@ -239,3 +239,87 @@ fn two_batch_runs_differ_video_by_video_as_their_tables_say() {
         .iter()
         .all(|v| v["flip"].is_null() && v["exit_a"] == v["exit_b"]));
 }
+
+/// `adalens figure --compare`: two rows (A at the checkpoint's τ_f, B at a lower one), the
+/// frames only B keeps outlined in red, and what differs written under the first title — the
+/// same frames `adalens diff` names for that clip.
+#[test]
+fn figure_compare_marks_the_frames_diff_names() {
+    let (ck, video) = (root().join(CHECKPOINT), root().join(VIDEO));
+    let d = json(&[
+        "diff",
+        s(&video),
+        "--checkpoint",
+        s(&ck),
+        "--tau-f-b",
+        "0.2",
+        "--json",
+    ]);
+    let clip = &d["clips"][0];
+    let mut marked: Vec<u64> = ["kept_only_a", "kept_only_b"]
+        .iter()
+        .flat_map(|k| {
+            clip[*k]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|v| v.as_u64().unwrap())
+        })
+        .collect();
+    marked.sort_unstable();
+    assert!(
+        !marked.is_empty(),
+        "a lower τ_f should keep more frames: {clip}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("compare.svg");
+    let o = adalens(&[
+        "figure",
+        s(&video),
+        "--checkpoint",
+        s(&ck),
+        "--compare",
+        "--tau-f-b",
+        "0.2",
+        "--svg-text",
+        "-o",
+        s(&out),
+    ]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let svg = std::fs::read_to_string(&out).unwrap();
+    let doc = roxmltree::Document::parse(&svg).unwrap();
+    let text_of = |id: &str| {
+        doc.descendants()
+            .find(|n| n.attribute("id") == Some(id))
+            .map(|n| n.text().unwrap_or_default().to_string())
+    };
+    assert!(text_of("title-0").unwrap().starts_with("A: "));
+    assert!(text_of("title-1").unwrap().starts_with("B: "));
+    let note = text_of("differs-0").expect("what differs under the first title");
+    assert!(
+        note.contains(&format!("{} frames kept by one run only", marked.len())),
+        "{note}"
+    );
+    // Each marked frame is outlined on both rows; its caption names its frame number.
+    let outlined = doc
+        .descendants()
+        .filter(|n| {
+            n.attribute("id")
+                .is_some_and(|i| i.starts_with("differs-1-"))
+        })
+        .count();
+    assert_eq!(outlined, marked.len());
+    // Without --compare, B's flags are refused (they would be silently ignored).
+    let o = adalens(&[
+        "figure",
+        s(&video),
+        "--checkpoint",
+        s(&ck),
+        "--tau-f-b",
+        "0.2",
+        "-o",
+        s(&out),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("add --compare"));
+}

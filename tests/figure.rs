@@ -116,6 +116,7 @@ fn panel(trace: DecisionTrace) -> Panel {
         frames,
         label: Some("known".into()),
         knobs: None,
+        differs: None,
     }
 }
 

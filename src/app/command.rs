@@ -57,4 +57,15 @@ pub enum Command {
     /// Ask where to save the figure of the selected rows (`adalens figure --grid`'s layout).
     ExportSelection,
     ExportSelectionTo(PathBuf),
+    /// Compare mode: run B beside the model's own run A (replacing any B).
+    Compare(super::compare::CompareSpec),
+    /// Show the file dialog for B's checkpoint.
+    PickCompareCheckpoint,
+    /// Leave compare mode (a what-if's edits are dropped: back to the model's decisions).
+    CloseCompare,
+    /// What-if: edit a clip's decisions and run it again.
+    WhatIf {
+        clip: usize,
+        edit: crate::runner::Edit,
+    },
 }

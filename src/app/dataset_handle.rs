@@ -159,6 +159,14 @@ impl AdalensApp {
                 s.stage_threshold = Some(knobs.stage_threshold);
                 s.max_cubes = knobs.max_cubes;
                 let path = PathBuf::from(&row.path);
+                // A compared run's trace of the same video opens as B.
+                let other = d.other.as_ref().and_then(|o| {
+                    let j = (*o.pair.get(i)?)?;
+                    let t = o.table.trace(o.table.rows.get(j)?).ok()?;
+                    let k = o.table.settings.knobs.unwrap_or(knobs);
+                    Some((o.table.dir.clone(), t, k))
+                });
+                self.stored_compare = other;
                 self.stored_trace = Some((path.clone(), trace, knobs));
                 self.open_row = Some(i);
                 self.showing_dataset = false;
@@ -194,6 +202,18 @@ impl AdalensApp {
         );
         dec.stored = true;
         self.decisions = Some(dec);
+        match self.stored_compare.take() {
+            Some((run, trace, knobs)) => {
+                self.open_compare(crate::app::CompareSpec {
+                    run: Some(run),
+                    ..Default::default()
+                });
+                if let Some(c) = &mut self.compare {
+                    c.stored = Some((trace, knobs));
+                }
+            }
+            None => self.close_compare(),
+        }
         if let Some(n) = exit_frame {
             self.push(Command::Seek(n));
         }

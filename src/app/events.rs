@@ -50,8 +50,17 @@ impl AdalensApp {
                         failed_frame: None,
                     });
                     if !self.draw_stored_trace() {
+                        // B of another video (a stored row's, or edits) does not carry over.
+                        if self
+                            .compare
+                            .as_ref()
+                            .is_some_and(|c| c.stored.is_some() || c.spec.what_if)
+                        {
+                            self.close_compare();
+                        }
                         self.analyse();
                     }
+                    self.start_compare_run();
                 }
                 JobEvent::VideoOpened { .. } => {}
                 JobEvent::Thumbnails {
@@ -134,6 +143,13 @@ impl AdalensApp {
                     }
                     self.analyse();
                     self.remark();
+                    // B without a checkpoint of its own runs A's; B with its own starts once A's
+                    // is in (its τ defaults and the video wait for it).
+                    if self.compare.as_ref().is_some_and(|c| {
+                        c.spec.checkpoint.is_none() || (c.run.is_none() && c.cancel.is_none())
+                    }) {
+                        self.start_compare_run();
+                    }
                 }
                 JobEvent::Analysed {
                     generation,
@@ -153,7 +169,12 @@ impl AdalensApp {
                     self.note_run_arrived(!partial);
                     let budget = self.budget_choice();
                     let d = Decisions::new(generation, *run, budget, self.state.sliders.criterion);
+                    // What-if edits were run on A's decisions of other knobs: run them again.
+                    let knobs_moved = self.decisions.as_ref().is_some_and(|o| o.knobs != d.knobs);
                     self.decisions = Some(d);
+                    if !partial && knobs_moved {
+                        self.rerun_what_if();
+                    }
                 }
                 JobEvent::Analysed { .. } => {}
                 JobEvent::Failed { what, error } => {
@@ -195,6 +216,22 @@ impl AdalensApp {
                 JobEvent::FigureWritten { path } => {
                     self.notice = Some(format!("Figure written to {}", path.display()));
                 }
+                JobEvent::CompareRan {
+                    generation,
+                    run,
+                    info,
+                    calibration,
+                } => self.compare_ran(generation, *run, info, calibration),
+                JobEvent::CompareFailed { generation, error } => {
+                    self.compare_failed(generation, error)
+                }
+                JobEvent::WhatIfRan {
+                    generation,
+                    clip,
+                    edits,
+                    result,
+                    ms,
+                } => self.what_if_ran(generation, clip, edits, result, ms),
                 JobEvent::Cancelled => {
                     self.progress = None;
                     // The model stopped short: what it finished stays drawn, and Resume goes on.

@@ -164,6 +164,9 @@ impl AdalensApp {
                 },
                 Command::CancelJob => {
                     self.jobs.cancel();
+                    if let Some(cancel) = self.compare.as_mut().and_then(|c| c.cancel.take()) {
+                        cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
                     self.progress = None;
                 }
                 Command::Resume => {
@@ -185,6 +188,21 @@ impl AdalensApp {
                 | Command::ShowDataset
                 | Command::ExportSelection
                 | Command::ExportSelectionTo(_)) => self.handle_dataset_command(c),
+                Command::Compare(spec) => self.open_compare(spec),
+                Command::PickCompareCheckpoint => {
+                    let picked = self
+                        .dialog()
+                        .set_title("Compare with checkpoint (B)")
+                        .add_filter("Checkpoints", CHECKPOINT_EXTENSIONS)
+                        .add_filter("All files", &["*"])
+                        .pick_file();
+                    if let Some(p) = picked {
+                        self.remember_folder(&p);
+                        self.compare_with_checkpoint(p);
+                    }
+                }
+                Command::CloseCompare => self.close_compare(),
+                Command::WhatIf { clip, edit } => self.what_if_edit(clip, edit),
             }
         }
         self.show_current_frame(ctx);
@@ -279,6 +297,10 @@ impl AdalensApp {
             clip,
             knobs: d.knobs,
             options: self.figure_options(),
+            compare: self.compare.as_ref().and_then(|c| {
+                let b = c.decisions.as_ref()?;
+                Some((b.trace.clone(), b.knobs, c.spec.label()))
+            }),
         })
     }
 

@@ -96,5 +96,25 @@ pub enum JobEvent {
         frame: usize,
         image: Option<RgbFrame>,
     },
+    /// Compare mode's run B (with its own checkpoint's info and calibration set when B has its
+    /// own checkpoint).
+    CompareRan {
+        generation: u64,
+        run: Box<AnalysisRun>,
+        info: Option<Box<CheckpointInfo>>,
+        calibration: Result<Option<Box<BudgetModel>>, String>,
+    },
+    CompareFailed {
+        generation: u64,
+        error: String,
+    },
+    /// A what-if run of one clip with `edits` (how long the model took, for the status bar).
+    WhatIfRan {
+        generation: u64,
+        clip: usize,
+        edits: Vec<crate::runner::Edit>,
+        result: Result<Box<crate::runner::WhatIf>, String>,
+        ms: f64,
+    },
     Cancelled,
 }

@@ -24,6 +24,13 @@ pub struct FigureRequest {
     pub clip: usize,
     pub knobs: crate::model::config::Knobs,
     pub options: crate::figure::FigureOptions,
+    /// Compare mode: run B (trace, knobs, title), drawn as a second row with the differences
+    /// marked.
+    pub compare: Option<(
+        crate::decision::trace::DecisionTrace,
+        crate::model::config::Knobs,
+        String,
+    )>,
 }
 
 /// Counts a running video job; the count drops when the job ends, even by a panic.
@@ -215,16 +222,33 @@ impl Jobs {
                 cancel: Some(&cancel),
                 ..Control::default()
             };
+            let label = req
+                .compare
+                .as_ref()
+                .map(|_| "A: the model's run".to_string());
             let panel = crate::figure::make_panel(
                 &req.video,
                 req.trace,
                 req.clip,
                 None,
-                None,
+                label,
                 Some(req.knobs),
                 &ctl,
             );
-            write_figure(panel.map(|p| vec![p]), &req.options, path, send);
+            let panels = match (panel, req.compare) {
+                (Ok(a), Some((trace, knobs, title))) => crate::figure::make_panel(
+                    &req.video,
+                    trace,
+                    req.clip,
+                    None,
+                    Some(format!("B: {title}")),
+                    Some(knobs),
+                    &ctl,
+                )
+                .map(|b| crate::figure::Panel::compared(a, b).to_vec()),
+                (panel, _) => panel.map(|p| vec![p]),
+            };
+            write_figure(panels, &req.options, path, send);
         });
     }
 

@@ -6,6 +6,9 @@
 mod batch_job;
 mod budget;
 mod command;
+mod compare;
+mod compare_handle;
+mod compare_job;
 mod dataset;
 mod dataset_handle;
 mod decisions;
@@ -29,6 +32,7 @@ use anyhow::anyhow;
 use crate::video::{RgbFrame, Video};
 pub use budget::BudgetModel;
 pub use command::Command;
+pub use compare::{CompareSpec, CompareView};
 pub use dataset::{DatasetView, Flip};
 pub use decisions::Decisions;
 pub use job_event::CheckpointInfo;
@@ -57,6 +61,8 @@ pub struct Launch {
     pub frame_stats: Option<usize>,
     /// What those frames draw.
     pub frame_stats_scene: FrameStatsScene,
+    /// Open in compare mode: the model's run A beside this run B.
+    pub compare: Option<CompareSpec>,
 }
 
 /// What `--frame-stats` redraws: the window stepping the playhead every frame (the default,
@@ -148,6 +154,15 @@ pub struct Loaded {
     pub failed_frame: Option<usize>,
 }
 
+/// A cube dragged on the viewer: which, where its box was on screen and where the drag began.
+#[derive(Debug, Clone, Copy)]
+pub struct CubeDrag {
+    pub clip: usize,
+    pub order: usize,
+    pub rect: egui::Rect,
+    pub from: egui::Pos2,
+}
+
 /// The loaded checkpoint, as the UI knows it.
 pub struct ModelView {
     pub info: CheckpointInfo,
@@ -199,6 +214,10 @@ pub struct AdalensApp {
     pub loaded: Option<Loaded>,
     pub model: Option<ModelView>,
     pub decisions: Option<Decisions>,
+    /// Compare mode: run B beside the model's run A (the decisions above).
+    pub compare: Option<CompareView>,
+    /// A cube being dragged on the viewer (what-if).
+    pub cube_drag: Option<CubeDrag>,
     pub errors: Vec<ErrorNote>,
     pub progress: Option<Progress>,
     pub playing: Option<Playing>,
@@ -217,6 +236,8 @@ pub struct AdalensApp {
     pub open_row: Option<usize>,
     /// A row's stored trace and the knobs it ran with, waiting for its video to open.
     stored_trace: Option<StoredTrace>,
+    /// The compared run's trace of that row (its folder, trace, knobs): opens as B.
+    stored_compare: Option<StoredTrace>,
     /// Which batch run the row thumbnails belong to.
     run_generation: u64,
     /// The last batch the window ran (source, result folder): Resume runs it again.
@@ -267,6 +288,8 @@ impl AdalensApp {
             loaded: None,
             model: None,
             decisions: None,
+            compare: None,
+            cube_drag: None,
             errors: Vec::new(),
             progress: None,
             playing: None,
@@ -279,6 +302,7 @@ impl AdalensApp {
             showing_dataset: false,
             open_row: None,
             stored_trace: None,
+            stored_compare: None,
             run_generation: 0,
             last_batch: None,
             history: history::History::default(),
@@ -308,6 +332,7 @@ impl AdalensApp {
             Launch {
                 frame_stats: launch.frame_stats,
                 frame_stats_scene: launch.frame_stats_scene,
+                compare: launch.compare,
                 ..Launch::demo()
             }
         } else {
@@ -330,6 +355,9 @@ impl AdalensApp {
         }
         if let Some(v) = video {
             app.commands.push(Command::OpenVideo(v));
+        }
+        if let Some(spec) = launch.compare {
+            app.commands.push(Command::Compare(spec));
         }
         app
     }
@@ -431,6 +459,7 @@ impl eframe::App for AdalensApp {
         self.handle_input(ctx);
         self.advance_playback(ctx);
         self.handle_commands(ctx);
+        self.sync_compare();
         let settled = !ctx.input(|i| i.pointer.any_down());
         self.history
             .observe(history::Settings::of(&self.state), settled);

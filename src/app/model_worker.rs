@@ -17,7 +17,7 @@ use crate::decision::PreparedCalibration;
 use crate::model::config::Knobs;
 use crate::model::device;
 use crate::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
-use crate::runner::{AnalysisRun, Input, Observer, RunError, Session};
+use crate::runner::{AnalysisRun, Edit, Input, Observer, RunError, Session};
 use crate::video::Video;
 
 pub enum ModelRequest {
@@ -40,6 +40,14 @@ pub enum ModelRequest {
         video: Video,
         generation: u64,
     },
+    /// What-if: clip `clip` run again with `edits` over the decisions of `knobs` (the glance
+    /// and policies of the warm session reused).
+    WhatIf {
+        clip: usize,
+        knobs: Knobs,
+        edits: Vec<Edit>,
+        generation: u64,
+    },
 }
 
 #[derive(Default)]
@@ -48,6 +56,19 @@ struct Pending {
     /// `None` knobs: prepare the session only.
     analyse: Option<(Video, Option<Knobs>, u64)>,
     rerun: Option<(Knobs, u64)>,
+    /// What-if runs waiting, one per clip (a newer edit of a clip replaces the waiting one).
+    what_if: Vec<WhatIfRequest>,
+}
+
+type WhatIfRequest = (usize, Knobs, Vec<Edit>, u64);
+
+impl Pending {
+    fn any(&self) -> bool {
+        self.load.is_some()
+            || self.analyse.is_some()
+            || self.rerun.is_some()
+            || !self.what_if.is_empty()
+    }
 }
 
 /// The handle the UI holds.
@@ -130,6 +151,15 @@ impl ModelWorker {
                     p.analyse = Some((video, None, generation));
                 }
                 ModelRequest::Rerun { knobs, generation } => p.rerun = Some((knobs, generation)),
+                ModelRequest::WhatIf {
+                    clip,
+                    knobs,
+                    edits,
+                    generation,
+                } => {
+                    p.what_if.retain(|w| w.0 != clip);
+                    p.what_if.push((clip, knobs, edits, generation));
+                }
             }
             cv.notify_one();
         }
@@ -146,12 +176,7 @@ impl ModelWorker {
 
     /// Working, or holding a request it has not started.
     pub fn busy(&self) -> bool {
-        self.busy.load(Ordering::Relaxed)
-            || self
-                .slot
-                .0
-                .lock()
-                .is_ok_and(|p| p.load.is_some() || p.analyse.is_some() || p.rerun.is_some())
+        self.busy.load(Ordering::Relaxed) || self.slot.0.lock().is_ok_and(|p| p.any())
     }
 }
 
@@ -231,7 +256,7 @@ impl Worker {
                 let (lock, cv) = &*slot;
                 let Ok(mut p) = lock.lock() else { return };
                 loop {
-                    if p.load.is_some() || p.analyse.is_some() || p.rerun.is_some() {
+                    if p.any() {
                         break;
                     }
                     p = match cv.wait(p) {
@@ -247,6 +272,8 @@ impl Worker {
                     Next::Analyse(a)
                 } else if let Some(r) = p.rerun.take() {
                     Next::Rerun(r)
+                } else if !p.what_if.is_empty() {
+                    Next::WhatIf(p.what_if.remove(0))
                 } else {
                     continue;
                 }
@@ -256,6 +283,7 @@ impl Worker {
                 Next::Load((path, config)) => self.load(path, config),
                 Next::Analyse((video, knobs, generation)) => self.analyse(video, knobs, generation),
                 Next::Rerun((knobs, generation)) => self.rerun(knobs, generation),
+                Next::WhatIf(w) => self.what_if(w),
             }));
             if let Err(panic) = done {
                 let why = panic
@@ -352,6 +380,27 @@ impl Worker {
         }
     }
 
+    fn what_if(&mut self, (clip, knobs, edits, generation): WhatIfRequest) {
+        let Some((session, g)) = &mut self.session else {
+            return;
+        };
+        if *g != generation {
+            return;
+        }
+        let start = std::time::Instant::now();
+        let result = session
+            .what_if(clip, &knobs, &edits)
+            .map(Box::new)
+            .map_err(|e| e.to_string());
+        self.send(JobEvent::WhatIfRan {
+            generation,
+            clip,
+            edits,
+            result,
+            ms: start.elapsed().as_secs_f64() * 1e3,
+        });
+    }
+
     fn fail(&self, what: &str, e: RunError) {
         if e.is_cancelled() {
             self.send(JobEvent::Cancelled)
@@ -368,9 +417,10 @@ enum Next {
     Load((PathBuf, Option<PathBuf>)),
     Analyse((Video, Option<Knobs>, u64)),
     Rerun((Knobs, u64)),
+    WhatIf(WhatIfRequest),
 }
 
-fn checkpoint_info(model: &LoadedModel, device: &str) -> CheckpointInfo {
+pub(super) fn checkpoint_info(model: &LoadedModel, device: &str) -> CheckpointInfo {
     CheckpointInfo {
         path: model.path.clone(),
         arch: model.kind(),
@@ -388,7 +438,7 @@ fn checkpoint_info(model: &LoadedModel, device: &str) -> CheckpointInfo {
 
 /// The calibration set beside the checkpoint, if any: `Ok(None)` when there is none, `Err`
 /// with the reason when there is one that cannot serve this checkpoint.
-fn load_calibration(model: &LoadedModel) -> Result<Option<Box<BudgetModel>>, String> {
+pub(super) fn load_calibration(model: &LoadedModel) -> Result<Option<Box<BudgetModel>>, String> {
     let path = calibration_sidecar(&model.path);
     if !path.is_file() {
         return Ok(None);

@@ -13,6 +13,8 @@ pub enum BenchCommand {
     Clips(super::bench_clips::BenchClipsArgs),
     /// The dataset view's work (open, filter, sort, re-decide) on a large synthetic batch run.
     Dataset(super::bench_dataset::BenchDatasetArgs),
+    /// One what-if edit (a cube moved) on the warm session, next to the whole model again.
+    WhatIf(super::bench_what_if::BenchWhatIfArgs),
     /// Budget solver speed on a random calibration set.
     Budget {
         #[arg(long, default_value_t = 5000)]
@@ -31,6 +33,7 @@ pub fn run(cmd: &BenchCommand) -> anyhow::Result<()> {
         BenchCommand::Model3d(a) => super::bench_model3d::run(a),
         BenchCommand::Clips(a) => super::bench_clips::run(a),
         BenchCommand::Dataset(a) => super::bench_dataset::run(a),
+        BenchCommand::WhatIf(a) => super::bench_what_if::run(a),
         BenchCommand::Budget {
             samples,
             steps,

@@ -14,10 +14,11 @@ use adalens::batch::table::{Exits, RunTable};
 use adalens::decision::compare::{diff, ClipDiff};
 use adalens::decision::trace::DecisionTrace;
 use adalens::decision::{CalibrationSet, Criterion, ExitRule, PreparedCalibration};
-use adalens::model::config::Knobs;
 use adalens::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
-use adalens::runner::{load_calibration, run_video, Quiet};
+use adalens::runner::{run_video, Quiet};
 use adalens::video::Video;
+
+use super::side_b::{exit_rule, knobs, SideA, SideBArgs};
 
 #[derive(clap::Args, Debug)]
 pub struct DiffArgs {
@@ -27,33 +28,21 @@ pub struct DiffArgs {
     /// A's checkpoint (a video).
     #[arg(long)]
     pub checkpoint: Option<PathBuf>,
-    /// B's checkpoint (default: A's).
-    #[arg(long)]
-    pub checkpoint_b: Option<PathBuf>,
     /// A's budget (mean GFLOPs per video, thresholds from its checkpoint's calibration set);
     /// without one every clip runs to its last step (a video) or keeps its stored exits (runs).
     #[arg(long)]
     pub budget: Option<f64>,
-    /// B's budget (default: A's).
-    #[arg(long)]
-    pub budget_b: Option<f64>,
     #[arg(long, default_value = "entropy")]
     pub criterion: Criterion,
-    #[arg(long)]
-    pub criterion_b: Option<Criterion>,
-    /// τ_f, τ_s and the cube cap of A (default: the checkpoint's) and of B (default: A's).
+    /// τ_f, τ_s and the cube cap of A (default: the checkpoint's).
     #[arg(long)]
     pub tau_f: Option<f32>,
     #[arg(long)]
-    pub tau_f_b: Option<f32>,
-    #[arg(long)]
     pub tau_s: Option<f32>,
     #[arg(long)]
-    pub tau_s_b: Option<f32>,
-    #[arg(long)]
     pub max_cubes: Option<usize>,
-    #[arg(long)]
-    pub max_cubes_b: Option<usize>,
+    #[command(flatten)]
+    pub b: SideBArgs,
     /// Print JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -67,53 +56,24 @@ pub fn run(a: &DiffArgs) -> anyhow::Result<()> {
     }
 }
 
-/// A budget's exit rule on `model`'s calibration set (every step when there is no budget).
-fn rule(
-    model: &LoadedModel,
-    budget: Option<f64>,
-    criterion: Criterion,
-) -> anyhow::Result<ExitRule> {
-    let Some(b) = budget else {
-        return Ok(ExitRule::last_step(criterion));
-    };
-    let path = calibration_sidecar(&model.path);
-    let prep = PreparedCalibration::new(load_calibration(model, &path)?)?;
-    Ok(ExitRule::for_budget(&prep, criterion, b)?.0)
-}
-
 fn one_video(a: &DiffArgs, video: &Path) -> anyhow::Result<()> {
     let Some(ck_a) = &a.checkpoint else {
         bail!("a video needs --checkpoint")
     };
     let device = adalens::model::device::select(false).device;
-    let open = |p: &Path| LoadedModel::open(p, None, &ConfigOverrides::default(), &device);
-    let model_a = open(ck_a)?;
-    let model_b = match &a.checkpoint_b {
-        Some(p) if p != ck_a => Some(open(p)?),
-        _ => None,
+    let model_a = LoadedModel::open(ck_a, None, &ConfigOverrides::default(), &device)?;
+    let side_a = SideA {
+        model: &model_a,
+        tau_f: a.tau_f,
+        tau_s: a.tau_s,
+        max_cubes: a.max_cubes,
+        budget: a.budget,
+        criterion: a.criterion,
     };
-    let knobs = |m: &LoadedModel, tf: Option<f32>, ts: Option<f32>, cap: Option<usize>| {
-        let own = m.config.knobs();
-        Knobs {
-            frame_threshold: tf.unwrap_or(own.frame_threshold),
-            stage_threshold: ts.unwrap_or(own.stage_threshold),
-            max_cubes: cap.or(own.max_cubes),
-        }
-    };
-    let mb = model_b.as_ref().unwrap_or(&model_a);
-    let ka = knobs(&model_a, a.tau_f, a.tau_s, a.max_cubes);
-    let kb = knobs(
-        mb,
-        a.tau_f_b.or(a.tau_f),
-        a.tau_s_b.or(a.tau_s),
-        a.max_cubes_b.or(a.max_cubes),
-    );
-    let ra = rule(&model_a, a.budget, a.criterion)?;
-    let rb = rule(
-        mb,
-        a.budget_b.or(a.budget),
-        a.criterion_b.unwrap_or(a.criterion),
-    )?;
+    let b = a.b.open(&side_a)?;
+    let mb = b.model(&model_a);
+    let (ka, kb) = (knobs(&model_a, a.tau_f, a.tau_s, a.max_cubes), b.knobs);
+    let (ra, rb) = (exit_rule(&model_a, a.budget, a.criterion)?, b.rule.clone());
     let v = Video::open(video)?;
     let cancel = AtomicBool::new(false);
     let ta = run_video(&model_a, &v, &ka, Some(&ra), &cancel, &Quiet)?
@@ -212,8 +172,8 @@ fn runs(a: &DiffArgs, x: &Path, y: &Path) -> anyhow::Result<()> {
     let ea = exits_of(&ta, a.budget, a.criterion)?;
     let eb = exits_of(
         &tb,
-        a.budget_b.or(a.budget),
-        a.criterion_b.unwrap_or(a.criterion),
+        a.b.budget_b.or(a.budget),
+        a.b.criterion_b.unwrap_or(a.criterion),
     )?;
     let d = diff_runs(&ta, &ta.decide(&ea), &tb, &tb.decide(&eb));
     if a.json {

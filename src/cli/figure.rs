@@ -13,6 +13,7 @@ use adalens::video::{Control, Video};
 use anyhow::Context;
 
 use super::run_args::RunArgs;
+use super::side_b::{SideA, SideBArgs};
 
 #[derive(clap::ValueEnum, Debug, Clone, Copy)]
 pub enum Column {
@@ -79,6 +80,12 @@ pub struct FigureArgs {
     /// SVG: keep text editable (`<text>`) instead of paths in the bundled font.
     #[arg(long)]
     pub svg_text: bool,
+    /// Two rows of one video: A (the checkpoint as given) and B (`--checkpoint-b`,
+    /// `--budget-b`, …, as `adalens diff` takes them), what differs marked.
+    #[arg(long, conflicts_with = "grid")]
+    pub compare: bool,
+    #[command(flatten)]
+    pub b: SideBArgs,
 }
 
 pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
@@ -86,19 +93,69 @@ pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
     figure::Format::of(&a.output)?;
     let (model, knobs, rule) = a.run.open()?;
     let videos: Vec<&PathBuf> = a.video.iter().chain(&a.grid).collect();
-    if !a.labels.is_empty() && a.labels.len() != videos.len() {
+    let rows = if a.compare { 2 } else { videos.len() };
+    if !a.labels.is_empty() && a.labels.len() != rows {
         anyhow::bail!(
-            "{} labels for {} videos (give one per row, or none)",
+            "{} labels for {rows} rows (give one per row, or none)",
             a.labels.len(),
-            videos.len()
         );
+    }
+    if a.b.is_set() && !a.compare {
+        anyhow::bail!("--checkpoint-b, --budget-b, … describe B of --compare: add --compare");
     }
     let never = AtomicBool::new(false);
     // Without a rule every clip runs to its last step, and the figure says so.
     let last = ExitRule::last_step(Criterion::Entropy);
     let rule = Some(rule.as_ref().unwrap_or(&last));
     let mut panels = Vec::new();
-    for (i, v) in videos.iter().enumerate() {
+    if a.compare {
+        let side_a = SideA {
+            model: &model,
+            tau_f: None,
+            tau_s: None,
+            max_cubes: a.run.max_cubes,
+            budget: a.run.exit.budget,
+            criterion: a.run.exit.criterion,
+        };
+        let b = a.b.open(&side_a)?;
+        // B keeps A's exit (thresholds too) unless it sets its own.
+        let own_exit = a.b.budget_b.is_some() || a.b.criterion_b.is_some() || b.model.is_some();
+        let rule_b = if own_exit { Some(&b.rule) } else { rule };
+        let v = videos[0];
+        let video = Video::open(v)?;
+        let mut rows = Vec::new();
+        for (m, k, r, label) in [
+            (
+                &model,
+                &knobs,
+                rule,
+                a.labels.first().cloned().unwrap_or("A".into()),
+            ),
+            (
+                b.model(&model),
+                &b.knobs,
+                rule_b,
+                a.labels.get(1).cloned().unwrap_or("B".into()),
+            ),
+        ] {
+            let run = run_video(m, &video, k, r, &never, &Quiet)
+                .with_context(|| format!("running {} on {}", m.path.display(), v.display()))?;
+            rows.push(figure::make_panel(
+                &video,
+                run.inspection.trace,
+                (a.clip - 1) as usize,
+                a.frames,
+                Some(format!("{label}: {}", describe(m, k))),
+                Some(run.knobs),
+                &Control::default(),
+            )?);
+        }
+        let row_b = rows.pop();
+        if let (Some(pa), Some(pb)) = (rows.pop(), row_b) {
+            panels.extend(figure::Panel::compared(pa, pb));
+        }
+    }
+    for (i, v) in videos.iter().enumerate().filter(|_| !a.compare) {
         // One open (and frame index) serves both the model's frames and the figure's.
         let video = Video::open(v)?;
         let run = run_video(&model, &video, &knobs, rule, &never, &Quiet).with_context(|| {
@@ -136,4 +193,13 @@ pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
     figure::save(&svg, &a.output, &out)?;
     println!("{}", a.output.display());
     Ok(())
+}
+
+/// A compared row's title: its checkpoint's file name and its cube cap.
+fn describe(m: &adalens::model::load::LoadedModel, k: &adalens::model::config::Knobs) -> String {
+    let name = m.path.file_name().unwrap_or(m.path.as_os_str());
+    match k.max_cubes {
+        Some(n) => format!("{} (≤ {n} cubes)", name.to_string_lossy()),
+        None => name.to_string_lossy().into_owned(),
+    }
 }

@@ -7,6 +7,7 @@ pub mod bench_dataset;
 pub mod bench_model;
 pub mod bench_model3d;
 pub mod bench_video;
+pub mod bench_what_if;
 pub mod budget_cmd;
 pub mod calibrate_cmd;
 pub mod diff_cmd;
@@ -19,6 +20,7 @@ pub mod print;
 pub mod probe;
 pub mod query_cmd;
 pub mod run_args;
+pub mod side_b;
 pub mod synth_cmd;
 pub mod train_cmd;
 

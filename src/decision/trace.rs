@@ -45,6 +45,16 @@ impl InputGeometry {
             sy + y / self.height.max(1) as f64 * sh,
         )
     }
+
+    /// A point in display pixels of the video as model-input pixels (the inverse of
+    /// [`InputGeometry::to_display`]).
+    pub fn to_input(&self, x: f64, y: f64) -> (f64, f64) {
+        let [sx, sy, sw, sh] = self.source_rect;
+        (
+            (x - sx) / sw.max(f64::MIN_POSITIVE) * self.width as f64,
+            (y - sy) / sh.max(f64::MIN_POSITIVE) * self.height as f64,
+        )
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

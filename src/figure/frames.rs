@@ -80,6 +80,7 @@ pub fn make_panel(
         frames,
         label,
         knobs,
+        differs: None,
     })
 }
 

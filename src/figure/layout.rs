@@ -28,6 +28,8 @@ const TITLE: f64 = 2.8;
 const BODY: f64 = 2.3;
 const SMALL: f64 = 1.8;
 const LINE: f64 = 0.25;
+/// Compare figures: what differs between the two rows (a frame kept by one run only).
+const DIFFER: &str = "#d62728";
 
 struct Colours {
     background: &'static str,
@@ -303,7 +305,7 @@ impl PanelWriter<'_> {
             ],
             &title,
         );
-        let y = y + BODY * 1.3;
+        let mut y = y + BODY * 1.3;
         self.svg.text(
             &[
                 ("id", format!("facts-{}", self.p)),
@@ -313,6 +315,20 @@ impl PanelWriter<'_> {
             ],
             &facts.join(" · "),
         );
+        // A compared row says what differs from the other, under its facts (on the first row
+        // only: it is the same sentence for both).
+        if let Some(d) = self.panel.differs.as_ref().filter(|_| self.p == 0) {
+            y += BODY * 1.3;
+            self.svg.text(
+                &[
+                    ("id", format!("differs-{}", self.p)),
+                    ("x", num(MARGIN)),
+                    ("y", num(y)),
+                    ("fill", DIFFER.into()),
+                ],
+                &d.note,
+            );
+        }
         y
     }
 
@@ -397,12 +413,26 @@ impl PanelWriter<'_> {
             if self.opts.has(Lane::Cubes) {
                 self.cubes_on(clip, pf.frame, i, [x, y, fw, fh]);
             }
+            let differs = self
+                .panel
+                .differs
+                .as_ref()
+                .is_some_and(|d| d.frames.contains(&pf.frame));
             let mut a = rect.to_vec();
-            a.extend([
-                ("fill", "none".into()),
-                ("stroke", self.c.axis.into()),
-                ("stroke-width", num(LINE * 0.6)),
-            ]);
+            if differs {
+                a.extend([
+                    ("id", format!("differs-{}-{i}", self.p)),
+                    ("fill", "none".into()),
+                    ("stroke", DIFFER.into()),
+                    ("stroke-width", num(LINE * 3.0)),
+                ]);
+            } else {
+                a.extend([
+                    ("fill", "none".into()),
+                    ("stroke", self.c.axis.into()),
+                    ("stroke-width", num(LINE * 0.6)),
+                ]);
+            }
             self.svg.empty("rect", &a);
             let mut label = format!("#{}", pf.frame);
             if let Some(m) = decision.and_then(|d| d.keep_prob) {

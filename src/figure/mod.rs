@@ -170,4 +170,69 @@ pub struct Panel {
     pub label: Option<String>,
     /// τ_f and τ_s the run used, printed with the stages.
     pub knobs: Option<Knobs>,
+    /// A compared row: what differs from the other run (see [`Panel::compared`]).
+    pub differs: Option<PanelDiff>,
+}
+
+/// What a row of a compare figure marks: frames whose keep decision differs from the other
+/// row's (outlined in red), and what else differs in words under its title.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PanelDiff {
+    pub frames: Vec<usize>,
+    pub note: String,
+}
+
+impl Panel {
+    /// Rows A and B of a compare figure: `a` and `b` with the differences of their clip
+    /// (from [`crate::decision::compare::diff`], the code `adalens diff` prints) marked.
+    pub fn compared(mut a: Panel, mut b: Panel) -> [Panel; 2] {
+        let diffs = crate::decision::compare::diff(&a.trace, &b.trace);
+        if let Some(d) = diffs.get(a.clip) {
+            let mut frames: Vec<usize> = d
+                .kept_only_a
+                .iter()
+                .chain(&d.kept_only_b)
+                .copied()
+                .collect();
+            frames.sort_unstable();
+            frames.dedup();
+            let mut parts = Vec::new();
+            if d.is_same() {
+                parts.push("the same decisions and prediction".to_string());
+            }
+            if d.exit_a != d.exit_b {
+                let s = |e: Option<usize>| e.map_or("–".into(), |e: usize| e.to_string());
+                parts.push(format!("exit step {} vs {}", s(d.exit_a), s(d.exit_b)));
+            }
+            if d.top1_a.map(|t| t.class) != d.top1_b.map(|t| t.class) {
+                parts.push("another prediction".into());
+            }
+            if !frames.is_empty() {
+                parts.push(format!(
+                    "{} frames kept by one run only (red)",
+                    frames.len()
+                ));
+            }
+            let stages = d.stages_3d_only_a.len() + d.stages_3d_only_b.len();
+            if stages > 0 {
+                parts.push(format!("{stages} stages 3D in one run only"));
+            }
+            if !d.cubes.is_empty() {
+                let mean = d.cubes.iter().map(|c| c.iou).sum::<f64>() / d.cubes.len() as f64;
+                if mean < 1.0 - 1e-9 {
+                    parts.push(format!("mean cube IoU {mean:.2}"));
+                }
+            }
+            if (d.gflops_b - d.gflops_a).abs() >= 5e-4 {
+                parts.push(format!("GFLOPs {:.3} vs {:.3}", d.gflops_a, d.gflops_b));
+            }
+            let note = format!("A vs B: {}", parts.join(", "));
+            a.differs = Some(PanelDiff {
+                frames: frames.clone(),
+                note: note.clone(),
+            });
+            b.differs = Some(PanelDiff { frames, note });
+        }
+        [a, b]
+    }
 }

@@ -6,6 +6,7 @@ use candle_nn::{Conv2d, Conv2dConfig, VarBuilder};
 
 use super::conv_cpu::Conv2dCpu;
 use super::depthwise::DepthwiseCpu;
+use super::depthwise_taps::DepthwiseTaps;
 use super::flops::{conv2d_macs, conv_out, FlopCount};
 
 pub const BN_EPS: f64 = 1e-5;
@@ -38,7 +39,8 @@ impl Act {
 
 /// A 2D convolution with bias and activation. Weights on the CPU go to the fused CPU kernels
 /// (dense: one pass instead of five, see conv_cpu.rs; depthwise: candle's grouped conv2d is far
-/// slower), which keep the only copy of the weights; elsewhere candle's conv2d runs.
+/// slower), which keep the only copy of the weights; elsewhere candle's conv2d runs, but for
+/// depthwise layers (`depthwise_taps.rs`: candle would run one convolution per channel).
 #[derive(Debug, Clone)]
 pub struct FusedConv2d {
     kind: ConvKind,
@@ -49,6 +51,8 @@ pub struct FusedConv2d {
 enum ConvKind {
     Dense(Conv2dCpu),
     Depthwise(DepthwiseCpu),
+    /// Depthwise on a GPU: k² taps over all channels, not one convolution per channel.
+    DepthwiseTaps(DepthwiseTaps),
     Candle(Conv2d),
 }
 
@@ -80,6 +84,8 @@ impl FusedConv2d {
                 padding,
                 act.range(),
             )?)
+        } else if in_per_group == 1 && groups == out_c && groups > 1 {
+            ConvKind::DepthwiseTaps(DepthwiseTaps::new(&weight, &bias, stride, padding)?)
         } else {
             let cfg = Conv2dConfig {
                 padding,
@@ -105,6 +111,7 @@ impl FusedConv2d {
             ConvKind::Depthwise(_) => {
                 candle_core::bail!("a depthwise convolution's activation before a residual add")
             }
+            ConvKind::DepthwiseTaps(op) => self.act.apply(&(op.forward(x)? + skip)?),
             ConvKind::Candle(conv) => self.act.apply(&(conv.forward(x)? + skip)?),
         }
     }
@@ -115,6 +122,7 @@ impl Module for FusedConv2d {
         match &self.kind {
             ConvKind::Dense(op) => x.contiguous()?.apply_op1_no_bwd(op),
             ConvKind::Depthwise(op) => x.contiguous()?.apply_op1_no_bwd(op),
+            ConvKind::DepthwiseTaps(op) => self.act.apply(&op.forward(x)?),
             ConvKind::Candle(conv) => self.act.apply(&conv.forward(x)?),
         }
     }

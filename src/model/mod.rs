@@ -13,6 +13,7 @@ pub mod config;
 pub mod conv3d;
 pub(crate) mod conv_cpu;
 pub(crate) mod depthwise;
+pub(crate) mod depthwise_taps;
 pub mod device;
 pub mod flops;
 pub mod inspect;

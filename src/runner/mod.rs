@@ -13,6 +13,7 @@
 
 mod input;
 mod session;
+mod what_if;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
@@ -21,6 +22,7 @@ use serde::Serialize;
 
 pub use input::{decode_threads, normalise, resize_of, ClipDecoder, Input};
 pub use session::{AnalysisRun, FlopsPart, Session};
+pub use what_if::{edited_plan, moved, Edit, EditError, WhatIf};
 
 use crate::decision::trace::{ClipTrace, DecisionTrace};
 use crate::decision::{CalibrationSet, ExitRule};
@@ -52,6 +54,8 @@ pub enum RunError {
     CalibrationMismatch { path: PathBuf, message: String },
     #[error("cancelled")]
     Cancelled,
+    #[error(transparent)]
+    Edit(#[from] EditError),
 }
 
 impl RunError {

@@ -258,6 +258,23 @@ impl Session {
         self.assemble(knobs)
     }
 
+    /// Ada3dFocus and clip `i`'s glance (run on `frames` now if it has not run yet).
+    pub(super) fn focus_glance(
+        &mut self,
+        i: usize,
+        frames: &Tensor,
+    ) -> Result<(Arc<Ada3dFocus>, GlanceCache), RunError> {
+        let Warm::Focus { net, glances } = &mut self.warm else {
+            return Err(super::EditError::Arch.into());
+        };
+        let slot = glances.get_mut(i).ok_or(RunError::NoClip(i))?;
+        if slot.is_none() {
+            *slot = Some(net.glance(frames)?);
+        }
+        let cache = slot.clone().ok_or(RunError::NoClip(i))?;
+        Ok((net.clone(), cache))
+    }
+
     /// The first and last sampled frame of each clip.
     fn spans(&self) -> Vec<(usize, usize)> {
         let t = self.input.clip_len;

@@ -104,21 +104,21 @@ pub struct LaneCtx<'a> {
 }
 
 impl LaneCtx<'_> {
-    fn hovered(&self, r: egui::Rect) -> bool {
+    pub(super) fn hovered(&self, r: egui::Rect) -> bool {
         self.pointer.is_some_and(|p| r.expand(2.0).contains(p))
     }
 
-    fn x(&self, frame: usize) -> f32 {
+    pub(super) fn x(&self, frame: usize) -> f32 {
         self.axis.x(frame as f64 + 0.5)
     }
 
     /// Horizontal span of frames `a..=b`.
-    fn span(&self, a: usize, b: usize) -> (f32, f32) {
+    pub(super) fn span(&self, a: usize, b: usize) -> (f32, f32) {
         (self.axis.x(a as f64), self.axis.x(b as f64 + 1.0))
     }
 
     /// Whether any of `clip` is in view (the others are not drawn at all).
-    fn in_view(&self, clip: &ClipTrace) -> bool {
+    pub(super) fn in_view(&self, clip: &ClipTrace) -> bool {
         let a = clip.frames.iter().map(|f| f.frame).min().unwrap_or(0);
         let b = clip.frames.iter().map(|f| f.frame).max().unwrap_or(0);
         let (x0, x1) = self.span(a, b);
@@ -126,9 +126,23 @@ impl LaneCtx<'_> {
     }
 }
 
-/// Paint one lane; returns its accessibility label and the hit under the pointer.
+/// Paint one lane of the model's run; returns its accessibility label and the hit under the
+/// pointer.
 pub fn paint(kind: LaneKind, cx: &LaneCtx, app: &AdalensApp) -> (String, Option<Hit>) {
-    let Some(d) = &app.decisions else {
+    let no_cubes = app.state.sliders.max_cubes == Some(0);
+    paint_run(kind, cx, app, app.decisions.as_ref(), no_cubes)
+}
+
+/// Paint one lane of `decisions` (the model's run, or compare mode's run B); `no_cubes`: the
+/// run was asked for no cubes.
+pub fn paint_run(
+    kind: LaneKind,
+    cx: &LaneCtx,
+    app: &AdalensApp,
+    decisions: Option<&Decisions>,
+    no_cubes: bool,
+) -> (String, Option<Hit>) {
+    let Some(d) = decisions else {
         if kind == LaneKind::Thumbnails {
             return strip(cx, app);
         }
@@ -161,7 +175,7 @@ pub fn paint(kind: LaneKind, cx: &LaneCtx, app: &AdalensApp) -> (String, Option<
     let painted = match kind {
         LaneKind::Thumbnails => thumbnails(cx, app, d),
         LaneKind::Keep => keep(cx, d),
-        LaneKind::Cubes => cubes(cx, d, app.state.sliders.max_cubes == Some(0)),
+        LaneKind::Cubes => cubes(cx, d, no_cubes),
         LaneKind::Entropy => entropy(cx, d),
         LaneKind::Stages => stages(cx, d),
     };
@@ -642,7 +656,7 @@ fn stages(cx: &LaneCtx, d: &Decisions) -> (String, Option<Hit>) {
     )
 }
 
-fn clip_span(cx: &LaneCtx, clip: &ClipTrace) -> (f32, f32) {
+pub(super) fn clip_span(cx: &LaneCtx, clip: &ClipTrace) -> (f32, f32) {
     let a = clip.frames.first().map_or(0, |f| f.frame);
     let b = clip.frames.last().map_or(a, |f| f.frame);
     let (x0, x1) = cx.span(a, b);
@@ -651,7 +665,7 @@ fn clip_span(cx: &LaneCtx, clip: &ClipTrace) -> (f32, f32) {
 
 /// A lane with nothing to show (no model run yet, or nothing of this kind in the arch): say
 /// so in the lane and in its label.
-fn absent(cx: &LaneCtx, lane: &str, why: &str) -> String {
+pub(super) fn absent(cx: &LaneCtx, lane: &str, why: &str) -> String {
     cx.painter.text(
         cx.rect.left_center() + egui::vec2(6.0, 0.0),
         egui::Align2::LEFT_CENTER,

@@ -1,6 +1,8 @@
 //! One panel per file, each an `impl AdalensApp { fn *_ui(&mut self, ui) }` block.
 
 mod clips;
+mod compare_lanes;
+mod compare_side;
 mod cube_view;
 mod dataset_side;
 mod dataset_table;
@@ -11,6 +13,7 @@ mod status;
 mod timeline;
 mod top_bar;
 mod viewer;
+mod what_if;
 
 /// The colour of cube / step `order` (1-based), shared by the lanes, the viewer and the 3D view
 /// (and the figures: one palette, in `decision::trace`).

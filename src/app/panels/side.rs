@@ -24,6 +24,11 @@ impl AdalensApp {
                     ui.separator();
                     self.sliders_ui(ui);
                     ui.separator();
+                    if self.compare.is_some() {
+                        self.compare_side_ui(ui);
+                        ui.separator();
+                    }
+                    self.what_if_ui(ui);
                     // The curve answers the budget slider above it: kept in view with it.
                     self.curve_ui(ui);
                     ui.separator();

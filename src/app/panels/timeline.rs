@@ -16,11 +16,16 @@ impl AdalensApp {
         if self.loaded.is_none() {
             return;
         }
-        // At most half the window: a small window (900×560) keeps room for the viewer.
-        let most = (ui.available_height() * 0.5).max(160.0);
-        egui::Panel::bottom("timeline")
+        // At most half the window: a small window (900×560) keeps room for the viewer. Compare
+        // mode stacks two runs: a taller panel of its own (its own remembered size).
+        let (id, share, default): (&str, f32, f32) = match self.compare {
+            Some(_) => ("timeline compare", 0.68, 620.0),
+            None => ("timeline", 0.5, 340.0),
+        };
+        let most = (ui.available_height() * share).max(160.0);
+        egui::Panel::bottom(id)
             .resizable(true)
-            .default_size(340.0_f32.min(most))
+            .default_size(default.min(most))
             .min_size(120.0)
             .max_size(most)
             .show(ui, |ui| {
@@ -186,16 +191,27 @@ impl AdalensApp {
             band_response.on_hover_text_at_pointer(h.text.clone());
         }
 
-        // Lane heights: fixed, the cubes lane grows with the number of cube rows.
-        let cube_rows = self.decisions.as_ref().map_or(1, |d| {
-            d.trace
-                .clips
-                .iter()
-                .map(|c| c.cubes.len())
-                .max()
-                .unwrap_or(1)
-        });
-        let heights: Vec<f32> = kinds.iter().map(|k| k.height(cube_rows)).collect();
+        // Lane heights: fixed, the cubes lane grows with the number of cube rows. In compare
+        // mode A's lanes, the differences and B's lanes stack on the one axis.
+        let b_decisions = self.compare.as_ref().and_then(|c| c.decisions.as_ref());
+        let cube_rows = [self.decisions.as_ref(), b_decisions]
+            .into_iter()
+            .flatten()
+            .flat_map(|d| d.trace.clips.iter().map(|c| c.cubes.len()))
+            .max()
+            .unwrap_or(1);
+        let mut rows: Vec<Row> = kinds.iter().map(|k| Row::A(*k)).collect();
+        if self.compare.is_some() {
+            rows.push(Row::Differences);
+            rows.push(Row::HeaderB);
+            rows.extend(
+                kinds
+                    .iter()
+                    .filter(|k| **k != LaneKind::Thumbnails)
+                    .map(|k| Row::B(*k)),
+            );
+        }
+        let heights: Vec<f32> = rows.iter().map(|r| r.height(cube_rows)).collect();
         let total: f32 = heights.iter().sum::<f32>().max(1.0);
         let scale = (area.height() / total).min(1.6);
         let pointer = ui
@@ -205,17 +221,34 @@ impl AdalensApp {
         // Lane contents stay right of the lane titles, however far the view is zoomed.
         let lane_painter = painter.with_clip_rect(area);
         let mut top = area.top();
-        for (kind, h) in kinds.iter().zip(&heights) {
+        for (row, h) in rows.iter().zip(&heights) {
             let lane = egui::Rect::from_min_max(
                 egui::pos2(area.left(), top),
                 egui::pos2(area.right(), top + h * scale),
             );
             top = lane.bottom();
-            let summary = *kind != LaneKind::Thumbnails
-                && self
-                    .decisions
-                    .as_ref()
-                    .is_some_and(|d| clips::summarised(&axis, d));
+            let ctx = lanes::LaneCtx {
+                painter: &lane_painter,
+                visuals: &visuals,
+                axis: &axis,
+                rect: lane,
+                pointer,
+            };
+            let (kind, run) = match row {
+                Row::A(k) => (k, self.decisions.as_ref()),
+                Row::B(k) => (k, self.compare.as_ref().and_then(|c| c.decisions.as_ref())),
+                Row::HeaderB | Row::Differences => {
+                    let (label, lane_hit) = self.compare_row_ui(&painter, &ctx, rect.left(), row);
+                    if lane_hit.is_some() {
+                        hit = lane_hit;
+                    }
+                    let r = ui.interact(lane, id.with(row.id()), egui::Sense::hover());
+                    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Group, true, &label));
+                    continue;
+                }
+            };
+            let summary =
+                *kind != LaneKind::Thumbnails && run.is_some_and(|d| clips::summarised(&axis, d));
             if summary {
                 // One caption per heat row, beside it.
                 let rows = clips::summary_rows(*kind);
@@ -233,10 +266,15 @@ impl AdalensApp {
                     );
                 }
             } else {
+                let title = kind.label(self.state.sliders.criterion);
                 painter.text(
                     egui::pos2(rect.left() + 4.0, lane.center().y),
                     egui::Align2::LEFT_CENTER,
-                    kind.label(self.state.sliders.criterion),
+                    match (row, self.compare.is_some()) {
+                        (Row::A(_), true) => format!("A · {title}"),
+                        (Row::B(_), _) => format!("B · {title}"),
+                        _ => title.to_string(),
+                    },
                     egui::FontId::proportional(12.0),
                     visuals.text_color(),
                 );
@@ -245,19 +283,15 @@ impl AdalensApp {
                 [lane.left_bottom(), lane.right_bottom()],
                 egui::Stroke::new(0.5, visuals.weak_text_color()),
             );
-            let ctx = lanes::LaneCtx {
-                painter: &lane_painter,
-                visuals: &visuals,
-                axis: &axis,
-                rect: lane,
-                pointer,
+            let (label, lane_hit) = match row {
+                Row::B(k) => self.b_lane(*k, &ctx),
+                _ => lanes::paint(*kind, &ctx, self),
             };
-            let (label, lane_hit) = lanes::paint(*kind, &ctx, self);
             if lane_hit.is_some() {
                 hit = lane_hit;
             }
             // The lane's numbers, for screen readers and the UI tests.
-            let r = ui.interact(lane, id.with(kind.title()), egui::Sense::hover());
+            let r = ui.interact(lane, id.with(row.id()), egui::Sense::hover());
             r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Group, true, &label));
         }
         let x = axis.x(current as f64 + 0.5);
@@ -327,6 +361,36 @@ impl AdalensApp {
                 start,
                 end: start + span,
             });
+        }
+    }
+}
+
+/// A row of the lanes: the model's (A), and in compare mode the differences, B's heading and
+/// B's lanes.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Row {
+    A(LaneKind),
+    Differences,
+    HeaderB,
+    B(LaneKind),
+}
+
+impl Row {
+    fn height(self, cube_rows: usize) -> f32 {
+        match self {
+            Row::A(k) | Row::B(k) => k.height(cube_rows),
+            Row::Differences => 44.0,
+            Row::HeaderB => 20.0,
+        }
+    }
+
+    /// The lane's widget id (A's keep their titles, as before compare mode).
+    fn id(self) -> String {
+        match self {
+            Row::A(k) => k.title().to_string(),
+            Row::B(k) => format!("B {}", k.title()),
+            Row::Differences => "A vs B".into(),
+            Row::HeaderB => "B".into(),
         }
     }
 }

@@ -1,5 +1,6 @@
 use crate::app::command::Command;
 use crate::app::AdalensApp;
+use crate::decision::Criterion;
 
 impl AdalensApp {
     /// Open buttons, recent files, view toggles, export, the running job with its cancel button.
@@ -21,6 +22,7 @@ impl AdalensApp {
                     self.push(Command::PickCheckpoint);
                 }
                 ui.menu_button("Dataset", |ui| self.dataset_menu_ui(ui));
+                ui.menu_button("Compare", |ui| self.compare_menu_ui(ui));
                 if self.dataset.is_some() {
                     if self.showing_dataset {
                         if ui
@@ -64,6 +66,62 @@ impl AdalensApp {
                 self.progress_ui(ui);
             });
         });
+    }
+
+    /// Compare mode: B is another checkpoint, another budget or the other exit criterion.
+    fn compare_menu_ui(&mut self, ui: &mut egui::Ui) {
+        let ready = self.loaded.is_some() && self.model.is_some();
+        if ui
+            .add_enabled(ready, egui::Button::new("With another checkpoint…"))
+            .on_hover_text("B runs that checkpoint (same or other arch) at its own settings")
+            .clicked()
+        {
+            self.push(Command::PickCompareCheckpoint);
+            ui.close();
+        }
+        let other_budget = self.budget_choice().map(|(m, a)| {
+            let (lo, hi) = m.range;
+            if a >= (lo + hi) / 2.0 {
+                lo + 0.25 * (hi - lo)
+            } else {
+                hi - 0.25 * (hi - lo)
+            }
+        });
+        if ui
+            .add_enabled(
+                ready && other_budget.is_some(),
+                egui::Button::new("At another budget"),
+            )
+            .on_hover_text("B is this run with the exits of another budget (its own slider)")
+            .clicked()
+        {
+            self.push(Command::Compare(crate::app::CompareSpec {
+                budget: other_budget,
+                ..Default::default()
+            }));
+            ui.close();
+        }
+        let other = match self.state.sliders.criterion {
+            Criterion::Entropy => Criterion::Confidence,
+            Criterion::Confidence => Criterion::Entropy,
+        };
+        if ui
+            .add_enabled(ready, egui::Button::new(format!("With the {other} exit")))
+            .clicked()
+        {
+            self.push(Command::Compare(crate::app::CompareSpec {
+                criterion: Some(other),
+                ..Default::default()
+            }));
+            ui.close();
+        }
+        if ui
+            .add_enabled(self.compare.is_some(), egui::Button::new("Close compare"))
+            .clicked()
+        {
+            self.push(Command::CloseCompare);
+            ui.close();
+        }
     }
 
     /// Open a batch run, or run the loaded checkpoint over a folder or list.

@@ -2,6 +2,7 @@
 //! (numbered boxes in their step colour, dashed after the exit) and the black mask of a
 //! discarded frame; the 3D cube view beside it.
 
+use super::compare_lanes::B_COLOUR;
 use super::step_colour;
 use crate::app::AdalensApp;
 
@@ -48,7 +49,8 @@ impl AdalensApp {
         let avail = ui.available_size();
         let size = tex.size_vec2();
         let scale = (avail.x / size.x).min(avail.y / size.y).max(0.01);
-        let (rect, response) = ui.allocate_exact_size(avail, egui::Sense::hover());
+        // Dragging a cube moves it (what-if).
+        let (rect, response) = ui.allocate_exact_size(avail, egui::Sense::drag());
         let img = egui::Rect::from_center_size(rect.center(), size * scale);
         let painter = ui.painter_at(rect);
         painter.image(
@@ -108,11 +110,14 @@ impl AdalensApp {
             )
         };
         let mut placed: Vec<egui::Rect> = Vec::new();
+        // The boxes a drag can take: the model's, or a what-if's where the clip is edited.
+        let mut boxes: Vec<(usize, usize, egui::Rect)> = Vec::new();
         for c in &cubes {
             let Some([x1, y1, x2, y2]) = c.cube.region else {
                 continue;
             };
             let r = egui::Rect::from_two_pos(to_screen(x1, y1), to_screen(x2, y2));
+            boxes.push((c.clip, c.cube.order, r));
             let colour = step_colour(c.cube.order);
             if c.computed {
                 painter.rect_stroke(
@@ -164,6 +169,106 @@ impl AdalensApp {
                     egui::Color32::WHITE,
                 );
             }
+        }
+        // Compare mode: B's cubes dotted over A's, tagged "B1", "B2"… below their boxes.
+        let edited = |clip: usize| {
+            self.compare
+                .as_ref()
+                .is_some_and(|c| c.spec.what_if && c.edits.contains_key(&clip))
+        };
+        boxes.retain(|(clip, _, _)| !edited(*clip));
+        if let Some(b) = self.compare.as_ref().and_then(|c| c.decisions.as_ref()) {
+            let b_cubes = b.cubes_at(current);
+            if !b_cubes.is_empty() {
+                status.push_str(&format!(
+                    " · B: cube {}",
+                    b_cubes
+                        .iter()
+                        .map(|c| c.cube.order.to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+            }
+            for c in &b_cubes {
+                let Some([x1, y1, x2, y2]) = c.cube.region else {
+                    continue;
+                };
+                let full = egui::Rect::from_two_pos(to_screen(x1, y1), to_screen(x2, y2));
+                if edited(c.clip) {
+                    boxes.push((c.clip, c.cube.order, full));
+                }
+                let r = full.shrink(2.0);
+                let pts = [
+                    r.left_top(),
+                    r.right_top(),
+                    r.right_bottom(),
+                    r.left_bottom(),
+                    r.left_top(),
+                ];
+                let alpha = if c.computed { 1.0 } else { 0.5 };
+                painter.add(egui::Shape::dotted_line(
+                    &pts,
+                    B_COLOUR.gamma_multiply(alpha),
+                    5.0,
+                    1.8,
+                ));
+                if o.labels {
+                    let tag = egui::Rect::from_min_size(
+                        r.left_bottom() - egui::vec2(0.0, 18.0),
+                        egui::vec2(26.0, 18.0),
+                    );
+                    painter.rect_filled(tag, 0.0, B_COLOUR.gamma_multiply(alpha));
+                    painter.text(
+                        tag.center(),
+                        egui::Align2::CENTER_CENTER,
+                        format!("B{}", c.cube.order),
+                        egui::FontId::proportional(12.0),
+                        egui::Color32::BLACK,
+                    );
+                }
+            }
+        }
+        // What-if: a drag takes the box under the pointer (the last drawn on top) and drops
+        // it where the pointer lets go; the clip runs again with the cube there.
+        if response.drag_started() {
+            if let Some(p) = response.interact_pointer_pos() {
+                self.cube_drag = boxes.iter().rev().find(|(_, _, r)| r.contains(p)).map(
+                    |&(clip, order, rect)| crate::app::CubeDrag {
+                        clip,
+                        order,
+                        rect,
+                        from: p,
+                    },
+                );
+            }
+        }
+        if let (Some(drag), Some(p)) = (self.cube_drag, response.interact_pointer_pos()) {
+            let moved = drag.rect.translate(p - drag.from);
+            painter.rect_stroke(
+                moved,
+                0.0,
+                egui::Stroke::new(2.0, egui::Color32::WHITE),
+                egui::StrokeKind::Middle,
+            );
+            if response.drag_stopped() {
+                self.cube_drag = None;
+                let c = moved.center();
+                let (vx, vy) = (
+                    (c.x - img.left()) / img.width() * dw,
+                    (c.y - img.top()) / img.height() * dh,
+                );
+                let (x, y) = g.to_input(vx as f64, vy as f64);
+                self.commands.push(crate::app::Command::WhatIf {
+                    clip: drag.clip,
+                    edit: crate::runner::Edit::MoveCube {
+                        order: drag.order,
+                        x: x as f32,
+                        y: y as f32,
+                    },
+                });
+            }
+        } else if response.drag_stopped() {
+            self.cube_drag = None;
         }
         self.viewer_caption(&painter, img, &status);
         response.on_hover_text(status);
