@@ -96,6 +96,19 @@ impl AdalensApp {
         self.progress = None;
     }
 
+    /// B's clips finished so far (its run goes on).
+    pub(crate) fn compare_partial(&mut self, generation: u64, run: AnalysisRun) {
+        if let Some(c) = self
+            .compare
+            .as_mut()
+            .filter(|_| generation == self.generation)
+        {
+            if c.cancel.is_some() {
+                c.set_run(run);
+            }
+        }
+    }
+
     pub(crate) fn compare_failed(&mut self, generation: u64, error: String) {
         let Some(c) = self
             .compare

@@ -13,18 +13,36 @@ use super::model_worker::{checkpoint_info, load_calibration};
 use crate::model::config::Knobs;
 use crate::model::device;
 use crate::model::load::{ConfigOverrides, LoadedModel};
-use crate::runner::{run_video, Observer};
+use crate::runner::{run_video, AnalysisRun, Observer};
 use crate::video::Video;
 
-/// Tells the window how far B's run is.
-struct Progress<'a>(&'a (dyn Fn(JobEvent) + Sync));
+/// Tells the window how far B's run is, and sends the clips finished so far (drawn as B while
+/// the rest runs, as A's are).
+struct Progress<'a> {
+    send: &'a (dyn Fn(JobEvent) + Sync),
+    generation: u64,
+}
 
 impl Observer for Progress<'_> {
     fn progress(&self, what: &str, done: usize, total: usize) {
-        (self.0)(JobEvent::Progress {
+        (self.send)(JobEvent::Progress {
             label: format!("B: {what}"),
             done,
             total,
+        });
+    }
+
+    fn wants_partial(&self) -> bool {
+        true
+    }
+
+    fn partial(&self, run: &AnalysisRun) {
+        (self.send)(JobEvent::CompareRan {
+            generation: self.generation,
+            run: Box::new(run.clone()),
+            info: None,
+            calibration: Ok(None),
+            partial: true,
         });
     }
 }
@@ -64,13 +82,15 @@ impl Jobs {
             } else {
                 (None, Ok(None))
             };
-            match run_video(&model, &video, &knobs, None, &stop, &Progress(send)) {
+            let observer = Progress { send, generation };
+            match run_video(&model, &video, &knobs, None, &stop, &observer) {
                 Ok(_) if stop.load(Ordering::Relaxed) => send(JobEvent::Cancelled),
                 Ok(run) => send(JobEvent::CompareRan {
                     generation,
                     run: Box::new(run),
                     info,
                     calibration,
+                    partial: false,
                 }),
                 Err(e) if e.is_cancelled() => send(JobEvent::Cancelled),
                 Err(e) => fail(e.to_string()),

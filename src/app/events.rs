@@ -219,8 +219,15 @@ impl AdalensApp {
                 JobEvent::CompareRan {
                     generation,
                     run,
+                    partial: true,
+                    ..
+                } => self.compare_partial(generation, *run),
+                JobEvent::CompareRan {
+                    generation,
+                    run,
                     info,
                     calibration,
+                    partial: false,
                 } => self.compare_ran(generation, *run, info, calibration),
                 JobEvent::CompareFailed { generation, error } => {
                     self.compare_failed(generation, error)

@@ -103,6 +103,8 @@ pub enum JobEvent {
         run: Box<AnalysisRun>,
         info: Option<Box<CheckpointInfo>>,
         calibration: Result<Option<Box<BudgetModel>>, String>,
+        /// The clips finished so far (the whole run follows, with `info` and `calibration`).
+        partial: bool,
     },
     CompareFailed {
         generation: u64,

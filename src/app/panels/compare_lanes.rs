@@ -90,8 +90,11 @@ impl AdalensApp {
 fn differences(cx: &LaneCtx, a: &Decisions, c: &CompareView) -> (String, Option<Hit>) {
     let mut hit = None;
     let names = |class: u32| a.class_name(class);
+    // Clips either run has not run yet are left out (drawn once both have them).
+    let b_pending = c.decisions.as_ref().map_or(&[][..], |b| &b.pending[..]);
+    let ran = |k: usize| !a.pending.contains(&k) && !b_pending.contains(&k);
     for (d, clip) in c.diffs.iter().zip(&a.trace.clips) {
-        if clip.frames.is_empty() || !cx.in_view(clip) {
+        if clip.frames.is_empty() || !cx.in_view(clip) || !ran(d.clip) {
             continue;
         }
         let first = clip.frames.iter().map(|f| f.frame).min().unwrap_or(0);
@@ -142,7 +145,8 @@ fn differences(cx: &LaneCtx, a: &Decisions, c: &CompareView) -> (String, Option<
             });
         }
     }
-    (label(&c.diffs), hit)
+    let done: Vec<ClipDiff> = c.diffs.iter().filter(|d| ran(d.clip)).cloned().collect();
+    (label(&done), hit)
 }
 
 /// What differs in a few words (the band's caption).
