@@ -63,11 +63,7 @@ impl CompareSpec {
 
     /// B's knobs: what it sets, else `a`'s (B's own checkpoint's when it has one).
     pub fn knobs(&self, a: Knobs) -> Knobs {
-        Knobs {
-            frame_threshold: self.tau_f.unwrap_or(a.frame_threshold),
-            stage_threshold: self.tau_s.unwrap_or(a.stage_threshold),
-            max_cubes: self.max_cubes.or(a.max_cubes),
-        }
+        a.with(self.tau_f, self.tau_s, self.max_cubes)
     }
 
     /// How the lanes and the side panel name B.

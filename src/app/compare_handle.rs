@@ -137,6 +137,11 @@ impl AdalensApp {
         }
         let Some(c) = &mut self.compare else { return };
         let edits = c.add_edit(clip, edit);
+        self.run_what_if(clip, edits);
+    }
+
+    /// Ask the model worker for clip `clip` with `edits` over the sliders' decisions.
+    fn run_what_if(&self, clip: usize, edits: Vec<Edit>) {
         self.jobs.model(ModelRequest::WhatIf {
             clip,
             knobs: self.knobs(),
@@ -151,12 +156,7 @@ impl AdalensApp {
             return;
         };
         for (&clip, e) in &c.edits {
-            self.jobs.model(ModelRequest::WhatIf {
-                clip,
-                knobs: self.knobs(),
-                edits: e.edits.clone(),
-                generation: self.generation,
-            });
+            self.run_what_if(clip, e.edits.clone());
         }
     }
 
@@ -188,12 +188,7 @@ impl AdalensApp {
             clip + 1
         ));
         if let Some(edits) = again {
-            self.jobs.model(ModelRequest::WhatIf {
-                clip,
-                knobs: self.knobs(),
-                edits,
-                generation: self.generation,
-            });
+            self.run_what_if(clip, edits);
         }
     }
 

@@ -36,11 +36,7 @@ impl AdalensApp {
             |m| m.info.knobs,
         );
         let s = &self.state.sliders;
-        Knobs {
-            frame_threshold: s.frame_threshold.unwrap_or(own.frame_threshold),
-            stage_threshold: s.stage_threshold.unwrap_or(own.stage_threshold),
-            max_cubes: s.max_cubes.or(own.max_cubes),
-        }
+        own.with(s.frame_threshold, s.stage_threshold, s.max_cubes)
     }
 
     /// The calibration set and the budget on the slider (clamped to its range; the middle of

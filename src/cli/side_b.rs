@@ -54,12 +54,7 @@ impl SideB {
 
 /// A checkpoint's knobs with these overrides.
 pub fn knobs(m: &LoadedModel, tau_f: Option<f32>, tau_s: Option<f32>, cap: Option<usize>) -> Knobs {
-    let own = m.config.knobs();
-    Knobs {
-        frame_threshold: tau_f.unwrap_or(own.frame_threshold),
-        stage_threshold: tau_s.unwrap_or(own.stage_threshold),
-        max_cubes: cap.or(own.max_cubes),
-    }
+    m.config.knobs().with(tau_f, tau_s, cap)
 }
 
 /// A budget's exit rule on `model`'s calibration set (every step when there is no budget).

@@ -58,6 +58,17 @@ pub struct Knobs {
     pub max_cubes: Option<usize>,
 }
 
+impl Knobs {
+    /// These knobs with whichever of τ_f, τ_s and the cube cap are given replaced.
+    pub fn with(self, tau_f: Option<f32>, tau_s: Option<f32>, max_cubes: Option<usize>) -> Knobs {
+        Knobs {
+            frame_threshold: tau_f.unwrap_or(self.frame_threshold),
+            stage_threshold: tau_s.unwrap_or(self.stage_threshold),
+            max_cubes: max_cubes.or(self.max_cubes),
+        }
+    }
+}
+
 impl ModelConfig {
     pub fn arch(&self) -> &'static str {
         self.kind().name()

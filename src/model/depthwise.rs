@@ -116,14 +116,17 @@ impl CustomOp1 for DepthwiseCpu {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::model::conv_cpu::tests::max_abs;
     use candle_core::{Device, Module};
 
-    /// Against candle's grouped conv2d, for strides 1 and 2, odd and even sides, 3×3 and 5×5.
-    #[test]
-    fn same_as_grouped_conv2d() {
+    /// `depthwise(x, weight, bias, stride, padding)` against candle's grouped conv2d, for
+    /// strides 1 and 2, odd and even sides, 3×3 and 5×5, and maps narrower than the stride
+    /// (the last window starts past the edge). Shared with `depthwise_taps.rs`.
+    pub(crate) fn check_against_grouped_conv2d(
+        depthwise: impl Fn(&Tensor, &Tensor, &Tensor, usize, usize) -> Tensor,
+    ) {
         let dev = Device::Cpu;
         for (k, stride, h, w) in [
             (3, 1, 7, 9),
@@ -131,7 +134,6 @@ mod tests {
             (3, 2, 8, 8),
             (5, 1, 6, 5),
             (5, 2, 9, 11),
-            // Maps narrower than the stride: the last window starts past the edge.
             (3, 2, 1, 1),
             (3, 2, 2, 1),
         ] {
@@ -150,12 +152,19 @@ mod tests {
             let want = candle_nn::Conv2d::new(wt.clone(), Some(b.clone()), cfg)
                 .forward(&x)
                 .unwrap();
-            let op =
-                DepthwiseCpu::new(&wt, &b, stride, p, (f32::NEG_INFINITY, f32::INFINITY)).unwrap();
-            let got = x.apply_op1_no_bwd(&op).unwrap();
+            let got = depthwise(&x, &wt, &b, stride, p);
             assert_eq!(got.dims(), want.dims(), "k{k} s{stride} {h}×{w}");
             let err = max_abs(&got, &want);
             assert!(err < 1e-5, "k{k} s{stride} {h}×{w}: {err}");
         }
+    }
+
+    #[test]
+    fn same_as_grouped_conv2d() {
+        check_against_grouped_conv2d(|x, wt, b, stride, p| {
+            let op =
+                DepthwiseCpu::new(wt, b, stride, p, (f32::NEG_INFINITY, f32::INFINITY)).unwrap();
+            x.apply_op1_no_bwd(&op).unwrap()
+        });
     }
 }

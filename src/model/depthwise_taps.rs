@@ -91,45 +91,17 @@ impl DepthwiseTaps {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::conv_cpu::tests::max_abs;
-    use candle_core::{Device, Module};
+    use candle_core::Device;
 
-    /// Against candle's grouped conv2d, for strides 1 and 2, odd and even sides, 3×3 and 5×5.
+    /// Against candle's grouped conv2d (the CPU kernel's cases).
     #[test]
     fn same_as_grouped_conv2d() {
-        let dev = Device::Cpu;
-        for (k, stride, h, w) in [
-            (3, 1, 7, 9),
-            (3, 2, 7, 8),
-            (3, 2, 8, 8),
-            (5, 1, 6, 5),
-            (5, 2, 9, 11),
-            (3, 2, 1, 1),
-            (3, 2, 2, 1),
-        ] {
-            let c = 6;
-            let x = Tensor::randn(0f32, 1.0, (2, c, h, w), &dev).unwrap();
-            let wt = Tensor::randn(0f32, 1.0, (c, 1, k, k), &dev).unwrap();
-            let b = Tensor::randn(0f32, 1.0, c, &dev).unwrap();
-            let p = k / 2;
-            let cfg = candle_nn::Conv2dConfig {
-                padding: p,
-                stride,
-                dilation: 1,
-                groups: c,
-                cudnn_fwd_algo: None,
-            };
-            let want = candle_nn::Conv2d::new(wt.clone(), Some(b.clone()), cfg)
-                .forward(&x)
-                .unwrap();
-            let got = DepthwiseTaps::new(&wt, &b, stride, p)
+        crate::model::depthwise::tests::check_against_grouped_conv2d(|x, wt, b, stride, p| {
+            DepthwiseTaps::new(wt, b, stride, p)
                 .unwrap()
-                .forward(&x)
-                .unwrap();
-            assert_eq!(got.dims(), want.dims(), "k{k} s{stride} {h}×{w}");
-            let err = max_abs(&got, &want);
-            assert!(err < 1e-5, "k{k} s{stride} {h}×{w}: {err}");
-        }
+                .forward(x)
+                .unwrap()
+        });
     }
 
     #[test]

@@ -127,13 +127,7 @@ impl AdalensApp {
                     egui::StrokeKind::Middle,
                 );
             } else {
-                let pts = [
-                    r.left_top(),
-                    r.right_top(),
-                    r.right_bottom(),
-                    r.left_bottom(),
-                    r.left_top(),
-                ];
+                let pts = outline(r);
                 painter.add(egui::Shape::dashed_line(
                     &pts,
                     egui::Stroke::new(2.0, colour.gamma_multiply(0.7)),
@@ -198,13 +192,7 @@ impl AdalensApp {
                     boxes.push((c.clip, c.cube.order, full));
                 }
                 let r = full.shrink(2.0);
-                let pts = [
-                    r.left_top(),
-                    r.right_top(),
-                    r.right_bottom(),
-                    r.left_bottom(),
-                    r.left_top(),
-                ];
+                let pts = outline(r);
                 let alpha = if c.computed { 1.0 } else { 0.5 };
                 painter.add(egui::Shape::dotted_line(
                     &pts,
@@ -292,4 +280,15 @@ impl AdalensApp {
             egui::Color32::WHITE,
         );
     }
+}
+
+/// A box's corners as a closed path (for the dashed and dotted outlines).
+fn outline(r: egui::Rect) -> [egui::Pos2; 5] {
+    [
+        r.left_top(),
+        r.right_top(),
+        r.right_bottom(),
+        r.left_bottom(),
+        r.left_top(),
+    ]
 }
