@@ -297,3 +297,41 @@ fn a_what_if_edit_reruns_the_clip_and_is_drawn_as_b() {
     h.get_by_label("Reset to the model's decisions").click();
     settle(&mut h, |a| a.compare.is_none());
 }
+
+/// A B checkpoint that cannot be opened is an error naming it; A stays drawn and B's lanes say
+/// why they are empty.
+#[test]
+fn a_bad_b_checkpoint_is_an_error_and_a_stays() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = dir.path().join("broken.safetensors");
+    std::fs::write(
+        &bad,
+        b"\xff\xff\xff\xff\xff\xff\xff\x7fnot a safetensors file",
+    )
+    .unwrap();
+    let launch = Launch {
+        compare: Some(CompareSpec {
+            checkpoint: Some(bad.clone()),
+            ..Default::default()
+        }),
+        ..Launch::demo()
+    };
+    let mut h = app(launch);
+    settle(&mut h, |a| {
+        a.decisions.is_some() && a.compare.as_ref().is_some_and(|c| c.problem.is_some())
+    });
+    let name = bad.display().to_string();
+    assert!(
+        h.state().errors.iter().any(|e| e.detail.contains(&name)),
+        "{:?}",
+        h.state()
+            .errors
+            .iter()
+            .map(|e| &e.detail)
+            .collect::<Vec<_>>()
+    );
+    assert!(h.query_all_by_label_contains("B could not run").count() > 0);
+    assert!(h
+        .query_by_label_contains("Differences lane: waiting")
+        .is_some());
+}
