@@ -7,7 +7,7 @@
 VIDEO ?=
 CARGO ?= cargo
 
-.PHONY: run test bootstrap build clippy check-lib gpu-check bench-video train-demo fuzz
+.PHONY: run test bootstrap build clippy check-lib gpu-check gpu-prebuild bench-video train-demo fuzz
 
 bootstrap:
 	@scripts/bootstrap
@@ -34,8 +34,13 @@ fuzz: bootstrap
 	scripts/fuzz.sh
 
 # On a machine with an NVIDIA GPU and the CUDA toolkit (see BENCHMARKS.md): < 10 minutes.
+# Where that machine has no Rust: `make gpu-prebuild` here, then
+# GPU_CHECK_PREBUILT=target/gpu_prebuild/prebuilt.tar.xz scripts/gpu_check.sh there.
 gpu-check:
 	scripts/gpu_check.sh
+
+gpu-prebuild: bootstrap
+	scripts/gpu_prebuild.sh
 
 # Side-by-side video benchmark (see BENCHMARKS.md); needs Python with av/decord for the peers.
 bench-video: build
