@@ -3,6 +3,8 @@
 //! numbers (their AccessKit labels), checked against headless runs of the library, the budget
 //! engine and `decision::compare::diff`.
 
+mod common;
+
 use std::path::Path;
 use std::time::{Duration, Instant};
 
@@ -334,4 +336,58 @@ fn a_bad_b_checkpoint_is_an_error_and_a_stays() {
     assert!(h
         .query_by_label_contains("Differences lane: waiting")
         .is_some());
+}
+
+/// A long video (36 clips) at whole-video zoom: B's lanes summarise their clips as A's do, and
+/// the differences row counts every clip.
+#[test]
+fn a_long_video_compares_clip_by_clip_at_whole_video_zoom() {
+    let d = tempfile::tempdir().unwrap();
+    let path = common::make_video(
+        d.path(),
+        "long.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25",
+            "-t",
+            "96",
+            "-c:v",
+            "libx264",
+            "-g",
+            "250",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let (lo, _) = prep(DEMO_CHECKPOINT).fit_cost_range();
+    let launch = Launch {
+        video: Some(path),
+        checkpoint: Some(DEMO_CHECKPOINT.into()),
+        compare: Some(CompareSpec {
+            budget: Some(lo),
+            ..Default::default()
+        }),
+        ..Default::default()
+    };
+    let mut h = app(launch);
+    settle(&mut h, |a| {
+        a.decisions.as_ref().is_some_and(|d| d.pending.is_empty())
+            && a.compare.as_ref().is_some_and(|c| c.decisions.is_some())
+    });
+    let c = h.state().compare.as_ref().unwrap();
+    assert_eq!(c.diffs.len(), 36);
+    assert!(
+        h.query_by_label_contains("B: Keep prob. m_t lane: summary of 36 clips")
+            .is_some(),
+        "{:#?}",
+        labels(&h)
+    );
+    assert!(
+        h.query_by_label_contains("Differences lane: ")
+            .is_some_and(|n| format!("{n:?}").contains(" of 36 clips differ")),
+        "{:#?}",
+        labels(&h)
+    );
 }
