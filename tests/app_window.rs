@@ -591,24 +591,7 @@ fn ctrl_z_undoes_a_slider_move_and_ctrl_shift_z_redoes_it() {
 #[test]
 fn a_long_video_streams_its_clips_cancels_resumes_and_summarises() {
     let d = tempfile::tempdir().unwrap();
-    let path = common::make_video(
-        d.path(),
-        "long.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=25",
-            "-t",
-            "96",
-            "-c:v",
-            "libx264",
-            "-g",
-            "250",
-            "-pix_fmt",
-            "yuv420p",
-        ],
-    );
+    let path = common::make_long_video(d.path());
     let launch = Launch {
         video: Some(path.clone()),
         checkpoint: Some(DEMO_CHECKPOINT.into()),

@@ -343,24 +343,7 @@ fn a_bad_b_checkpoint_is_an_error_and_a_stays() {
 #[test]
 fn a_long_video_compares_clip_by_clip_at_whole_video_zoom() {
     let d = tempfile::tempdir().unwrap();
-    let path = common::make_video(
-        d.path(),
-        "long.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=160x120:rate=25",
-            "-t",
-            "96",
-            "-c:v",
-            "libx264",
-            "-g",
-            "250",
-            "-pix_fmt",
-            "yuv420p",
-        ],
-    );
+    let path = common::make_long_video(d.path());
     let (lo, _) = prep(DEMO_CHECKPOINT).fit_cost_range();
     let launch = Launch {
         video: Some(path),

@@ -102,13 +102,22 @@ impl CompareSpec {
     }
 }
 
-/// What B's exits are marked with, and what A's were when B was last built.
+/// What B was built from, what its exits are marked with, and where A's exits were.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Stamp {
-    a_generation: u64,
+    source: Source,
     a_exits: u64,
     budget: Option<u64>,
     criterion: Criterion,
+}
+
+/// What B's trace is made of: A's run (its generation, knobs and the clips it has run) and
+/// B's own runs or edits. While it holds, a budget or exit move only re-marks B.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Source {
+    a_generation: u64,
+    a_knobs: Knobs,
+    a_pending: usize,
     run: u64,
 }
 
@@ -226,8 +235,8 @@ impl CompareView {
 
     /// B's budget: A's when linked (clamped to B's range), else its own (the middle of its
     /// range when never set).
-    pub fn budget_value(&self, model: &BudgetModel, a_budget: Option<f64>) -> f64 {
-        budget_value(self.linked, self.budget, model, a_budget)
+    pub fn budget_value(&self, range: (f64, f64), a_budget: Option<f64>) -> f64 {
+        budget_value(self.linked, self.budget, range, a_budget)
     }
 
     /// Rebuild B's decisions and the differences when A's run or exits, B's run, or B's
@@ -239,18 +248,33 @@ impl CompareView {
             None => a_model,
         };
         let (linked, own) = (self.linked, self.budget);
-        let budget = model.map(|m| (m, budget_value(linked, own, m, a_budget)));
+        let budget = model.map(|m| (m, budget_value(linked, own, m.range, a_budget)));
         let stamp = Stamp {
-            a_generation: a.generation,
+            source: Source {
+                a_generation: a.generation,
+                a_knobs: a.knobs,
+                a_pending: a.pending.len(),
+                run: self.run_count,
+            },
             a_exits: exits_hash(a),
             budget: budget.map(|(_, b)| b.to_bits()),
             criterion,
-            run: self.run_count,
         };
-        if self.stamp == Some(stamp) {
+        let last = self.stamp.replace(stamp);
+        if last == Some(stamp) {
             return;
         }
-        self.stamp = Some(stamp);
+        // Only the budget, the criterion or A's exits moved: re-mark B (as A is re-marked),
+        // no copy of the traces.
+        if let Some(b) = self
+            .decisions
+            .as_mut()
+            .filter(|_| last.is_some_and(|l| l.source == stamp.source))
+        {
+            b.remark(budget, criterion);
+            self.diffs = diff(&a.trace, &b.trace);
+            return;
+        }
         let b = if let Some((trace, knobs)) = &self.stored {
             let mut d =
                 Decisions::from_trace(a.generation, trace.clone(), *knobs, budget, criterion);
@@ -295,8 +319,8 @@ impl CompareView {
 
 /// B's budget: A's when `linked` (clamped to B's range), else `own` (the middle of its range
 /// when never set).
-fn budget_value(linked: bool, own: Option<f64>, model: &BudgetModel, a_budget: Option<f64>) -> f64 {
-    let (lo, hi) = model.range;
+fn budget_value(linked: bool, own: Option<f64>, range: (f64, f64), a_budget: Option<f64>) -> f64 {
+    let (lo, hi) = range;
     let b = match (linked, a_budget) {
         (true, Some(a)) => a,
         _ => own.unwrap_or((lo + hi) / 2.0),

@@ -31,6 +31,28 @@ pub fn ffmpeg(args: &[&str]) {
 }
 
 /// Make a video with the ffmpeg CLI from `args` (inputs and options), written to `dir/name`.
+/// A 96 s, 160×120 H.264 video (36 clips of the demo checkpoint), `long.mp4` in `dir`.
+pub fn make_long_video(dir: &Path) -> PathBuf {
+    make_video(
+        dir,
+        "long.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=160x120:rate=25",
+            "-t",
+            "96",
+            "-c:v",
+            "libx264",
+            "-g",
+            "250",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    )
+}
+
 pub fn make_video(dir: &Path, name: &str, args: &[&str]) -> PathBuf {
     let out = dir.join(name);
     let mut a: Vec<&str> = args.to_vec();

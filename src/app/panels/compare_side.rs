@@ -41,11 +41,7 @@ impl AdalensApp {
         match b_range {
             Some((lo, hi)) => {
                 ui.checkbox(&mut c.linked, "B's budget follows A's");
-                let mut b = match (c.linked, a_budget) {
-                    (true, Some(a)) => a,
-                    _ => c.budget.unwrap_or((lo + hi) / 2.0),
-                }
-                .clamp(lo, hi);
+                let mut b = c.budget_value((lo, hi), a_budget);
                 let r = ui.add_enabled(
                     !c.linked,
                     egui::Slider::new(&mut b, lo..=hi)
