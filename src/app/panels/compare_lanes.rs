@@ -92,7 +92,9 @@ fn differences(cx: &LaneCtx, a: &Decisions, c: &CompareView) -> (String, Option<
     let names = |class: u32| a.class_name(class);
     // Clips either run has not run yet are left out (drawn once both have them).
     let b_pending = c.decisions.as_ref().map_or(&[][..], |b| &b.pending[..]);
-    let ran = |k: usize| !a.pending.contains(&k) && !b_pending.contains(&k);
+    // (`pending` is sorted.)
+    let ran =
+        |k: usize| a.pending.binary_search(&k).is_err() && b_pending.binary_search(&k).is_err();
     for (d, clip) in c.diffs.iter().zip(&a.trace.clips) {
         if clip.frames.is_empty() || !cx.in_view(clip) || !ran(d.clip) {
             continue;
@@ -145,7 +147,7 @@ fn differences(cx: &LaneCtx, a: &Decisions, c: &CompareView) -> (String, Option<
             });
         }
     }
-    let done: Vec<ClipDiff> = c.diffs.iter().filter(|d| ran(d.clip)).cloned().collect();
+    let done: Vec<&ClipDiff> = c.diffs.iter().filter(|d| ran(d.clip)).collect();
     (label(&done), hit)
 }
 
@@ -242,7 +244,7 @@ fn mean_iou(d: &ClipDiff) -> Option<f64> {
 }
 
 /// The differences lane's accessibility label: how many clips differ, and in what.
-pub fn label(diffs: &[ClipDiff]) -> String {
+pub fn label(diffs: &[&ClipDiff]) -> String {
     let count = |f: &dyn Fn(&ClipDiff) -> bool| diffs.iter().filter(|d| f(d)).count();
     let differ = count(&|d| !d.is_same());
     let exits = count(&|d| d.exit_a != d.exit_b);
@@ -254,7 +256,7 @@ pub fn label(diffs: &[ClipDiff]) -> String {
     });
     let ga: f64 = diffs.iter().map(|d| d.gflops_a).sum();
     let gb: f64 = diffs.iter().map(|d| d.gflops_b).sum();
-    let ious: Vec<f64> = diffs.iter().filter_map(mean_iou).collect();
+    let ious: Vec<f64> = diffs.iter().copied().filter_map(mean_iou).collect();
     let iou = if ious.is_empty() {
         "no cubes".into()
     } else {
