@@ -20,6 +20,7 @@ run: build
 
 test: bootstrap
 	$(CARGO) test
+	scripts/python_test.sh
 
 clippy: bootstrap
 	$(CARGO) clippy --all-targets -- -D warnings

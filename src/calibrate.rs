@@ -216,3 +216,93 @@ pub fn calibrate(
     let set = assemble(&samples, steps, classes)?;
     Ok(Calibrated { set, failed })
 }
+
+/// The calibration set of traces logged elsewhere (`adalens calibrate --traces`): every clip
+/// whose steps all carry their whole softmax (`probs`) is one sample, labelled with its
+/// video's label (a class name of the traces or an index), or with its own last step's top-1
+/// with `self_labels`. Costs are the clips' cumulative GFLOPs; a clip with fewer steps than
+/// the longest stops at its last (as [`pad_steps`]). Traces whose classes differ from the
+/// first one's, and clips without probabilities or labels, are listed in `failed`.
+pub fn from_traces(
+    traces: &[crate::logged::LabelledTrace],
+    self_labels: bool,
+) -> Result<Calibrated, CalibrateError> {
+    let mut failed = Vec::new();
+    let Some(first) = traces.first() else {
+        return Err(CalibrateError::NothingRan { failed: 0 });
+    };
+    let names = first.trace.class_names.clone();
+    let classes = names.len();
+    let mut samples: Vec<(Vec<Vec<f32>>, Vec<f64>, u32)> = Vec::new();
+    for t in traces {
+        let mut skip = |why: String| failed.push((t.file.clone(), why));
+        if t.trace.class_names != names {
+            skip(format!(
+                "its {} classes are not those of {}",
+                t.trace.class_names.len(),
+                first.file.display()
+            ));
+            continue;
+        }
+        let label = match (&t.label, self_labels) {
+            (_, true) => None,
+            (Some(l), false) => match class_index(l, &names, classes) {
+                Some(c) => Some(c),
+                None => {
+                    skip(format!("unknown class {l:?}"));
+                    continue;
+                }
+            },
+            (None, false) => {
+                skip("no label (give a list with labels, or --self-labels)".into());
+                continue;
+            }
+        };
+        for (ci, clip) in t.trace.clips.iter().enumerate() {
+            let rows: Option<Vec<Vec<f32>>> = clip.steps.iter().map(|s| s.probs.clone()).collect();
+            let Some(rows) = rows.filter(|r| !r.is_empty()) else {
+                skip(format!(
+                    "clip {ci}: its steps do not all carry probabilities (probs)"
+                ));
+                continue;
+            };
+            let gflops: Vec<f64> = clip.steps.iter().map(|s| s.cumulative_gflops).collect();
+            let own = clip
+                .steps
+                .last()
+                .and_then(|s| s.top.first())
+                .map(|p| p.class);
+            match label.or(own) {
+                Some(l) => samples.push((rows, gflops, l)),
+                None => skip(format!("clip {ci}: no prediction to label it with")),
+            }
+        }
+    }
+    let steps = samples.iter().map(|s| s.0.len()).max().unwrap_or(0);
+    if samples.is_empty() {
+        return Err(CalibrateError::NothingRan {
+            failed: failed.len(),
+        });
+    }
+    let n = samples.len();
+    let mut outputs = Vec::with_capacity(n * steps * classes);
+    let mut costs = Vec::with_capacity(n * steps);
+    let mut labels = Vec::with_capacity(n);
+    for (mut rows, mut gflops, label) in samples {
+        pad_steps(&mut rows, &mut gflops, steps);
+        outputs.extend(rows.into_iter().flatten());
+        costs.extend(gflops);
+        labels.push(label);
+    }
+    let set = CalibrationSet::new(
+        n,
+        steps,
+        classes,
+        OutputKind::Probabilities,
+        outputs,
+        Labels::Single(labels),
+        StepCosts::PerSample(costs),
+        Role::alternating(n),
+    )?;
+    Ok(Calibrated { set, failed })
+}

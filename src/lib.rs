@@ -46,12 +46,15 @@
 pub mod app;
 pub mod batch;
 pub mod calibrate;
+#[cfg(feature = "figure")]
+pub mod cli;
 pub mod dataset;
 pub mod decision;
 pub mod eval;
 #[cfg(feature = "figure")]
 pub mod figure;
 pub mod fsutil;
+pub mod logged;
 pub mod model;
 pub mod runner;
 pub mod synth;

@@ -40,6 +40,7 @@ fn known_trace() -> DecisionTrace {
         region: Some(region),
     };
     let step = |k: usize, entropy: f32| StepPrediction {
+        probs: None,
         step: k,
         top: vec![ClassProb {
             class: (k % 2) as u32,
@@ -50,6 +51,7 @@ fn known_trace() -> DecisionTrace {
         cumulative_gflops: 1.0 + k as f64,
     };
     DecisionTrace {
+        lanes: Vec::new(),
         version: TRACE_VERSION,
         arch: "ada3d_focus".into(),
         video: VideoInfo {
@@ -60,6 +62,7 @@ fn known_trace() -> DecisionTrace {
             height: 240,
         },
         clips: vec![ClipTrace {
+            lanes: Default::default(),
             frames,
             stages: vec![
                 StageDecision {

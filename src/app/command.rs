@@ -44,7 +44,17 @@ pub enum Command {
         source: PathBuf,
         out: PathBuf,
     },
-    /// Read a batch run (the folder `adalens batch --out` wrote) into the dataset view.
+    /// Show the file dialog for a trace logged elsewhere.
+    PickTrace,
+    /// Open a trace logged elsewhere on its video (or `video`), with no model; the budget
+    /// from `calibration` (else `calibration.adlcal` beside the trace).
+    OpenTrace {
+        trace: PathBuf,
+        video: Option<PathBuf>,
+        calibration: Option<PathBuf>,
+    },
+    /// Read a batch run (the folder `adalens batch --out` wrote) into the dataset view; a
+    /// folder of logged traces is imported as one first (`batch::import`).
     OpenRun(PathBuf),
     /// Show the folder dialog for a second run to compare the open one with.
     PickCompareRun,

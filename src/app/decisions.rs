@@ -404,6 +404,7 @@ mod tests {
             region: Some([0.0, 0.0, 10.0, 10.0]),
         };
         let step = |step, entropy: f32| StepPrediction {
+            probs: None,
             step,
             top: vec![ClassProb {
                 class: 0,
@@ -414,6 +415,7 @@ mod tests {
             cumulative_gflops: 1.0 + step as f64,
         };
         let clip = ClipTrace {
+            lanes: Default::default(),
             frames: vec![
                 frame(5, true),
                 frame(15, false),
@@ -435,6 +437,7 @@ mod tests {
             exit: None,
         };
         let trace = DecisionTrace {
+            lanes: Vec::new(),
             version: TRACE_VERSION,
             arch: "ada3d_focus".into(),
             video: VideoInfo {

@@ -185,6 +185,12 @@ impl AdalensApp {
                     });
                 }
                 JobEvent::RunOpened { table } => self.run_opened(table),
+                JobEvent::TraceOpened {
+                    path,
+                    video,
+                    trace,
+                    budget,
+                } => self.trace_opened(path, video, *trace, budget),
                 JobEvent::CompareRunOpened { table, prep } => {
                     for w in &table.warnings {
                         self.errors.push(ErrorNote {

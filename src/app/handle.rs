@@ -54,7 +54,11 @@ impl AdalensApp {
         if let Some(d) = self.dataset.as_ref().filter(|d| d.use_own) {
             return d.own.as_ref().and_then(|o| o.as_ref().ok()).map(|b| &**b);
         }
-        self.model.as_ref()?.budget.as_deref()
+        match (&self.model, &self.logged) {
+            (Some(m), _) => m.budget.as_deref(),
+            (None, Some(l)) => l.budget.as_deref(),
+            (None, None) => None,
+        }
     }
 
     /// A file dialog opening in the folder of the last file picked or saved.
@@ -105,7 +109,27 @@ impl AdalensApp {
                     self.jobs
                         .open_video(path, self.state.strip_frames, self.issued);
                 }
+                Command::PickTrace => {
+                    if let Some(p) = self
+                        .dialog()
+                        .add_filter("DecisionTrace", &["json"])
+                        .pick_file()
+                    {
+                        self.remember_folder(&p);
+                        self.commands.push(Command::OpenTrace {
+                            trace: p,
+                            video: None,
+                            calibration: None,
+                        });
+                    }
+                }
+                Command::OpenTrace {
+                    trace,
+                    video,
+                    calibration,
+                } => self.jobs.open_trace(trace, video, calibration),
                 Command::OpenCheckpoint(path) => {
+                    self.logged = None;
                     self.jobs.model(ModelRequest::Load {
                         path,
                         config: self.config.take(),
@@ -149,6 +173,8 @@ impl AdalensApp {
                         _ => None,
                     }
                 }
+                // A logged trace has no model to run again.
+                Command::Rerun if self.model.is_none() => {}
                 Command::Rerun => match &self.decisions {
                     Some(d) => self.jobs.model(ModelRequest::Rerun {
                         knobs: self.knobs(),
@@ -385,6 +411,12 @@ impl AdalensApp {
                 Command::OpenCheckpoint(p)
             } else if p.is_dir() {
                 Command::OpenRun(p)
+            } else if p.extension().is_some_and(|e| e == "json") {
+                Command::OpenTrace {
+                    trace: p,
+                    video: None,
+                    calibration: None,
+                }
             } else {
                 Command::OpenVideo(p)
             });

@@ -74,6 +74,14 @@ pub enum JobEvent {
     FigureWritten {
         path: PathBuf,
     },
+    /// A trace logged elsewhere, read with its calibration set (the budget it gives, or why
+    /// not), and the video to open it on.
+    TraceOpened {
+        path: PathBuf,
+        video: PathBuf,
+        trace: Box<crate::decision::trace::DecisionTrace>,
+        budget: Option<Result<Box<super::budget::BudgetModel>, String>>,
+    },
     /// A batch run read back for the dataset view.
     RunOpened {
         table: std::sync::Arc<crate::batch::table::RunTable>,

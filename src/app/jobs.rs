@@ -175,6 +175,13 @@ impl Jobs {
         });
     }
 
+    /// Read a logged trace and its calibration set in a worker thread.
+    pub fn open_trace(&self, trace: PathBuf, video: Option<PathBuf>, calibration: Option<PathBuf>) {
+        self.spawn_video_job(move |send| {
+            send(super::logged::read(&trace, video, calibration.as_deref()))
+        });
+    }
+
     /// Read a batch run (its summary, and steps from `steps.parquet` or the traces) in a worker
     /// thread; `compare`: as the run to compare the open one with (with its checkpoint's
     /// calibration set, when there is one).
@@ -188,7 +195,21 @@ impl Jobs {
                     total,
                 })
             };
+            use crate::batch::import;
             use crate::batch::table::{RunTable, StepsFrom};
+            // A folder of logged traces: made a run (in it) first, then read as one.
+            let mut dir = dir;
+            if import::is_trace_folder(&dir) {
+                let out = dir.join(import::RUN_IN_TRACES);
+                let list = import::default_list(&dir);
+                if let Err(e) = import::import_traces(&dir, list.as_deref(), &out) {
+                    return send(JobEvent::Failed {
+                        what: format!("Opening the traces in {}", dir.display()),
+                        error: e.to_string(),
+                    });
+                }
+                dir = out;
+            }
             match RunTable::open_with(&dir, StepsFrom::Any, &progress) {
                 Ok(t) if compare => {
                     let path = crate::model::load::calibration_sidecar(&t.settings.checkpoint);

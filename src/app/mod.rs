@@ -17,6 +17,7 @@ mod handle;
 mod history;
 mod job_event;
 mod jobs;
+mod logged;
 mod model_worker;
 mod panels;
 pub mod render;
@@ -63,6 +64,10 @@ pub struct Launch {
     pub frame_stats_scene: FrameStatsScene,
     /// Open in compare mode: the model's run A beside this run B.
     pub compare: Option<CompareSpec>,
+    /// A trace logged elsewhere to open on `video` (else the video it names), with no model.
+    pub trace: Option<PathBuf>,
+    /// The calibration set of that trace's budget slider.
+    pub calibration: Option<PathBuf>,
 }
 
 /// What `--frame-stats` redraws: the window stepping the playhead every frame (the default,
@@ -234,6 +239,8 @@ pub struct AdalensApp {
     pub showing_dataset: bool,
     /// The dataset row the inspector shows.
     pub open_row: Option<usize>,
+    /// The logged trace open without a model (`--trace`), if any.
+    pub logged: Option<logged::LoggedView>,
     /// A row's stored trace and the knobs it ran with, waiting for its video to open.
     stored_trace: Option<StoredTrace>,
     /// The compared run's trace of that row (its folder, trace, knobs): opens as B.
@@ -302,6 +309,7 @@ impl AdalensApp {
             showing_dataset: false,
             open_row: None,
             stored_trace: None,
+            logged: None,
             stored_compare: None,
             run_generation: 0,
             last_batch: None,
@@ -326,6 +334,14 @@ impl AdalensApp {
         };
         if let Some(run) = launch.run.clone() {
             app.commands.push(Command::OpenRun(run));
+        }
+        if let Some(trace) = launch.trace.clone() {
+            app.commands.push(Command::OpenTrace {
+                trace,
+                video: launch.video.clone(),
+                calibration: launch.calibration.clone(),
+            });
+            return app;
         }
         let demo = launch.video.is_none() && launch.checkpoint.is_none() && launch.run.is_none();
         let launch = if demo {

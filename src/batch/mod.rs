@@ -6,6 +6,7 @@
 //! filtered and sorted by [`query`], and also written as Parquet ([`parquet`]).
 
 pub mod compare;
+pub mod import;
 pub mod own_labels;
 pub mod parquet;
 pub mod query;

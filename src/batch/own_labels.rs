@@ -180,6 +180,7 @@ mod tests {
     #[test]
     fn all_classes_in_the_top_k_is_the_row_itself() {
         let s = StepPrediction {
+            probs: None,
             step: 0,
             top: vec![
                 ClassProb {

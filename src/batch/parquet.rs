@@ -598,6 +598,7 @@ pub fn read_steps(path: &Path) -> Result<StepsFile, BatchError> {
             })
             .collect();
         c.steps.push(StepPrediction {
+            probs: None,
             step: t as usize,
             top,
             entropy: entropy[i].unwrap_or(f32::NAN),

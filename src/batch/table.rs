@@ -17,8 +17,6 @@ use crate::decision::trace::{
 };
 use crate::decision::{Criterion, ExitRule};
 
-/// Largest trace file read (a video of hours has a few MB of trace).
-pub const MAX_TRACE_BYTES: u64 = 256 << 20;
 /// Most videos in a run this reads (four times Kinetics-400's training set).
 pub const MAX_ROWS: usize = 1_000_000;
 
@@ -408,11 +406,7 @@ fn fail(row: &mut VideoRow, warnings: &mut Vec<String>, path: &Path, why: String
     }
 }
 
-fn read_trace(path: &Path) -> Result<DecisionTrace, String> {
-    let bytes = crate::fsutil::read_limited(path, MAX_TRACE_BYTES).map_err(|e| e.to_string())?;
-    let text = std::str::from_utf8(&bytes).map_err(|_| "is not UTF-8 text".to_string())?;
-    DecisionTrace::from_json(text)
-}
+use crate::logged::read_trace;
 
 fn read_settings(path: &Path) -> Result<RunSettings, BatchError> {
     let bad = |message: String| BatchError::Summary {
@@ -434,7 +428,8 @@ fn read_settings(path: &Path) -> Result<RunSettings, BatchError> {
         .and_then(|c| serde_json::from_value::<Criterion>(c.clone()).ok())
         .unwrap_or(Criterion::Entropy);
     let mut checkpoint = PathBuf::from(text("checkpoint"));
-    if checkpoint.is_relative() && !checkpoint.exists() {
+    // Empty: a run of logged traces (`batch::import`), made without a checkpoint.
+    if !checkpoint.as_os_str().is_empty() && checkpoint.is_relative() && !checkpoint.exists() {
         if let Some(beside) = path.parent().map(|d| d.join(&checkpoint)) {
             if beside.exists() {
                 checkpoint = beside;

@@ -4,8 +4,8 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use adalens::batch::run::{run_batch, BatchOptions, BatchSettings, Outcome};
-use adalens::batch::{self, Shard};
+use crate::batch::run::{run_batch, BatchOptions, BatchSettings, Outcome};
+use crate::batch::{self, Shard};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use super::run_args::RunArgs;

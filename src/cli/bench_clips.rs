@@ -10,9 +10,9 @@ use std::time::Instant;
 
 use anyhow::Context;
 
-use adalens::model::load::{ConfigOverrides, LoadedModel};
-use adalens::runner::{self, decode_threads, resize_of, Input, Quiet};
-use adalens::video::{Control, Video};
+use crate::model::load::{ConfigOverrides, LoadedModel};
+use crate::runner::{self, decode_threads, resize_of, Input, Quiet};
+use crate::video::{Control, Video};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchClipsArgs {

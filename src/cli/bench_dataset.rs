@@ -11,12 +11,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use rand::{Rng, SeedableRng};
 
-use adalens::batch::query::{self, Filter};
-use adalens::batch::summary::{row_ok, to_csv};
-use adalens::batch::table::{Exits, RowStatus, RunTable};
-use adalens::batch::Entry;
-use adalens::decision::trace::DecisionTrace;
-use adalens::decision::{CalibrationSet, Criterion, ExitRule, PreparedCalibration};
+use crate::batch::query::{self, Filter};
+use crate::batch::summary::{row_ok, to_csv};
+use crate::batch::table::{Exits, RowStatus, RunTable};
+use crate::batch::Entry;
+use crate::decision::trace::DecisionTrace;
+use crate::decision::{CalibrationSet, Criterion, ExitRule, PreparedCalibration};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchDatasetArgs {
@@ -52,7 +52,7 @@ pub fn run(a: &BenchDatasetArgs) -> anyhow::Result<()> {
     let table = RunTable::open(&a.out)?;
     let open = t.elapsed();
     anyhow::ensure!(table.warnings.is_empty(), "{:?}", table.warnings);
-    let calib = adalens::model::load::calibration_sidecar(&table.settings.checkpoint);
+    let calib = crate::model::load::calibration_sidecar(&table.settings.checkpoint);
     let prep = PreparedCalibration::new(
         CalibrationSet::load(&calib).with_context(|| calib.display().to_string())?,
     )?;
@@ -174,13 +174,13 @@ fn generate(a: &BenchDatasetArgs) -> anyhow::Result<()> {
             label: Some(labels[k].clone()),
             key: key.clone(),
         };
-        adalens::fsutil::write_atomic(
+        crate::fsutil::write_atomic(
             &a.out.join("traces").join(format!("{key}.json")),
             t.to_json()?.as_bytes(),
         )?;
         rows.push(row_ok(&e, &t));
     }
-    adalens::fsutil::write_atomic(&a.out.join("summary.csv"), to_csv(&rows).as_bytes())?;
-    adalens::batch::parquet::write_run(&a.out)?;
+    crate::fsutil::write_atomic(&a.out.join("summary.csv"), to_csv(&rows).as_bytes())?;
+    crate::batch::parquet::write_run(&a.out)?;
     Ok(())
 }

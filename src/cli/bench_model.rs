@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
-use adalens::model::backbones::mobilenet_v2::MobileNetV2;
-use adalens::model::backbones::resnet::{depth_layout, ResNet};
-use adalens::model::device;
+use crate::model::backbones::mobilenet_v2::MobileNetV2;
+use crate::model::backbones::resnet::{depth_layout, ResNet};
+use crate::model::device;
 use candle_core::{DType, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 

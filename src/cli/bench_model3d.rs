@@ -3,8 +3,8 @@
 //! scripts/bench_model3d_peer.py times PyTorch's conv3d — with each case's FLOPs, so the
 //! savings can be compared with the time they buy.
 
-use adalens::model::backbones::resnet3d::{Preset, ResNet3d, ResNet3dSpec};
-use adalens::model::device;
+use crate::model::backbones::resnet3d::{Preset, ResNet3d, ResNet3dSpec};
+use crate::model::device;
 use candle_core::{DType, Tensor};
 use candle_nn::{VarBuilder, VarMap};
 

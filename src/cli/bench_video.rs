@@ -1,7 +1,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use adalens::video::{plan, Control, Resize, Video};
+use crate::video::{plan, Control, Resize, Video};
 
 #[derive(clap::Args, Debug)]
 pub struct BenchVideoArgs {

@@ -6,9 +6,9 @@ use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 use std::time::{Duration, Instant};
 
-use adalens::model::load::{ConfigOverrides, LoadedModel};
-use adalens::runner::{Edit, Input, Quiet, Session};
-use adalens::video::Video;
+use crate::model::load::{ConfigOverrides, LoadedModel};
+use crate::runner::{Edit, Input, Quiet, Session};
+use crate::video::Video;
 
 use super::bench::median;
 
@@ -24,7 +24,7 @@ pub struct BenchWhatIfArgs {
 }
 
 pub fn run(a: &BenchWhatIfArgs) -> anyhow::Result<()> {
-    let device = adalens::model::device::select(false);
+    let device = crate::model::device::select(false);
     let model = LoadedModel::open(
         &a.checkpoint,
         None,
@@ -62,8 +62,8 @@ pub fn run(a: &BenchWhatIfArgs) -> anyhow::Result<()> {
     // The whole model on the clip again, fresh (decode excluded: the clip's frames are in memory).
     let mut whole = Vec::new();
     let mut input = Input::plan(&video, &model)?;
-    let frames = input.clip(clip, &adalens::video::Control::default())?;
-    let adalens::model::load::Network::Ada3dFocus(net) = &model.network else {
+    let frames = input.clip(clip, &crate::video::Control::default())?;
+    let crate::model::load::Network::Ada3dFocus(net) = &model.network else {
         anyhow::bail!("what-if edits need an ada3d_focus checkpoint");
     };
     for i in 0..=a.repeat.min(10) {

@@ -11,13 +11,13 @@ use std::time::Instant;
 use anyhow::{bail, Context};
 use serde::Serialize;
 
-use adalens::decision::calibration::MAGIC;
-use adalens::decision::synthetic::{synthetic_set, SyntheticSpec};
-use adalens::decision::{
+use crate::decision::calibration::MAGIC;
+use crate::decision::synthetic::{synthetic_set, SyntheticSpec};
+use crate::decision::{
     CalibrationSet, Clamp, Criterion, Curve, CurveOptions, Evaluation, PreparedCalibration,
     Rounding, Solution, Split,
 };
-use adalens::model::official_logits::{load_official_logits, uniadafocus_gflops};
+use crate::model::official_logits::{load_official_logits, uniadafocus_gflops};
 
 /// Arguments of `adalens budget`.
 #[derive(clap::Args, Debug)]
@@ -77,7 +77,7 @@ pub fn run(args: &BudgetArgs) -> anyhow::Result<()> {
             rounding: args.rounding,
         };
         let curve = if args.sweep_p {
-            prep.curve_for_ps(args.criterion, &adalens::decision::geometric_ps(), &opts)?
+            prep.curve_for_ps(args.criterion, &crate::decision::geometric_ps(), &opts)?
         } else {
             prep.curve_for_budgets(args.criterion, &prep.default_budgets(19), &opts)?
         };
@@ -105,14 +105,47 @@ pub fn run(args: &BudgetArgs) -> anyhow::Result<()> {
         (None, Some(p)) => prep.solve_p_with(args.criterion, p, args.rounding)?,
         (None, None) => bail!("give --budget B or --p P (or --curve)"),
     };
-    let ev = prep.evaluate(&sol);
-    let map = prep.mean_average_precision(&ev);
-    let random = prep.random_exit(&ev.counts, args.seed)?;
-    let random_map = prep.mean_average_precision(&random);
     if args.json {
+        let out = solution_json(&args.calib, &prep, &sol, args.seed)?;
+        println!("{}", serde_json::to_string_pretty(&out)?);
+    } else {
+        let ev = prep.evaluate(&sol);
+        let map = prep.mean_average_precision(&ev);
+        let random = prep.random_exit(&ev.counts, args.seed)?;
+        let random_map = prep.mean_average_precision(&random);
+        print_solution(&prep, &args.calib, &sol, &ev, map, &random, random_map);
+    }
+    Ok(())
+}
+
+/// `adalens budget CALIB --budget B --criterion C --json` as a value: the Python package's
+/// `adalens.budget` returns the same numbers.
+pub fn budget_json(
+    calib: &Path,
+    budget: f64,
+    criterion: Criterion,
+) -> anyhow::Result<serde_json::Value> {
+    let set = load_calibration(calib, None)?;
+    let prep = PreparedCalibration::new(set).context("preparing the calibration set")?;
+    let sol = prep.solve_budget_with(criterion, budget, Rounding::default())?;
+    solution_json(calib, &prep, &sol, 0)
+}
+
+/// What `adalens budget --json` prints for a solved budget.
+fn solution_json(
+    calib: &Path,
+    prep: &PreparedCalibration,
+    sol: &Solution,
+    seed: u64,
+) -> anyhow::Result<serde_json::Value> {
+    let ev = prep.evaluate(sol);
+    let map = prep.mean_average_precision(&ev);
+    let random = prep.random_exit(&ev.counts, seed)?;
+    let random_map = prep.mean_average_precision(&random);
+    {
         let out = SolutionJson {
-            calib: &args.calib,
-            summary: summary(&prep),
+            calib,
+            summary: summary(prep),
             criterion: sol.criterion,
             rounding: sol.rounding,
             budget: sol.budget,
@@ -124,7 +157,7 @@ pub fn run(args: &BudgetArgs) -> anyhow::Result<()> {
             top1: ev.top1,
             top5: ev.top5,
             map,
-            steps: step_rows(&prep, &sol, &ev),
+            steps: step_rows(prep, sol, &ev),
             random_exit: MetricsJson {
                 gflops: random.gflops,
                 top1: random.top1,
@@ -132,11 +165,8 @@ pub fn run(args: &BudgetArgs) -> anyhow::Result<()> {
                 map: random_map,
             },
         };
-        println!("{}", serde_json::to_string_pretty(&out)?);
-    } else {
-        print_solution(&prep, &args.calib, &sol, &ev, map, &random, random_map);
+        Ok(serde_json::to_value(&out)?)
     }
-    Ok(())
 }
 
 /// Loads our format or an official logits file, by content (not by extension).
@@ -479,7 +509,7 @@ pub fn bench(samples: usize, steps: usize, classes: usize) -> anyhow::Result<()>
         classes,
         seed: 7,
         max_labels: 1,
-        step_costs: adalens::decision::synthetic::uniadafocus_like_costs(steps),
+        step_costs: crate::decision::synthetic::uniadafocus_like_costs(steps),
         per_sample_costs: false,
         fit_samples: None,
     };
@@ -518,7 +548,7 @@ pub fn bench(samples: usize, steps: usize, classes: usize) -> anyhow::Result<()>
         let m = prep.mean_average_precision(&ev);
         (
             t.elapsed().as_secs_f64(),
-            Ok::<f64, adalens::decision::DecisionError>(m),
+            Ok::<f64, crate::decision::DecisionError>(m),
         )
     })?;
     let curve_map_opts = CurveOptions {

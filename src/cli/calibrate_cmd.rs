@@ -1,11 +1,12 @@
 //! `adalens calibrate`: run a checkpoint over a labelled list of videos and write the
 //! calibration set its budget slider and `adalens budget` use. Resumable: every video's sample
-//! is kept in `OUTPUT.parts/` until the set is written.
+//! is kept in `OUTPUT.parts/` until the set is written. With `--traces DIR`, the set is made
+//! from traces logged elsewhere instead (their per-step probabilities; no model runs).
 
 use std::path::PathBuf;
 
-use adalens::batch;
-use adalens::calibrate::calibrate;
+use crate::batch;
+use crate::calibrate::calibrate;
 use anyhow::Context;
 
 use super::inspect::CheckpointArgs;
@@ -13,10 +14,14 @@ use super::inspect::CheckpointArgs;
 #[derive(clap::Args, Debug)]
 pub struct CalibrateArgs {
     /// `path,label` lines (label: a class name of the checkpoint or an index), or a folder of
-    /// `class/video.mp4`.
-    pub list: PathBuf,
-    #[arg(long)]
-    pub checkpoint: PathBuf,
+    /// `class/video.mp4`. With `--traces`, the labels of the traces' videos.
+    pub list: Option<PathBuf>,
+    #[arg(long, required_unless_present = "traces")]
+    pub checkpoint: Option<PathBuf>,
+    /// A folder of traces logged elsewhere (the Python package's TraceBuilder, or any program
+    /// writing docs/trace.schema.json) whose steps carry `probs`: each clip is a sample.
+    #[arg(long, value_name = "DIR", conflicts_with = "checkpoint")]
+    pub traces: Option<PathBuf>,
     #[command(flatten)]
     pub model: CheckpointArgs,
     /// Where to write the set (`.adlcal`); beside the checkpoint as `NAME.adlcal`, the window
@@ -33,8 +38,14 @@ pub struct CalibrateArgs {
 }
 
 pub fn run(a: &CalibrateArgs) -> anyhow::Result<()> {
-    let model = a.model.open(&a.checkpoint)?;
-    let entries = batch::entries(&a.list)?;
+    if let Some(dir) = &a.traces {
+        return run_traces(a, dir);
+    }
+    let (Some(checkpoint), Some(list)) = (&a.checkpoint, &a.list) else {
+        anyhow::bail!("give a list of videos and --checkpoint, or --traces DIR");
+    };
+    let model = a.model.open(checkpoint)?;
+    let entries = batch::entries(list)?;
     let mut parts = a.output.clone().into_os_string();
     parts.push(".parts");
     let parts = PathBuf::from(parts);
@@ -47,8 +58,8 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<()> {
     let description = a.description.clone().unwrap_or_else(|| {
         format!(
             "{} on {} ({} videos{})",
-            a.checkpoint.display(),
-            a.list.display(),
+            checkpoint.display(),
+            list.display(),
             out.set.samples(),
             if a.self_labels { ", self-labelled" } else { "" }
         )
@@ -63,6 +74,39 @@ pub fn run(a: &CalibrateArgs) -> anyhow::Result<()> {
         a.output.display(),
         set.samples(),
         out.failed.len(),
+        set.steps(),
+        set.classes()
+    );
+    Ok(())
+}
+
+/// `--traces DIR [LIST]`: the set of the traces' own per-step probabilities.
+fn run_traces(a: &CalibrateArgs, dir: &std::path::Path) -> anyhow::Result<()> {
+    let folder = crate::logged::read_folder(dir, a.list.as_deref())?;
+    for (p, why) in &folder.skipped {
+        eprintln!("skipped trace {}: {why}", p.display());
+    }
+    let out = crate::calibrate::from_traces(&folder.traces, a.self_labels)?;
+    for (p, why) in &out.failed {
+        eprintln!("skipped {}: {why}", p.display());
+    }
+    let description = a.description.clone().unwrap_or_else(|| {
+        format!(
+            "traces in {} ({} clips{})",
+            dir.display(),
+            out.set.samples(),
+            if a.self_labels { ", self-labelled" } else { "" }
+        )
+    });
+    let set = out.set.with_description(description);
+    set.save(&a.output)
+        .with_context(|| format!("writing {}", a.output.display()))?;
+    println!(
+        "{}: {} samples from {} traces ({} skipped), {} steps, {} classes",
+        a.output.display(),
+        set.samples(),
+        folder.traces.len(),
+        folder.skipped.len() + out.failed.len(),
         set.steps(),
         set.classes()
     );

@@ -9,14 +9,14 @@ use std::sync::atomic::AtomicBool;
 
 use anyhow::{bail, Context};
 
-use adalens::batch::compare::{diff_runs, Flip};
-use adalens::batch::table::{Exits, RunTable};
-use adalens::decision::compare::{diff, ClipDiff};
-use adalens::decision::trace::DecisionTrace;
-use adalens::decision::{CalibrationSet, Criterion, ExitRule, PreparedCalibration};
-use adalens::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
-use adalens::runner::{run_video, Quiet};
-use adalens::video::Video;
+use crate::batch::compare::{diff_runs, Flip};
+use crate::batch::table::{Exits, RunTable};
+use crate::decision::compare::{diff, ClipDiff};
+use crate::decision::trace::DecisionTrace;
+use crate::decision::{CalibrationSet, Criterion, ExitRule, PreparedCalibration};
+use crate::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
+use crate::runner::{run_video, Quiet};
+use crate::video::Video;
 
 use super::side_b::{exit_rule, knobs, SideA, SideBArgs};
 
@@ -60,7 +60,7 @@ fn one_video(a: &DiffArgs, video: &Path) -> anyhow::Result<()> {
     let Some(ck_a) = &a.checkpoint else {
         bail!("a video needs --checkpoint")
     };
-    let device = adalens::model::device::select(false).device;
+    let device = crate::model::device::select(false).device;
     let model_a = LoadedModel::open(ck_a, None, &ConfigOverrides::default(), &device)?;
     let side_a = SideA {
         model: &model_a,
@@ -109,7 +109,7 @@ fn clip_line(c: &ClipDiff, ta: &DecisionTrace, tb: &DecisionTrace) -> String {
         let s = |e: Option<usize>| e.map_or("-".into(), |e| e.to_string());
         parts.push(format!("exit step {} → {}", s(c.exit_a), s(c.exit_b)));
     }
-    let name = |t: &DecisionTrace, p: Option<adalens::decision::trace::ClassProb>| {
+    let name = |t: &DecisionTrace, p: Option<crate::decision::trace::ClassProb>| {
         p.map_or("-".into(), |p| {
             format!("{} ({:.2})", t.class_name(p.class), p.prob)
         })
@@ -181,7 +181,7 @@ fn runs(a: &DiffArgs, x: &Path, y: &Path) -> anyhow::Result<()> {
         return Ok(());
     }
     let count = |f: Flip| d.videos.iter().filter(|v| v.flip == Some(f)).count();
-    let mean = |g: &dyn Fn(&adalens::batch::compare::VideoDiff) -> f64| {
+    let mean = |g: &dyn Fn(&crate::batch::compare::VideoDiff) -> f64| {
         d.videos.iter().map(g).sum::<f64>() / d.videos.len().max(1) as f64
     };
     println!(

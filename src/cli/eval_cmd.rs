@@ -4,9 +4,9 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use adalens::batch;
-use adalens::eval::{self, read_boxes};
-use adalens::model::load::calibration_sidecar;
+use crate::batch;
+use crate::eval::{self, read_boxes};
+use crate::model::load::calibration_sidecar;
 
 use anyhow::Context;
 
@@ -40,7 +40,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
         .calibration
         .clone()
         .unwrap_or_else(|| calibration_sidecar(&a.checkpoint));
-    let calibration = adalens::runner::load_calibration(&model, &cal_path)
+    let calibration = crate::runner::load_calibration(&model, &cal_path)
         .map_err(|e| anyhow::anyhow!("{e} (train writes it; or pass --calibration)"))?;
     let list = a.data.join(format!("{}.csv", a.split));
     let entries = batch::entries(&list).with_context(|| format!("reading {}", list.display()))?;
@@ -74,10 +74,10 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     if let Some(dir) = md.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
-    adalens::fsutil::write_atomic(&md, report.markdown(&command, &a.split).as_bytes())
+    crate::fsutil::write_atomic(&md, report.markdown(&command, &a.split).as_bytes())
         .with_context(|| format!("writing {}", md.display()))?;
     let text = serde_json::to_string_pretty(&report)?;
-    adalens::fsutil::write_atomic(&json, text.as_bytes())
+    crate::fsutil::write_atomic(&json, text.as_bytes())
         .with_context(|| format!("writing {}", json.display()))?;
     for t in &report.targets {
         println!(

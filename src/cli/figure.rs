@@ -4,12 +4,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::AtomicBool;
 
-use adalens::decision::{Criterion, ExitRule};
-use adalens::figure::{
+use crate::decision::{Criterion, ExitRule};
+use crate::figure::{
     self, FigureOptions, Lane, OutputOptions, Theme, ONE_COLUMN_MM, TWO_COLUMN_MM,
 };
-use adalens::runner::{run_video, Quiet};
-use adalens::video::{Control, Video};
+use crate::runner::{run_video, Quiet};
+use crate::video::{Control, Video};
 use anyhow::Context;
 
 use super::run_args::RunArgs;
@@ -196,7 +196,7 @@ pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
 }
 
 /// A compared row's title: its checkpoint's file name and its cube cap.
-fn describe(m: &adalens::model::load::LoadedModel, k: &adalens::model::config::Knobs) -> String {
+fn describe(m: &crate::model::load::LoadedModel, k: &crate::model::config::Knobs) -> String {
     let name = m.path.file_name().unwrap_or(m.path.as_os_str());
     match k.max_cubes {
         Some(n) => format!("{} (≤ {n} cubes)", name.to_string_lossy()),

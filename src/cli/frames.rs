@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use adalens::video::{Resize, Video};
+use crate::video::{Resize, Video};
 use anyhow::Context;
 
 #[derive(clap::Args, Debug)]

@@ -5,13 +5,13 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use adalens::decision::trace::DecisionTrace;
-use adalens::model::config::UniAdaFocusConfig;
-use adalens::model::device;
-use adalens::model::load::{ConfigOverrides, LoadedModel, Network};
-use adalens::model::uni_adafocus::UniAdaFocusOutput;
-use adalens::runner::{Input, Quiet, RawOutput, Session};
-use adalens::video::{Control, Video};
+use crate::decision::trace::DecisionTrace;
+use crate::model::config::UniAdaFocusConfig;
+use crate::model::device;
+use crate::model::load::{ConfigOverrides, LoadedModel, Network};
+use crate::model::uni_adafocus::UniAdaFocusOutput;
+use crate::runner::{Input, Quiet, RawOutput, Session};
+use crate::video::{Control, Video};
 use anyhow::Context;
 
 use super::print::{checkpoint_json, print_checkpoint_head, print_parameters, print_steps};

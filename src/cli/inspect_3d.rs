@@ -3,11 +3,11 @@
 //! FLOPs table (8 and 16 frames of 224², all 3D and all 2D). `ada3d_focus`: frames, stages and
 //! every step with its cube; GFLOPs per step with every frame kept, all 3D and all 2D.
 
-use adalens::decision::trace::{ClipTrace, DecisionTrace};
-use adalens::model::ada3d::Ada3d;
-use adalens::model::ada3d_focus::{Ada3dFocus, CubePlan, Plan};
-use adalens::model::load::LoadedModel;
-use adalens::model::patch::Region;
+use crate::decision::trace::{ClipTrace, DecisionTrace};
+use crate::model::ada3d::Ada3d;
+use crate::model::ada3d_focus::{Ada3dFocus, CubePlan, Plan};
+use crate::model::load::LoadedModel;
+use crate::model::patch::Region;
 
 use super::print::{checkpoint_json, print_checkpoint_head, print_parameters, print_steps};
 

@@ -1,4 +1,5 @@
-//! Headless subcommands: thin wrappers that parse arguments and print; the work is in the library.
+//! The command line (`adalens …`): thin wrappers that parse arguments and print; the work is in
+//! the rest of the library. Built with the `figure` feature; the window with `gui`.
 
 pub mod batch_cmd;
 pub mod bench;
@@ -11,9 +12,11 @@ pub mod bench_what_if;
 pub mod budget_cmd;
 pub mod calibrate_cmd;
 pub mod diff_cmd;
+mod entry;
 pub mod eval_cmd;
 pub mod figure;
 pub mod frames;
+pub mod import_cmd;
 pub mod inspect;
 pub mod inspect_3d;
 pub mod print;
@@ -23,6 +26,8 @@ pub mod run_args;
 pub mod side_b;
 pub mod synth_cmd;
 pub mod train_cmd;
+
+pub use entry::main;
 
 /// The line naming a video a command left out: `skipped WHAT PATH: why`, the path said once
 /// (video errors already start with it).

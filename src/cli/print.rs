@@ -1,8 +1,8 @@
 //! What `inspect` and `inspect-checkpoint` print for every arch (the 3D archs' own parts are in
 //! `inspect_3d.rs`; both use these).
 
-use adalens::decision::trace::{ClipTrace, Cube, DecisionTrace};
-use adalens::model::load::LoadedModel;
+use crate::decision::trace::{ClipTrace, Cube, DecisionTrace};
+use crate::model::load::LoadedModel;
 
 /// One line per step: where its cube (patch) sits (`cube_column`: its frame, or its frames),
 /// its box, the top-1 class with its probability, the entropy and the GFLOPs so far.

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use adalens::video::Video;
+use crate::video::Video;
 
 #[derive(clap::Args, Debug)]
 pub struct ProbeArgs {

@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 
-use adalens::batch::query::{self, Filter};
-use adalens::batch::summary::HEADER;
-use adalens::batch::table::{Exits, RunTable};
-use adalens::decision::{CalibrationSet, Criterion, ExitRule, PreparedCalibration};
+use crate::batch::query::{self, Filter};
+use crate::batch::summary::HEADER;
+use crate::batch::table::{Exits, RunTable};
+use crate::decision::{CalibrationSet, Criterion, ExitRule, PreparedCalibration};
 
 #[derive(clap::Args, Debug)]
 pub struct QueryArgs {
@@ -48,7 +48,7 @@ pub fn run(a: &QueryArgs) -> anyhow::Result<()> {
         None => Exits::Stored,
         Some(b) => {
             let calib = a.calib.clone().unwrap_or_else(|| {
-                adalens::model::load::calibration_sidecar(&table.settings.checkpoint)
+                crate::model::load::calibration_sidecar(&table.settings.checkpoint)
             });
             let set = CalibrationSet::load(&calib)
                 .with_context(|| format!("the calibration set {}", calib.display()))?;

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use adalens::decision::{Clamp, Criterion, ExitRule, PreparedCalibration};
-use adalens::model::config::Knobs;
-use adalens::model::load::{calibration_sidecar, LoadedModel};
-use adalens::runner::load_calibration;
+use crate::decision::{Clamp, Criterion, ExitRule, PreparedCalibration};
+use crate::model::config::Knobs;
+use crate::model::load::{calibration_sidecar, LoadedModel};
+use crate::runner::load_calibration;
 use anyhow::Context;
 
 use super::inspect::CheckpointArgs;

@@ -3,10 +3,10 @@
 
 use std::path::PathBuf;
 
-use adalens::decision::{Criterion, ExitRule, PreparedCalibration};
-use adalens::model::config::Knobs;
-use adalens::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
-use adalens::runner::load_calibration;
+use crate::decision::{Criterion, ExitRule, PreparedCalibration};
+use crate::model::config::Knobs;
+use crate::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
+use crate::runner::load_calibration;
 
 #[derive(clap::Args, Debug, Clone, Default)]
 pub struct SideBArgs {

@@ -2,8 +2,8 @@
 
 use std::path::PathBuf;
 
-use adalens::synth::write::{write_benchmark, SplitSizes};
-use adalens::synth::{SynthSpec, CLASSES};
+use crate::synth::write::{write_benchmark, SplitSizes};
+use crate::synth::{SynthSpec, CLASSES};
 use indicatif::{ProgressBar, ProgressStyle};
 
 fn parse_size(s: &str) -> Result<(u32, u32), String> {

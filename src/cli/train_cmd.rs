@@ -2,11 +2,11 @@
 
 use std::path::{Path, PathBuf};
 
-use adalens::batch::{self, Entry};
-use adalens::model::ada3d_config::Ada3dFocusConfig;
-use adalens::model::backbones::resnet3d::{Preset, ResNet3dSpec};
-use adalens::model::config::ModelConfig;
-use adalens::train::{self, data, Event, Reward, Settings, TrainRun};
+use crate::batch::{self, Entry};
+use crate::model::ada3d_config::Ada3dFocusConfig;
+use crate::model::backbones::resnet3d::{Preset, ResNet3dSpec};
+use crate::model::config::ModelConfig;
+use crate::train::{self, data, Event, Reward, Settings, TrainRun};
 use anyhow::Context;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -179,10 +179,10 @@ pub fn run(a: &TrainArgs) -> anyhow::Result<()> {
         None => default_config(classes),
     };
     if a.whole_frame {
-        config.input_frame = adalens::model::ada3d_config::InputFrame::Whole;
+        config.input_frame = crate::model::ada3d_config::InputFrame::Whole;
     }
     let device = if a.cuda {
-        let choice = adalens::model::device::select(false);
+        let choice = crate::model::device::select(false);
         if !choice.is_cuda() {
             anyhow::bail!("--cuda: {}", choice.description);
         }

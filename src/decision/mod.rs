@@ -32,11 +32,13 @@ pub mod curve;
 mod error;
 pub mod evaluate;
 pub mod exit;
+pub mod lanes;
 pub mod oracle;
 pub mod prepared;
 pub mod solver;
 pub mod synthetic;
 pub mod trace;
+mod trace_check;
 
 pub use calibration::{CalibrationSet, Labels, OutputKind, Role, StepCosts};
 pub use criterion::Criterion;

@@ -2,13 +2,19 @@
 //! versioned value (docs/ARCHITECTURE.md §3). Every view — timeline, viewer, figures, `inspect
 //! --json`, batch summaries — reads this and nothing else, so what one shows the others show.
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
 
 use super::calibration::OutputKind;
 use super::criterion::{row_stats, Criterion};
+use super::lanes::LaneSpec;
+pub use super::trace_check::TraceError;
 
-/// Bumped on any change that an older reader would misread.
-pub const TRACE_VERSION: u32 = 1;
+/// Bumped on any change that an older reader would misread. Version 2 added the generic
+/// lanes (`lanes`) and per-step probabilities (`probs`); version 1 traces read as before.
+/// `docs/trace.schema.json` is the published shape of this version.
+pub const TRACE_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DecisionTrace {
@@ -24,6 +30,10 @@ pub struct DecisionTrace {
     /// How model-input pixels map onto the video's pictures (absent for `--input` tensors).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub input: Option<InputGeometry>,
+    /// Per-frame decisions of kinds the fields above do not name (`super::lanes`): declared
+    /// here, filled per clip in `ClipTrace::lanes`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lanes: Vec<LaneSpec>,
 }
 
 /// The model input is the `source_rect` of the displayed picture (after rotation), scaled to
@@ -143,6 +153,10 @@ pub struct StepPrediction {
     pub confidence: f32,
     /// GFLOPs spent up to and including this step.
     pub cumulative_gflops: f64,
+    /// The whole softmax over the trace's classes, when the maker logged it (traces logged
+    /// from other programs; `adalens calibrate --traces` needs it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub probs: Option<Vec<f32>>,
 }
 
 impl StepPrediction {
@@ -167,6 +181,32 @@ impl StepPrediction {
             entropy: stats.entropy as f32,
             confidence: stats.confidence as f32,
             cumulative_gflops,
+            probs: None,
+        }
+    }
+
+    /// The prediction of one row of probabilities (renormalised to sum 1), keeping the whole
+    /// row in `probs`: what a trace logged from another program holds.
+    pub fn from_probs(step: usize, probs: &[f32], k: usize, cumulative_gflops: f64) -> Self {
+        let mut norm = Vec::new();
+        let stats = row_stats(probs, OutputKind::Probabilities, &[], &mut norm);
+        let mut order: Vec<usize> = (0..norm.len()).collect();
+        order.sort_by(|&a, &b| norm[b].total_cmp(&norm[a]).then(a.cmp(&b)));
+        let top = order
+            .into_iter()
+            .take(k)
+            .map(|c| ClassProb {
+                class: c as u32,
+                prob: norm[c] as f32,
+            })
+            .collect();
+        Self {
+            step,
+            top,
+            entropy: stats.entropy as f32,
+            confidence: stats.confidence as f32,
+            cumulative_gflops,
+            probs: Some(norm.iter().map(|&p| p as f32).collect()),
         }
     }
 }
@@ -191,6 +231,10 @@ pub struct ClipTrace {
     pub cubes: Vec<Cube>,
     pub steps: Vec<StepPrediction>,
     pub exit: Option<ExitDecision>,
+    /// Each declared lane's value per sampled frame, in the order of `frames` (`null` where
+    /// nothing was decided; a categorical lane's value is its category's index).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub lanes: BTreeMap<String, Vec<Option<f64>>>,
 }
 
 /// The colour of cube / step `order` (1-based, cyclic): one palette for the window's lanes,
@@ -356,17 +400,34 @@ impl DecisionTrace {
         serde_json::to_string_pretty(self)
     }
 
-    /// Parse a trace, refusing versions this build does not know.
+    /// Parse a trace, refusing versions this build does not know and traces that break the
+    /// rules the JSON shape cannot say ([`DecisionTrace::check`]).
     pub fn from_json(s: &str) -> Result<Self, String> {
         let t: DecisionTrace =
             serde_json::from_str(s).map_err(|e| format!("not a DecisionTrace: {e}"))?;
-        if t.version != TRACE_VERSION {
-            return Err(format!(
-                "DecisionTrace version {} is not supported (this build reads {TRACE_VERSION})",
-                t.version
-            ));
-        }
+        t.check().map_err(|e| e.to_string())?;
         Ok(t)
+    }
+
+    /// Whether the trace is one the views can draw: its version, lanes and per-step
+    /// probabilities are consistent (`super::trace_check`).
+    pub fn check(&self) -> Result<(), TraceError> {
+        super::trace_check::check(self)
+    }
+
+    /// [`DecisionTrace::check`] of the version and the declared lanes only.
+    pub fn check_header(&self) -> Result<(), TraceError> {
+        super::trace_check::check_header(self)
+    }
+
+    /// [`DecisionTrace::check`] of one clip (clip `index`, which the trace need not hold yet).
+    pub fn check_clip(&self, index: usize, clip: &ClipTrace) -> Result<(), TraceError> {
+        super::trace_check::check_clip(self, index, clip)
+    }
+
+    /// The declared lane called `name`.
+    pub fn lane(&self, name: &str) -> Option<&LaneSpec> {
+        self.lanes.iter().find(|l| l.name == name)
     }
 }
 
@@ -376,6 +437,7 @@ mod tests {
 
     fn step(step: usize, entropy: f32, confidence: f32) -> StepPrediction {
         StepPrediction {
+            probs: None,
             step,
             top: vec![ClassProb {
                 class: 1,
@@ -389,6 +451,7 @@ mod tests {
 
     fn clip() -> ClipTrace {
         ClipTrace {
+            lanes: Default::default(),
             frames: vec![],
             stages: vec![],
             cubes: vec![],
@@ -418,6 +481,7 @@ mod tests {
     #[test]
     fn json_round_trip_and_version_check() {
         let t = DecisionTrace {
+            lanes: Vec::new(),
             version: TRACE_VERSION,
             arch: "uni_adafocus".into(),
             video: VideoInfo {
@@ -437,7 +501,11 @@ mod tests {
         };
         let s = t.to_json().unwrap();
         assert_eq!(DecisionTrace::from_json(&s).unwrap(), t);
-        let newer = s.replacen("\"version\": 1", "\"version\": 99", 1);
+        let newer = s.replacen(
+            &format!("\"version\": {TRACE_VERSION}"),
+            "\"version\": 99",
+            1,
+        );
         assert!(DecisionTrace::from_json(&newer)
             .unwrap_err()
             .contains("version 99"));

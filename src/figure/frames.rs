@@ -92,6 +92,7 @@ mod tests {
     #[test]
     fn spreads_frames_evenly_with_both_ends() {
         let clip = ClipTrace {
+            lanes: Default::default(),
             frames: (0..16)
                 .map(|i| FrameDecision {
                     frame: i * 10,

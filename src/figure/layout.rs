@@ -438,6 +438,7 @@ impl PanelWriter<'_> {
             if let Some(m) = decision.and_then(|d| d.keep_prob) {
                 label.push_str(&format!("  m={m:.2}"));
             }
+            label.push_str(&self.generic_lanes_on(clip, pf.frame, i, [x, y, fw, fh]));
             self.svg.text(
                 &[
                     ("x", num(x)),
@@ -450,6 +451,52 @@ impl PanelWriter<'_> {
             self.svg.close("g");
         }
         top + rows as f64 * (fh + cap + GAP) - GAP
+    }
+
+    /// The trace's generic lanes on the frame drawn at `[x, y, w, h]`: each categorical
+    /// lane's category as a coloured band along the frame's bottom edge (the window's
+    /// colours); returns the values for the frame's caption.
+    fn generic_lanes_on(
+        &mut self,
+        clip: &ClipTrace,
+        frame: usize,
+        i: usize,
+        [x, y, fw, fh]: [f64; 4],
+    ) -> String {
+        let Some(at) = clip.frames.iter().position(|f| f.frame == frame) else {
+            return String::new();
+        };
+        let mut caption = String::new();
+        let band = (fh * 0.07).max(LINE * 2.0);
+        let mut bands = 0;
+        for spec in &self.panel.trace.lanes {
+            let v = clip
+                .lanes
+                .get(&spec.name)
+                .and_then(|vals| vals.get(at))
+                .copied()
+                .flatten();
+            if v.is_none() {
+                continue;
+            }
+            caption.push_str(&format!("  {}", spec.value_text(v)));
+            if let Some((k, cat)) = spec.category(v) {
+                bands += 1;
+                self.svg.empty(
+                    "rect",
+                    &[
+                        ("id", format!("lane-{}-{i}-{}", self.p, bands)),
+                        ("class", "lane-category".into()),
+                        ("x", num(x)),
+                        ("y", num(y + fh - bands as f64 * band)),
+                        ("width", num(fw)),
+                        ("height", num(band)),
+                        ("fill", hex(crate::decision::lanes::category_colour(k, cat))),
+                    ],
+                );
+            }
+        }
+        caption
     }
 
     /// A cube's box on the frame drawn at `[x, y, w, h]`, clamped to the frame, in frame

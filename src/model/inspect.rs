@@ -119,6 +119,7 @@ pub fn uni_adafocus_clip(
         .collect();
     let steps = steps(&out.step_logits, &flops.step_gflops());
     ClipTrace {
+        lanes: Default::default(),
         frames,
         stages: Vec::new(),
         cubes,
@@ -154,6 +155,7 @@ pub fn ada3d_clip(policy: &ClipPolicy, run: &ClipRun, sampled: &SampledFrames) -
         .collect();
     let stages = stages(&policy.stage_probs, &run.stages_3d);
     ClipTrace {
+        lanes: Default::default(),
         frames,
         stages,
         cubes: Vec::new(),
@@ -234,6 +236,7 @@ pub fn ada3d_focus_clip(
         .collect();
     let steps = steps(&out.step_logits, &out.step_gflops);
     ClipTrace {
+        lanes: Default::default(),
         frames,
         stages,
         cubes,

@@ -127,6 +127,7 @@ fn clip_of_frame(spans: &[(usize, usize)], frame: usize) -> usize {
 /// A clip not run yet: its sampled frames only.
 fn placeholder(sampled: &SampledFrames) -> ClipTrace {
     ClipTrace {
+        lanes: Default::default(),
         frames: sampled
             .numbers
             .iter()
@@ -621,6 +622,7 @@ impl Session {
         pending: Vec<usize>,
     ) -> Result<AnalysisRun, RunError> {
         let trace = DecisionTrace {
+            lanes: Vec::new(),
             version: TRACE_VERSION,
             arch: self.arch.name().to_string(),
             video: self.input.video.clone(),

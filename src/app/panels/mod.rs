@@ -8,6 +8,7 @@ mod dataset_side;
 mod dataset_table;
 mod help;
 mod lanes;
+mod logged_lanes;
 mod side;
 mod status;
 mod timeline;

@@ -40,6 +40,14 @@ impl AdalensApp {
     }
 
     fn model_heading_ui(&mut self, ui: &mut egui::Ui) {
+        if let (None, Some(l)) = (&self.model, &self.logged) {
+            ui.heading(format!("Logged trace: {}", l.arch));
+            ui.label(format!(
+                "{} (decisions made elsewhere; nothing re-runs)",
+                l.path.display()
+            ));
+            return;
+        }
         let Some(m) = &self.model else {
             ui.heading("No checkpoint");
             ui.label("Open one to see its decisions on this video.");
@@ -63,10 +71,11 @@ impl AdalensApp {
         let budget = self
             .active_budget()
             .map(|b| (b.range, b.description.clone()));
-        let problem = self
-            .model
-            .as_ref()
-            .and_then(|m| m.calibration_problem.clone());
+        let problem = match (&self.model, &self.logged) {
+            (Some(m), _) => m.calibration_problem.clone(),
+            (None, Some(l)) => l.calibration_problem.clone(),
+            (None, None) => None,
+        };
         let sliders = &mut self.state.sliders;
         let mut remark = false;
         ui.strong("Budget and thresholds");
@@ -116,6 +125,12 @@ impl AdalensApp {
     }
 
     fn sliders_ui(&mut self, ui: &mut egui::Ui) {
+        if self.model.is_none() && self.logged.is_some() {
+            if self.budget_controls_ui(ui) {
+                self.remark();
+            }
+            return;
+        }
         let Some(m) = &self.model else { return };
         let own = m.info.knobs;
         let max_cubes = m.info.max_cubes;

@@ -201,6 +201,19 @@ impl AdalensApp {
             .max()
             .unwrap_or(1);
         let mut rows: Vec<Row> = kinds.iter().map(|k| Row::A(*k)).collect();
+        // A trace's own lanes (a logged model's resolution, tokens kept, ...) under A's.
+        let generic: Vec<f32> = self
+            .decisions
+            .as_ref()
+            .map(|d| {
+                d.trace
+                    .lanes
+                    .iter()
+                    .map(super::logged_lanes::height)
+                    .collect()
+            })
+            .unwrap_or_default();
+        rows.extend((0..generic.len()).map(Row::Generic));
         if self.compare.is_some() {
             rows.push(Row::Differences);
             rows.push(Row::HeaderB);
@@ -211,7 +224,13 @@ impl AdalensApp {
                     .map(|k| Row::B(*k)),
             );
         }
-        let heights: Vec<f32> = rows.iter().map(|r| r.height(cube_rows)).collect();
+        let heights: Vec<f32> = rows
+            .iter()
+            .map(|r| match r {
+                Row::Generic(i) => generic[*i],
+                _ => r.height(cube_rows),
+            })
+            .collect();
         let total: f32 = heights.iter().sum::<f32>().max(1.0);
         let scale = (area.height() / total).min(1.6);
         let pointer = ui
@@ -235,6 +254,28 @@ impl AdalensApp {
                 pointer,
             };
             let (kind, run) = match row {
+                Row::Generic(i) => {
+                    let Some(d) = &self.decisions else { continue };
+                    let name = d.trace.lanes.get(*i).map_or("", |l| l.name.as_str());
+                    painter.text(
+                        egui::pos2(rect.left() + 4.0, lane.center().y),
+                        egui::Align2::LEFT_CENTER,
+                        name,
+                        egui::FontId::proportional(12.0),
+                        visuals.text_color(),
+                    );
+                    painter.line_segment(
+                        [lane.left_bottom(), lane.right_bottom()],
+                        egui::Stroke::new(0.5, visuals.weak_text_color()),
+                    );
+                    let (label, lane_hit) = super::logged_lanes::paint(&ctx, d, *i);
+                    if lane_hit.is_some() {
+                        hit = lane_hit;
+                    }
+                    let r = ui.interact(lane, id.with(row.id()), egui::Sense::hover());
+                    r.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Group, true, &label));
+                    continue;
+                }
                 Row::A(k) => (k, self.decisions.as_ref()),
                 Row::B(k) => (k, self.compare.as_ref().and_then(|c| c.decisions.as_ref())),
                 Row::HeaderB | Row::Differences => {
@@ -370,6 +411,8 @@ impl AdalensApp {
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub(super) enum Row {
     A(LaneKind),
+    /// Generic lane `i` of the model's trace (`decision::lanes`).
+    Generic(usize),
     Differences,
     HeaderB,
     B(LaneKind),
@@ -379,6 +422,7 @@ impl Row {
     fn height(self, cube_rows: usize) -> f32 {
         match self {
             Row::A(k) | Row::B(k) => k.height(cube_rows),
+            Row::Generic(_) => 30.0,
             Row::Differences => 44.0,
             Row::HeaderB => 20.0,
         }
@@ -389,6 +433,7 @@ impl Row {
         match self {
             Row::A(k) => k.title().to_string(),
             Row::B(k) => format!("B {}", k.title()),
+            Row::Generic(i) => format!("lane {i}"),
             Row::Differences => "A vs B".into(),
             Row::HeaderB => "B".into(),
         }

@@ -128,10 +128,24 @@ impl AdalensApp {
     fn dataset_menu_ui(&mut self, ui: &mut egui::Ui) {
         if ui
             .button("Open batch run…")
-            .on_hover_text("The --out folder of `adalens batch` (or drop the folder on the window)")
+            .on_hover_text(
+                "The --out folder of `adalens batch`, or a folder of logged traces with a \
+                 labels.csv (or drop the folder on the window)",
+            )
             .clicked()
         {
             self.push(Command::PickRun);
+            ui.close();
+        }
+        if ui
+            .button("Open logged trace…")
+            .on_hover_text(
+                "A trace another program logged (Python's adalens.TraceBuilder): its video opens \
+                 with the decisions drawn, no checkpoint needed",
+            )
+            .clicked()
+        {
+            self.push(Command::PickTrace);
             ui.close();
         }
         if ui

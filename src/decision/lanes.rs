@@ -1,0 +1,177 @@
+//! Generic per-frame lanes: decisions of adaptive models that the fixed fields of a
+//! [`DecisionTrace`](super::DecisionTrace) do not name. AR-Net picks a resolution per frame (or
+//! skips it), AdaMML a modality, VideoIQ a bit-width: a *categorical* lane, each category with
+//! its cost. Token-pruning models keep a share of tokens per frame: a *scalar* lane.
+//!
+//! A trace declares its lanes once ([`LaneSpec`], `DecisionTrace::lanes`); each clip holds one
+//! value per sampled frame of each lane (`ClipTrace::lanes`, in the order of the clip's
+//! `frames`; `null` where the model decided nothing for that frame). A categorical value is the
+//! index of its category. The window's lanes, the figures and the dataset view read them
+//! through the functions here.
+
+use serde::{Deserialize, Serialize};
+
+/// At most this many lanes in a trace, categories in a lane, and characters in a name: a
+/// trace from elsewhere is bounded before anything is drawn from it.
+pub const MAX_LANES: usize = 32;
+pub const MAX_CATEGORIES: usize = 256;
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// What kind of values a lane holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LaneKind {
+    /// One of the lane's categories per frame (its index).
+    Categorical,
+    /// A number per frame (e.g. the share of tokens kept).
+    Scalar,
+}
+
+/// One category of a categorical lane.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Category {
+    pub name: String,
+    /// What one frame decided this way costs, in GFLOPs (absent when unknown).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gflops: Option<f64>,
+}
+
+/// A lane as the trace declares it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LaneSpec {
+    /// Unique within the trace; the key of the clips' values.
+    pub name: String,
+    pub kind: LaneKind,
+    /// The categories of a categorical lane, in index order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub categories: Vec<Category>,
+    /// The unit of a scalar lane's values (e.g. `share`, `ms`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unit: Option<String>,
+    /// The range a scalar lane's values are drawn in (default: the values' own range).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub range: Option<[f64; 2]>,
+}
+
+impl LaneSpec {
+    pub fn categorical(name: impl Into<String>, categories: Vec<Category>) -> Self {
+        Self {
+            name: name.into(),
+            kind: LaneKind::Categorical,
+            categories,
+            unit: None,
+            range: None,
+        }
+    }
+
+    pub fn scalar(name: impl Into<String>, unit: Option<String>, range: Option<[f64; 2]>) -> Self {
+        Self {
+            name: name.into(),
+            kind: LaneKind::Scalar,
+            categories: Vec::new(),
+            unit,
+            range,
+        }
+    }
+
+    /// The category a stored value names (`None` for a scalar lane, a missing value, or an
+    /// index the lane does not have).
+    pub fn category(&self, value: Option<f64>) -> Option<(usize, &Category)> {
+        let v = value?;
+        if self.kind != LaneKind::Categorical || v < 0.0 || v.fract() != 0.0 {
+            return None;
+        }
+        let i = v as usize;
+        self.categories.get(i).map(|c| (i, c))
+    }
+
+    /// Where a scalar value sits in the lane's range, in [0, 1] (`None` for a missing value).
+    /// Without a declared range, `seen` (the lowest and highest value in the trace) is used.
+    pub fn unit_position(&self, value: Option<f64>, seen: (f64, f64)) -> Option<f64> {
+        let v = value.filter(|v| v.is_finite())?;
+        let (lo, hi) = self.range.map_or(seen, |[a, b]| (a, b));
+        if hi > lo {
+            Some(((v - lo) / (hi - lo)).clamp(0.0, 1.0))
+        } else {
+            Some(1.0)
+        }
+    }
+
+    /// How a value reads in a label: the category's name, or the number with its unit.
+    pub fn value_text(&self, value: Option<f64>) -> String {
+        match (self.kind, value) {
+            (_, None) => "none".into(),
+            (LaneKind::Categorical, v) => self
+                .category(v)
+                .map_or_else(|| "?".into(), |(_, c)| c.name.clone()),
+            (LaneKind::Scalar, Some(v)) => match &self.unit {
+                Some(u) => format!("{v:.3} {u}"),
+                None => format!("{v:.3}"),
+            },
+        }
+    }
+}
+
+/// The colour of category `i` of a categorical lane: the step palette after its first entry,
+/// so a lane's categories do not look like cube 1. The last category named `skip` (or any
+/// whose cost is 0) is drawn grey by the callers that know it.
+pub fn category_rgb(i: usize) -> [u8; 3] {
+    super::trace::step_rgb(i + 2)
+}
+
+/// The grey of a category that skips the frame (cost 0), as the discarded frames are drawn.
+pub const SKIP_RGB: [u8; 3] = [150, 150, 150];
+
+/// The colour a category is drawn in: grey when it costs nothing (a skipped frame).
+pub fn category_colour(i: usize, c: &Category) -> [u8; 3] {
+    if c.gflops == Some(0.0) {
+        SKIP_RGB
+    } else {
+        category_rgb(i)
+    }
+}
+
+/// The lowest and highest finite value of lane `name` over all clips ((0, 1) without any).
+pub fn value_range<'a>(
+    clips: impl IntoIterator<Item = &'a super::trace::ClipTrace>,
+    name: &str,
+) -> (f64, f64) {
+    let mut lo = f64::INFINITY;
+    let mut hi = f64::NEG_INFINITY;
+    for c in clips {
+        for v in c.lanes.get(name).into_iter().flatten().flatten() {
+            if v.is_finite() {
+                lo = lo.min(*v);
+                hi = hi.max(*v);
+            }
+        }
+    }
+    if lo <= hi {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
+    }
+}
+
+/// How often each category of a categorical lane was chosen over all clips, and the GFLOPs
+/// those choices cost where the categories have costs.
+pub fn category_counts<'a>(
+    spec: &LaneSpec,
+    clips: impl IntoIterator<Item = &'a super::trace::ClipTrace>,
+) -> (Vec<usize>, Option<f64>) {
+    let mut counts = vec![0; spec.categories.len()];
+    let mut cost = 0.0;
+    let mut costed = false;
+    for c in clips {
+        for v in c.lanes.get(&spec.name).into_iter().flatten() {
+            if let Some((i, cat)) = spec.category(*v) {
+                counts[i] += 1;
+                if let Some(g) = cat.gflops {
+                    cost += g;
+                    costed = true;
+                }
+            }
+        }
+    }
+    (counts, costed.then_some(cost))
+}
