@@ -114,7 +114,9 @@ fn folder() -> (tempfile::TempDir, PathBuf) {
     }
     std::fs::write(dir.path().join("labels.csv"), list).unwrap();
     let f = adalens::logged::read_folder(dir.path(), Some(&dir.path().join("labels.csv"))).unwrap();
-    let set = adalens::calibrate::from_traces(&f.traces, false).unwrap().set;
+    let set = adalens::calibrate::from_traces(&f.traces, false)
+        .unwrap()
+        .set;
     set.save(dir.path().join("calibration.adlcal")).unwrap();
     let trace = dir.path().join("v0.json");
     (dir, trace)
@@ -129,7 +131,10 @@ fn a_logged_trace_opens_without_a_model_with_its_lanes_and_budget() {
         ..Default::default()
     });
     settle(&mut h, |a| a.decisions.is_some() && a.logged.is_some());
-    assert!(h.state().model.is_none(), "no checkpoint is opened for a logged trace");
+    assert!(
+        h.state().model.is_none(),
+        "no checkpoint is opened for a logged trace"
+    );
     assert!(h.state().errors.is_empty());
     let spec = trace.lane("resolution").unwrap();
     let (counts, cost) = category_counts(spec, &trace.clips);
@@ -150,7 +155,8 @@ fn a_logged_trace_opens_without_a_model_with_its_lanes_and_budget() {
         .is_some());
     // The budget slider solves on the calibration set beside the trace; the exits it marks
     // are the budget engine's.
-    let set = adalens::decision::CalibrationSet::load(dir.path().join("calibration.adlcal")).unwrap();
+    let set =
+        adalens::decision::CalibrationSet::load(dir.path().join("calibration.adlcal")).unwrap();
     let prep = PreparedCalibration::new(set).unwrap();
     let (lo, hi) = prep.fit_cost_range();
     let mut exits_seen = std::collections::BTreeSet::new();
@@ -171,7 +177,10 @@ fn a_logged_trace_opens_without_a_model_with_its_lanes_and_budget() {
         assert_eq!(stops(got), stops(&want), "at budget {used}");
         exits_seen.insert(stops(got));
     }
-    assert!(exits_seen.len() >= 2, "the budget moved no exit: {exits_seen:?}");
+    assert!(
+        exits_seen.len() >= 2,
+        "the budget moved no exit: {exits_seen:?}"
+    );
 }
 
 #[test]
@@ -181,9 +190,14 @@ fn a_folder_of_logged_traces_opens_in_the_dataset_view() {
         run: Some(dir.path().to_path_buf()),
         ..Default::default()
     });
-    settle(&mut h, |a| a.dataset.is_some());
+    // The run's budget comes from the calibration set beside the traces (no model).
+    settle(&mut h, |a| {
+        a.dataset.is_some() && a.logged.as_ref().is_some_and(|l| l.budget.is_some())
+    });
+    assert!(h.state().model.is_none());
     let d = h.state().dataset.as_ref().unwrap();
     assert_eq!(d.table.rows.len(), 8);
     assert_eq!(d.table.settings.arch, "ar_net");
     assert!(dir.path().join(".adalens-run/summary.parquet").is_file());
+    assert!(h.state().active_budget().is_some());
 }

@@ -98,7 +98,10 @@ impl AdalensApp {
         }
         let checkpoint = table.settings.checkpoint.clone();
         let loaded = self.model.as_ref().map(|m| m.info.path.clone());
-        if checkpoint.is_file() && !loaded.is_some_and(|p| same_file(&p, &checkpoint)) {
+        if checkpoint.as_os_str().is_empty() {
+            // Logged traces (`adalens import`, a folder of traces): no model made them.
+            self.logged_run_opened(&table);
+        } else if checkpoint.is_file() && !loaded.is_some_and(|p| same_file(&p, &checkpoint)) {
             self.push(Command::OpenCheckpoint(checkpoint));
         }
         self.state.remember_run(table.dir.clone());
@@ -120,12 +123,18 @@ impl AdalensApp {
     /// Every row's exit on the slider's budget (no work when it has not moved), and the run's
     /// curve once the calibration set is there.
     pub(crate) fn refresh_dataset(&mut self, settled: bool) {
-        let ours = self.run_model_loaded() || self.dataset.as_ref().is_some_and(|d| d.use_own);
+        let logged = self.model.is_none() && self.logged.is_some();
+        let ours =
+            self.run_model_loaded() || logged || self.dataset.as_ref().is_some_and(|d| d.use_own);
         let criterion = self.state.sliders.criterion;
         let budget = ours.then(|| self.budget_choice()).flatten();
         let has_budget = budget.is_some();
         let exits = DatasetView::exits_for(budget, criterion);
-        let checkpoint = self.model.as_ref().and_then(|m| m.budget.as_deref());
+        let checkpoint = match (&self.model, &self.logged) {
+            (Some(m), _) => m.budget.as_deref(),
+            (None, Some(l)) => l.budget.as_deref(),
+            (None, None) => None,
+        };
         let Some(d) = self.dataset.as_mut() else {
             return;
         };

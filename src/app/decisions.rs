@@ -345,6 +345,11 @@ impl Decisions {
     /// step k at cube k's centre frame.
     pub fn step_frame(clip: &ClipTrace, step: usize) -> usize {
         let first = clip.frames.first().map_or(0, |f| f.frame);
+        // A model that takes one step per sampled frame and no regions (AR-Net's recurrence,
+        // FrameExit): step k follows frame k.
+        if clip.cubes.is_empty() && clip.steps.len() == clip.frames.len() {
+            return clip.frames.get(step).map_or(first, |f| f.frame);
+        }
         if step == 0 {
             return first;
         }

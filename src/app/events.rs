@@ -185,6 +185,7 @@ impl AdalensApp {
                     });
                 }
                 JobEvent::RunOpened { table } => self.run_opened(table),
+                JobEvent::LoggedBudget { path, budget } => self.logged_budget(path, budget),
                 JobEvent::TraceOpened {
                     path,
                     video,

@@ -82,6 +82,11 @@ pub enum JobEvent {
         trace: Box<crate::decision::trace::DecisionTrace>,
         budget: Option<Result<Box<super::budget::BudgetModel>, String>>,
     },
+    /// The calibration set of a run of logged traces (its budget, or why not).
+    LoggedBudget {
+        path: PathBuf,
+        budget: Result<Box<super::budget::BudgetModel>, String>,
+    },
     /// A batch run read back for the dataset view.
     RunOpened {
         table: std::sync::Arc<crate::batch::table::RunTable>,

@@ -157,7 +157,7 @@ impl Jobs {
 
     /// Run `job` on its own thread, counted as a running video job until it returns (even by a
     /// panic); `send` delivers an event and wakes the UI.
-    pub(super) fn spawn_video_job(
+    pub(crate) fn spawn_video_job(
         &self,
         job: impl FnOnce(&(dyn Fn(JobEvent) + Sync)) + Send + 'static,
     ) {

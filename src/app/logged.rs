@@ -41,23 +41,7 @@ pub fn read(trace: &Path, video: Option<PathBuf>, calibration: Option<&Path>) ->
         }
     };
     let video = video.unwrap_or_else(|| crate::logged::video_of(&t, trace));
-    let budget = calibration_for(trace, calibration).map(|p| {
-        CalibrationSet::load(&p)
-            .map_err(|e| e.to_string())
-            .and_then(|set| {
-                if set.classes() != t.class_names.len() {
-                    return Err(format!(
-                        "{}: {} classes, the trace has {}",
-                        p.display(),
-                        set.classes(),
-                        t.class_names.len()
-                    ));
-                }
-                let prep = PreparedCalibration::new(set).map_err(|e| e.to_string())?;
-                BudgetModel::new(prep).map_err(|e| e.to_string())
-            })
-            .map(Box::new)
-    });
+    let budget = calibration_for(trace, calibration).map(|p| read_budget(&p, t.class_names.len()));
     JobEvent::TraceOpened {
         path: trace.to_path_buf(),
         video,
@@ -66,7 +50,83 @@ pub fn read(trace: &Path, video: Option<PathBuf>, calibration: Option<&Path>) ->
     }
 }
 
+/// The budget of a calibration set for traces of `classes` classes.
+pub fn read_budget(path: &Path, classes: usize) -> Result<Box<BudgetModel>, String> {
+    let set = CalibrationSet::load(path).map_err(|e| e.to_string())?;
+    if set.classes() != classes {
+        return Err(format!(
+            "{}: {} classes, the traces have {classes}",
+            path.display(),
+            set.classes()
+        ));
+    }
+    let prep = PreparedCalibration::new(set).map_err(|e| e.to_string())?;
+    BudgetModel::new(prep)
+        .map(Box::new)
+        .map_err(|e| e.to_string())
+}
+
+/// The calibration set of a run made of logged traces: `calibration.adlcal` in the run's
+/// folder, or in the folder of traces it was imported from (`DIR/.adalens-run`).
+pub fn run_calibration(run: &Path) -> Option<PathBuf> {
+    let here = run.join("calibration.adlcal");
+    if here.is_file() {
+        return Some(here);
+    }
+    let from = run.parent()?.join("calibration.adlcal");
+    (run.file_name()? == crate::batch::import::RUN_IN_TRACES && from.is_file()).then_some(from)
+}
+
 impl AdalensApp {
+    /// A run of logged traces was opened: no model (its budget comes from the traces'
+    /// calibration set, read on a worker).
+    pub(crate) fn logged_run_opened(&mut self, table: &crate::batch::table::RunTable) {
+        self.model = None;
+        self.logged = Some(LoggedView {
+            path: table.dir.clone(),
+            arch: table.settings.arch.clone(),
+            budget: None,
+            calibration_problem: Some(
+                "No calibration.adlcal beside the traces (`adalens calibrate --traces DIR LIST` \
+                 makes one); every video runs to its last step, or fit on the run's own labels."
+                    .into(),
+            ),
+        });
+        if let Some(path) = run_calibration(&table.dir) {
+            let classes = table.class_names.len();
+            self.jobs.spawn_video_job(move |send| {
+                send(JobEvent::LoggedBudget {
+                    budget: read_budget(&path, classes),
+                    path,
+                })
+            });
+        }
+    }
+
+    /// The calibration set of the open run of logged traces arrived.
+    pub(crate) fn logged_budget(
+        &mut self,
+        path: PathBuf,
+        budget: Result<Box<BudgetModel>, String>,
+    ) {
+        let Some(l) = &mut self.logged else { return };
+        match budget {
+            Ok(b) => {
+                let (lo, hi) = b.range;
+                self.state.sliders.budget = Some((lo + hi) / 2.0);
+                l.budget = Some(b);
+                l.calibration_problem = None;
+            }
+            Err(e) => {
+                self.errors.push(ErrorNote {
+                    what: format!("The calibration set {} cannot be used", path.display()),
+                    detail: e.clone(),
+                });
+                l.calibration_problem = Some(e);
+            }
+        }
+    }
+
     /// A logged trace arrived: the model is put aside (nothing runs on a logged trace), and
     /// the trace's video opens with the trace drawn on it.
     pub(crate) fn trace_opened(
@@ -95,10 +155,10 @@ impl AdalensApp {
                 (None, Some(e))
             }
         };
+        // The budget of another model's range means nothing here: start in the middle.
         if let Some(b) = &budget {
             let (lo, hi) = b.range;
-            let s = &mut self.state.sliders;
-            s.budget = Some(s.budget.unwrap_or((lo + hi) / 2.0).clamp(lo, hi));
+            self.state.sliders.budget = Some((lo + hi) / 2.0);
         }
         self.model = None;
         self.close_compare();

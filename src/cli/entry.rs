@@ -66,6 +66,19 @@ struct Cli {
     frame_stats_scene: crate::app::FrameStatsScene,
 }
 
+/// `adalens view TRACE`: a logged trace in the window.
+#[derive(clap::Args, Debug)]
+struct ViewArgs {
+    /// The trace (docs/trace.schema.json).
+    trace: PathBuf,
+    /// The video to draw it on (default: the one the trace names).
+    #[arg(long)]
+    video: Option<PathBuf>,
+    /// The calibration set of its budget slider (default: calibration.adlcal beside it).
+    #[arg(long)]
+    calibration: Option<PathBuf>,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Print a video's probe (container, codec, size, rotation, timing) and frame index summary.
@@ -89,6 +102,8 @@ enum Command {
     /// A folder of traces logged elsewhere (Python's TraceBuilder, or any program writing
     /// docs/trace.schema.json), labelled by a `path,label` list, as a batch run folder.
     Import(cli::import_cmd::ImportArgs),
+    /// Open a trace logged elsewhere in the window (as `adalens [VIDEO] --trace T.json`).
+    View(ViewArgs),
     /// Join the summaries of a sharded batch into summary.csv.
     Merge(cli::batch_cmd::MergeArgs),
     /// Print the rows of a batch run that a filter expression keeps (the dataset view's
@@ -143,6 +158,24 @@ where
         Some(Command::Batch(a)) => cli::batch_cmd::run(&a),
         Some(Command::Merge(a)) => cli::batch_cmd::run_merge(&a),
         Some(Command::Import(a)) => cli::import_cmd::run(&a),
+        Some(Command::View(a)) => open_window(Cli {
+            command: None,
+            video: a.video,
+            trace: Some(a.trace),
+            calibration: a.calibration,
+            checkpoint: None,
+            config: None,
+            compare: None,
+            compare_budget: None,
+            compare_criterion: None,
+            compare_tau_f: None,
+            compare_tau_s: None,
+            compare_max_cubes: None,
+            #[cfg(feature = "gui")]
+            frame_stats: None,
+            #[cfg(feature = "gui")]
+            frame_stats_scene: crate::app::FrameStatsScene::Moving,
+        }),
         Some(Command::Query(a)) => cli::query_cmd::run(&a),
         Some(Command::Diff(a)) => cli::diff_cmd::run(&a),
         Some(Command::Synth(a)) => cli::synth_cmd::run(&a),

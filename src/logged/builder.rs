@@ -386,14 +386,58 @@ impl TraceBuilder {
         t
     }
 
-    /// Write the trace (compact JSON, atomically) to `path`.
+    /// Write the trace (compact JSON, atomically) to `path`. The video is named relative to
+    /// the trace's folder, so a folder of traces moves with its videos.
     pub fn save(&self, path: &Path) -> Result<DecisionTrace, LogError> {
-        let t = self.finish();
+        let mut t = self.finish();
+        if let Some(dir) = path.parent() {
+            let video = Path::new(&t.video.path);
+            t.video.path = relative_to(video, &crate::dataset::normalised(dir))
+                .display()
+                .to_string();
+        }
         let json = serde_json::to_vec(&t).map_err(|e| LogError::Invalid(e.to_string()))?;
         crate::fsutil::write_atomic(path, &json).map_err(|source| LogError::Write {
             path: path.to_path_buf(),
             source,
         })?;
         Ok(t)
+    }
+}
+
+/// `path` (absolute) as seen from the folder `from` (absolute): `../` for each of `from`'s
+/// components past the common prefix.
+fn relative_to(path: &Path, from: &Path) -> std::path::PathBuf {
+    let a: Vec<_> = path.components().collect();
+    let b: Vec<_> = from.components().collect();
+    let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
+    if common == 0 {
+        return path.to_path_buf();
+    }
+    let mut out = std::path::PathBuf::new();
+    for _ in common..b.len() {
+        out.push("..");
+    }
+    for c in &a[common..] {
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::relative_to;
+    use std::path::Path;
+
+    #[test]
+    fn a_video_is_named_from_the_trace_folder() {
+        let r = |p: &str, f: &str| {
+            relative_to(Path::new(p), Path::new(f))
+                .display()
+                .to_string()
+        };
+        assert_eq!(r("/d/v/a.mp4", "/d/traces"), "../v/a.mp4");
+        assert_eq!(r("/d/a.mp4", "/d"), "a.mp4");
+        assert_eq!(r("/d/x/a.mp4", "/d/x/y/z"), "../../a.mp4");
     }
 }

@@ -106,11 +106,15 @@ pub fn read_folder(dir: &Path, list: Option<&Path>) -> Result<TraceFolder, Folde
     Ok(out)
 }
 
-/// The video a trace names: as written when it exists from here, else from the trace's folder.
+/// The video a trace names: a relative path is read from the trace's folder (as
+/// `TraceBuilder::save` writes it), else from the working folder.
 pub fn video_of(trace: &DecisionTrace, file: &Path) -> PathBuf {
     let p = PathBuf::from(&trace.video.path);
-    if p.is_absolute() || p.exists() {
+    if p.is_absolute() {
         return p;
     }
-    file.parent().map_or(p.clone(), |d| d.join(&p))
+    match file.parent().map(|d| d.join(&p)) {
+        Some(beside) if beside.exists() || !p.exists() => beside,
+        _ => p,
+    }
 }

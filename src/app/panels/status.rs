@@ -36,9 +36,18 @@ impl AdalensApp {
                             ui.colored_label(ui.visuals().warn_fg_color, "· demo: an untrained test fixture (random weights), not a trained model");
                         }
                     }
-                    None => {
-                        ui.label("No checkpoint open (“Open checkpoint…” or drop one on the window).");
-                    }
+                    None => match &self.logged {
+                        Some(l) => {
+                            ui.label(format!(
+                                "Logged trace {} ({}): no model, nothing re-runs",
+                                l.path.display(),
+                                l.arch
+                            ));
+                        }
+                        None => {
+                            ui.label("No checkpoint open (“Open checkpoint…” or drop one on the window).");
+                        }
+                    },
                 }
                 ui.separator();
                 match &self.loaded {
