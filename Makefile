@@ -23,7 +23,7 @@ test: bootstrap
 	scripts/python_test.sh
 
 clippy: bootstrap
-	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
 
 # The library alone, as a program that embeds it builds it: no GTK, wgpu or font stack.
 check-lib: bootstrap

@@ -181,6 +181,40 @@ fn a_logged_trace_opens_without_a_model_with_its_lanes_and_budget() {
         exits_seen.len() >= 2,
         "the budget moved no exit: {exits_seen:?}"
     );
+
+    // Export figure: each frame banded with its category, the values under it.
+    let svg = dir.path().join("logged.svg");
+    h.state_mut()
+        .push(adalens::app::Command::ExportFigureTo(svg.clone()));
+    settle(&mut h, |a| a.notice.is_some() || !a.errors.is_empty());
+    assert!(
+        h.state().errors.is_empty(),
+        "{:?}",
+        h.state().errors.first().map(|e| &e.detail)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let clip = &h.state().decisions.as_ref().unwrap().trace.clips[0];
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    // (Text is drawn as paths in an exported SVG; the elements keep their ids.)
+    let count = |prefix: &str| {
+        doc.descendants()
+            .filter(|n| n.attribute("id").is_some_and(|id| id.starts_with(prefix)))
+            .count()
+    };
+    let shown = count("frame-0-");
+    assert!(shown > 0, "no frames in {text}");
+    assert_eq!(count("lane-0-"), shown, "one category band per frame");
+    // The first frame's band is its category's colour (the window's).
+    let (k, cat) = spec.category(clip.lanes["resolution"][0]).unwrap();
+    let [r, g, b] = adalens::decision::lanes::category_colour(k, cat);
+    let band = doc
+        .descendants()
+        .find(|n| n.attribute("id") == Some("lane-0-0-1"))
+        .unwrap();
+    assert_eq!(
+        band.attribute("fill"),
+        Some(format!("#{r:02x}{g:02x}{b:02x}").as_str())
+    );
 }
 
 #[test]
@@ -200,4 +234,15 @@ fn a_folder_of_logged_traces_opens_in_the_dataset_view() {
     assert_eq!(d.table.settings.arch, "ar_net");
     assert!(dir.path().join(".adalens-run/summary.parquet").is_file());
     assert!(h.state().active_budget().is_some());
+    // The side panel's summary of the run's lanes: every frame of the eight traces counted.
+    settle(&mut h, |a| {
+        a.logged.as_ref().is_some_and(|l| !l.lanes.is_empty())
+    });
+    let totals = &h.state().logged.as_ref().unwrap().lanes;
+    assert_eq!(totals[0].spec.name, "resolution");
+    assert_eq!(totals[0].counts.iter().sum::<usize>(), 8 * 4 * 6);
+    assert_eq!(totals[1].values, 8 * 4 * 6);
+    assert!(h
+        .query_by_label_contains("Per-frame decisions over the run")
+        .is_some());
 }

@@ -27,6 +27,11 @@ create_exception!(
     "An error from adalens (the message names the file and the problem)."
 );
 
+/// A logged region as Python passes it: the frames it covers and its box (x1, y1, x2, y2).
+type RegionArg = (Vec<usize>, (f32, f32, f32, f32));
+/// What `calibrate_traces` returns: samples, steps, classes, and the files skipped with why.
+type CalibratedArg = (usize, usize, usize, Vec<(String, String)>);
+
 fn err(e: impl std::fmt::Display) -> PyErr {
     AdalensError::new_err(e.to_string())
 }
@@ -169,7 +174,7 @@ impl TraceBuilder {
         kept: Option<Vec<bool>>,
         lanes: Option<BTreeMap<String, Vec<Option<f64>>>>,
         stages: Option<Vec<(f32, bool)>>,
-        regions: Option<Vec<(Vec<usize>, (f32, f32, f32, f32))>>,
+        regions: Option<Vec<RegionArg>>,
         probs: Option<PyReadonlyArray2<'_, f32>>,
         logits: Option<PyReadonlyArray2<'_, f32>>,
         gflops: Option<Vec<f64>>,
@@ -341,7 +346,7 @@ fn calibrate_traces(
     out: PathBuf,
     list: Option<PathBuf>,
     self_labels: bool,
-) -> PyResult<(usize, usize, usize, Vec<(String, String)>)> {
+) -> PyResult<CalibratedArg> {
     py.detach(|| -> anyhow::Result<_> {
         let folder = adalens::logged::read_folder(&traces, list.as_deref())?;
         let c = adalens::calibrate::from_traces(&folder.traces, self_labels)?;

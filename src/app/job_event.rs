@@ -82,6 +82,11 @@ pub enum JobEvent {
         trace: Box<crate::decision::trace::DecisionTrace>,
         budget: Option<Result<Box<super::budget::BudgetModel>, String>>,
     },
+    /// A run of logged traces' generic lanes, summed over its videos.
+    LoggedLanes {
+        dir: PathBuf,
+        lanes: Vec<crate::decision::lanes::LaneTotals>,
+    },
     /// The calibration set of a run of logged traces (its budget, or why not).
     LoggedBudget {
         path: PathBuf,

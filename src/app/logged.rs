@@ -19,6 +19,8 @@ pub struct LoggedView {
     pub budget: Option<Box<BudgetModel>>,
     /// Why there is no budget (no calibration set, or one that cannot be used).
     pub calibration_problem: Option<String>,
+    /// A run of logged traces: its generic lanes summed over every video (read on a worker).
+    pub lanes: Vec<crate::decision::lanes::LaneTotals>,
 }
 
 /// The calibration set of a logged trace: the one given, else `calibration.adlcal` beside it.
@@ -80,7 +82,10 @@ pub fn run_calibration(run: &Path) -> Option<PathBuf> {
 impl AdalensApp {
     /// A run of logged traces was opened: no model (its budget comes from the traces'
     /// calibration set, read on a worker).
-    pub(crate) fn logged_run_opened(&mut self, table: &crate::batch::table::RunTable) {
+    pub(crate) fn logged_run_opened(
+        &mut self,
+        table: &std::sync::Arc<crate::batch::table::RunTable>,
+    ) {
         self.model = None;
         self.logged = Some(LoggedView {
             path: table.dir.clone(),
@@ -91,6 +96,21 @@ impl AdalensApp {
                  makes one); every video runs to its last step, or fit on the run's own labels."
                     .into(),
             ),
+            lanes: Vec::new(),
+        });
+        // The run's lanes, summed over its traces.
+        let run = table.clone();
+        self.jobs.spawn_video_job(move |send| {
+            let traces: Vec<DecisionTrace> = run
+                .rows
+                .iter()
+                .filter(|r| r.status == crate::batch::table::RowStatus::Ok)
+                .filter_map(|r| run.trace(r).ok())
+                .collect();
+            send(JobEvent::LoggedLanes {
+                dir: run.dir.clone(),
+                lanes: crate::decision::lanes::LaneTotals::of(&traces),
+            })
         });
         if let Some(path) = run_calibration(&table.dir) {
             let classes = table.class_names.len();
@@ -100,6 +120,17 @@ impl AdalensApp {
                     path,
                 })
             });
+        }
+    }
+
+    /// The lanes of the open run of logged traces, summed, arrived.
+    pub(crate) fn logged_lanes(
+        &mut self,
+        dir: PathBuf,
+        lanes: Vec<crate::decision::lanes::LaneTotals>,
+    ) {
+        if let Some(l) = self.logged.as_mut().filter(|l| l.path == dir) {
+            l.lanes = lanes;
         }
     }
 
@@ -170,6 +201,7 @@ impl AdalensApp {
             arch: trace.arch.clone(),
             budget,
             calibration_problem: problem,
+            lanes: Vec::new(),
         });
         // The knobs only label τ lanes, which a logged trace's frames do not use.
         let knobs = Knobs {

@@ -175,3 +175,81 @@ pub fn category_counts<'a>(
     }
     (counts, costed.then_some(cost))
 }
+
+/// A generic lane summed over many traces (a run of logged traces in the dataset view): how
+/// often each category was chosen and what that cost, or a scalar lane's range and mean.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LaneTotals {
+    pub spec: LaneSpec,
+    /// Per category: frames decided that way (categorical lanes).
+    pub counts: Vec<usize>,
+    /// GFLOPs of those choices where the categories have costs.
+    pub gflops: Option<f64>,
+    /// Lowest, highest and sum of a scalar lane's values, and how many there were.
+    pub min: f64,
+    pub max: f64,
+    pub sum: f64,
+    pub values: usize,
+}
+
+impl LaneTotals {
+    /// The totals of every lane of `traces`, in the order the first trace declares them (a
+    /// lane of the same name in a later trace is added when its kind and categories match).
+    pub fn of<'a>(traces: impl IntoIterator<Item = &'a super::trace::DecisionTrace>) -> Vec<Self> {
+        let mut out: Vec<LaneTotals> = Vec::new();
+        for t in traces {
+            for spec in &t.lanes {
+                let i = match out.iter().position(|o| o.spec.name == spec.name) {
+                    Some(i)
+                        if out[i].spec.kind == spec.kind
+                            && out[i].spec.categories.len() == spec.categories.len() =>
+                    {
+                        i
+                    }
+                    Some(_) => continue,
+                    None => {
+                        out.push(LaneTotals {
+                            spec: spec.clone(),
+                            counts: vec![0; spec.categories.len()],
+                            gflops: None,
+                            min: f64::INFINITY,
+                            max: f64::NEG_INFINITY,
+                            sum: 0.0,
+                            values: 0,
+                        });
+                        out.len() - 1
+                    }
+                };
+                let o = &mut out[i];
+                match spec.kind {
+                    LaneKind::Categorical => {
+                        let (counts, cost) = category_counts(spec, &t.clips);
+                        for (a, b) in o.counts.iter_mut().zip(counts) {
+                            *a += b;
+                        }
+                        if let Some(c) = cost {
+                            *o.gflops.get_or_insert(0.0) += c;
+                        }
+                    }
+                    LaneKind::Scalar => {
+                        for v in t
+                            .clips
+                            .iter()
+                            .filter_map(|c| c.lanes.get(&spec.name))
+                            .flatten()
+                            .flatten()
+                        {
+                            if v.is_finite() {
+                                o.min = o.min.min(*v);
+                                o.max = o.max.max(*v);
+                                o.sum += v;
+                                o.values += 1;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+}

@@ -26,6 +26,7 @@ impl AdalensApp {
                     }
                     self.run_summary_ui(ui);
                     self.compare_summary_ui(ui);
+                    self.dataset_lanes_ui(ui);
                     ui.separator();
                     self.run_curve_ui(ui);
                     ui.separator();

@@ -4,6 +4,7 @@ mod clips;
 mod compare_lanes;
 mod compare_side;
 mod cube_view;
+mod dataset_lanes;
 mod dataset_side;
 mod dataset_table;
 mod help;
