@@ -187,7 +187,8 @@ class TraceBuilder:
         return out
 
     @staticmethod
-    def _rows(a: Any) -> Optional[np.ndarray]:
+    def _rows(a: Any) -> Optional[tuple]:
+        """(steps, classes, float32 bytes) of a (steps, classes) array: what the extension reads."""
         if a is None:
             return None
         a = np.asarray(a, dtype=np.float32)
@@ -195,7 +196,8 @@ class TraceBuilder:
             a = a[None, :]
         if a.ndim != 2:
             raise AdalensError(f"step outputs must be (steps, classes), got shape {a.shape}")
-        return np.ascontiguousarray(a)
+        a = np.ascontiguousarray(a)
+        return (a.shape[0], a.shape[1], a.tobytes())
 
     def add_clip(
         self,

@@ -14,10 +14,10 @@ use adalens::decision::{Criterion, DecisionTrace, ExitRule, PreparedCalibration}
 use adalens::logged::{LoggedClip, Region, StepOutputs};
 use adalens::model::config::Knobs;
 use adalens::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
-use numpy::{PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::create_exception;
 use pyo3::exceptions::PyException;
 use pyo3::prelude::*;
+use pyo3::pybacked::PyBackedBytes;
 use pyo3::types::{PyDict, PyList};
 
 create_exception!(
@@ -27,6 +27,9 @@ create_exception!(
     "An error from adalens (the message names the file and the problem)."
 );
 
+/// Step outputs as Python passes them: rows, columns and the float32 values (native order),
+/// the bytes of a C-contiguous array (the Python layer makes it; no ndarray crate needed).
+type RowsArg = (usize, usize, PyBackedBytes);
 /// A logged region as Python passes it: the frames it covers and its box (x1, y1, x2, y2).
 type RegionArg = (Vec<usize>, (f32, f32, f32, f32));
 /// What `calibrate_traces` returns: samples, steps, classes, and the files skipped with why.
@@ -175,19 +178,26 @@ impl TraceBuilder {
         lanes: Option<BTreeMap<String, Vec<Option<f64>>>>,
         stages: Option<Vec<(f32, bool)>>,
         regions: Option<Vec<RegionArg>>,
-        probs: Option<PyReadonlyArray2<'_, f32>>,
-        logits: Option<PyReadonlyArray2<'_, f32>>,
+        probs: Option<RowsArg>,
+        logits: Option<RowsArg>,
         gflops: Option<Vec<f64>>,
         exit_step: Option<usize>,
     ) -> PyResult<usize> {
-        let rows = |a: &PyReadonlyArray2<'_, f32>| -> PyResult<Vec<Vec<f32>>> {
-            let shape = a.shape();
-            let flat = a
-                .as_slice()
-                .map_err(|_| err("step outputs must be a C-contiguous float32 array"))?;
-            Ok(flat
-                .chunks(shape[1].max(1))
-                .take(shape[0])
+        let rows = |(n, c, bytes): &RowsArg| -> PyResult<Vec<Vec<f32>>> {
+            let want = n.checked_mul(*c).and_then(|v| v.checked_mul(4));
+            if want != Some(bytes.len()) {
+                return Err(err(format!(
+                    "step outputs: {} bytes for {n}×{c} float32 values",
+                    bytes.len()
+                )));
+            }
+            let values: Vec<f32> = bytes
+                .chunks_exact(4)
+                .map(|b| f32::from_ne_bytes([b[0], b[1], b[2], b[3]]))
+                .collect();
+            Ok(values
+                .chunks((*c).max(1))
+                .take(*n)
                 .map(<[f32]>::to_vec)
                 .collect())
         };

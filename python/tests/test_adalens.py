@@ -231,6 +231,25 @@ def s_rule(solution, t):
     return solution["steps"][t].get("rule")
 
 
+class ReadmeTest(unittest.TestCase):
+    def test_the_readme_script_logs_calibrates_and_would_open_the_window(self):
+        import re
+
+        text = (ROOT / "README.md").read_text()
+        script = re.search(r"logged in a dozen lines.*?```python\n(.*?)```", text, re.S).group(1)
+        self.assertIn('adalens.view("traces/clip.json")', script)
+        # Everything but the window (tests/logged_view.rs opens a logged trace in it).
+        script = script.replace('adalens.view("traces/clip.json")', "pass")
+        with tempfile.TemporaryDirectory() as d:
+            make_video(Path(d) / "clip.mp4", frames=100)
+            subprocess.run([sys.executable, "-c", script], cwd=d, check=True)
+            t = adalens.Trace.open(Path(d) / "traces/clip.json")
+            self.assertEqual((t.num_clips, t.arch), (6, "ar_net"))
+            self.assertEqual(t.to_dict()["video"]["path"], "../clip.mp4")
+            b = adalens.budget(Path(d) / "traces/calibration.adlcal", 20.0)
+            self.assertEqual(b["summary"]["steps"], 16)
+
+
 class CheckpointTest(unittest.TestCase):
     def test_inspect_runs_the_rust_model_as_the_cli_does(self):
         ck = adalens.Checkpoint(ROOT / "models/ada3d_focus_synth.safetensors")

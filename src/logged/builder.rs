@@ -397,10 +397,15 @@ impl TraceBuilder {
                 .to_string();
         }
         let json = serde_json::to_vec(&t).map_err(|e| LogError::Invalid(e.to_string()))?;
-        crate::fsutil::write_atomic(path, &json).map_err(|source| LogError::Write {
+        let write = |source| LogError::Write {
             path: path.to_path_buf(),
             source,
-        })?;
+        };
+        // A logger's output folder is made as it writes (the traces of a run go in one).
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(write)?;
+        }
+        crate::fsutil::write_atomic(path, &json).map_err(write)?;
         Ok(t)
     }
 }
