@@ -19,7 +19,7 @@ seed() { # target, files...
 }
 seed torch_checkpoint tests/fixtures/model/*.pth tests/fixtures/model/*.pth.tar tests/fixtures/model/*.pyth tests/fixtures/budget/*.pth
 seed calibration models/*.adlcal models/demo/*.adlcal
-seed trace_json tests/fixtures/*/*.json
+seed trace_json tests/fixtures/*/*.json assets/demo/logged/*.json
 seed parquet_run tests/fixtures/batch/*.parquet
 mkdir -p fuzz/corpus/safetensors_config
 for f in tests/fixtures/model/*.json; do

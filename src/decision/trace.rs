@@ -163,8 +163,41 @@ impl StepPrediction {
     /// The prediction of one row of logits: its `k` best classes (ties towards the lower
     /// index), entropy and confidence of the softmax.
     pub fn from_logits(step: usize, logits: &[f32], k: usize, cumulative_gflops: f64) -> Self {
+        Self::of_row(
+            step,
+            logits,
+            OutputKind::Logits,
+            k,
+            cumulative_gflops,
+            false,
+        )
+    }
+
+    /// The prediction of one row of probabilities (renormalised to sum 1), keeping the whole
+    /// row in `probs`: what a trace logged from another program holds.
+    pub fn from_probs(step: usize, probs: &[f32], k: usize, cumulative_gflops: f64) -> Self {
+        Self::of_row(
+            step,
+            probs,
+            OutputKind::Probabilities,
+            k,
+            cumulative_gflops,
+            true,
+        )
+    }
+
+    /// The prediction of one row of class scores of `kind`; with `keep`, its whole softmax in
+    /// `probs`.
+    pub fn of_row(
+        step: usize,
+        row: &[f32],
+        kind: OutputKind,
+        k: usize,
+        cumulative_gflops: f64,
+        keep: bool,
+    ) -> Self {
         let mut probs = Vec::new();
-        let stats = row_stats(logits, OutputKind::Logits, &[], &mut probs);
+        let stats = row_stats(row, kind, &[], &mut probs);
         let mut order: Vec<usize> = (0..probs.len()).collect();
         order.sort_by(|&a, &b| probs[b].total_cmp(&probs[a]).then(a.cmp(&b)));
         let top = order
@@ -181,32 +214,7 @@ impl StepPrediction {
             entropy: stats.entropy as f32,
             confidence: stats.confidence as f32,
             cumulative_gflops,
-            probs: None,
-        }
-    }
-
-    /// The prediction of one row of probabilities (renormalised to sum 1), keeping the whole
-    /// row in `probs`: what a trace logged from another program holds.
-    pub fn from_probs(step: usize, probs: &[f32], k: usize, cumulative_gflops: f64) -> Self {
-        let mut norm = Vec::new();
-        let stats = row_stats(probs, OutputKind::Probabilities, &[], &mut norm);
-        let mut order: Vec<usize> = (0..norm.len()).collect();
-        order.sort_by(|&a, &b| norm[b].total_cmp(&norm[a]).then(a.cmp(&b)));
-        let top = order
-            .into_iter()
-            .take(k)
-            .map(|c| ClassProb {
-                class: c as u32,
-                prob: norm[c] as f32,
-            })
-            .collect();
-        Self {
-            step,
-            top,
-            entropy: stats.entropy as f32,
-            confidence: stats.confidence as f32,
-            cumulative_gflops,
-            probs: Some(norm.iter().map(|&p| p as f32).collect()),
+            probs: keep.then(|| probs.iter().map(|&p| p as f32).collect()),
         }
     }
 }

@@ -298,14 +298,12 @@ impl TraceBuilder {
         let steps: Vec<StepPrediction> = rows
             .iter()
             .enumerate()
-            .map(|(s, r)| match &c.outputs {
-                Some(StepOutputs::Logits(_)) => {
-                    let mut p = Vec::new();
-                    crate::decision::criterion::row_stats(r, OutputKind::Logits, &[], &mut p);
-                    let p: Vec<f32> = p.iter().map(|&x| x as f32).collect();
-                    StepPrediction::from_probs(s, &p, TOP_K, c.gflops[s])
-                }
-                _ => StepPrediction::from_probs(s, r, TOP_K, c.gflops[s]),
+            .map(|(s, r)| {
+                let kind = match &c.outputs {
+                    Some(StepOutputs::Logits(_)) => OutputKind::Logits,
+                    _ => OutputKind::Probabilities,
+                };
+                StepPrediction::of_row(s, r, kind, TOP_K, c.gflops[s], true)
             })
             .collect();
         let exit = match c.exit_step {
