@@ -512,4 +512,40 @@ fn the_command_line_calibrates_and_imports_logged_traces() {
     );
     assert!(run.join("summary.parquet").is_file());
     assert_eq!(RunTable::open(&run).unwrap().rows.len(), 5);
+    // A figure of a logged trace, with no checkpoint: its frames banded by category.
+    let svg = dir.path().join("fig.svg");
+    let out = std::process::Command::new(bin)
+        .arg("figure")
+        .arg("--trace")
+        .arg(dir.path().join("video1.json"))
+        .args(["--budget", "3.0", "--calibration"])
+        .arg(&cal)
+        .arg("-o")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&svg).unwrap();
+    let doc = roxmltree::Document::parse(&text).unwrap();
+    let ids = |prefix: &str| {
+        doc.descendants()
+            .filter(|n| n.attribute("id").is_some_and(|i| i.starts_with(prefix)))
+            .count()
+    };
+    assert_eq!(ids("frame-0-"), 8);
+    assert_eq!(ids("lane-0-"), 8, "one resolution band per frame");
+    // Without a checkpoint or a trace, figure says what it needs.
+    let out = std::process::Command::new(bin)
+        .arg("figure")
+        .arg(dir.path().join("video1.mp4"))
+        .arg("-o")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--checkpoint CK"));
 }

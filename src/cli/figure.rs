@@ -25,9 +25,13 @@ pub enum Column {
 
 #[derive(clap::Args, Debug)]
 pub struct FigureArgs {
-    /// The video (with --grid, the first row).
-    #[arg(required_unless_present = "grid")]
+    /// The video (with --grid, the first row; with --trace, default: the one it names).
+    #[arg(required_unless_present_any = ["grid", "trace"])]
     pub video: Option<PathBuf>,
+    /// Draw a trace logged elsewhere (no checkpoint): its exits at --budget on
+    /// --calibration (default: calibration.adlcal beside it), or --thresholds.
+    #[arg(long, value_name = "TRACE.json", conflicts_with_all = ["grid", "compare"])]
+    pub trace: Option<PathBuf>,
     /// More videos, one row each under the first (e.g. an easy and a hard one).
     #[arg(long, num_args = 1..)]
     pub grid: Vec<PathBuf>,
@@ -91,6 +95,10 @@ pub struct FigureArgs {
 pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
     // Check the output name before minutes of decoding.
     figure::Format::of(&a.output)?;
+    if let Some(trace) = &a.trace {
+        let panel = logged_panel(a, trace)?;
+        return write(a, &[panel]);
+    }
     let (model, knobs, rule) = a.run.open()?;
     let videos: Vec<&PathBuf> = a.video.iter().chain(&a.grid).collect();
     let rows = if a.compare { 2 } else { videos.len() };
@@ -158,9 +166,8 @@ pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
     for (i, v) in videos.iter().enumerate().filter(|_| !a.compare) {
         // One open (and frame index) serves both the model's frames and the figure's.
         let video = Video::open(v)?;
-        let run = run_video(&model, &video, &knobs, rule, &never, &Quiet).with_context(|| {
-            format!("running {} on {}", a.run.checkpoint.display(), v.display())
-        })?;
+        let run = run_video(&model, &video, &knobs, rule, &never, &Quiet)
+            .with_context(|| format!("running {} on {}", model.path.display(), v.display()))?;
         let panel = figure::make_panel(
             &video,
             run.inspection.trace,
@@ -173,6 +180,38 @@ pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
         .with_context(|| v.display().to_string())?;
         panels.push(panel);
     }
+    write(a, &panels)
+}
+
+/// The panel of a logged trace (`--trace`): its video, its exits as asked.
+fn logged_panel(a: &FigureArgs, path: &std::path::Path) -> anyhow::Result<figure::Panel> {
+    let mut trace =
+        crate::logged::read_trace(path).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    let video_path = a
+        .video
+        .clone()
+        .unwrap_or_else(|| crate::logged::video_of(&trace, path));
+    let video = Video::open(&video_path)?;
+    let rule = a
+        .run
+        .exit
+        .rule_for_trace(path, trace.class_names.len())?
+        .unwrap_or_else(|| ExitRule::last_step(Criterion::Entropy));
+    rule.apply(&mut trace);
+    figure::make_panel(
+        &video,
+        trace,
+        (a.clip - 1) as usize,
+        a.frames,
+        a.labels.first().cloned(),
+        None,
+        &Control::default(),
+    )
+    .with_context(|| video_path.display().to_string())
+}
+
+/// Lay the panels out and write the figure.
+fn write(a: &FigureArgs, panels: &[figure::Panel]) -> anyhow::Result<()> {
     let opts = FigureOptions {
         theme: a.theme,
         lanes: a.lanes.clone(),
@@ -185,7 +224,7 @@ pub fn run(a: &FigureArgs) -> anyhow::Result<()> {
         caption: a.caption.clone(),
         frames_per_row: a.frames_per_row,
     };
-    let svg = figure::render_svg(&panels, &opts);
+    let svg = figure::render_svg(panels, &opts);
     let out = OutputOptions {
         dpi: a.dpi,
         svg_text: a.svg_text,

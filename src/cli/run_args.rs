@@ -13,8 +13,9 @@ use super::inspect::CheckpointArgs;
 
 #[derive(clap::Args, Debug)]
 pub struct RunArgs {
+    /// The checkpoint to run (`figure --trace` draws a logged trace instead).
     #[arg(long)]
-    pub checkpoint: PathBuf,
+    pub checkpoint: Option<PathBuf>,
     #[command(flatten)]
     pub model: CheckpointArgs,
     #[command(flatten)]
@@ -27,7 +28,10 @@ pub struct RunArgs {
 impl RunArgs {
     /// The model, the thresholds it runs with and its exit rule.
     pub fn open(&self) -> anyhow::Result<(LoadedModel, Knobs, Option<ExitRule>)> {
-        let model = self.model.open(&self.checkpoint)?;
+        let Some(checkpoint) = &self.checkpoint else {
+            anyhow::bail!("give the checkpoint to run: --checkpoint CK");
+        };
+        let model = self.model.open(checkpoint)?;
         let rule = self.exit.rule(&model)?;
         let knobs = Knobs {
             max_cubes: self.max_cubes,
@@ -90,6 +94,50 @@ impl ExitArgs {
             );
         }
         let set = load_calibration(model, &path)?;
+        self.solve(&path, set, budget).map(Some)
+    }
+
+    /// The exit rule for a trace logged elsewhere (no model): `--thresholds`, or `--budget`
+    /// solved on `--calibration` (default: `calibration.adlcal` beside the trace).
+    pub fn rule_for_trace(
+        &self,
+        trace: &std::path::Path,
+        classes: usize,
+    ) -> anyhow::Result<Option<ExitRule>> {
+        if let Some(thresholds) = &self.thresholds {
+            return Ok(Some(ExitRule {
+                criterion: self.criterion,
+                thresholds: thresholds.clone(),
+                budget: None,
+            }));
+        }
+        let Some(budget) = self.budget else {
+            return Ok(None);
+        };
+        let path = self.calibration.clone().unwrap_or_else(|| {
+            trace
+                .parent()
+                .unwrap_or(std::path::Path::new("."))
+                .join("calibration.adlcal")
+        });
+        let set = crate::decision::CalibrationSet::load(&path)?;
+        if set.classes() != classes {
+            anyhow::bail!(
+                "{}: {} classes, the trace has {classes}",
+                path.display(),
+                set.classes()
+            );
+        }
+        self.solve(&path, set, budget).map(Some)
+    }
+
+    /// The thresholds for `budget` on the calibration set `set` (read from `path`).
+    fn solve(
+        &self,
+        path: &std::path::Path,
+        set: crate::decision::CalibrationSet,
+        budget: f64,
+    ) -> anyhow::Result<ExitRule> {
         let prep = PreparedCalibration::new(set).context("preparing the calibration set")?;
         let (rule, sol) = ExitRule::for_budget(&prep, self.criterion, budget)
             .with_context(|| format!("thresholds for a budget of {budget} GFLOPs"))?;
@@ -102,6 +150,6 @@ impl ExitArgs {
                 if budget < lo { "first" } else { "last" }
             );
         }
-        Ok(Some(rule))
+        Ok(rule)
     }
 }
