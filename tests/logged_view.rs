@@ -74,7 +74,15 @@ fn logged(video: &Path, seed: usize) -> TraceBuilder {
         let mut lanes = std::collections::BTreeMap::new();
         lanes.insert(
             "resolution".to_string(),
-            (0..6).map(|i| Some(((i + c + seed) % 3) as f64)).collect(),
+            (0..6)
+                .map(|i| {
+                    Some(if i + c < seed {
+                        0.0
+                    } else {
+                        ((i + c + seed) % 3) as f64
+                    })
+                })
+                .collect(),
         );
         lanes.insert(
             "tokens kept".to_string(),
@@ -245,4 +253,20 @@ fn a_folder_of_logged_traces_opens_in_the_dataset_view() {
     assert!(h
         .query_by_label_contains("Per-frame decisions over the run")
         .is_some());
+    // Each row's frames per category: the table's lane column (its label carries the counts).
+    h.step();
+    let mut cells = std::collections::BTreeMap::new();
+    for k in 0..8 {
+        let t = adalens::logged::read_trace(&dir.path().join(format!("v{k}.json"))).unwrap();
+        let (c, _) = category_counts(t.lane("resolution").unwrap(), &t.clips);
+        let cell = format!("resolution 224 x{} 160 x{} skip x{}", c[0], c[1], c[2]);
+        *cells.entry(cell).or_insert(0) += 1;
+    }
+    for (cell, rows) in cells {
+        assert_eq!(
+            h.query_all_by_label_contains(&cell).count(),
+            rows,
+            "rows saying {cell:?}"
+        );
+    }
 }

@@ -186,7 +186,7 @@ impl AdalensApp {
                 }
                 JobEvent::RunOpened { table } => self.run_opened(table),
                 JobEvent::LoggedBudget { path, budget } => self.logged_budget(path, budget),
-                JobEvent::LoggedLanes { dir, lanes } => self.logged_lanes(dir, lanes),
+                JobEvent::LoggedLanes { dir, lanes, rows } => self.logged_lanes(dir, lanes, rows),
                 JobEvent::TraceOpened {
                     path,
                     video,

@@ -86,6 +86,8 @@ pub enum JobEvent {
     LoggedLanes {
         dir: PathBuf,
         lanes: Vec<crate::decision::lanes::LaneTotals>,
+        /// Row index → frames per category of the run's first categorical lane.
+        rows: std::collections::HashMap<usize, Vec<usize>>,
     },
     /// The calibration set of a run of logged traces (its budget, or why not).
     LoggedBudget {

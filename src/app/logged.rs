@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use super::budget::BudgetModel;
 use super::job_event::JobEvent;
 use super::{AdalensApp, ErrorNote};
+use crate::decision::lanes::LaneTotals;
 use crate::decision::trace::DecisionTrace;
 use crate::decision::{CalibrationSet, PreparedCalibration};
 use crate::model::config::Knobs;
@@ -20,7 +21,10 @@ pub struct LoggedView {
     /// Why there is no budget (no calibration set, or one that cannot be used).
     pub calibration_problem: Option<String>,
     /// A run of logged traces: its generic lanes summed over every video (read on a worker).
-    pub lanes: Vec<crate::decision::lanes::LaneTotals>,
+    pub lanes: Vec<LaneTotals>,
+    /// Its first categorical lane per row (row index → frames per category): the table's
+    /// lane column.
+    pub row_lanes: std::collections::HashMap<usize, Vec<usize>>,
 }
 
 /// The calibration set of a logged trace: the one given, else `calibration.adlcal` beside it.
@@ -97,19 +101,36 @@ impl AdalensApp {
                     .into(),
             ),
             lanes: Vec::new(),
+            row_lanes: Default::default(),
         });
         // The run's lanes, summed over its traces.
         let run = table.clone();
         self.jobs.spawn_video_job(move |send| {
-            let traces: Vec<DecisionTrace> = run
+            let traces: Vec<(usize, DecisionTrace)> = run
                 .rows
                 .iter()
-                .filter(|r| r.status == crate::batch::table::RowStatus::Ok)
-                .filter_map(|r| run.trace(r).ok())
+                .enumerate()
+                .filter(|(_, r)| r.status == crate::batch::table::RowStatus::Ok)
+                .filter_map(|(i, r)| Some((i, run.trace(r).ok()?)))
+                .collect();
+            let lanes = LaneTotals::of(traces.iter().map(|(_, t)| t));
+            let first = lanes
+                .iter()
+                .find(|l| l.spec.kind == crate::decision::lanes::LaneKind::Categorical)
+                .map(|l| l.spec.name.clone());
+            let rows = traces
+                .iter()
+                .filter_map(|(i, t)| {
+                    let name = first.as_ref()?;
+                    let spec = t.lane(name)?;
+                    let (counts, _) = crate::decision::lanes::category_counts(spec, &t.clips);
+                    Some((*i, counts))
+                })
                 .collect();
             send(JobEvent::LoggedLanes {
                 dir: run.dir.clone(),
-                lanes: crate::decision::lanes::LaneTotals::of(&traces),
+                lanes,
+                rows,
             })
         });
         if let Some(path) = run_calibration(&table.dir) {
@@ -127,10 +148,12 @@ impl AdalensApp {
     pub(crate) fn logged_lanes(
         &mut self,
         dir: PathBuf,
-        lanes: Vec<crate::decision::lanes::LaneTotals>,
+        lanes: Vec<LaneTotals>,
+        rows: std::collections::HashMap<usize, Vec<usize>>,
     ) {
         if let Some(l) = self.logged.as_mut().filter(|l| l.path == dir) {
             l.lanes = lanes;
+            l.row_lanes = rows;
         }
     }
 
@@ -202,6 +225,7 @@ impl AdalensApp {
             budget,
             calibration_problem: problem,
             lanes: Vec::new(),
+            row_lanes: Default::default(),
         });
         // The knobs only label τ lanes, which a logged trace's frames do not use.
         let knobs = Knobs {

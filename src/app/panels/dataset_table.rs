@@ -7,6 +7,7 @@ use crate::app::command::Command;
 use crate::app::{AdalensApp, Flip};
 use crate::batch::query::{cell_compared, column, Cell, Compared};
 use crate::batch::table::RowStatus;
+use crate::decision::lanes::LaneKind;
 
 /// The columns shown, with their widths (the summary's names; `adalens query` prints them all).
 const SHOWN: [(&str, &str, f32); 12] = [
@@ -48,6 +49,15 @@ impl AdalensApp {
     pub(crate) fn dataset_table_ui(&mut self, ui: &mut egui::Ui) {
         let mut open = None;
         let mut want_thumbs = Vec::new();
+        // A run of logged traces: its first categorical lane as a column of bars.
+        let lane = self.logged.as_ref().and_then(|l| {
+            let spec = &l
+                .lanes
+                .iter()
+                .find(|t| t.spec.kind == LaneKind::Categorical)?
+                .spec;
+            Some((spec, &l.row_lanes))
+        });
         egui::CentralPanel::default().show(ui, |ui| {
             let Some(d) = &mut self.dataset else { return };
             ui.horizontal(|ui| {
@@ -139,6 +149,9 @@ impl AdalensApp {
                         d.sort_by(c);
                     }
                 }
+                if let Some((spec, _)) = lane {
+                    ui.add_sized([LANE_WIDTH, 18.0], egui::Label::new(&spec.name));
+                }
             });
             ui.separator();
             let mut scroll = egui::ScrollArea::both().auto_shrink(false);
@@ -156,7 +169,7 @@ impl AdalensApp {
                 for pos in range {
                     let i = d.visible[pos];
                     want_thumbs.push(i);
-                    let (r, open_clicked) = row_ui(ui, d, i, other.as_ref());
+                    let (r, open_clicked) = row_ui(ui, d, i, other.as_ref(), lane);
                     if r.double_clicked() || open_clicked {
                         open = Some(i);
                     } else if r.clicked() {
@@ -182,6 +195,7 @@ fn row_ui(
     d: &crate::app::DatasetView,
     i: usize,
     other: Option<&Compared>,
+    lane: Option<RowLanes>,
 ) -> (egui::Response, bool) {
     let row = &d.table.rows[i];
     let dec = &d.decided[i];
@@ -262,9 +276,54 @@ fn row_ui(
         }
         text_of_row.push(format!("{name} {}", value.text()));
     }
+    if let Some((spec, rows)) = lane {
+        if let Some(counts) = rows.get(&i) {
+            lane_bar(ui, spec, counts);
+            let parts: Vec<String> = spec
+                .categories
+                .iter()
+                .zip(counts)
+                .map(|(c, n)| format!("{} x{n}", c.name))
+                .collect();
+            text_of_row.push(format!("{} {}", spec.name, parts.join(" ")));
+        }
+    }
     let label = text_of_row.join(", ");
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
     let response =
         response.on_hover_text("Click to select (Ctrl / Shift for more); double-click to open");
     (response, open)
+}
+
+/// Width of the lane column (a run of logged traces).
+const LANE_WIDTH: f32 = 120.0;
+
+/// A run's categorical lane and each row's frames per category.
+type RowLanes<'a> = (
+    &'a crate::decision::lanes::LaneSpec,
+    &'a std::collections::HashMap<usize, Vec<usize>>,
+);
+
+/// A row's share of frames per category, one bar in the timeline's colours.
+fn lane_bar(ui: &mut egui::Ui, spec: &crate::decision::lanes::LaneSpec, counts: &[usize]) {
+    let (rect, r) = ui.allocate_exact_size(egui::vec2(LANE_WIDTH, 12.0), egui::Sense::hover());
+    let all = counts.iter().sum::<usize>().max(1) as f32;
+    let mut x = rect.left();
+    for (k, (cat, n)) in spec.categories.iter().zip(counts).enumerate() {
+        let w = rect.width() * *n as f32 / all;
+        let [red, green, blue] = crate::decision::lanes::category_colour(k, cat);
+        ui.painter().rect_filled(
+            egui::Rect::from_min_size(egui::pos2(x, rect.top()), egui::vec2(w, rect.height())),
+            0.0,
+            egui::Color32::from_rgb(red, green, blue),
+        );
+        x += w;
+    }
+    let text: Vec<String> = spec
+        .categories
+        .iter()
+        .zip(counts)
+        .map(|(c, n)| format!("{} {:.0}%", c.name, 100.0 * *n as f32 / all))
+        .collect();
+    r.on_hover_text(format!("{}: {}", spec.name, text.join(", ")));
 }
