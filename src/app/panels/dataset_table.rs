@@ -134,6 +134,9 @@ impl AdalensApp {
                 } else {
                     &[]
                 };
+                if let Some((spec, _)) = lane {
+                    ui.add_sized([LANE_WIDTH, 18.0], egui::Label::new(&spec.name));
+                }
                 for &(name, title, w) in SHOWN.iter().chain(compared) {
                     let Some(c) = column(name) else { continue };
                     let arrow = match d.sort {
@@ -148,9 +151,6 @@ impl AdalensApp {
                     if r.on_hover_text(&what).clicked() {
                         d.sort_by(c);
                     }
-                }
-                if let Some((spec, _)) = lane {
-                    ui.add_sized([LANE_WIDTH, 18.0], egui::Label::new(&spec.name));
                 }
             });
             ui.separator();
@@ -244,6 +244,23 @@ fn row_ui(
         ))
         .clicked();
     let mut text_of_row = Vec::new();
+    if let Some((spec, rows)) = lane {
+        match rows.get(&i) {
+            None => {
+                ui.add_sized([LANE_WIDTH, ROW_HEIGHT], egui::Label::new(""));
+            }
+            Some(counts) => {
+                lane_bar(ui, spec, counts);
+                let parts: Vec<String> = spec
+                    .categories
+                    .iter()
+                    .zip(counts)
+                    .map(|(c, n)| format!("{} x{n}", c.name))
+                    .collect();
+                text_of_row.push(format!("{} {}", spec.name, parts.join(" ")));
+            }
+        }
+    }
     let compared = if other.is_some() {
         &SHOWN_COMPARED[..]
     } else {
@@ -275,18 +292,6 @@ fn row_ui(
             r.on_hover_text(&row.path);
         }
         text_of_row.push(format!("{name} {}", value.text()));
-    }
-    if let Some((spec, rows)) = lane {
-        if let Some(counts) = rows.get(&i) {
-            lane_bar(ui, spec, counts);
-            let parts: Vec<String> = spec
-                .categories
-                .iter()
-                .zip(counts)
-                .map(|(c, n)| format!("{} x{n}", c.name))
-                .collect();
-            text_of_row.push(format!("{} {}", spec.name, parts.join(" ")));
-        }
     }
     let label = text_of_row.join(", ");
     response.widget_info(|| egui::WidgetInfo::labeled(egui::Role::Button, true, &label));
