@@ -80,11 +80,17 @@ impl AdalensApp {
 
     /// Where η_t come from: the checkpoint's calibration set, or a fit on this run's labels.
     fn thresholds_source_ui(&mut self, ui: &mut egui::Ui) {
+        let logged = self.model.is_none() && self.logged.is_some();
         let Some(d) = &mut self.dataset else { return };
         let mut own = d.use_own;
         ui.horizontal(|ui| {
             ui.label("Thresholds from");
-            ui.radio_value(&mut own, false, "the checkpoint's calibration set");
+            let given = if logged {
+                "the traces' calibration set"
+            } else {
+                "the checkpoint's calibration set"
+            };
+            ui.radio_value(&mut own, false, given);
             ui.radio_value(&mut own, true, "this run's own labels");
         });
         if own != d.use_own {

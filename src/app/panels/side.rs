@@ -237,11 +237,17 @@ impl AdalensApp {
         match d.trace.clips.get(at).filter(|c| !c.steps.is_empty()) {
             Some(clip) => {
                 let exit = clip.stop_step().unwrap_or(0);
+                // Step 0 is a glance for adalens's archs; a logged model's is its first step.
+                let glance = self.logged.is_none() || self.model.is_some();
                 for s in &clip.steps {
                     let title = format!(
                         "step {}{} · {:.4} GFLOPs · H = {:.3}{}",
                         s.step,
-                        if s.step == 0 { " (glance)" } else { "" },
+                        if s.step == 0 && glance {
+                            " (glance)"
+                        } else {
+                            ""
+                        },
                         s.cumulative_gflops,
                         s.entropy,
                         if s.step == exit {
