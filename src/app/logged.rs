@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::budget::BudgetModel;
 use super::job_event::JobEvent;
 use super::{AdalensApp, ErrorNote};
-use crate::decision::lanes::LaneTotals;
+use crate::decision::lanes::{LaneKind, LaneTotals};
 use crate::decision::trace::DecisionTrace;
 use crate::decision::{CalibrationSet, PreparedCalibration};
 use crate::model::config::Knobs;
@@ -106,27 +106,24 @@ impl AdalensApp {
         // The run's lanes, summed over its traces.
         let run = table.clone();
         self.jobs.spawn_video_job(move |send| {
-            let traces: Vec<(usize, DecisionTrace)> = run
-                .rows
-                .iter()
-                .enumerate()
-                .filter(|(_, r)| r.status == crate::batch::table::RowStatus::Ok)
-                .filter_map(|(i, r)| Some((i, run.trace(r).ok()?)))
-                .collect();
-            let lanes = LaneTotals::of(traces.iter().map(|(_, t)| t));
-            let first = lanes
-                .iter()
-                .find(|l| l.spec.kind == crate::decision::lanes::LaneKind::Categorical)
-                .map(|l| l.spec.name.clone());
-            let rows = traces
-                .iter()
-                .filter_map(|(i, t)| {
-                    let name = first.as_ref()?;
-                    let spec = t.lane(name)?;
-                    let (counts, _) = crate::decision::lanes::category_counts(spec, &t.clips);
-                    Some((*i, counts))
-                })
-                .collect();
+            // One trace at a time: a run of thousands need not sit in memory.
+            let mut lanes = Vec::new();
+            let mut first: Option<String> = None;
+            let mut rows = std::collections::HashMap::new();
+            for (i, r) in run.rows.iter().enumerate() {
+                if r.status != crate::batch::table::RowStatus::Ok {
+                    continue;
+                }
+                let Ok(t) = run.trace(r) else { continue };
+                LaneTotals::add(&mut lanes, &t);
+                first = first.or_else(|| {
+                    let l = t.lanes.iter().find(|l| l.kind == LaneKind::Categorical)?;
+                    Some(l.name.clone())
+                });
+                if let Some(spec) = first.as_ref().and_then(|n| t.lane(n)) {
+                    rows.insert(i, crate::decision::lanes::category_counts(spec, &t.clips).0);
+                }
+            }
             send(JobEvent::LoggedLanes {
                 dir: run.dir.clone(),
                 lanes,

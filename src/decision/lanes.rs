@@ -196,60 +196,59 @@ impl LaneTotals {
     /// The totals of every lane of `traces`, in the order the first trace declares them (a
     /// lane of the same name in a later trace is added when its kind and categories match).
     pub fn of<'a>(traces: impl IntoIterator<Item = &'a super::trace::DecisionTrace>) -> Vec<Self> {
-        let mut out: Vec<LaneTotals> = Vec::new();
+        let mut out = Vec::new();
         for t in traces {
-            for spec in &t.lanes {
-                let i = match out.iter().position(|o| o.spec.name == spec.name) {
-                    Some(i)
-                        if out[i].spec.kind == spec.kind
-                            && out[i].spec.categories.len() == spec.categories.len() =>
-                    {
-                        i
+            Self::add(&mut out, t);
+        }
+        out
+    }
+
+    /// Add one trace's lanes to `totals` (one trace at a time: a run's traces need not all be
+    /// in memory at once).
+    pub fn add(totals: &mut Vec<Self>, t: &super::trace::DecisionTrace) {
+        for spec in &t.lanes {
+            let i = match totals.iter().position(|o| o.spec.name == spec.name) {
+                Some(i)
+                    if totals[i].spec.kind == spec.kind
+                        && totals[i].spec.categories.len() == spec.categories.len() =>
+                {
+                    i
+                }
+                Some(_) => continue,
+                None => {
+                    totals.push(LaneTotals {
+                        spec: spec.clone(),
+                        counts: vec![0; spec.categories.len()],
+                        gflops: None,
+                        min: f64::INFINITY,
+                        max: f64::NEG_INFINITY,
+                        sum: 0.0,
+                        values: 0,
+                    });
+                    totals.len() - 1
+                }
+            };
+            let o = &mut totals[i];
+            match spec.kind {
+                LaneKind::Categorical => {
+                    let (counts, cost) = category_counts(spec, &t.clips);
+                    for (a, b) in o.counts.iter_mut().zip(counts) {
+                        *a += b;
                     }
-                    Some(_) => continue,
-                    None => {
-                        out.push(LaneTotals {
-                            spec: spec.clone(),
-                            counts: vec![0; spec.categories.len()],
-                            gflops: None,
-                            min: f64::INFINITY,
-                            max: f64::NEG_INFINITY,
-                            sum: 0.0,
-                            values: 0,
-                        });
-                        out.len() - 1
+                    if let Some(c) = cost {
+                        *o.gflops.get_or_insert(0.0) += c;
                     }
-                };
-                let o = &mut out[i];
-                match spec.kind {
-                    LaneKind::Categorical => {
-                        let (counts, cost) = category_counts(spec, &t.clips);
-                        for (a, b) in o.counts.iter_mut().zip(counts) {
-                            *a += b;
-                        }
-                        if let Some(c) = cost {
-                            *o.gflops.get_or_insert(0.0) += c;
-                        }
-                    }
-                    LaneKind::Scalar => {
-                        for v in t
-                            .clips
-                            .iter()
-                            .filter_map(|c| c.lanes.get(&spec.name))
-                            .flatten()
-                            .flatten()
-                        {
-                            if v.is_finite() {
-                                o.min = o.min.min(*v);
-                                o.max = o.max.max(*v);
-                                o.sum += v;
-                                o.values += 1;
-                            }
-                        }
+                }
+                LaneKind::Scalar => {
+                    let values = t.clips.iter().filter_map(|c| c.lanes.get(&spec.name));
+                    for v in values.flatten().flatten().filter(|v| v.is_finite()) {
+                        o.min = o.min.min(*v);
+                        o.max = o.max.max(*v);
+                        o.sum += v;
+                        o.values += 1;
                     }
                 }
             }
         }
-        out
     }
 }
