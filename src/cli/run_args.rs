@@ -70,31 +70,24 @@ pub struct ExitArgs {
 }
 
 impl ExitArgs {
-    /// The exit rule these options ask for, if any.
+    /// The exit rule these options ask for, if any (`--budget` on the checkpoint's
+    /// calibration set, `NAME.adlcal` beside it, or `--calibration`).
     pub fn rule(&self, model: &LoadedModel) -> anyhow::Result<Option<ExitRule>> {
-        if let Some(thresholds) = &self.thresholds {
-            return Ok(Some(ExitRule {
-                criterion: self.criterion,
-                thresholds: thresholds.clone(),
-                budget: None,
-            }));
-        }
-        let Some(budget) = self.budget else {
-            return Ok(None);
-        };
-        let path = self
-            .calibration
-            .clone()
-            .unwrap_or_else(|| calibration_sidecar(&model.path));
-        if !path.is_file() {
-            anyhow::bail!(
-                "--budget needs a calibration set: {} does not exist (make one with \
-                 `adalens calibrate`, or pass --calibration)",
-                path.display()
-            );
-        }
-        let set = load_calibration(model, &path)?;
-        self.solve(&path, set, budget).map(Some)
+        self.rule_with(|| {
+            let path = self
+                .calibration
+                .clone()
+                .unwrap_or_else(|| calibration_sidecar(&model.path));
+            if !path.is_file() {
+                anyhow::bail!(
+                    "--budget needs a calibration set: {} does not exist (make one with \
+                     `adalens calibrate`, or pass --calibration)",
+                    path.display()
+                );
+            }
+            let set = load_calibration(model, &path)?;
+            Ok((path, set))
+        })
     }
 
     /// The exit rule for a trace logged elsewhere (no model): `--thresholds`, or `--budget`
@@ -103,6 +96,30 @@ impl ExitArgs {
         &self,
         trace: &std::path::Path,
         classes: usize,
+    ) -> anyhow::Result<Option<ExitRule>> {
+        self.rule_with(|| {
+            let path = self.calibration.clone().unwrap_or_else(|| {
+                trace
+                    .parent()
+                    .unwrap_or(std::path::Path::new("."))
+                    .join("calibration.adlcal")
+            });
+            let set = crate::decision::CalibrationSet::load(&path)?;
+            if set.classes() != classes {
+                anyhow::bail!(
+                    "{}: {} classes, the trace has {classes}",
+                    path.display(),
+                    set.classes()
+                );
+            }
+            Ok((path, set))
+        })
+    }
+
+    /// `--thresholds` as they are, or `--budget` solved on the set `calibration` reads.
+    fn rule_with(
+        &self,
+        calibration: impl FnOnce() -> anyhow::Result<(PathBuf, crate::decision::CalibrationSet)>,
     ) -> anyhow::Result<Option<ExitRule>> {
         if let Some(thresholds) = &self.thresholds {
             return Ok(Some(ExitRule {
@@ -114,20 +131,7 @@ impl ExitArgs {
         let Some(budget) = self.budget else {
             return Ok(None);
         };
-        let path = self.calibration.clone().unwrap_or_else(|| {
-            trace
-                .parent()
-                .unwrap_or(std::path::Path::new("."))
-                .join("calibration.adlcal")
-        });
-        let set = crate::decision::CalibrationSet::load(&path)?;
-        if set.classes() != classes {
-            anyhow::bail!(
-                "{}: {} classes, the trace has {classes}",
-                path.display(),
-                set.classes()
-            );
-        }
+        let (path, set) = calibration()?;
         self.solve(&path, set, budget).map(Some)
     }
 
