@@ -233,7 +233,7 @@ pub fn from_traces(
     };
     let names = first.trace.class_names.clone();
     let classes = names.len();
-    let mut samples: Vec<(Vec<Vec<f32>>, Vec<f64>, u32)> = Vec::new();
+    let mut samples: Vec<(u32, Vec<(Vec<f32>, f64)>)> = Vec::new();
     for t in traces {
         let mut skip = |why: String| failed.push((t.file.clone(), why));
         if t.trace.class_names != names {
@@ -259,50 +259,33 @@ pub fn from_traces(
             }
         };
         for (ci, clip) in t.trace.clips.iter().enumerate() {
-            let rows: Option<Vec<Vec<f32>>> = clip.steps.iter().map(|s| s.probs.clone()).collect();
-            let Some(rows) = rows.filter(|r| !r.is_empty()) else {
+            let steps: Option<Vec<(Vec<f32>, f64)>> = clip
+                .steps
+                .iter()
+                .map(|s| Some((s.probs.clone()?, s.cumulative_gflops)))
+                .collect();
+            let Some(steps) = steps.filter(|r| !r.is_empty()) else {
                 skip(format!(
                     "clip {ci}: its steps do not all carry probabilities (probs)"
                 ));
                 continue;
             };
-            let gflops: Vec<f64> = clip.steps.iter().map(|s| s.cumulative_gflops).collect();
             let own = clip
                 .steps
                 .last()
                 .and_then(|s| s.top.first())
                 .map(|p| p.class);
             match label.or(own) {
-                Some(l) => samples.push((rows, gflops, l)),
+                Some(l) => samples.push((l, steps)),
                 None => skip(format!("clip {ci}: no prediction to label it with")),
             }
         }
     }
-    let steps = samples.iter().map(|s| s.0.len()).max().unwrap_or(0);
     if samples.is_empty() {
         return Err(CalibrateError::NothingRan {
             failed: failed.len(),
         });
     }
-    let n = samples.len();
-    let mut outputs = Vec::with_capacity(n * steps * classes);
-    let mut costs = Vec::with_capacity(n * steps);
-    let mut labels = Vec::with_capacity(n);
-    for (mut rows, mut gflops, label) in samples {
-        pad_steps(&mut rows, &mut gflops, steps);
-        outputs.extend(rows.into_iter().flatten());
-        costs.extend(gflops);
-        labels.push(label);
-    }
-    let set = CalibrationSet::new(
-        n,
-        steps,
-        classes,
-        OutputKind::Probabilities,
-        outputs,
-        Labels::Single(labels),
-        StepCosts::PerSample(costs),
-        Role::alternating(n),
-    )?;
+    let set = CalibrationSet::of_clips(classes, &samples)?;
     Ok(Calibrated { set, failed })
 }

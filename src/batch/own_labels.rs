@@ -12,7 +12,7 @@
 
 use super::table::{RowStatus, RunTable};
 use crate::decision::trace::StepPrediction;
-use crate::decision::{CalibrationSet, Labels, OutputKind, Role, StepCosts};
+use crate::decision::CalibrationSet;
 
 #[derive(Debug, thiserror::Error)]
 pub enum OwnLabelsError {
@@ -54,26 +54,18 @@ impl RunTable {
             ))
             .into());
         }
-        let mut outputs = Vec::with_capacity(clips.len() * steps * classes);
-        let mut costs = Vec::with_capacity(clips.len() * steps);
-        for (_, s) in &clips {
-            for t in 0..steps {
-                let step = &s[t.min(s.len() - 1)];
-                outputs.extend(rebuilt_row(step, classes).into_iter().map(|p| p as f32));
-                costs.push(step.cumulative_gflops);
-            }
-        }
-        let labels = clips.iter().map(|(l, _)| *l).collect();
-        let set = CalibrationSet::new(
-            clips.len(),
-            steps,
-            classes,
-            OutputKind::Probabilities,
-            outputs,
-            Labels::Single(labels),
-            StepCosts::PerSample(costs),
-            Role::alternating(clips.len()),
-        )?;
+        // Each step's whole softmax rebuilt from its top-k and entropy.
+        let samples: Vec<(u32, Vec<(Vec<f32>, f64)>)> = clips
+            .iter()
+            .map(|(l, s)| {
+                let rows = s.iter().map(|step| {
+                    let row = rebuilt_row(step, classes).into_iter().map(|p| p as f32);
+                    (row.collect(), step.cumulative_gflops)
+                });
+                (*l, rows.collect())
+            })
+            .collect();
+        let set = CalibrationSet::of_clips(classes, &samples)?;
         Ok(set.with_description(format!(
             "this run's own labels ({} clips of {}; fitted on half, evaluated on the other half)",
             clips.len(),

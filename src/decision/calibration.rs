@@ -349,6 +349,42 @@ impl CalibrationSet {
         .with_description(description))
     }
 
+    /// A set of single-label clips, each its label and its steps' (probability row, cumulative
+    /// GFLOPs), in order: a clip with fewer steps than the longest stops at its last one (its
+    /// row and cost repeat); samples alternate between fitting and evaluation.
+    pub fn of_clips(classes: usize, clips: &[(u32, Vec<(Vec<f32>, f64)>)]) -> Result<Self> {
+        let n = clips.len();
+        let steps = clips.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
+        let mut outputs = Vec::with_capacity(n.saturating_mul(steps).saturating_mul(classes));
+        let mut costs = Vec::with_capacity(n.saturating_mul(steps));
+        for (_, s) in clips {
+            let Some(last) = s.last() else {
+                return Err(DecisionError::Invalid("a clip without steps".into()));
+            };
+            for t in 0..steps {
+                let (row, cost) = s.get(t).unwrap_or(last);
+                if row.len() != classes {
+                    return Err(DecisionError::Invalid(format!(
+                        "a row of {} values for {classes} classes",
+                        row.len()
+                    )));
+                }
+                outputs.extend_from_slice(row);
+                costs.push(*cost);
+            }
+        }
+        Self::new(
+            n,
+            steps,
+            classes,
+            OutputKind::Probabilities,
+            outputs,
+            Labels::Single(clips.iter().map(|(l, _)| *l).collect()),
+            StepCosts::PerSample(costs),
+            Role::alternating(n),
+        )
+    }
+
     /// Attaches a free-text description (where the set came from).
     pub fn with_description(mut self, description: impl Into<String>) -> Self {
         self.description = description.into();
