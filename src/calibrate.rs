@@ -233,7 +233,7 @@ pub fn from_traces(
     };
     let names = first.trace.class_names.clone();
     let classes = names.len();
-    let mut samples: Vec<(u32, Vec<(Vec<f32>, f64)>)> = Vec::new();
+    let mut samples: Vec<crate::decision::calibration::LabelledClip> = Vec::new();
     for t in traces {
         let mut skip = |why: String| failed.push((t.file.clone(), why));
         if t.trace.class_names != names {

@@ -55,7 +55,7 @@ impl RunTable {
             .into());
         }
         // Each step's whole softmax rebuilt from its top-k and entropy.
-        let samples: Vec<(u32, Vec<(Vec<f32>, f64)>)> = clips
+        let samples: Vec<crate::decision::calibration::LabelledClip> = clips
             .iter()
             .map(|(l, s)| {
                 let rows = s.iter().map(|step| {

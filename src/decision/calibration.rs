@@ -33,6 +33,10 @@ use std::path::Path;
 
 use super::error::{DecisionError, Result};
 
+/// A single-label clip of [`CalibrationSet::of_clips`]: its label, and its steps'
+/// (probability row, cumulative GFLOPs) in order.
+pub type LabelledClip = (u32, Vec<(Vec<f32>, f64)>);
+
 /// Magic bytes at the start of every calibration file.
 pub const MAGIC: &[u8; 8] = b"ADLCALIB";
 /// The format version this build writes (and the highest it reads).
@@ -352,7 +356,7 @@ impl CalibrationSet {
     /// A set of single-label clips, each its label and its steps' (probability row, cumulative
     /// GFLOPs), in order: a clip with fewer steps than the longest stops at its last one (its
     /// row and cost repeat); samples alternate between fitting and evaluation.
-    pub fn of_clips(classes: usize, clips: &[(u32, Vec<(Vec<f32>, f64)>)]) -> Result<Self> {
+    pub fn of_clips(classes: usize, clips: &[LabelledClip]) -> Result<Self> {
         let n = clips.len();
         let steps = clips.iter().map(|(_, s)| s.len()).max().unwrap_or(0);
         let mut outputs = Vec::with_capacity(n.saturating_mul(steps).saturating_mul(classes));
