@@ -9,6 +9,7 @@ pub mod compare;
 pub mod import;
 pub mod own_labels;
 pub mod parquet;
+mod parquet_footer;
 pub mod query;
 pub mod run;
 pub mod summary;

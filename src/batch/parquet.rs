@@ -165,7 +165,22 @@ pub fn columns_from_bytes(bytes: Vec<u8>) -> Result<Columns, String> {
         .unwrap_or_else(|_| Err("the Parquet reader failed on it (a damaged file)".into()))
 }
 
+/// The footer's bytes: the metadata before the last 8 (its length, then `PAR1`).
+fn footer_of(b: &[u8]) -> Option<&[u8]> {
+    let tail = b.len().checked_sub(8)?;
+    if &b[tail + 4..] != b"PAR1" {
+        return None;
+    }
+    let len = u32::from_le_bytes(b[tail..tail + 4].try_into().ok()?) as usize;
+    b.get(tail.checked_sub(len)?..tail)
+}
+
 fn decode(bytes: bytes::Bytes, size: i64) -> Result<Columns, String> {
+    // The footer (`FileMetaData`, its length and `PAR1` last) is walked once before the crate
+    // parses it (`parquet_footer`); a file too short to have one is the crate's to refuse.
+    if let Some(footer) = footer_of(&bytes) {
+        super::parquet_footer::check(footer).map_err(|e| format!("not Parquet: {e}"))?;
+    }
     let reader = SerializedFileReader::new(bytes).map_err(|e| format!("not Parquet: {e}"))?;
     let meta = reader.metadata();
     let rows = meta.file_metadata().num_rows();
