@@ -83,7 +83,7 @@ impl Walker<'_> {
             return Err(format!("the footer nests deeper than {MAX_DEPTH}"));
         }
         match t {
-            1 | 2 | 3 => {
+            1..=3 => {
                 self.byte()?;
             }
             4..=6 => {
