@@ -409,12 +409,13 @@ impl TraceBuilder {
 }
 
 /// `path` (absolute) as seen from the folder `from` (absolute): `../` for each of `from`'s
-/// components past the common prefix.
+/// components past the common prefix; as it is when the two share no folder but the root
+/// (`/data/v.mp4` from `/tmp/traces` stays absolute).
 fn relative_to(path: &Path, from: &Path) -> std::path::PathBuf {
     let a: Vec<_> = path.components().collect();
     let b: Vec<_> = from.components().collect();
     let common = a.iter().zip(&b).take_while(|(x, y)| x == y).count();
-    if common == 0 {
+    if common <= 1 {
         return path.to_path_buf();
     }
     let mut out = std::path::PathBuf::new();
@@ -442,5 +443,6 @@ mod tests {
         assert_eq!(r("/d/v/a.mp4", "/d/traces"), "../v/a.mp4");
         assert_eq!(r("/d/a.mp4", "/d"), "a.mp4");
         assert_eq!(r("/d/x/a.mp4", "/d/x/y/z"), "../../a.mp4");
+        assert_eq!(r("/data/v.mp4", "/tmp/traces"), "/data/v.mp4");
     }
 }
