@@ -18,8 +18,10 @@ What is read from the model (official names, as in its state_dict):
   `get_patch_grid_scalexy` cuts (sides from 96 to 224 pixels of the input, scaled);
 - `classifier` returns (logits, last_out) with G glance heads then N local heads per video;
   adalens's step 0 is the last glance head, step k the local head after patch k.
-GFLOPs per step are the official figures (docs/ARCHITECTURE.md section 5): G glance frames of
-MobileNetV2 at the input size, then one ResNet-50 patch per step.
+GFLOPs per step are the official table (`get_flops` of the official
+ops/early_exit_uni_adafocus.py, which `adalens budget --gflops-table uniadafocus:P` also uses):
+G glance frames of MobileNetV2, one ResNet-50 patch per step, the classifier heads, and the
+policies once the first patch is looked at.
 
 `python/tests/dev_test_uni_adafocus.py` checks a logged trace against `adalens inspect` on
 the same checkpoint and frames (developer-run: it needs PyTorch and the official code).
@@ -37,6 +39,19 @@ import adalens
 # patch of the given side.
 MOBILENET_V2_224 = 0.299511328
 RESNET50_PATCH = {96: 0.750725056, 128: 1.334601664, 160: 2.08530016, 192: 3.002820544}
+
+
+def official_gflops(g, n, patch):
+    """Cumulative GFLOPs after step k = 0..n, as the official get_flops counts them: the glance,
+    k patches, the glance and local MLPs and heads, and the two policies once k > 0."""
+    out = []
+    for k in range(n + 1):
+        f = MOBILENET_V2_224 * g + RESNET50_PATCH[patch] * k
+        f += (5.246976 * g + 8.392704 * k + 0.8192 * g + 1.6384 * k) * 1e-3
+        if k > 0:
+            f += 0.00412992 + 0.822485376
+        out.append(f)
+    return np.array(out)
 
 
 class UniAdaFocusLogger:
@@ -104,7 +119,7 @@ class UniAdaFocusLogger:
             regions.append({"frames": [frames[k]], "box": (x1, y1, x1 + p * scale_x, y1 + p * scale_y)})
         logits = self._rec["logits"].view(-1, g + n, len(self.class_names))[0]
         steps = logits[g - 1 :].float().cpu().numpy()
-        gflops = g * MOBILENET_V2_224 * (s / 224) ** 2 + RESNET50_PATCH.get(p, 0.0) * np.arange(n + 1)
+        gflops = official_gflops(g, n, p)
         log = adalens.TraceBuilder(path, self.class_names, arch=self.arch)
         kept = [i in glance or i in focus for i in range(t)]
         log.add_clip(frames, kept=kept, regions=_in_video(regions, path, s), logits=steps, gflops=gflops)
