@@ -62,8 +62,8 @@ pub mod train;
 pub mod video;
 
 pub use decision::trace::{ClipTrace, DecisionTrace, StepPrediction};
-pub use logged::TraceBuilder;
 pub use decision::{CalibrationSet, Criterion, ExitRule, PreparedCalibration, Solution};
+pub use logged::TraceBuilder;
 pub use model::arch::Arch;
 pub use model::config::Knobs;
 pub use model::load::{ConfigOverrides, LoadedModel, ModelError};

@@ -200,7 +200,7 @@ impl Jobs {
             // A folder of logged traces: made a run (in it) first, then read as one.
             let mut dir = dir;
             if import::is_trace_folder(&dir) {
-                let out = dir.join(import::RUN_IN_TRACES);
+                let out = import::run_folder_for(&dir);
                 let list = import::default_list(&dir);
                 if let Err(e) = import::import_traces(&dir, list.as_deref(), &out) {
                     return send(JobEvent::Failed {

@@ -73,14 +73,16 @@ pub fn read_budget(path: &Path, classes: usize) -> Result<Box<BudgetModel>, Stri
 }
 
 /// The calibration set of a run made of logged traces: `calibration.adlcal` in the run's
-/// folder, or in the folder of traces it was imported from (`DIR/.adalens-run`).
+/// folder, or in the folder of traces it was imported from (its `batch.json` names it).
 pub fn run_calibration(run: &Path) -> Option<PathBuf> {
     let here = run.join("calibration.adlcal");
     if here.is_file() {
         return Some(here);
     }
-    let from = run.parent()?.join("calibration.adlcal");
-    (run.file_name()? == crate::batch::import::RUN_IN_TRACES && from.is_file()).then_some(from)
+    let settings = crate::fsutil::read_limited(&run.join("batch.json"), 1 << 20).ok()?;
+    let v: serde_json::Value = serde_json::from_slice(&settings).ok()?;
+    let from = Path::new(v.get("traces")?.as_str()?).join("calibration.adlcal");
+    from.is_file().then_some(from)
 }
 
 impl AdalensApp {

@@ -24,6 +24,23 @@ pub struct Imported {
     pub skipped: Vec<(PathBuf, String)>,
 }
 
+/// Where the window makes the run of the traces in `dir`: `dir/.adalens-run`, or, when `dir`
+/// cannot be written (a read-only dataset), a folder of its own under the system's temporary
+/// folder, named after `dir`.
+pub fn run_folder_for(dir: &Path) -> PathBuf {
+    let beside = dir.join(RUN_IN_TRACES);
+    if std::fs::create_dir_all(&beside).is_ok() {
+        return beside;
+    }
+    let name: String = normalised(dir)
+        .display()
+        .to_string()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect();
+    std::env::temp_dir().join("adalens-runs").join(name)
+}
+
 /// Whether `dir` looks like a folder of traces rather than a batch run.
 pub fn is_trace_folder(dir: &Path) -> bool {
     !dir.join("batch.json").is_file()
