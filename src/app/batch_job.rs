@@ -61,6 +61,7 @@ impl Jobs {
                     arch: settings.arch.clone(),
                     criterion: Criterion::Entropy,
                     budget: None,
+                    traces: None,
                 },
                 model.config.class_names(),
                 &entries,

@@ -494,6 +494,7 @@ mod tests {
                 arch: "ada3d_focus".into(),
                 criterion: Criterion::Entropy,
                 budget: None,
+                traces: None,
             },
             class_names: Vec::new(),
             rows: (0..n).map(row).collect(),

@@ -73,16 +73,13 @@ pub fn read_budget(path: &Path, classes: usize) -> Result<Box<BudgetModel>, Stri
 }
 
 /// The calibration set of a run made of logged traces: `calibration.adlcal` in the run's
-/// folder, or in the folder of traces it was imported from (its `batch.json` names it).
-pub fn run_calibration(run: &Path) -> Option<PathBuf> {
-    let here = run.join("calibration.adlcal");
-    if here.is_file() {
-        return Some(here);
-    }
-    let settings = crate::fsutil::read_limited(&run.join("batch.json"), 1 << 20).ok()?;
-    let v: serde_json::Value = serde_json::from_slice(&settings).ok()?;
-    let from = Path::new(v.get("traces")?.as_str()?).join("calibration.adlcal");
-    from.is_file().then_some(from)
+/// folder, or in the folder of traces it was imported from.
+pub fn run_calibration(run: &crate::batch::table::RunTable) -> Option<PathBuf> {
+    [Some(&run.dir), run.settings.traces.as_ref()]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join("calibration.adlcal"))
+        .find(|p| p.is_file())
 }
 
 impl AdalensApp {
@@ -132,7 +129,7 @@ impl AdalensApp {
                 rows,
             })
         });
-        if let Some(path) = run_calibration(&table.dir) {
+        if let Some(path) = run_calibration(table) {
             let classes = table.class_names.len();
             self.jobs.spawn_video_job(move |send| {
                 send(JobEvent::LoggedBudget {

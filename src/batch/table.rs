@@ -195,6 +195,9 @@ pub struct RunSettings {
     /// The exit rule's criterion (entropy without a rule).
     pub criterion: Criterion,
     pub budget: Option<f64>,
+    /// The folder of logged traces the run was imported from (`batch::import`); `None` for
+    /// a run of a checkpoint.
+    pub traces: Option<PathBuf>,
 }
 
 /// A batch run, read back.
@@ -444,6 +447,7 @@ fn read_settings(path: &Path) -> Result<RunSettings, BatchError> {
         arch: text("arch"),
         criterion,
         budget: exit.and_then(|e| e.get("budget")).and_then(|b| b.as_f64()),
+        traces: v.get("traces").and_then(|t| t.as_str()).map(PathBuf::from),
     })
 }
 

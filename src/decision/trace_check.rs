@@ -120,71 +120,68 @@ pub fn check_header(t: &DecisionTrace) -> Result<(), TraceError> {
 /// steps' numbers and probabilities.
 pub fn check_clip(t: &DecisionTrace, ci: usize, c: &ClipTrace) -> Result<(), TraceError> {
     let classes = t.class_names.len();
-    {
-        let clip_lane = |name: &str, problem: String| TraceError::ClipLane {
-            clip: ci,
-            lane: name.into(),
-            problem,
+    let clip_lane = |name: &str, problem: String| TraceError::ClipLane {
+        clip: ci,
+        lane: name.into(),
+        problem,
+    };
+    for (name, values) in &c.lanes {
+        let Some(spec) = t.lane(name) else {
+            return Err(clip_lane(name, "not declared in the trace's lanes".into()));
         };
-        for (name, values) in &c.lanes {
-            let Some(spec) = t.lanes.iter().find(|l| &l.name == name) else {
-                return Err(clip_lane(name, "not declared in the trace's lanes".into()));
+        if values.len() != c.frames.len() {
+            return Err(clip_lane(
+                name,
+                format!(
+                    "{} values for {} frames (one per sampled frame, null for none)",
+                    values.len(),
+                    c.frames.len()
+                ),
+            ));
+        }
+        for (fi, v) in values.iter().enumerate() {
+            let Some(v) = v else { continue };
+            let ok = match spec.kind {
+                LaneKind::Categorical => spec.category(Some(*v)).is_some(),
+                LaneKind::Scalar => v.is_finite(),
             };
-            if values.len() != c.frames.len() {
+            if !ok {
                 return Err(clip_lane(
                     name,
                     format!(
-                        "{} values for {} frames (one per sampled frame, null for none)",
-                        values.len(),
-                        c.frames.len()
+                        "frame {fi}: {v} is not {}",
+                        match spec.kind {
+                            LaneKind::Categorical => "the index of one of its categories",
+                            LaneKind::Scalar => "a finite number",
+                        }
                     ),
                 ));
             }
-            for (fi, v) in values.iter().enumerate() {
-                let Some(v) = v else { continue };
-                let ok = match spec.kind {
-                    LaneKind::Categorical => spec.category(Some(*v)).is_some(),
-                    LaneKind::Scalar => v.is_finite(),
-                };
-                if !ok {
-                    return Err(clip_lane(
-                        name,
-                        format!(
-                            "frame {fi}: {v} is not {}",
-                            match spec.kind {
-                                LaneKind::Categorical => "the index of one of its categories",
-                                LaneKind::Scalar => "a finite number",
-                            }
-                        ),
-                    ));
-                }
-            }
         }
-        for (si, s) in c.steps.iter().enumerate() {
-            if s.step != si {
-                return Err(TraceError::StepNumber {
-                    clip: ci,
-                    index: si,
-                    found: s.step,
-                });
-            }
-            let Some(p) = &s.probs else { continue };
-            let problem = if p.len() != classes {
-                Some(format!("{} probabilities for {classes} classes", p.len()))
-            } else if p.iter().any(|x| !x.is_finite() || *x < 0.0) {
-                Some("a probability is negative or not a number".into())
-            } else {
-                let sum: f64 = p.iter().map(|&x| x as f64).sum();
-                ((sum - 1.0).abs() > 1e-2)
-                    .then(|| format!("the probabilities sum to {sum:.4}, not 1"))
-            };
-            if let Some(problem) = problem {
-                return Err(TraceError::Probs {
-                    clip: ci,
-                    step: si,
-                    problem,
-                });
-            }
+    }
+    for (si, s) in c.steps.iter().enumerate() {
+        if s.step != si {
+            return Err(TraceError::StepNumber {
+                clip: ci,
+                index: si,
+                found: s.step,
+            });
+        }
+        let Some(p) = &s.probs else { continue };
+        let problem = if p.len() != classes {
+            Some(format!("{} probabilities for {classes} classes", p.len()))
+        } else if p.iter().any(|x| !x.is_finite() || *x < 0.0) {
+            Some("a probability is negative or not a number".into())
+        } else {
+            let sum: f64 = p.iter().map(|&x| x as f64).sum();
+            ((sum - 1.0).abs() > 1e-2).then(|| format!("the probabilities sum to {sum:.4}, not 1"))
+        };
+        if let Some(problem) = problem {
+            return Err(TraceError::Probs {
+                clip: ci,
+                step: si,
+                problem,
+            });
         }
     }
     Ok(())

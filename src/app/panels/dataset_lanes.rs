@@ -3,7 +3,7 @@
 //! (with what they cost); for each scalar lane, its range and mean.
 
 use crate::app::AdalensApp;
-use crate::decision::lanes::{category_colour, LaneKind};
+use crate::decision::lanes::LaneKind;
 
 impl AdalensApp {
     pub(crate) fn dataset_lanes_ui(&mut self, ui: &mut egui::Ui) {
@@ -17,39 +17,15 @@ impl AdalensApp {
         for t in totals {
             match t.spec.kind {
                 LaneKind::Categorical => {
-                    let all: usize = t.counts.iter().sum::<usize>().max(1);
                     ui.label(format!(
                         "{}{}",
                         t.spec.name,
                         t.gflops
                             .map_or(String::new(), |g| format!(" · {g:.2} GFLOPs"))
                     ));
-                    let (rect, _) = ui.allocate_exact_size(
-                        egui::vec2(ui.available_width().min(300.0), 14.0),
-                        egui::Sense::hover(),
-                    );
-                    let mut x = rect.left();
-                    for (i, (cat, n)) in t.spec.categories.iter().zip(&t.counts).enumerate() {
-                        let w = rect.width() * *n as f32 / all as f32;
-                        let [r, g, b] = category_colour(i, cat);
-                        ui.painter().rect_filled(
-                            egui::Rect::from_min_size(
-                                egui::pos2(x, rect.top()),
-                                egui::vec2(w, rect.height()),
-                            ),
-                            0.0,
-                            egui::Color32::from_rgb(r, g, b),
-                        );
-                        x += w;
-                    }
-                    let parts: Vec<String> = t
-                        .spec
-                        .categories
-                        .iter()
-                        .zip(&t.counts)
-                        .map(|(c, n)| format!("{} {:.0}%", c.name, 100.0 * *n as f64 / all as f64))
-                        .collect();
-                    ui.weak(parts.join(" · "));
+                    let size = egui::vec2(ui.available_width().min(300.0), 14.0);
+                    let shares = super::logged_lanes::category_bar(ui, &t.spec, &t.counts, size);
+                    ui.weak(shares);
                 }
                 LaneKind::Scalar if t.values > 0 => {
                     ui.label(format!(

@@ -250,7 +250,7 @@ fn row_ui(
                 ui.add_sized([LANE_WIDTH, ROW_HEIGHT], egui::Label::new(""));
             }
             Some(counts) => {
-                lane_bar(ui, spec, counts);
+                super::logged_lanes::category_bar(ui, spec, counts, egui::vec2(LANE_WIDTH, 12.0));
                 let parts: Vec<String> = spec
                     .categories
                     .iter()
@@ -308,27 +308,3 @@ type RowLanes<'a> = (
     &'a crate::decision::lanes::LaneSpec,
     &'a std::collections::HashMap<usize, Vec<usize>>,
 );
-
-/// A row's share of frames per category, one bar in the timeline's colours.
-fn lane_bar(ui: &mut egui::Ui, spec: &crate::decision::lanes::LaneSpec, counts: &[usize]) {
-    let (rect, r) = ui.allocate_exact_size(egui::vec2(LANE_WIDTH, 12.0), egui::Sense::hover());
-    let all = counts.iter().sum::<usize>().max(1) as f32;
-    let mut x = rect.left();
-    for (k, (cat, n)) in spec.categories.iter().zip(counts).enumerate() {
-        let w = rect.width() * *n as f32 / all;
-        let [red, green, blue] = crate::decision::lanes::category_colour(k, cat);
-        ui.painter().rect_filled(
-            egui::Rect::from_min_size(egui::pos2(x, rect.top()), egui::vec2(w, rect.height())),
-            0.0,
-            egui::Color32::from_rgb(red, green, blue),
-        );
-        x += w;
-    }
-    let text: Vec<String> = spec
-        .categories
-        .iter()
-        .zip(counts)
-        .map(|(c, n)| format!("{} {:.0}%", c.name, 100.0 * *n as f32 / all))
-        .collect();
-    r.on_hover_text(format!("{}: {}", spec.name, text.join(", ")));
-}

@@ -137,3 +137,34 @@ fn label(spec: &LaneSpec, d: &Decisions, cx: &LaneCtx) -> String {
         }
     }
 }
+
+/// A share of frames per category as one bar of `size`, in the lane's colours; its hover
+/// text and the shares as text (`224 25% · 168 26% · …`).
+pub(super) fn category_bar(
+    ui: &mut egui::Ui,
+    spec: &LaneSpec,
+    counts: &[usize],
+    size: egui::Vec2,
+) -> String {
+    let (rect, r) = ui.allocate_exact_size(size, egui::Sense::hover());
+    let all = counts.iter().sum::<usize>().max(1) as f32;
+    let mut x = rect.left();
+    for (k, (cat, n)) in spec.categories.iter().zip(counts).enumerate() {
+        let w = rect.width() * *n as f32 / all;
+        ui.painter().rect_filled(
+            egui::Rect::from_min_size(egui::pos2(x, rect.top()), egui::vec2(w, rect.height())),
+            0.0,
+            colour(category_colour(k, cat)),
+        );
+        x += w;
+    }
+    let shares: Vec<String> = spec
+        .categories
+        .iter()
+        .zip(counts)
+        .map(|(c, n)| format!("{} {:.0}%", c.name, 100.0 * *n as f32 / all))
+        .collect();
+    let shares = shares.join(" · ");
+    r.on_hover_text(format!("{}: {shares}", spec.name));
+    shares
+}
