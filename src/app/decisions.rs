@@ -37,6 +37,9 @@ pub struct Decisions {
     pub summaries: Vec<ClipSummary>,
     /// The trace a batch run stored (opened from the dataset view), not a run of the model.
     pub stored: bool,
+    /// The trace's generic lanes summed over its clips (they do not move with the budget):
+    /// what the timeline's lanes label and scale by, computed once.
+    pub lane_totals: Vec<crate::decision::lanes::LaneTotals>,
 }
 
 /// One clip in a few numbers (at the current budget): what the timeline draws when clips are too
@@ -165,7 +168,9 @@ impl Decisions {
             pending: Vec::new(),
             summaries: Vec::new(),
             stored: false,
+            lane_totals: Vec::new(),
         };
+        d.lane_totals = crate::decision::lanes::LaneTotals::of([&d.trace]);
         d.warning = d.trace.warning();
         d.remark(budget, criterion);
         d

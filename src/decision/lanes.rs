@@ -131,28 +131,6 @@ pub fn category_colour(i: usize, c: &Category) -> [u8; 3] {
     }
 }
 
-/// The lowest and highest finite value of lane `name` over all clips ((0, 1) without any).
-pub fn value_range<'a>(
-    clips: impl IntoIterator<Item = &'a super::trace::ClipTrace>,
-    name: &str,
-) -> (f64, f64) {
-    let mut lo = f64::INFINITY;
-    let mut hi = f64::NEG_INFINITY;
-    for c in clips {
-        for v in c.lanes.get(name).into_iter().flatten().flatten() {
-            if v.is_finite() {
-                lo = lo.min(*v);
-                hi = hi.max(*v);
-            }
-        }
-    }
-    if lo <= hi {
-        (lo, hi)
-    } else {
-        (0.0, 1.0)
-    }
-}
-
 /// How often each category of a categorical lane was chosen over all clips, and the GFLOPs
 /// those choices cost where the categories have costs.
 pub fn category_counts<'a>(

@@ -311,9 +311,7 @@ mod tests {
         assert_eq!(cost, Some(4.1));
         let tokens = t.lane("tokens").unwrap();
         assert_eq!(tokens.unit_position(Some(0.25), (9.0, 9.0)), Some(0.25));
-        assert_eq!(
-            crate::decision::lanes::value_range(&t.clips, "tokens"),
-            (0.25, 1.0)
-        );
+        let totals = crate::decision::lanes::LaneTotals::of([&t]);
+        assert_eq!((totals[1].min, totals[1].max), (0.25, 1.0));
     }
 }

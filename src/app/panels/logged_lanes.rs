@@ -5,7 +5,7 @@
 
 use super::lanes::{absent, Hit, LaneCtx};
 use crate::app::decisions::Decisions;
-use crate::decision::lanes::{category_colour, category_counts, value_range, LaneKind, LaneSpec};
+use crate::decision::lanes::{category_colour, LaneKind, LaneSpec, LaneTotals};
 
 /// Height of a generic lane's row.
 pub fn height(spec: &LaneSpec) -> f32 {
@@ -24,7 +24,10 @@ pub fn paint(cx: &LaneCtx, d: &Decisions, index: usize) -> (String, Option<Hit>)
     let Some(spec) = d.trace.lanes.get(index) else {
         return (absent(cx, "Lane", "not in this trace"), None);
     };
-    let seen = value_range(&d.trace.clips, &spec.name);
+    let Some(totals) = d.lane_totals.iter().find(|t| t.spec.name == spec.name) else {
+        return (absent(cx, "Lane", "not in this trace"), None);
+    };
+    let seen = range_of(totals);
     let w = {
         let gap = d
             .sampled
@@ -93,14 +96,24 @@ pub fn paint(cx: &LaneCtx, d: &Decisions, index: usize) -> (String, Option<Hit>)
             None,
         );
     }
-    (label(spec, d, cx), hit)
+    (label(totals, cx), hit)
+}
+
+/// A scalar lane's lowest and highest value ((0, 1) without any).
+fn range_of(t: &LaneTotals) -> (f64, f64) {
+    if t.values > 0 {
+        (t.min, t.max)
+    } else {
+        (0.0, 1.0)
+    }
 }
 
 /// The lane's numbers (also its legend, drawn at its right end for a categorical lane).
-fn label(spec: &LaneSpec, d: &Decisions, cx: &LaneCtx) -> String {
+fn label(totals: &LaneTotals, cx: &LaneCtx) -> String {
+    let spec = &totals.spec;
     match spec.kind {
         LaneKind::Categorical => {
-            let (counts, cost) = category_counts(spec, &d.trace.clips);
+            let (counts, cost) = (&totals.counts, totals.gflops);
             let mut x = cx.rect.right() - 4.0;
             for (i, cat) in spec.categories.iter().enumerate().rev() {
                 let r = cx.painter.text(
@@ -115,7 +128,7 @@ fn label(spec: &LaneSpec, d: &Decisions, cx: &LaneCtx) -> String {
             let parts: Vec<String> = spec
                 .categories
                 .iter()
-                .zip(&counts)
+                .zip(counts)
                 .map(|(c, n)| format!("{} x{n}", c.name))
                 .collect();
             format!(
@@ -126,7 +139,7 @@ fn label(spec: &LaneSpec, d: &Decisions, cx: &LaneCtx) -> String {
             )
         }
         LaneKind::Scalar => {
-            let (lo, hi) = value_range(&d.trace.clips, &spec.name);
+            let (lo, hi) = range_of(totals);
             format!(
                 "{} lane: values {lo:.3} to {hi:.3}{}",
                 spec.name,
