@@ -202,6 +202,45 @@ fn official_style_pth_tar_with_sidecar_matches_pytorch() {
     check_model(&model);
 }
 
+/// An official checkpoint carries weights only, and a hand-written config may leave fields out:
+/// the geometry no shape tells (frames, input side, patch side) is then the official default,
+/// and the config's source says which values were assumed, since a model trained with other
+/// patches runs with wrong ones and no error.
+#[test]
+fn a_config_without_the_geometry_says_which_defaults_were_assumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("model_best.pth.tar");
+    std::fs::copy(fixture("uni_adafocus_tiny.pth.tar"), &path).unwrap();
+    let text = std::fs::read_to_string(fixture("uni_adafocus_tiny.json")).unwrap();
+    let mut config: serde_json::Map<String, serde_json::Value> =
+        serde_json::from_str(&text).unwrap();
+    for k in ["input_size", "num_segments", "patch_size"] {
+        config.remove(k);
+    }
+    let config_path = dir.path().join("partial.json");
+    std::fs::write(&config_path, serde_json::to_string(&config).unwrap()).unwrap();
+    let open = |over: &ConfigOverrides| {
+        LoadedModel::open(&path, Some(&config_path), over, &common::device())
+            .map(|m| m.config_source)
+            .unwrap_or_else(|e| panic!("{e}"))
+    };
+    let some = ConfigOverrides {
+        input_size: Some(128),
+        num_segments: Some(8),
+        ..Default::default()
+    };
+    let source = open(&some);
+    assert!(
+        source.ends_with("; not in the file, official defaults assumed: patch_size 96"),
+        "{source}"
+    );
+    let all = ConfigOverrides {
+        patch_size: Some(64),
+        ..some
+    };
+    assert!(!open(&all).contains("assumed"));
+}
+
 #[test]
 fn safetensors_with_embedded_config_matches_pytorch() {
     // Alone in a folder, so the config can only come from the file's metadata.

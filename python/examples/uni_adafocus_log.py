@@ -21,9 +21,11 @@ What is read from the model (official names, as in its state_dict):
 GFLOPs per step are the official table (`get_flops` of the official
 ops/early_exit_uni_adafocus.py, which `adalens budget --gflops-table uniadafocus:P` also uses):
 G glance frames of MobileNetV2, one ResNet-50 patch per step, the classifier heads, and the
-policies once the first patch is looked at.
+policies once the first patch is looked at. That table is written for 16 glance frames; the
+policies' convolutions run over the G glance frames, so for another G their cost is scaled by
+G/16 (what adalens's own FLOP count of such a model gives). Frames are 224 pixels, as the table's.
 
-`python/tests/dev_test_uni_adafocus.py` checks a logged trace against `adalens inspect` on
+`python/tests/dev_uni_adafocus.py` checks a logged trace against `adalens inspect` on
 the same checkpoint and frames (developer-run: it needs PyTorch and the official code).
 """
 
@@ -41,15 +43,19 @@ MOBILENET_V2_224 = 0.299511328
 RESNET50_PATCH = {96: 0.750725056, 128: 1.334601664, 160: 2.08530016, 192: 3.002820544}
 
 
-def official_gflops(g, n, patch):
+def official_gflops(g, n, patch, side=224):
     """Cumulative GFLOPs after step k = 0..n, as the official get_flops counts them: the glance,
-    k patches, the glance and local MLPs and heads, and the two policies once k > 0."""
+    k patches, the glance and local MLPs and heads, and the two policies once k > 0 (their
+    16-glance-frame cost scaled to g frames)."""
+    if side != 224 or patch not in RESNET50_PATCH:
+        raise ValueError(f"the official GFLOPs table is for 224-pixel frames and patches of "
+                         f"{sorted(RESNET50_PATCH)} pixels, not {side} and {patch}")
     out = []
     for k in range(n + 1):
         f = MOBILENET_V2_224 * g + RESNET50_PATCH[patch] * k
         f += (5.246976 * g + 8.392704 * k + 0.8192 * g + 1.6384 * k) * 1e-3
         if k > 0:
-            f += 0.00412992 + 0.822485376
+            f += (0.00412992 + 0.822485376) * g / 16
         out.append(f)
     return np.array(out)
 
@@ -119,7 +125,7 @@ class UniAdaFocusLogger:
             regions.append({"frames": [frames[k]], "box": (x1, y1, x1 + p * scale_x, y1 + p * scale_y)})
         logits = self._rec["logits"].view(-1, g + n, len(self.class_names))[0]
         steps = logits[g - 1 :].float().cpu().numpy()
-        gflops = official_gflops(g, n, p)
+        gflops = official_gflops(g, n, p, s)
         log = adalens.TraceBuilder(path, self.class_names, arch=self.arch)
         kept = [i in glance or i in focus for i in range(t)]
         log.add_clip(frames, kept=kept, regions=_in_video(regions, path, s), logits=steps, gflops=gflops)

@@ -356,12 +356,37 @@ fn resolve_config(
     if !filled.is_empty() && source != "inferred from the weights" {
         source = format!("{source} + inferred {}", filled.join(", "));
     }
+    let assumed = assumed_defaults(&arch, obj);
+    if !assumed.is_empty() {
+        source = format!("{source}; not in the file, official defaults assumed: {assumed}");
+    }
     let config: ModelConfig = serde_json::from_value(value).map_err(|e| {
         let message = e.to_string();
         err(overrides.blame(&arch, &message).unwrap_or(message))
     })?;
     config.validate().map_err(|e| err(e.to_string()))?;
     Ok((config, source))
+}
+
+/// Geometry no weight shape tells and the config left out: the official defaults are used, and
+/// said, because a model trained otherwise (Uni-AdaFocus with 128-pixel patches, say) would run
+/// with the wrong patches without any error.
+fn assumed_defaults(arch: &str, obj: &Map<String, Value>) -> String {
+    use super::config::d;
+    let defaults = match arch {
+        "uni_adafocus" => vec![
+            ("num_segments", d::num_segments()),
+            ("input_size", d::input_size()),
+            ("patch_size", d::patch_size()),
+        ],
+        _ => Vec::new(),
+    };
+    defaults
+        .into_iter()
+        .filter(|(k, _)| !obj.contains_key(*k))
+        .map(|(k, v)| format!("{k} {v}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The 3D ResNet under `prefix`: preset from the stem's temporal kernel (1: SlowOnly, 5: I3D),
