@@ -48,7 +48,7 @@ pub mod batch;
 pub mod calibrate;
 #[cfg(feature = "figure")]
 pub mod cli;
-pub mod dataset;
+pub(crate) mod dataset;
 pub mod decision;
 pub mod eval;
 #[cfg(feature = "figure")]

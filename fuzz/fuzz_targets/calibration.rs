@@ -5,6 +5,8 @@
 
 use adalens::decision::calibration::{FORMAT_VERSION, MAGIC};
 use adalens::CalibrationSet;
+mod alloc_guard;
+
 use libfuzzer_sys::fuzz_target;
 
 fn fnv1a64(bytes: &[u8]) -> u64 {

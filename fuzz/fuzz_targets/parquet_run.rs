@@ -6,6 +6,8 @@
 //! to list the crate's panics themselves.)
 #![no_main]
 
+mod alloc_guard;
+
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -9,6 +9,8 @@ use std::sync::OnceLock;
 use adalens::model::checkpoint::StateDict;
 use adalens::{ConfigOverrides, LoadedModel};
 use candle_core::Device;
+mod alloc_guard;
+
 use libfuzzer_sys::fuzz_target;
 
 /// A temp folder holding a copy of the tiny Ada3D-Focus fixture as `m.safetensors`.

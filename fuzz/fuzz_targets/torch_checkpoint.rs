@@ -7,6 +7,8 @@
 use std::path::Path;
 
 use adalens::model::checkpoint::StateDict;
+mod alloc_guard;
+
 use libfuzzer_sys::fuzz_target;
 
 // The tests' stored-zip writer (CRC-32 included, so the reader gets past its checks).

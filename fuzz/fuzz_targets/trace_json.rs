@@ -2,6 +2,8 @@
 #![no_main]
 
 use adalens::DecisionTrace;
+mod alloc_guard;
+
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,6 +6,8 @@ use std::path::PathBuf;
 use std::sync::OnceLock;
 
 use adalens::video::{Resize, Video};
+mod alloc_guard;
+
 use libfuzzer_sys::fuzz_target;
 
 fn file() -> &'static PathBuf {

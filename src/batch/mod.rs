@@ -7,7 +7,7 @@
 
 pub mod compare;
 pub mod import;
-pub mod own_labels;
+pub(crate) mod own_labels;
 pub mod parquet;
 mod parquet_footer;
 pub mod query;

@@ -181,7 +181,8 @@ fn decode(bytes: bytes::Bytes, size: i64) -> Result<Columns, String> {
     if let Some(footer) = footer_of(&bytes) {
         super::parquet_footer::check(footer).map_err(|e| format!("not Parquet: {e}"))?;
     }
-    let reader = SerializedFileReader::new(bytes).map_err(|e| format!("not Parquet: {e}"))?;
+    let reader =
+        SerializedFileReader::new(bytes.clone()).map_err(|e| format!("not Parquet: {e}"))?;
     let meta = reader.metadata();
     let rows = meta.file_metadata().num_rows();
     if !(0..=MAX_ROWS).contains(&rows) {
@@ -212,6 +213,8 @@ fn decode(bytes: bytes::Bytes, size: i64) -> Result<Columns, String> {
                     c.uncompressed_size()
                 ));
             }
+            check_pages(&bytes[start as usize..(start + len) as usize], c.uncompressed_size())
+                .map_err(|e| format!("column {}: {e}", c.column_path()))?;
         }
     }
     // Every row of a file adalens writes takes bytes in some column (`index` is never null):
@@ -273,6 +276,32 @@ fn decode(bytes: bytes::Bytes, size: i64) -> Result<Columns, String> {
         class_names,
         rows: rows as usize,
     })
+}
+
+/// Every page header of a column chunk (its bytes), read before the `parquet` crate reads
+/// them: the crate reserves a page's unpacked size before unpacking it, so each page must lie
+/// inside the chunk and unpack to no more than the whole chunk says it does (`chunk_unpacked`,
+/// itself bounded by the file's size).
+fn check_pages(chunk: &[u8], chunk_unpacked: i64) -> Result<(), String> {
+    let mut at = 0usize;
+    while at < chunk.len() {
+        let p = super::parquet_footer::page_header(&chunk[at..])?;
+        let left = (chunk.len() - at - p.header_len) as i64;
+        if !(0..=left).contains(&p.compressed) {
+            return Err(format!(
+                "a page claims {} bytes with {left} left in its chunk",
+                p.compressed
+            ));
+        }
+        if !(0..=chunk_unpacked).contains(&p.uncompressed) {
+            return Err(format!(
+                "a page claims {} bytes unpacked in a chunk of {chunk_unpacked}",
+                p.uncompressed
+            ));
+        }
+        at += p.header_len + p.compressed as usize;
+    }
+    Ok(())
 }
 
 /// The pages of one column chunk, each checked before the `parquet` crate decodes it: data
@@ -631,4 +660,29 @@ pub fn read_steps(path: &Path) -> Result<StepsFile, BatchError> {
         out.clips.remove(&ix);
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::check_pages;
+
+    #[test]
+    fn every_page_lies_in_its_chunk_and_unpacks_within_it() {
+        // PageHeader { 1: type 0, 2: uncompressed U, 3: compressed 2 } STOP, then 2 bytes.
+        let page = |u: &[u8]| {
+            let mut p = vec![0x15, 0x00, 0x15];
+            p.extend_from_slice(u);
+            p.extend_from_slice(&[0x15, 0x04, 0x00, 0xaa, 0xbb]);
+            p
+        };
+        let two = [page(&[0x08]), page(&[0x08])].concat(); // 4 bytes unpacked each
+        check_pages(&two, 8).unwrap();
+        // 2^31 − 1 bytes unpacked in a chunk that says 8: refused before anything is reserved.
+        let huge = page(&[0xfe, 0xff, 0xff, 0xff, 0x0f]);
+        let e = check_pages(&huge, 8).unwrap_err();
+        assert!(e.contains("claims 2147483647 bytes unpacked in a chunk of 8"), "{e}");
+        // A page running past its chunk.
+        let e = check_pages(&two[..two.len() - 1], 8).unwrap_err();
+        assert!(e.contains("bytes with 1 left"), "{e}");
+    }
 }

@@ -4,29 +4,89 @@
 //! walks the footer once without building anything: every length and element count must fit
 //! in the bytes left (each element takes at least one byte), nesting is bounded, and every
 //! type code must be one the protocol has. What passes costs the crate's parser time in
-//! proportion to its size.
+//! proportion to its size. One field is a count the crate allocates from before it reads what is
+//! counted: a schema element's `num_children` (`Vec::with_capacity`), so 2^31 children in a
+//! 2 KB file asked for 16 GB (the fuzzer's fourth finding); it must not exceed the schema's
+//! element count. Each page of a column chunk starts with a Thrift `PageHeader` whose
+//! `uncompressed_page_size` the crate reserves before it decompresses (the fifth finding: 2 GB
+//! for a 2 KB file); [`page_header`] reads the two sizes so the reader can bound them first.
 
 /// Deepest nesting of structs, lists and maps (the Parquet schema needs a handful).
 const MAX_DEPTH: usize = 64;
 
+/// `FileMetaData.schema` (field 2, a list of `SchemaElement`) and `SchemaElement.num_children`
+/// (field 5, an i32), from parquet.thrift.
+const FILE_SCHEMA_FIELD: i64 = 2;
+const NUM_CHILDREN_FIELD: i64 = 5;
+
+/// `PageHeader.uncompressed_page_size` and `compressed_page_size` (fields 2 and 3, i32).
+const UNCOMPRESSED_PAGE_FIELD: i64 = 2;
+const COMPRESSED_PAGE_FIELD: i64 = 3;
+
 /// Why a footer is refused.
 pub fn check(footer: &[u8]) -> Result<(), String> {
-    let mut w = Walker { b: footer, at: 0 };
-    w.structure(0)?;
+    let mut w = Walker::new(footer, "the footer");
+    w.structure(0, Within::FileMetaData)?;
     Ok(())
+}
+
+/// A page's sizes, as its header gives them, and the header's own length.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageSizes {
+    pub uncompressed: i64,
+    pub compressed: i64,
+    pub header_len: usize,
+}
+
+/// The `PageHeader` at the start of `b` (a column chunk's bytes from a page on), walked as the
+/// footer is.
+pub fn page_header(b: &[u8]) -> Result<PageSizes, String> {
+    let mut w = Walker::new(b, "a page header");
+    w.structure(0, Within::PageHeader)?;
+    match w.page {
+        [Some(uncompressed), Some(compressed)] => Ok(PageSizes {
+            uncompressed,
+            compressed,
+            header_len: w.at,
+        }),
+        _ => Err("a page header without its sizes".into()),
+    }
+}
+
+/// Which struct is being walked, where that matters.
+#[derive(Clone, Copy)]
+enum Within {
+    FileMetaData,
+    /// An element of a schema of this many elements.
+    SchemaElement(u64),
+    PageHeader,
+    Other,
 }
 
 struct Walker<'a> {
     b: &'a [u8],
     at: usize,
+    /// A page header's uncompressed and compressed sizes, once read.
+    page: [Option<i64>; 2],
+    /// What is walked, for messages: "the footer", "a page header".
+    what: &'static str,
 }
 
-impl Walker<'_> {
+impl<'a> Walker<'a> {
+    fn new(b: &'a [u8], what: &'static str) -> Self {
+        Walker {
+            b,
+            at: 0,
+            page: [None; 2],
+            what,
+        }
+    }
+
     fn byte(&mut self) -> Result<u8, String> {
         let v = *self
             .b
             .get(self.at)
-            .ok_or_else(|| format!("the footer ends inside a value (byte {})", self.at))?;
+            .ok_or_else(|| format!("{} ends inside a value (byte {})", self.what, self.at))?;
         self.at += 1;
         Ok(v)
     }
@@ -48,39 +108,74 @@ impl Walker<'_> {
     }
 
     /// `n` things of at least one byte each must fit in what is left.
-    fn fits(&self, n: u64, what: &str) -> Result<(), String> {
+    fn fits(&self, n: u64, kind: &str) -> Result<(), String> {
         if n > self.left() {
             return Err(format!(
-                "the footer's {what} claims {n} elements with {} bytes left",
+                "a {kind} in {} claims {n} elements with {} bytes left",
+                self.what,
                 self.left()
             ));
         }
         Ok(())
     }
 
-    fn structure(&mut self, depth: usize) -> Result<(), String> {
+    fn structure(&mut self, depth: usize, within: Within) -> Result<(), String> {
         if depth > MAX_DEPTH {
-            return Err(format!("the footer nests deeper than {MAX_DEPTH}"));
+            return Err(format!("{} nests deeper than {MAX_DEPTH}", self.what));
         }
+        let mut id = 0i64;
         loop {
             let head = self.byte()?;
             if head == 0 {
                 return Ok(());
             }
-            if head >> 4 == 0 {
-                self.varint()?; // a field id written in full
-            }
-            match head & 0x0f {
+            id = match head >> 4 {
+                0 => zigzag(self.varint()?), // a field id written in full
+                delta => id + i64::from(delta),
+            };
+            let t = head & 0x0f;
+            match (within, id, t) {
                 // Booleans carry their value in the type code.
-                1 | 2 => {}
-                t => self.value(t, depth + 1)?,
+                (_, _, 1 | 2) => {}
+                (Within::FileMetaData, FILE_SCHEMA_FIELD, 9) => self.schema_list(depth + 1)?,
+                (Within::SchemaElement(len), NUM_CHILDREN_FIELD, 5) => {
+                    let n = zigzag(self.varint()?);
+                    if !(0..=len as i64).contains(&n) {
+                        return Err(format!(
+                            "a schema element of the footer claims {n} children in a schema of {len} elements"
+                        ));
+                    }
+                }
+                (Within::PageHeader, UNCOMPRESSED_PAGE_FIELD | COMPRESSED_PAGE_FIELD, 5) => {
+                    let at = usize::from(id == COMPRESSED_PAGE_FIELD);
+                    self.page[at] = Some(zigzag(self.varint()?));
+                }
+                _ => self.value(t, depth + 1)?,
             }
         }
     }
 
+    /// `FileMetaData.schema`: its elements are checked as schema elements.
+    fn schema_list(&mut self, depth: usize) -> Result<(), String> {
+        let head = self.byte()?;
+        let n = match head >> 4 {
+            15 => self.varint()?,
+            n => u64::from(n),
+        };
+        self.fits(n, "schema")?;
+        let kind = head & 0x0f;
+        for _ in 0..n {
+            match kind {
+                12 => self.structure(depth + 1, Within::SchemaElement(n))?,
+                other => self.value(other, depth + 1)?,
+            }
+        }
+        Ok(())
+    }
+
     fn value(&mut self, t: u8, depth: usize) -> Result<(), String> {
         if depth > MAX_DEPTH {
-            return Err(format!("the footer nests deeper than {MAX_DEPTH}"));
+            return Err(format!("{} nests deeper than {MAX_DEPTH}", self.what));
         }
         match t {
             1..=3 => {
@@ -120,11 +215,15 @@ impl Walker<'_> {
                     }
                 }
             }
-            12 => self.structure(depth + 1)?,
-            other => return Err(format!("the footer has a value of unknown type {other}")),
+            12 => self.structure(depth + 1, Within::Other)?,
+            other => return Err(format!("{} has a value of unknown type {other}", self.what)),
         }
         Ok(())
     }
+}
+
+fn zigzag(v: u64) -> i64 {
+    (v >> 1) as i64 ^ -((v & 1) as i64)
 }
 
 #[cfg(test)]
@@ -155,5 +254,39 @@ mod tests {
             .unwrap_err()
             .contains("unknown type 13"));
         assert!(check(&[0x15]).unwrap_err().contains("ends inside"));
+    }
+
+    #[test]
+    fn schema_elements_claim_no_more_children_than_the_schema_has() {
+        // FileMetaData { 2: schema [ { 5: num_children N } , { } ] } STOP
+        let footer = |children: &[u8]| {
+            let mut f = vec![0x29, 0x2c, 0x55];
+            f.extend_from_slice(children);
+            f.extend_from_slice(&[0x00, 0x00, 0x00]);
+            f
+        };
+        check(&footer(&[0x02])).unwrap(); // 1 child (zigzag 2)
+        // 2^31 − 1 children (zigzag 0xfffffffe): the crate would reserve them all first.
+        let err = check(&footer(&[0xfe, 0xff, 0xff, 0xff, 0x0f])).unwrap_err();
+        assert!(err.contains("claims 2147483647 children in a schema of 2"), "{err}");
+        assert!(check(&footer(&[0x01])).unwrap_err().contains("claims -1 children"));
+        // The same field id elsewhere is no count.
+        check(&[0x55, 0xfe, 0xff, 0xff, 0xff, 0x0f, 0x00]).unwrap();
+    }
+
+    #[test]
+    fn a_page_header_gives_its_sizes() {
+        use super::{page_header, PageSizes};
+        // PageHeader { 1: type 0, 2: uncompressed 100, 3: compressed 50, 5: struct { } } + data
+        let b = [0x15, 0x00, 0x15, 0xc8, 0x01, 0x15, 0x64, 0x2c, 0x00, 0x00, 0xaa, 0xbb];
+        assert_eq!(
+            page_header(&b).unwrap(),
+            PageSizes {
+                uncompressed: 100,
+                compressed: 50,
+                header_len: 10
+            }
+        );
+        assert!(page_header(&[0x15, 0x00, 0x00]).unwrap_err().contains("without its sizes"));
     }
 }

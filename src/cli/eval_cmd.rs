@@ -76,7 +76,7 @@ pub fn run(a: &EvalArgs) -> anyhow::Result<()> {
     }
     crate::fsutil::write_atomic(&md, report.markdown(&command, &a.split).as_bytes())
         .with_context(|| format!("writing {}", md.display()))?;
-    let text = serde_json::to_string_pretty(&report)?;
+    let text = report.to_json()?;
     crate::fsutil::write_atomic(&json, text.as_bytes())
         .with_context(|| format!("writing {}", json.display()))?;
     for t in &report.targets {

@@ -1,31 +1,31 @@
 //! The command line (`adalens …`): thin wrappers that parse arguments and print; the work is in
 //! the rest of the library. Built with the `figure` feature; the window with `gui`.
 
-pub mod batch_cmd;
-pub mod bench;
-pub mod bench_clips;
-pub mod bench_dataset;
-pub mod bench_model;
-pub mod bench_model3d;
-pub mod bench_video;
-pub mod bench_what_if;
+pub(crate) mod batch_cmd;
+pub(crate) mod bench;
+pub(crate) mod bench_clips;
+pub(crate) mod bench_dataset;
+pub(crate) mod bench_model;
+pub(crate) mod bench_model3d;
+pub(crate) mod bench_video;
+pub(crate) mod bench_what_if;
 pub mod budget_cmd;
-pub mod calibrate_cmd;
-pub mod diff_cmd;
+pub(crate) mod calibrate_cmd;
+pub(crate) mod diff_cmd;
 mod entry;
-pub mod eval_cmd;
-pub mod figure;
-pub mod frames;
-pub mod import_cmd;
-pub mod inspect;
-pub mod inspect_3d;
-pub mod print;
-pub mod probe;
-pub mod query_cmd;
-pub mod run_args;
-pub mod side_b;
-pub mod synth_cmd;
-pub mod train_cmd;
+pub(crate) mod eval_cmd;
+pub(crate) mod figure;
+pub(crate) mod frames;
+pub(crate) mod import_cmd;
+pub(crate) mod inspect;
+pub(crate) mod inspect_3d;
+pub(crate) mod print;
+pub(crate) mod probe;
+pub(crate) mod query_cmd;
+pub(crate) mod run_args;
+pub(crate) mod side_b;
+pub(crate) mod synth_cmd;
+pub(crate) mod train_cmd;
 
 pub use entry::main;
 

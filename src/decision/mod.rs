@@ -27,15 +27,15 @@
 
 pub mod calibration;
 pub mod compare;
-pub mod criterion;
-pub mod curve;
+pub(crate) mod criterion;
+pub(crate) mod curve;
 mod error;
-pub mod evaluate;
-pub mod exit;
+pub(crate) mod evaluate;
+pub(crate) mod exit;
 pub mod lanes;
-pub mod oracle;
-pub mod prepared;
-pub mod solver;
+pub(crate) mod oracle;
+pub(crate) mod prepared;
+pub(crate) mod solver;
 pub mod synthetic;
 pub mod trace;
 mod trace_check;

@@ -5,12 +5,12 @@
 //! policy usage by family, cube placement against the target boxes, entropy vs random exit.
 
 mod markdown;
-pub mod oracle;
+pub(crate) mod oracle;
 mod parts;
-pub mod points;
-pub mod report;
-pub mod run;
-pub mod targets;
+pub(crate) mod points;
+pub(crate) mod report;
+pub(crate) mod run;
+pub(crate) mod targets;
 
 use std::path::Path;
 

@@ -8,9 +8,9 @@ pub use super::parts::{Parts, Placement};
 use super::points::mean;
 pub use super::points::{
     at_budget, at_budget_with_exits, curve, policy_curve, sweep_point, ExitWhere, Point,
-    PolicyPoint, PolicyRow,
+    PolicyPoint,
 };
-pub use super::targets::{OtherReading, Target};
+pub use super::targets::Target;
 use super::{argmax, by_family, FamilyRow, VideoResult};
 use crate::synth::Family;
 
@@ -79,6 +79,40 @@ fn placement(results: &[VideoResult]) -> Option<Placement> {
     })
 }
 
+/// Significant digits of every number in the JSON report: means over float32 sums differ in the
+/// tenth digit from one CPU model to another (gemm sizes its blocks by the CPU), so a report
+/// written with every digit of an f64 is not the same file on two machines; eight digits are
+/// more than a float32 result carries and the same everywhere.
+pub const JSON_DIGITS: usize = 8;
+
+impl Report {
+    /// The JSON report, every number to [`JSON_DIGITS`] significant digits.
+    pub fn to_json(&self) -> serde_json::Result<String> {
+        let mut v = serde_json::to_value(self)?;
+        round_numbers(&mut v, JSON_DIGITS);
+        serde_json::to_string_pretty(&v)
+    }
+}
+
+fn round_numbers(v: &mut serde_json::Value, digits: usize) {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => {
+            let Some(x) = n.as_f64() else { return };
+            // `{:e}` with digits − 1 decimals rounds to `digits` significant digits.
+            let rounded: f64 = format!("{:.*e}", digits.saturating_sub(1), x)
+                .parse()
+                .unwrap_or(x);
+            if let Some(r) = serde_json::Number::from_f64(rounded) {
+                *n = r;
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|i| round_numbers(i, digits)),
+        Value::Object(map) => map.values_mut().for_each(|i| round_numbers(i, digits)),
+        _ => {}
+    }
+}
+
 pub fn assemble(p: Parts) -> Report {
     let r = p.results;
     let exits = &p.exit_point_exits;
@@ -135,5 +169,22 @@ pub fn assemble(p: Parts) -> Report {
         placement,
         targets,
         targets_met,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::round_numbers;
+    use serde_json::json;
+
+    #[test]
+    fn report_numbers_keep_eight_significant_digits() {
+        // The two readings of one mean on two CPU models become the same number.
+        let mut a = json!({"iou": 0.10766107250407633, "v": [0.056895079999998745, 1e-12, 3, -2.5e30]});
+        let mut b = json!({"iou": 0.1076610726145564, "v": [0.05689508, 1.0000000004e-12, 3, -2.5e30]});
+        round_numbers(&mut a, 8);
+        round_numbers(&mut b, 8);
+        assert_eq!(a, b);
+        assert_eq!(a.to_string(), r#"{"iou":0.10766107,"v":[0.05689508,1e-12,3,-2.5e+30]}"#);
     }
 }

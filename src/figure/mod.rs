@@ -8,7 +8,7 @@
 mod frames;
 mod layout;
 mod output;
-pub mod svg;
+pub(crate) mod svg;
 
 use std::str::FromStr;
 

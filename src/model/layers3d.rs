@@ -65,14 +65,6 @@ impl Conv3dBn {
         })
     }
 
-    pub fn temporal_kernel(&self) -> usize {
-        self.kt
-    }
-
-    pub fn out_channels(&self) -> usize {
-        self.out_c
-    }
-
     /// `x`: (clips·T)×C×H×W → (clips·T)×O×H'×W', adding `skip` (the output's shape) before
     /// the activation. `full3d = false` runs the layer as 2D.
     pub fn forward(

@@ -3,15 +3,15 @@
 //! a held-out list. The networks here are trainable twins of `crate::model`'s (same structure,
 //! same `state_dict` names), so what training saves loads into the inference model unchanged.
 
-pub mod backbones;
+pub(crate) mod backbones;
 pub(crate) mod batchnorm;
 pub mod data;
-pub mod heads;
+pub(crate) mod heads;
 pub mod init;
 pub(crate) mod kernels;
 pub mod layers;
 pub mod net;
-pub mod step;
+pub(crate) mod step;
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
