@@ -116,7 +116,11 @@ pub fn run(launch: Launch) -> anyhow::Result<()> {
     eframe::run_native(
         "adalens",
         options,
-        Box::new(move |cc| Ok(Box::new(AdalensApp::new(cc, launch)))),
+        Box::new(move |cc| {
+            let mut app = AdalensApp::new(cc, launch);
+            app.cleared_to_panel_fill = true;
+            Ok(Box::new(app))
+        }),
     )
     .map_err(|e| anyhow!("the window could not start: {e}"))
 }
@@ -263,6 +267,10 @@ pub struct AdalensApp {
     config: Option<PathBuf>,
     /// Whether the wgpu render state exists (the 3D view needs it).
     has_wgpu: bool,
+    /// The native window clears to the panels' colour ([`eframe::App::clear_color`]), so its
+    /// panels paint no fill of their own (see `panels::panel_frame`); the test harness clears
+    /// to transparent and keeps them.
+    pub(crate) cleared_to_panel_fill: bool,
     frame_stats: Option<FrameStats>,
 }
 
@@ -322,6 +330,7 @@ impl AdalensApp {
             requested_frame: None,
             config: launch.config.clone(),
             has_wgpu,
+            cleared_to_panel_fill: false,
             frame_stats: launch.frame_stats.map(|want| FrameStats {
                 want: want.max(1),
                 scene: launch.frame_stats_scene,
@@ -470,6 +479,11 @@ pub fn to_color_image(img: &RgbFrame) -> egui::ColorImage {
 }
 
 impl eframe::App for AdalensApp {
+    /// The panels' own colour: with the window cleared to it, the panels need not paint it.
+    fn clear_color(&self, visuals: &egui::Visuals) -> [f32; 4] {
+        visuals.panel_fill.to_normalized_gamma_f32()
+    }
+
     fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
         self.handle_events(ctx);
         self.handle_input(ctx);

@@ -10,6 +10,7 @@ use crate::batch::table::{Exits, RowStatus};
 impl AdalensApp {
     pub(crate) fn dataset_side_ui(&mut self, ui: &mut egui::Ui) {
         egui::Panel::right("dataset_side")
+            .frame(self.panel_frame(egui::Frame::side_top_panel(ui.style())))
             .resizable(true)
             .default_size(330.0)
             .show(ui, |ui| {

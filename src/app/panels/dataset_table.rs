@@ -58,7 +58,8 @@ impl AdalensApp {
                 .spec;
             Some((spec, &l.row_lanes))
         });
-        egui::CentralPanel::default().show(ui, |ui| {
+        let frame = self.panel_frame(egui::Frame::central_panel(ui.style()));
+        egui::CentralPanel::default().frame(frame).show(ui, |ui| {
             let Some(d) = &mut self.dataset else { return };
             ui.horizontal(|ui| {
                 let label = ui.label("Filter");

@@ -15,6 +15,7 @@ pub const BUDGET_LABEL: &str = "Budget (GFLOPs / video)";
 impl AdalensApp {
     pub(crate) fn side_ui(&mut self, ui: &mut egui::Ui) {
         egui::Panel::right("side")
+            .frame(self.panel_frame(egui::Frame::side_top_panel(ui.style())))
             .resizable(true)
             .default_size(360.0)
             .min_size(260.0)

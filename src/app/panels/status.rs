@@ -5,7 +5,8 @@ impl AdalensApp {
     /// Bottom status bar: errors with their detail, the device, the checkpoint's arch and the
     /// video's probe data.
     pub(crate) fn status_ui(&mut self, ui: &mut egui::Ui) {
-        egui::Panel::bottom("status").show(ui, |ui| {
+        let frame = self.panel_frame(egui::Frame::side_top_panel(ui.style()));
+        egui::Panel::bottom("status").frame(frame).show(ui, |ui| {
             if !self.errors.is_empty() {
                 for e in &self.errors {
                     ui.horizontal_wrapped(|ui| {

@@ -24,6 +24,7 @@ impl AdalensApp {
         };
         let most = (ui.available_height() * share).max(160.0);
         egui::Panel::bottom(id)
+            .frame(self.panel_frame(egui::Frame::side_top_panel(ui.style())))
             .resizable(true)
             .default_size(default.min(most))
             .min_size(120.0)

@@ -5,7 +5,8 @@ use crate::decision::Criterion;
 impl AdalensApp {
     /// Open buttons, recent files, view toggles, export, the running job with its cancel button.
     pub(crate) fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
-        egui::Panel::top("top_bar").show(ui, |ui| {
+        let frame = self.panel_frame(egui::Frame::side_top_panel(ui.style()));
+        egui::Panel::top("top_bar").frame(frame).show(ui, |ui| {
             ui.horizontal(|ui| {
                 if ui
                     .button("Open video…")

@@ -8,7 +8,8 @@ use crate::app::AdalensApp;
 
 impl AdalensApp {
     pub(crate) fn centre_ui(&mut self, ui: &mut egui::Ui) {
-        egui::CentralPanel::default().show(ui, |ui| {
+        let frame = self.panel_frame(egui::Frame::central_panel(ui.style()));
+        egui::CentralPanel::default().frame(frame).show(ui, |ui| {
             if self.loaded.is_none() {
                 ui.centered_and_justified(|ui| {
                     ui.heading("Open a video to start (Ctrl+O or drop a file here)");
