@@ -710,17 +710,18 @@ fn damaged_parquet_is_an_error_not_a_panic() {
     // element claims 2^31 children; the crate reserves room for them all before reading one
     // (16 GB, an abort where the allocation fails). The footer walk bounds the count by the
     // schema's length.
-    let found =
-        std::fs::read(root().join("tests/fixtures/batch/fuzz-children.parquet")).unwrap();
+    let found = std::fs::read(root().join("tests/fixtures/batch/fuzz-children.parquet")).unwrap();
     let e = columns_from_bytes(found).unwrap_err();
     assert!(e.contains("children in a schema of"), "{e}");
     // The fifth (the same guard): a page header claiming an unpacked size of 2 GB, which the
     // crate reserves before unpacking. Every page header is read first and bounded by its
     // chunk's sizes.
-    let found =
-        std::fs::read(root().join("tests/fixtures/batch/fuzz-page-size.parquet")).unwrap();
+    let found = std::fs::read(root().join("tests/fixtures/batch/fuzz-page-size.parquet")).unwrap();
     let e = columns_from_bytes(found).unwrap_err();
-    assert!(e.contains("a page claims") || e.contains("a page header"), "{e}");
+    assert!(
+        e.contains("a page claims") || e.contains("a page header"),
+        "{e}"
+    );
     for cut in (0..bytes.len()).step_by(97) {
         assert!(
             columns_from_bytes(bytes[..cut].to_vec()).is_err(),

@@ -213,8 +213,11 @@ fn decode(bytes: bytes::Bytes, size: i64) -> Result<Columns, String> {
                     c.uncompressed_size()
                 ));
             }
-            check_pages(&bytes[start as usize..(start + len) as usize], c.uncompressed_size())
-                .map_err(|e| format!("column {}: {e}", c.column_path()))?;
+            check_pages(
+                &bytes[start as usize..(start + len) as usize],
+                c.uncompressed_size(),
+            )
+            .map_err(|e| format!("column {}: {e}", c.column_path()))?;
         }
     }
     // Every row of a file adalens writes takes bytes in some column (`index` is never null):
@@ -680,7 +683,10 @@ mod tests {
         // 2^31 − 1 bytes unpacked in a chunk that says 8: refused before anything is reserved.
         let huge = page(&[0xfe, 0xff, 0xff, 0xff, 0x0f]);
         let e = check_pages(&huge, 8).unwrap_err();
-        assert!(e.contains("claims 2147483647 bytes unpacked in a chunk of 8"), "{e}");
+        assert!(
+            e.contains("claims 2147483647 bytes unpacked in a chunk of 8"),
+            "{e}"
+        );
         // A page running past its chunk.
         let e = check_pages(&two[..two.len() - 1], 8).unwrap_err();
         assert!(e.contains("bytes with 1 left"), "{e}");

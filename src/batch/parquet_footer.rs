@@ -266,10 +266,15 @@ mod tests {
             f
         };
         check(&footer(&[0x02])).unwrap(); // 1 child (zigzag 2)
-        // 2^31 − 1 children (zigzag 0xfffffffe): the crate would reserve them all first.
+                                          // 2^31 − 1 children (zigzag 0xfffffffe): the crate would reserve them all first.
         let err = check(&footer(&[0xfe, 0xff, 0xff, 0xff, 0x0f])).unwrap_err();
-        assert!(err.contains("claims 2147483647 children in a schema of 2"), "{err}");
-        assert!(check(&footer(&[0x01])).unwrap_err().contains("claims -1 children"));
+        assert!(
+            err.contains("claims 2147483647 children in a schema of 2"),
+            "{err}"
+        );
+        assert!(check(&footer(&[0x01]))
+            .unwrap_err()
+            .contains("claims -1 children"));
         // The same field id elsewhere is no count.
         check(&[0x55, 0xfe, 0xff, 0xff, 0xff, 0x0f, 0x00]).unwrap();
     }
@@ -278,7 +283,9 @@ mod tests {
     fn a_page_header_gives_its_sizes() {
         use super::{page_header, PageSizes};
         // PageHeader { 1: type 0, 2: uncompressed 100, 3: compressed 50, 5: struct { } } + data
-        let b = [0x15, 0x00, 0x15, 0xc8, 0x01, 0x15, 0x64, 0x2c, 0x00, 0x00, 0xaa, 0xbb];
+        let b = [
+            0x15, 0x00, 0x15, 0xc8, 0x01, 0x15, 0x64, 0x2c, 0x00, 0x00, 0xaa, 0xbb,
+        ];
         assert_eq!(
             page_header(&b).unwrap(),
             PageSizes {
@@ -287,6 +294,8 @@ mod tests {
                 header_len: 10
             }
         );
-        assert!(page_header(&[0x15, 0x00, 0x00]).unwrap_err().contains("without its sizes"));
+        assert!(page_header(&[0x15, 0x00, 0x00])
+            .unwrap_err()
+            .contains("without its sizes"));
     }
 }

@@ -180,12 +180,17 @@ mod tests {
     #[test]
     fn report_numbers_keep_seven_significant_digits() {
         // The two readings of one mean on two CPU models become the same number.
-        let mut a = json!({"iou": 0.10766107250407633, "v": [0.056895079999998745, 1e-12, 3, -2.5e30]});
-        let mut b = json!({"iou": 0.1076610726145564, "v": [0.05689508, 1.0000000004e-12, 3, -2.5e30]});
+        let mut a =
+            json!({"iou": 0.10766107250407633, "v": [0.056895079999998745, 1e-12, 3, -2.5e30]});
+        let mut b =
+            json!({"iou": 0.1076610726145564, "v": [0.05689508, 1.0000000004e-12, 3, -2.5e30]});
         round_numbers(&mut a, 7);
         round_numbers(&mut b, 7);
         assert_eq!(a, b);
-        assert_eq!(a.to_string(), r#"{"iou":0.1076611,"v":[0.05689508,1e-12,3,-2.5e+30]}"#);
+        assert_eq!(
+            a.to_string(),
+            r#"{"iou":0.1076611,"v":[0.05689508,1e-12,3,-2.5e+30]}"#
+        );
         // A float32 threshold reads as it was set.
         let mut t = serde_json::to_value(0.9f32).unwrap();
         round_numbers(&mut t, 7);
