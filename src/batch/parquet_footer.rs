@@ -137,7 +137,7 @@ impl<'a> Walker<'a> {
             match (within, id, t) {
                 // Booleans carry their value in the type code.
                 (_, _, 1 | 2) => {}
-                (Within::FileMetaData, FILE_SCHEMA_FIELD, 9) => self.schema_list(depth + 1)?,
+                (Within::FileMetaData, FILE_SCHEMA_FIELD, 9) => self.list(depth + 1, true)?,
                 (Within::SchemaElement(len), NUM_CHILDREN_FIELD, 5) => {
                     let n = zigzag(self.varint()?);
                     if !(0..=len as i64).contains(&n) {
@@ -155,18 +155,19 @@ impl<'a> Walker<'a> {
         }
     }
 
-    /// `FileMetaData.schema`: its elements are checked as schema elements.
-    fn schema_list(&mut self, depth: usize) -> Result<(), String> {
+    /// A list or set: its header, then its elements; with `schema`, struct elements are walked
+    /// as the schema's elements (`FileMetaData.schema`).
+    fn list(&mut self, depth: usize, schema: bool) -> Result<(), String> {
         let head = self.byte()?;
         let n = match head >> 4 {
             15 => self.varint()?,
             n => u64::from(n),
         };
-        self.fits(n, "schema")?;
+        self.fits(n, if schema { "schema" } else { "list" })?;
         let kind = head & 0x0f;
         for _ in 0..n {
             match kind {
-                12 => self.structure(depth + 1, Within::SchemaElement(n))?,
+                12 if schema => self.structure(depth + 1, Within::SchemaElement(n))?,
                 other => self.value(other, depth + 1)?,
             }
         }
@@ -193,17 +194,7 @@ impl<'a> Walker<'a> {
                 self.fits(n, "string")?;
                 self.at += n as usize;
             }
-            9 | 10 => {
-                let head = self.byte()?;
-                let n = match head >> 4 {
-                    15 => self.varint()?,
-                    n => u64::from(n),
-                };
-                self.fits(n, "list")?;
-                for _ in 0..n {
-                    self.value(head & 0x0f, depth + 1)?;
-                }
-            }
+            9 | 10 => self.list(depth, false)?,
             11 => {
                 let n = self.varint()?;
                 if n > 0 {
