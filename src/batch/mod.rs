@@ -9,6 +9,7 @@ pub mod compare;
 pub mod import;
 pub(crate) mod own_labels;
 pub mod parquet;
+mod parquet_declared;
 mod parquet_footer;
 pub mod query;
 pub mod run;

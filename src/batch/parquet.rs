@@ -33,8 +33,13 @@ use crate::fsutil::write_atomic;
 pub const TOP_K: usize = 5;
 /// Largest Parquet file read.
 const MAX_FILE_BYTES: u64 = 2 << 30;
-/// Most rows (video × clip × step) read.
-const MAX_ROWS: i64 = 50_000_000;
+/// Most rows (video × clip × step) read: 500,000 clips of 16 steps.
+const MAX_ROWS: i64 = 8_000_000;
+/// Most values (rows × columns) read. Memory follows the values, not the file's bytes: a run
+/// of nulls takes a few bytes of definition levels for any number of rows, and each decoded
+/// value costs 16–24 bytes (plus the crate's own buffer for the column being read), so this
+/// keeps a file's decoding under about 600 MB whatever it claims.
+const MAX_VALUES: i64 = 16_000_000;
 /// Key of the class names (a JSON list) in the files' metadata.
 const CLASS_NAMES_KEY: &str = "adalens.class_names";
 
@@ -188,6 +193,30 @@ fn decode(bytes: bytes::Bytes, size: i64) -> Result<Columns, String> {
     if !(0..=MAX_ROWS).contains(&rows) {
         return Err(format!(
             "says it has {rows} rows (at most {MAX_ROWS} are read)"
+        ));
+    }
+    let flat_columns = (0..meta.file_metadata().schema_descr().num_columns())
+        .filter(|&i| {
+            meta.file_metadata()
+                .schema_descr()
+                .column(i)
+                .max_rep_level()
+                == 0
+        })
+        .count() as i64;
+    if rows.saturating_mul(flat_columns) > MAX_VALUES {
+        return Err(format!(
+            "says it has {rows} rows × {flat_columns} columns (at most {MAX_VALUES} values are read)"
+        ));
+    }
+    let group_rows = meta
+        .row_groups()
+        .iter()
+        .map(|g| g.num_rows())
+        .fold(0i64, i64::saturating_add);
+    if group_rows != rows {
+        return Err(format!(
+            "says it has {rows} rows but its row groups hold {group_rows}"
         ));
     }
     // A chunk outside the file, or one that claims to unpack to far more than the file could
@@ -667,7 +696,24 @@ pub fn read_steps(path: &Path) -> Result<StepsFile, BatchError> {
 
 #[cfg(test)]
 mod tests {
-    use super::check_pages;
+    use super::{check_pages, columns_from_bytes, encode, Values, MAX_VALUES};
+
+    #[test]
+    fn a_file_of_more_values_than_are_read_is_refused_before_decoding() {
+        // Nulls cost a few bytes of definition levels for any number of rows, so a small file
+        // can hold more values than memory: the count of values is bounded, not the bytes.
+        let cols = 40usize;
+        let rows = MAX_VALUES as usize / cols + 1;
+        let names: Vec<String> = (0..cols).map(|i| format!("c{i}")).collect();
+        let columns: Vec<(&str, Values)> = names
+            .iter()
+            .map(|n| (n.as_str(), Values::Bool(vec![None; rows])))
+            .collect();
+        let bytes = encode(&columns, &[]).unwrap();
+        assert!(bytes.len() < 1 << 20, "{} bytes", bytes.len());
+        let e = columns_from_bytes(bytes).unwrap_err();
+        assert!(e.contains(&format!("{rows} rows × {cols} columns")), "{e}");
+    }
 
     #[test]
     fn every_page_lies_in_its_chunk_and_unpacks_within_it() {

@@ -14,9 +14,9 @@
 /// Deepest nesting of structs, lists and maps (the Parquet schema needs a handful).
 const MAX_DEPTH: usize = 64;
 
-/// `FileMetaData.schema` (field 2, a list of `SchemaElement`) and `SchemaElement.num_children`
-/// (field 5, an i32), from parquet.thrift.
-const FILE_SCHEMA_FIELD: i64 = 2;
+use super::parquet_declared::{declared, Declared, Element, Kind, BOOL_FALSE, BOOL_TRUE, STRUCT};
+
+/// `SchemaElement.num_children` (field 5, an i32), from parquet.thrift.
 const NUM_CHILDREN_FIELD: i64 = 5;
 
 /// `PageHeader.uncompressed_page_size` and `compressed_page_size` (fields 2 and 3, i32).
@@ -26,7 +26,7 @@ const COMPRESSED_PAGE_FIELD: i64 = 3;
 /// Why a footer is refused.
 pub fn check(footer: &[u8]) -> Result<(), String> {
     let mut w = Walker::new(footer, "the footer");
-    w.structure(0, Within::FileMetaData)?;
+    w.structure(0, Kind::FileMetaData)?;
     Ok(())
 }
 
@@ -42,7 +42,7 @@ pub struct PageSizes {
 /// footer is.
 pub fn page_header(b: &[u8]) -> Result<PageSizes, String> {
     let mut w = Walker::new(b, "a page header");
-    w.structure(0, Within::PageHeader)?;
+    w.structure(0, Kind::PageHeader)?;
     match w.page {
         [Some(uncompressed), Some(compressed)] => Ok(PageSizes {
             uncompressed,
@@ -51,16 +51,6 @@ pub fn page_header(b: &[u8]) -> Result<PageSizes, String> {
         }),
         _ => Err("a page header without its sizes".into()),
     }
-}
-
-/// Which struct is being walked, where that matters.
-#[derive(Clone, Copy)]
-enum Within {
-    FileMetaData,
-    /// An element of a schema of this many elements.
-    SchemaElement(u64),
-    PageHeader,
-    Other,
 }
 
 struct Walker<'a> {
@@ -119,7 +109,9 @@ impl<'a> Walker<'a> {
         Ok(())
     }
 
-    fn structure(&mut self, depth: usize, within: Within) -> Result<(), String> {
+    /// A struct of `kind`: each field the crate knows must carry its declared type code and
+    /// is walked as declared; the others are walked by their code (the crate skips them so).
+    fn structure(&mut self, depth: usize, kind: Kind) -> Result<(), String> {
         if depth > MAX_DEPTH {
             return Err(format!("{} nests deeper than {MAX_DEPTH}", self.what));
         }
@@ -134,11 +126,27 @@ impl<'a> Walker<'a> {
                 delta => id + i64::from(delta),
             };
             let t = head & 0x0f;
-            match (within, id, t) {
-                // Booleans carry their value in the type code.
-                (_, _, 1 | 2) => {}
-                (Within::FileMetaData, FILE_SCHEMA_FIELD, 9) => self.list(depth + 1, true)?,
-                (Within::SchemaElement(len), NUM_CHILDREN_FIELD, 5) => {
+            if kind == Kind::Empty {
+                return Err(format!("{} has a field in an empty {kind:?}", self.what));
+            }
+            let Some(decl) = declared(kind, id) else {
+                // A boolean field carries its value in its type code: no bytes follow.
+                if t != BOOL_TRUE && t != BOOL_FALSE {
+                    self.value(t, depth + 1)?;
+                }
+                continue;
+            };
+            if let Declared::Unread(what) = decl {
+                return Err(format!("{} has {what} (adalens writes none)", self.what));
+            }
+            if !decl.accepts(t) {
+                return Err(format!(
+                    "{} gives field {id} of a {kind:?} the type code {t}, not its declared {decl:?}",
+                    self.what
+                ));
+            }
+            match (kind, id, decl) {
+                (Kind::SchemaElement(len), NUM_CHILDREN_FIELD, _) => {
                     let n = zigzag(self.varint()?);
                     if !(0..=len as i64).contains(&n) {
                         return Err(format!(
@@ -146,30 +154,63 @@ impl<'a> Walker<'a> {
                         ));
                     }
                 }
-                (Within::PageHeader, UNCOMPRESSED_PAGE_FIELD | COMPRESSED_PAGE_FIELD, 5) => {
+                (Kind::PageHeader, UNCOMPRESSED_PAGE_FIELD | COMPRESSED_PAGE_FIELD, _) => {
                     let at = usize::from(id == COMPRESSED_PAGE_FIELD);
                     self.page[at] = Some(zigzag(self.varint()?));
                 }
+                (_, _, Declared::Bool) => {}
+                (_, _, Declared::Struct(k)) => self.structure(depth + 1, k)?,
+                (_, _, Declared::List(e)) => self.list(depth + 1, Some(e))?,
                 _ => self.value(t, depth + 1)?,
             }
         }
     }
 
-    /// A list or set: its header, then its elements; with `schema`, struct elements are walked
-    /// as the schema's elements (`FileMetaData.schema`).
-    fn list(&mut self, depth: usize, schema: bool) -> Result<(), String> {
+    /// A list or set: its header, then its elements; `declared`: what the crate reads them
+    /// as (their code must agree).
+    fn list(&mut self, depth: usize, declared: Option<Element>) -> Result<(), String> {
         let head = self.byte()?;
         let n = match head >> 4 {
             15 => self.varint()?,
             n => u64::from(n),
         };
+        let schema = declared == Some(Element::Schema);
         self.fits(n, if schema { "schema" } else { "list" })?;
-        let kind = head & 0x0f;
-        for _ in 0..n {
-            match kind {
-                12 if schema => self.structure(depth + 1, Within::SchemaElement(n))?,
-                other => self.value(other, depth + 1)?,
+        let code = head & 0x0f;
+        self.not_bool(code)?;
+        let element = match declared {
+            None => None,
+            Some(Element::Scalar(c)) => (code == c).then_some(None),
+            Some(Element::Struct(k)) => (code == STRUCT).then_some(Some(k)),
+            Some(Element::Schema) => (code == STRUCT).then_some(Some(Kind::SchemaElement(n))),
+        };
+        let element = match (declared, element) {
+            (Some(d), None) => {
+                return Err(format!(
+                    "{} has a list of type code {code} where {d:?} is declared",
+                    self.what
+                ))
             }
+            (_, e) => e.flatten(),
+        };
+        for _ in 0..n {
+            match element {
+                Some(k) => self.structure(depth + 1, k)?,
+                None => self.value(code, depth + 1)?,
+            }
+        }
+        Ok(())
+    }
+
+    /// Booleans as list or map elements take a byte each on the wire, but the crate skips them
+    /// as taking none, so after such a list it would read other bytes than the walk did.
+    /// adalens writes no such list.
+    fn not_bool(&self, code: u8) -> Result<(), String> {
+        if code == BOOL_TRUE || code == BOOL_FALSE {
+            return Err(format!(
+                "{} has a list or map of booleans (byte {})",
+                self.what, self.at
+            ));
         }
         Ok(())
     }
@@ -194,11 +235,13 @@ impl<'a> Walker<'a> {
                 self.fits(n, "string")?;
                 self.at += n as usize;
             }
-            9 | 10 => self.list(depth, false)?,
+            9 | 10 => self.list(depth, None)?,
             11 => {
                 let n = self.varint()?;
                 if n > 0 {
                     let kinds = self.byte()?;
+                    self.not_bool(kinds >> 4)?;
+                    self.not_bool(kinds & 0x0f)?;
                     self.fits(n.saturating_mul(2), "map")?;
                     for _ in 0..n {
                         self.value(kinds >> 4, depth + 1)?;
@@ -206,7 +249,7 @@ impl<'a> Walker<'a> {
                     }
                 }
             }
-            12 => self.structure(depth + 1, Within::Other)?,
+            12 => self.structure(depth + 1, Kind::Unknown)?,
             other => return Err(format!("{} has a value of unknown type {other}", self.what)),
         }
         Ok(())
@@ -223,28 +266,47 @@ mod tests {
 
     #[test]
     fn a_footer_is_walked_within_its_bytes() {
-        // struct { 1: i32 7, 2: list<i32> [1, 2], 3: string "ab" } STOP
+        // Fields FileMetaData does not declare, walked by their codes:
+        // { 11: i32 7, 12: list<i32> [1, 2], 13: string "ab" } STOP
         let ok = [
-            0x15, 0x0e, 0x19, 0x25, 0x02, 0x04, 0x18, 0x02, b'a', b'b', 0x00,
+            0xb5, 0x0e, 0x19, 0x25, 0x02, 0x04, 0x18, 0x02, b'a', b'b', 0x00,
         ];
         check(&ok).unwrap();
         // A list of 2^21 elements in a few bytes.
-        let huge = [0x19, 0xf5, 0x80, 0x80, 0x80, 0x01, 0x00];
+        let huge = [0xb9, 0xf5, 0x80, 0x80, 0x80, 0x01, 0x00];
         assert!(check(&huge)
             .unwrap_err()
             .contains("claims 2097152 elements"));
         // A string longer than what is left.
-        assert!(check(&[0x18, 0x7f, b'a', 0x00])
+        assert!(check(&[0xb8, 0x7f, b'a', 0x00])
             .unwrap_err()
             .contains("string"));
         // Structs nested past the bound.
-        let deep: Vec<u8> = std::iter::repeat_n(0x1c, 200).collect();
+        let deep: Vec<u8> = std::iter::once(0xbc)
+            .chain(std::iter::repeat_n(0x1c, 200))
+            .collect();
         assert!(check(&deep).unwrap_err().contains("nests deeper"));
         // A type code the protocol does not have; a footer that stops inside a value.
-        assert!(check(&[0x1d, 0x00])
+        assert!(check(&[0xbd, 0x00])
             .unwrap_err()
             .contains("unknown type 13"));
         assert!(check(&[0x15]).unwrap_err().contains("ends inside"));
+    }
+
+    #[test]
+    fn declared_fields_carry_their_declared_codes() {
+        // A declared field with another type code: FileMetaData.version (an i32) as a struct.
+        let e = check(&[0x1c, 0x00, 0x00]).unwrap_err();
+        assert!(
+            e.contains("field 1 of a FileMetaData the type code 12"),
+            "{e}"
+        );
+        // A list of booleans in a field the crate skips (it skips each as no bytes).
+        let e = check(&[0xb9, 0x21, 0x01, 0x00, 0x00]).unwrap_err();
+        assert!(e.contains("a list or map of booleans"), "{e}");
+        // A schema of lists where the crate reads SchemaElement structs.
+        let e = check(&[0x29, 0x15, 0x02, 0x00]).unwrap_err();
+        assert!(e.contains("a list of type code 5"), "{e}");
     }
 
     #[test]
@@ -267,7 +329,16 @@ mod tests {
             .unwrap_err()
             .contains("claims -1 children"));
         // The same field id elsewhere is no count.
-        check(&[0x55, 0xfe, 0xff, 0xff, 0xff, 0x0f, 0x00]).unwrap();
+        check(&[0x36, 0xfe, 0xff, 0xff, 0xff, 0x0f, 0x00]).unwrap();
+        // The count as an i64 (type code 6): the crate reads it as an i32 all the same.
+        let as_i64 = [
+            0x29, 0x2c, 0x56, 0xfe, 0xff, 0xff, 0xff, 0x0f, 0x00, 0x00, 0x00,
+        ];
+        let err = check(&as_i64).unwrap_err();
+        assert!(
+            err.contains("field 5 of a SchemaElement(2) the type code 6"),
+            "{err}"
+        );
     }
 
     #[test]

@@ -3,7 +3,9 @@
 //! their labels, the lanes' summary: one heat cell per clip per lane instead of per-frame
 //! details. Both draw with level of detail: clips outside the view are skipped and clips
 //! narrower than a pixel share one cell, so the cost follows the timeline's width, not the
-//! clip count.
+//! clip count. Narrow cells go into one mesh per call, two triangles each on whole pixels:
+//! drawn as separate anti-aliased (and, in the band, rounded) rectangles, 225 clips cost the
+//! software rasteriser more than the rest of the window (BENCHMARKS.md, "The window").
 
 use super::lanes::{Axis, Hit, LaneCtx, LaneKind};
 use super::step_colour;
@@ -37,6 +39,46 @@ fn visible<'a>(
         drawn_to = x0 + 1.0;
         Some((i, s, x0, x1))
     })
+}
+
+/// Cells narrower than this (in points) carry no rounding or outline that could be seen.
+const PLAIN_BELOW: f32 = 6.0;
+
+/// Flat, axis-aligned cells on whole pixels, painted as one mesh: adjacent cells meet without
+/// a seam or an overlap, and none needs the anti-aliasing fringe a separate shape gets.
+struct Cells {
+    mesh: egui::Mesh,
+    pixels_per_point: f32,
+}
+
+impl Cells {
+    fn new(painter: &egui::Painter) -> Self {
+        Self {
+            mesh: egui::Mesh::default(),
+            pixels_per_point: painter.pixels_per_point(),
+        }
+    }
+
+    fn snap(&self, x: f32) -> f32 {
+        (x * self.pixels_per_point).round() / self.pixels_per_point
+    }
+
+    /// A cell from `x0` to `x1` (at least one pixel wide) and `top` to `bottom`.
+    fn add(&mut self, x0: f32, x1: f32, top: f32, bottom: f32, fill: egui::Color32) {
+        let left = self.snap(x0);
+        let right = self.snap(x1).max(left + 1.0 / self.pixels_per_point);
+        let r = egui::Rect::from_min_max(
+            egui::pos2(left, self.snap(top)),
+            egui::pos2(right, self.snap(bottom)),
+        );
+        self.mesh.add_colored_rect(r, fill);
+    }
+
+    fn paint(self, painter: &egui::Painter) {
+        if !self.mesh.is_empty() {
+            painter.add(egui::Shape::mesh(self.mesh));
+        }
+    }
 }
 
 /// The clip under `x`, if any.
@@ -89,30 +131,35 @@ pub fn band(
     pointer: Option<egui::Pos2>,
 ) -> Option<Hit> {
     let done_fill = visuals.widgets.inactive.bg_fill;
+    let mut cells = Cells::new(painter);
+    let mut at_rect = None;
     for (i, s, x0, x1) in visible(axis, d) {
         let r = egui::Rect::from_min_max(
             egui::pos2(x0 + 0.5, rect.top()),
             egui::pos2((x1 - 0.5).max(x0 + 1.0), rect.bottom()),
         );
+        if i == at {
+            at_rect = Some(r);
+        }
+        if r.width() < PLAIN_BELOW {
+            // Too narrow for rounding, an outline or a number: a plain cell, a fainter one
+            // until the clip has run.
+            let fill = if s.done {
+                done_fill
+            } else {
+                visuals.faint_bg_color
+            };
+            cells.add(r.left(), r.right(), r.top(), r.bottom(), fill);
+            continue;
+        }
         if s.done {
             painter.rect_filled(r, 2.0, done_fill);
-        } else if r.width() < 4.0 {
-            // Too narrow for an outline to read: a fainter fill.
-            painter.rect_filled(r, 0.0, visuals.faint_bg_color);
         } else {
             painter.rect_stroke(
                 r,
                 2.0,
                 egui::Stroke::new(1.0, visuals.weak_text_color()),
                 egui::StrokeKind::Inside,
-            );
-        }
-        if i == at {
-            painter.rect_stroke(
-                r,
-                2.0,
-                egui::Stroke::new(1.5, visuals.selection.stroke.color),
-                egui::StrokeKind::Outside,
             );
         }
         let label = (i + 1).to_string();
@@ -129,6 +176,16 @@ pub fn band(
                 },
             );
         }
+    }
+    cells.paint(painter);
+    if let Some(r) = at_rect {
+        // Last, so no neighbour's cell covers it.
+        painter.rect_stroke(
+            r,
+            2.0,
+            egui::Stroke::new(1.5, visuals.selection.stroke.color),
+            egui::StrokeKind::Outside,
+        );
     }
     let p = pointer.filter(|p| rect.contains(*p))?;
     let i = clip_at_x(axis, d, p.x)?;
@@ -175,17 +232,13 @@ pub fn summary(kind: LaneKind, cx: &LaneCtx, d: &Decisions) -> (String, Option<H
         let a = (40.0 + 215.0 * v.clamp(0.0, 1.0)) as u8;
         egui::Color32::from_rgba_unmultiplied(colour.r(), colour.g(), colour.b(), a)
     };
+    let mut cells = Cells::new(cx.painter);
     for (_, s, x0, x1) in visible(cx.axis, d) {
         for (k, row) in rows.iter().enumerate() {
-            let r = egui::Rect::from_min_max(
-                egui::pos2(x0, cx.rect.top() + 2.0 + k as f32 * row_h),
-                egui::pos2(
-                    x1.max(x0 + 1.0),
-                    cx.rect.top() + 2.0 + (k as f32 + 1.0) * row_h - 1.0,
-                ),
-            );
+            let top = cx.rect.top() + 2.0 + k as f32 * row_h;
+            let bottom = cx.rect.top() + 2.0 + (k as f32 + 1.0) * row_h - 1.0;
             if !s.done {
-                cx.painter.rect_filled(r, 0.0, cx.visuals.faint_bg_color);
+                cells.add(x0, x1, top, bottom, cx.visuals.faint_bg_color);
                 continue;
             }
             let ratio = |a: usize, b: usize| if b == 0 { 0.0 } else { a as f64 / b as f64 };
@@ -207,9 +260,10 @@ pub fn summary(kind: LaneKind, cx: &LaneCtx, d: &Decisions) -> (String, Option<H
                     egui::Color32::from_rgb(171, 71, 188),
                 ),
             };
-            cx.painter.rect_filled(r, 0.0, fill);
+            cells.add(x0, x1, top, bottom, fill);
         }
     }
+    cells.paint(cx.painter);
     let hit = cx.pointer.filter(|p| cx.rect.contains(*p)).and_then(|p| {
         let i = clip_at_x(cx.axis, d, p.x)?;
         let k = (((p.y - cx.rect.top() - 2.0) / row_h) as usize).min(rows.len() - 1);
