@@ -134,7 +134,21 @@ impl Jobs {
                 done: 0,
                 total: 1,
             });
-            match Video::open(&path) {
+            // Small files have every packet decoded to number frames as the CLI does.
+            let checking = "Decoding every packet to number the frames".to_string();
+            let progress = |done, total| {
+                send(JobEvent::Progress {
+                    label: checking.clone(),
+                    done,
+                    total,
+                })
+            };
+            let ctl = crate::video::Control {
+                cancel: Some(&*cancel),
+                progress: Some(&progress),
+                threads: 0,
+            };
+            match Video::open_with(&path, crate::video::DecodeCheck::Auto, &ctl) {
                 // A newer open (or Cancel) came while this one was indexing the file.
                 Ok(_) if cancel.load(Ordering::Relaxed) => send(JobEvent::Cancelled),
                 Ok(video) => {

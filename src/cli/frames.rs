@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use crate::video::{Resize, Video};
+use crate::video::{Control, DecodeCheck, Resize, Video};
 use anyhow::Context;
 
 #[derive(clap::Args, Debug)]
@@ -33,7 +33,9 @@ fn parse_size(s: &str) -> Result<(u32, u32), String> {
 }
 
 pub fn run(a: &FramesArgs) -> anyhow::Result<()> {
-    let video = Video::open(&a.video)?;
+    // This command promises the CLI's frame n: every packet is decoded first, so a picture the
+    // decoder drops moves the numbers as it does in the CLI (which decodes up to n anyway).
+    let video = Video::open_with(&a.video, DecodeCheck::Always, &Control::default())?;
     let resize = match (a.size, a.test_crop) {
         (Some((width, height)), _) => Resize::Exact { width, height },
         // 256/224 is the papers' ratio; keep it for other crop sizes.
@@ -63,9 +65,14 @@ pub fn run(a: &FramesArgs) -> anyhow::Result<()> {
     }
     if s.corrupt_packets + s.corrupt_frames > 0 {
         eprintln!(
-            "warning: {} corrupt packets, {} damaged frames met while decoding",
+            "warning: {} corrupt packets, {} damaged frames met while decoding (the decoder \
+             conceals the damage; such pictures differ with the decoder's thread count, in the \
+             ffmpeg CLI too)",
             s.corrupt_packets, s.corrupt_frames
         );
+    }
+    for w in video.warnings() {
+        eprintln!("warning: {}: {w}", a.video.display());
     }
     Ok(())
 }

@@ -1,6 +1,6 @@
 use std::path::PathBuf;
 
-use crate::video::Video;
+use crate::video::{Control, DecodeCheck, DecodeChecked, Video, AUTO_CHECK_PIXELS};
 
 #[derive(clap::Args, Debug)]
 pub struct ProbeArgs {
@@ -8,10 +8,20 @@ pub struct ProbeArgs {
     /// Print JSON (probe and frame index summary).
     #[arg(long)]
     pub json: bool,
+    /// Decode every packet, whatever the file's size, so the frame count is exactly the ffmpeg
+    /// CLI's even where damage makes the decoder drop pictures (done anyway for files of up to
+    /// 300 million pixels in all).
+    #[arg(long)]
+    pub exact: bool,
 }
 
 pub fn run(a: &ProbeArgs) -> anyhow::Result<()> {
-    let video = Video::open(&a.video)?;
+    let check = if a.exact {
+        DecodeCheck::Always
+    } else {
+        DecodeCheck::Auto
+    };
+    let video = Video::open_with(&a.video, check, &Control::default())?;
     let p = video.probe();
     let idx = video.index();
     let first_s = idx.seconds(0).unwrap_or(0.0);
@@ -28,6 +38,7 @@ pub fn run(a: &ProbeArgs) -> anyhow::Result<()> {
                 "last_pts_s": last_s,
                 "corrupt_packets": idx.corrupt_packets,
             },
+            "decode_check": video.decode_checked(),
             "warnings": video.warnings(),
         });
         println!("{}", serde_json::to_string_pretty(&out)?);
@@ -65,6 +76,22 @@ pub fn run(a: &ProbeArgs) -> anyhow::Result<()> {
         p.keyframe_count
     );
     println!("audio       {}", if p.has_audio { "yes" } else { "no" });
+    println!(
+        "numbering   {}",
+        match video.decode_checked() {
+            DecodeChecked::Done { .. } => {
+                "every packet decoded: frame n is the CLI's n-th decoded picture".to_string()
+            }
+            DecodeChecked::Untraced { pictures } => format!(
+                "every packet decoded ({pictures} pictures), not all traced to their packets: \
+                 frame numbers from the packets"
+            ),
+            DecodeChecked::NotRun => format!(
+                "from the packets (files over {AUTO_CHECK_PIXELS} pixels in all are not \
+                 decoded to check; --exact does it)"
+            ),
+        }
+    );
     println!(
         "index       display order from {:?}; frames from {first_s:.3} s to {last_s:.3} s",
         idx.order

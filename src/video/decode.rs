@@ -27,7 +27,7 @@ pub struct Control<'a> {
 }
 
 impl Control<'_> {
-    fn cancelled(&self) -> bool {
+    pub(super) fn cancelled(&self) -> bool {
         self.cancel.is_some_and(|c| c.load(Ordering::Relaxed))
     }
 }
@@ -356,15 +356,19 @@ impl Matcher {
     }
 }
 
-struct Stream {
+pub(super) struct Stream {
     input: ffmpeg_next::format::context::Input,
-    decoder: ffmpeg_next::decoder::Video,
+    pub(super) decoder: ffmpeg_next::decoder::Video,
     path: std::path::PathBuf,
     /// Nothing read since the input was opened: it stands at the file's first packet.
     at_start: bool,
 }
 
-fn open_stream(path: &Path, facts: &StreamFacts, threads: usize) -> Result<Stream, VideoError> {
+pub(super) fn open_stream(
+    path: &Path,
+    facts: &StreamFacts,
+    threads: usize,
+) -> Result<Stream, VideoError> {
     let input = open_input(path)?;
     let stream = input
         .stream(facts.index)
@@ -639,7 +643,7 @@ fn by_ts_pos(
     by_ts.get(&ts).copied()
 }
 
-fn read_video_packet(
+pub(super) fn read_video_packet(
     st: &mut Stream,
     stream: usize,
     packet: &mut ffmpeg_next::Packet,

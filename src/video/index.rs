@@ -98,6 +98,8 @@ struct RawPacket {
     dts: Option<i64>,
     key: bool,
     picture: Option<ffi::AVPictureType>,
+    /// Place among the decoder's output pictures, when every packet was decoded.
+    rank: Option<u32>,
 }
 
 /// Whether the demuxer marked the packet as cut off by an edit list: it comes before frame 0
@@ -125,23 +127,35 @@ fn extradata(input: &Input, stream: usize) -> Vec<u8> {
 }
 
 /// Read every packet of the video stream (no decoding) and order the frames for display.
-pub(crate) fn build(input: &mut Input, facts: &StreamFacts) -> FrameIndex {
+/// `decoded`, when given, says for each video packet in file order where among the decoder's
+/// output pictures the one decoded from it came ([`super::decodable`]), if any: it then decides
+/// alone which packets are frames, and in what order.
+pub(crate) fn build(
+    input: &mut Input,
+    facts: &StreamFacts,
+    decoded: Option<&[Option<u32>]>,
+) -> FrameIndex {
     let mut packets = Vec::new();
     let mut corrupt = 0usize;
     let mut last_corrupt = false;
     let bitstream = Bitstream::of(facts.codec_id, &extradata(input, facts.index));
     let parser = PictureTypeParser::new(facts.codec_id, input, facts.index);
     let mut parser = parser;
+    let mut ordinal = 0usize;
     for (stream, packet) in input.packets() {
         if stream.index() != facts.index {
             continue;
         }
-        if is_discarded(&packet) {
+        ordinal += 1;
+        let rank = decoded.and_then(|d| d.get(ordinal - 1).copied().flatten());
+        if decoded.is_some() && rank.is_none() {
+            continue;
+        } else if decoded.is_none() && is_discarded(&packet) {
             // Edit lists mark packets before the start; the decoder decodes them as references
             // but outputs no frame for them, so they get no frame number.
             continue;
         }
-        if !packet.data().is_none_or(|d| bitstream.shows_picture(d)) {
+        if decoded.is_none() && !packet.data().is_none_or(|d| bitstream.shows_picture(d)) {
             // A VP9 alt-ref frame in a packet of its own, or an H.264/HEVC packet whose
             // pictures are gone: the decoder shows nothing for it, so no frame number.
             continue;
@@ -156,9 +170,10 @@ pub(crate) fn build(input: &mut Input, facts: &StreamFacts) -> FrameIndex {
             dts: packet.dts(),
             key: packet.is_key(),
             picture,
+            rank,
         });
     }
-    if last_corrupt && !bitstream.shows_partial_packet() {
+    if last_corrupt && !bitstream.shows_partial_packet() && decoded.is_none() {
         // The file ends inside this packet (the demuxer marks a short read corrupt).
         packets.pop();
     }
@@ -168,7 +183,7 @@ pub(crate) fn build(input: &mut Input, facts: &StreamFacts) -> FrameIndex {
 fn order(packets: Vec<RawPacket>, facts: &StreamFacts, corrupt: usize, parsed: bool) -> FrameIndex {
     let n = packets.len();
     let all_pts = packets.iter().all(|p| p.pts.is_some());
-    let (order_source, display): (OrderSource, Vec<usize>) = if all_pts {
+    let (order_source, mut display): (OrderSource, Vec<usize>) = if all_pts {
         let mut d: Vec<usize> = (0..n).collect();
         d.sort_by_key(|&i| (packets[i].pts.unwrap_or(i64::MIN), i));
         (OrderSource::Timestamps, d)
@@ -177,6 +192,11 @@ fn order(packets: Vec<RawPacket>, facts: &StreamFacts, corrupt: usize, parsed: b
     } else {
         (OrderSource::PictureTypes, mpeg_reorder(&packets))
     };
+    if packets.iter().all(|p| p.rank.is_some()) {
+        // The decoder's own output order: the same as the timestamps' in any sound file, and
+        // the CLI's numbering where a damaged timestamp disagrees.
+        display.sort_by_key(|&i| packets[i].rank);
+    }
     // Timestamps for frames that have none: the sorted decode timestamps (a constant-rate
     // stream shows its frames at the same instants it decodes them), else the position.
     let mut fallback: Vec<i64> = packets
@@ -348,6 +368,7 @@ mod tests {
             } else {
                 ffi::AVPictureType::AV_PICTURE_TYPE_P
             }),
+            rank: None,
         }
     }
 

@@ -3,6 +3,7 @@
 //! exactly those frames to RGB.
 
 mod convert;
+mod decodable;
 mod decode;
 mod encode;
 mod error;
@@ -15,6 +16,8 @@ mod shown;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+use serde::Serialize;
 
 pub use convert::{rotate, Resize, RgbFrame};
 pub use decode::{Control, DecodeStats, Decoded};
@@ -36,6 +39,38 @@ struct Inner {
     probe: Probe,
     index: FrameIndex,
     facts: probe::StreamFacts,
+    checked: DecodeChecked,
+}
+
+/// Whether opening a video decodes every packet, to number frames exactly as the `ffmpeg` CLI
+/// does even where damage inside a picture makes the decoder drop it (see `decodable.rs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DecodeCheck {
+    /// When it is cheap: at most [`AUTO_CHECK_PIXELS`] pixels in all (about half a second of
+    /// decoding on two cores), which covers the clips of most datasets.
+    #[default]
+    Auto,
+    Always,
+    Never,
+}
+
+/// Frames × pixels a frame up to which [`DecodeCheck::Auto`] decodes every packet.
+pub const AUTO_CHECK_PIXELS: u64 = 300_000_000;
+
+/// What opening a video learnt about its frame numbers.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case", tag = "decode_check")]
+pub enum DecodeChecked {
+    /// Not decoded: frame numbers come from the packets as the bitstream describes them.
+    NotRun,
+    /// Every packet decoded: frame numbers are the pictures the decoder output.
+    Done {
+        /// Frames the packets alone had promised.
+        packet_frames: usize,
+    },
+    /// Every packet decoded, but some pictures could not be traced to their packets, and the
+    /// count differs from the packets': frame numbers come from the packets.
+    Untraced { pictures: usize },
 }
 
 impl std::fmt::Debug for Video {
@@ -48,8 +83,19 @@ impl std::fmt::Debug for Video {
 }
 
 impl Video {
-    /// Open, probe and index `path`. Reads every packet of the file once (no decoding).
+    /// Open, probe and index `path`. Reads every packet of the file once, and decodes them all
+    /// when that is cheap ([`DecodeCheck::Auto`]).
     pub fn open(path: impl AsRef<Path>) -> Result<Video, VideoError> {
+        Self::open_with(path, DecodeCheck::Auto, &Control::default())
+    }
+
+    /// As [`Video::open`], choosing whether every packet is decoded to check the frame numbers;
+    /// `ctl` cancels that decode and reports its progress (packets).
+    pub fn open_with(
+        path: impl AsRef<Path>,
+        check: DecodeCheck,
+        ctl: &Control,
+    ) -> Result<Video, VideoError> {
         let path = path.as_ref().to_path_buf();
         let mut input = open::open_input(&path)?;
         let facts = probe::best_video_stream(&input)
@@ -68,7 +114,31 @@ impl Video {
         }
         decode::check_decoder(&path, &facts)?;
         let mut probe = probe::read_probe(&input, &facts);
-        let index = index::build(&mut input, &facts);
+        let mut index = index::build(&mut input, &facts, None);
+        let cost = index.len() as u64 * facts.width as u64 * facts.height as u64;
+        let check = match check {
+            DecodeCheck::Auto => cost <= AUTO_CHECK_PIXELS,
+            DecodeCheck::Always => true,
+            DecodeCheck::Never => false,
+        };
+        let mut checked = DecodeChecked::NotRun;
+        if check {
+            let shown = decodable::shown_packets(&path, &facts, index.len(), ctl)?;
+            checked = if shown.untraced == 0 {
+                let exact = index::build(&mut open::open_input(&path)?, &facts, Some(&shown.shown));
+                let packet_frames = index.len();
+                index = exact;
+                DecodeChecked::Done { packet_frames }
+            } else if shown.pictures() == index.len() {
+                DecodeChecked::Done {
+                    packet_frames: index.len(),
+                }
+            } else {
+                DecodeChecked::Untraced {
+                    pictures: shown.pictures(),
+                }
+            };
+        }
         if index.is_empty() {
             return Err(VideoError::NoFrames(path));
         }
@@ -80,8 +150,14 @@ impl Video {
                 probe,
                 index,
                 facts,
+                checked,
             }),
         })
+    }
+
+    /// Whether the frame numbers were checked by decoding every packet, and what that found.
+    pub fn decode_checked(&self) -> &DecodeChecked {
+        &self.inner.checked
     }
 
     pub fn path(&self) -> &Path {
@@ -126,6 +202,21 @@ impl Video {
                      {listed} (truncated or damaged file?)"
                 ));
             }
+        }
+        match self.inner.checked {
+            DecodeChecked::Done { packet_frames } if packet_frames > n => {
+                let k = packet_frames - n;
+                out.push(format!(
+                    "{k} packet{} too damaged for the decoder to output a picture: they get no \
+                     frame number, as in the ffmpeg CLI's count",
+                    if k == 1 { " is" } else { "s are" }
+                ));
+            }
+            DecodeChecked::Untraced { pictures } => out.push(format!(
+                "the decoder outputs {pictures} pictures where the packets give {n} frames: \
+                 frame numbers after the first damaged packet may differ from the ffmpeg CLI's"
+            )),
+            _ => {}
         }
         if idx.corrupt_packets > 0 {
             out.push(match idx.corrupt_packets {
