@@ -459,6 +459,18 @@ fn the_frames_command_writes_each_number_once_and_equal_to_the_cli() {
     assert_same_picture(png.as_raw(), &cli_frame(&p, 3, "", 160, 120), "frame 3");
 }
 
+/// Frames `numbers` of the 160×120 video `v` (opened from `path`) equal the CLI's.
+fn assert_frames_equal_cli(v: &Video, path: &std::path::Path, numbers: &[usize], what: &str) {
+    let got = v.frames(numbers, Resize::Native).unwrap();
+    for (img, &f) in got.frames.iter().zip(numbers) {
+        assert_same_picture(
+            &img.data,
+            &cli_frame(path, f, "", 160, 120),
+            &format!("{what}: frame {f}"),
+        );
+    }
+}
+
 /// A copy of `src` with packet `k`'s picture data overwritten (its length prefix kept).
 fn destroy_packet(src: &std::path::Path, k: usize, out: &std::path::Path) {
     std::fs::write(out, damage_packet(src, k, 4, usize::MAX, Some(0xff))).unwrap();
@@ -485,15 +497,7 @@ fn a_packet_whose_picture_is_destroyed_gets_no_frame_number_as_in_the_cli() {
         let n = v.frame_count();
         assert_eq!(n, cli_frame_count(&bad), "{name}: frames the CLI decodes");
         assert_eq!(n, 99, "{name}");
-        let numbers = [0, 19, 20, 21, 30, n - 1];
-        let got = v.frames(&numbers, Resize::Native).unwrap();
-        for (i, &f) in numbers.iter().enumerate() {
-            assert_same_picture(
-                &got.frames[i].data,
-                &cli_frame(&bad, f, "", 160, 120),
-                &format!("{name}: frame {f}"),
-            );
-        }
+        assert_frames_equal_cli(&v, &bad, &[0, 19, 20, 21, 30, n - 1], name);
     }
 }
 
@@ -637,14 +641,6 @@ fn a_packet_the_decoder_refuses_gets_no_frame_number_as_in_the_cli() {
         // Frames well past the damage (after the next keyframes), whose pictures no longer
         // depend on it: the same numbers give the same pictures. (A picture the decoder
         // conceals differs with the CLI's own thread count, so those are not compared.)
-        let numbers = [60, 75, n - 1];
-        let got = v.frames(&numbers, Resize::Native).unwrap();
-        for (i, &f) in numbers.iter().enumerate() {
-            assert_same_picture(
-                &got.frames[i].data,
-                &cli_frame(&bad, f, "", 160, 120),
-                &format!("{name}: frame {f}"),
-            );
-        }
+        assert_frames_equal_cli(&v, &bad, &[60, 75, n - 1], name);
     }
 }
