@@ -44,41 +44,153 @@ fn visible<'a>(
 /// Cells narrower than this (in points) carry no rounding or outline that could be seen.
 const PLAIN_BELOW: f32 = 6.0;
 
-/// Flat, axis-aligned cells on whole pixels, painted as one mesh: adjacent cells meet without
-/// a seam or an overlap, and none needs the anti-aliasing fringe a separate shape gets.
+/// Flat, axis-aligned cells on whole pixels, painted as one texture: a row of cells is one
+/// texel per pixel column, drawn as a single quad with nearest sampling. Adjacent cells meet
+/// without a seam or an overlap, and none needs an anti-aliasing fringe. As triangles (two a
+/// cell, even in one mesh), cells a few pixels wide share the software rasteriser's 4×4 pixel
+/// blocks, each block shaded once per triangle that touches it: 225 clips' summary cost
+/// llvmpipe 14 ms a frame, a fifth of the window's (BENCHMARKS.md, "The window").
 struct Cells {
-    mesh: egui::Mesh,
+    rows: Vec<CellRow>,
     pixels_per_point: f32,
 }
 
+/// One row of cells: its top and bottom in points, and its cells in pixel columns.
+struct CellRow {
+    top: f32,
+    bottom: f32,
+    cells: Vec<(i32, i32, egui::Color32)>,
+}
+
+/// The widest row in pixels a texture holds (wider than any screen); columns past it are cut.
+const MAX_CELL_COLUMNS: i32 = 8192;
+
 impl Cells {
-    fn new(painter: &egui::Painter) -> Self {
+    fn new(pixels_per_point: f32) -> Self {
         Self {
-            mesh: egui::Mesh::default(),
-            pixels_per_point: painter.pixels_per_point(),
+            rows: Vec::new(),
+            pixels_per_point,
         }
     }
 
-    fn snap(&self, x: f32) -> f32 {
-        (x * self.pixels_per_point).round() / self.pixels_per_point
+    fn snap(&self, y: f32) -> f32 {
+        (y * self.pixels_per_point).round() / self.pixels_per_point
     }
 
     /// A cell from `x0` to `x1` (at least one pixel wide) and `top` to `bottom`.
     fn add(&mut self, x0: f32, x1: f32, top: f32, bottom: f32, fill: egui::Color32) {
-        let left = self.snap(x0);
-        let right = self.snap(x1).max(left + 1.0 / self.pixels_per_point);
-        let r = egui::Rect::from_min_max(
-            egui::pos2(left, self.snap(top)),
-            egui::pos2(right, self.snap(bottom)),
-        );
-        self.mesh.add_colored_rect(r, fill);
+        let left = (x0 * self.pixels_per_point).round() as i32;
+        let right = ((x1 * self.pixels_per_point).round() as i32).max(left.saturating_add(1));
+        let (top, bottom) = (self.snap(top), self.snap(bottom));
+        let row = match self
+            .rows
+            .iter()
+            .position(|r| r.top == top && r.bottom == bottom)
+        {
+            Some(k) => k,
+            None => {
+                self.rows.push(CellRow {
+                    top,
+                    bottom,
+                    cells: Vec::new(),
+                });
+                self.rows.len() - 1
+            }
+        };
+        self.rows[row].cells.push((left, right, fill));
+    }
+
+    /// The rows as an image, one texel per pixel column (later cells win), and the pixel
+    /// columns it spans.
+    fn image(&self) -> Option<(egui::ColorImage, i32, i32)> {
+        let cells = self.rows.iter().flat_map(|r| &r.cells);
+        let lo = cells.clone().map(|c| c.0).min()?;
+        let hi = cells
+            .map(|c| c.1)
+            .max()?
+            .min(lo.saturating_add(MAX_CELL_COLUMNS));
+        let width = (hi - lo) as usize;
+        let mut pixels = vec![egui::Color32::TRANSPARENT; width * self.rows.len()];
+        for (k, row) in self.rows.iter().enumerate() {
+            let line = &mut pixels[k * width..(k + 1) * width];
+            for &(a, b, fill) in &row.cells {
+                let (a, b) = (
+                    (a - lo).max(0) as usize,
+                    ((b - lo).max(0) as usize).min(width),
+                );
+                if a < b {
+                    line[a..b].fill(fill);
+                }
+            }
+        }
+        Some((
+            egui::ColorImage::new([width, self.rows.len()], pixels),
+            lo,
+            hi,
+        ))
     }
 
     fn paint(self, painter: &egui::Painter) {
-        if !self.mesh.is_empty() {
-            painter.add(egui::Shape::mesh(self.mesh));
+        let Some((image, lo, hi)) = self.image() else {
+            return;
+        };
+        let texture = cell_texture(painter.ctx(), image);
+        let n = self.rows.len() as f32;
+        let (left, right) = (
+            lo as f32 / self.pixels_per_point,
+            hi as f32 / self.pixels_per_point,
+        );
+        let mut mesh = egui::Mesh::with_texture(texture);
+        for (k, row) in self.rows.iter().enumerate() {
+            mesh.add_rect_with_uv(
+                egui::Rect::from_min_max(egui::pos2(left, row.top), egui::pos2(right, row.bottom)),
+                egui::Rect::from_min_max(
+                    egui::pos2(0.0, k as f32 / n),
+                    egui::pos2(1.0, (k as f32 + 1.0) / n),
+                ),
+                egui::Color32::WHITE,
+            );
         }
+        painter.add(egui::Shape::mesh(mesh));
     }
+}
+
+/// The textures of this frame's cell rows, reused frame after frame: the n-th `Cells`
+/// painted in a pass gets the n-th texture (the timeline paints them in the same order every
+/// frame), which is uploaded again only when its pixels change.
+#[derive(Clone, Default)]
+struct CellTextures(std::sync::Arc<std::sync::Mutex<CellSlots>>);
+
+#[derive(Default)]
+struct CellSlots {
+    pass: u64,
+    used: usize,
+    slots: Vec<(egui::ColorImage, egui::TextureHandle)>,
+}
+
+fn cell_texture(ctx: &egui::Context, image: egui::ColorImage) -> egui::TextureId {
+    let id = egui::Id::unique("clip cell textures");
+    let textures = ctx.data_mut(|d| d.get_temp_mut_or_default::<CellTextures>(id).clone());
+    let mut t = textures.0.lock().unwrap_or_else(|e| e.into_inner());
+    let pass = ctx.cumulative_pass_nr();
+    if t.pass != pass {
+        t.pass = pass;
+        t.used = 0;
+    }
+    let slot = t.used;
+    t.used += 1;
+    let options = egui::TextureOptions::NEAREST;
+    if let Some((shown, handle)) = t.slots.get_mut(slot) {
+        if *shown != image {
+            handle.set(image.clone(), options);
+            *shown = image;
+        }
+        return handle.id();
+    }
+    let handle = ctx.load_texture(format!("clip cells {slot}"), image.clone(), options);
+    let texture = handle.id();
+    t.slots.push((image, handle));
+    texture
 }
 
 /// The clip under `x`, if any.
@@ -131,7 +243,7 @@ pub fn band(
     pointer: Option<egui::Pos2>,
 ) -> Option<Hit> {
     let done_fill = visuals.widgets.inactive.bg_fill;
-    let mut cells = Cells::new(painter);
+    let mut cells = Cells::new(painter.pixels_per_point());
     let mut at_rect = None;
     for (i, s, x0, x1) in visible(axis, d) {
         let r = egui::Rect::from_min_max(
@@ -232,7 +344,7 @@ pub fn summary(kind: LaneKind, cx: &LaneCtx, d: &Decisions) -> (String, Option<H
         let a = (40.0 + 215.0 * v.clamp(0.0, 1.0)) as u8;
         egui::Color32::from_rgba_unmultiplied(colour.r(), colour.g(), colour.b(), a)
     };
-    let mut cells = Cells::new(cx.painter);
+    let mut cells = Cells::new(cx.painter.pixels_per_point());
     for (_, s, x0, x1) in visible(cx.axis, d) {
         for (k, row) in rows.iter().enumerate() {
             let top = cx.rect.top() + 2.0 + k as f32 * row_h;
@@ -309,5 +421,39 @@ pub fn pending_overlay(cx: &LaneCtx, d: &Decisions) {
                 cx.visuals.weak_text_color(),
             );
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use egui::Color32;
+
+    #[test]
+    fn cells_become_one_texel_per_pixel_column_and_later_cells_win() {
+        let (red, blue) = (Color32::RED, Color32::BLUE);
+        let mut cells = Cells::new(2.0);
+        // Row 1: red over [10, 12) points = pixels [20, 24), blue over [11.5, 13) = [23, 26).
+        cells.add(10.0, 12.0, 0.0, 5.0, red);
+        cells.add(11.5, 13.0, 0.0, 5.0, blue);
+        // Row 2: a cell narrower than a pixel still gets one; a gap stays transparent.
+        cells.add(10.0, 10.1, 6.0, 9.0, blue);
+        let (image, lo, hi) = cells.image().unwrap();
+        assert_eq!((lo, hi), (20, 26));
+        assert_eq!(image.size, [6, 2]);
+        let row = |k: usize| image.pixels[k * 6..(k + 1) * 6].to_vec();
+        assert_eq!(row(0), [red, red, red, blue, blue, blue]);
+        let t = Color32::TRANSPARENT;
+        assert_eq!(row(1), [blue, t, t, t, t, t]);
+        assert!(Cells::new(1.0).image().is_none());
+    }
+
+    #[test]
+    fn a_row_wider_than_any_screen_is_cut_not_allocated() {
+        let mut cells = Cells::new(1.0);
+        cells.add(0.0, 1e9, 0.0, 1.0, Color32::RED);
+        let (image, lo, hi) = cells.image().unwrap();
+        assert_eq!((lo, hi), (0, MAX_CELL_COLUMNS));
+        assert_eq!(image.size, [MAX_CELL_COLUMNS as usize, 1]);
     }
 }

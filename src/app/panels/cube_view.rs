@@ -75,8 +75,6 @@ impl AdalensApp {
         let response =
             response.on_hover_text("Drag to orbit, scroll to zoom, double-click to reset");
         let _ = response;
-        ui.painter()
-            .rect_filled(rect, 2.0, egui::Color32::from_gray(18));
         if !self.has_wgpu {
             ui.painter().text(
                 rect.center(),

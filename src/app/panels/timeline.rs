@@ -151,7 +151,6 @@ impl AdalensApp {
         let Some(l) = &self.loaded else { return };
         let painter = ui.painter_at(rect);
         let visuals = ui.visuals().clone();
-        painter.rect_filled(area, 2.0, visuals.extreme_bg_color);
         lanes::ruler(
             &painter,
             &visuals,
