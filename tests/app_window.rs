@@ -13,7 +13,7 @@ use adalens::decision::trace::DecisionTrace;
 use adalens::decision::{CalibrationSet, Criterion, PreparedCalibration, Split};
 use adalens::model::load::{calibration_sidecar, ConfigOverrides, LoadedModel};
 use adalens::runner::{self, Input};
-use adalens::video::Video;
+use adalens::video::{DecodeChecked, Video};
 use egui_kittest::kittest::Queryable;
 use egui_kittest::Harness;
 
@@ -694,4 +694,82 @@ fn reopening_a_video_reuses_its_results() {
         std::thread::sleep(Duration::from_millis(2));
     }
     assert!(!saw_partial, "the demo's clips ran again");
+}
+
+/// A long file is numbered from its packets when it opens (decoding it all would delay the
+/// first results); "check frame numbers" in the status line decodes every packet, and a
+/// packet too damaged for the decoder then gets no frame number, as in the ffmpeg CLI's count,
+/// and the model runs again on the new numbering.
+#[test]
+fn checking_a_long_files_frame_numbers_drops_a_packet_the_decoder_refuses() {
+    let mut h = demo_app();
+    let d = tempfile::tempdir().unwrap();
+    // 1920×1080 × 160 frames: over the 300 M pixels up to which opening checks by itself.
+    let good = common::make_video(
+        d.path(),
+        "long.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1920x1080:rate=25",
+            "-t",
+            "6.4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-bf",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let bad = d.path().join("damaged.mp4");
+    // Packet 60's slice data after its header bytes, destroyed.
+    std::fs::write(
+        &bad,
+        common::damage_packet(&good, 60, 6, usize::MAX, Some(0xff)),
+    )
+    .unwrap();
+    assert_eq!(
+        common::cli_frame_count(&bad),
+        159,
+        "the CLI drops the damaged picture"
+    );
+
+    h.state_mut().push(Command::OpenVideo(bad.clone()));
+    let opened = |a: &AdalensApp| {
+        a.loaded.as_ref().is_some_and(|l| l.video.path() == bad)
+            && a.decisions.as_ref().is_some_and(|d| d.pending.is_empty())
+    };
+    settle(&mut h, opened);
+    let video = h.state().loaded.as_ref().unwrap().video.clone();
+    assert_eq!(*video.decode_checked(), DecodeChecked::NotRun);
+    assert_eq!(video.frame_count(), 160, "numbered from the packets");
+
+    // The link wraps onto the status line's second row at this width: clicked as a screen
+    // reader does, not at the centre of its two rows' bounding box.
+    h.get_by_label("· check frame numbers").click_accesskit();
+    settle(&mut h, |a| {
+        opened(a)
+            && a.loaded
+                .as_ref()
+                .is_some_and(|l| *l.video.decode_checked() != DecodeChecked::NotRun)
+    });
+    let app = h.state();
+    let video = &app.loaded.as_ref().unwrap().video;
+    assert_eq!(
+        *video.decode_checked(),
+        DecodeChecked::Done { packet_frames: 160 }
+    );
+    assert_eq!(video.frame_count(), 159, "as the CLI counts");
+    assert!(video
+        .warnings()
+        .iter()
+        .any(|w| w.contains("1 packet is too damaged")));
+    // The run is of the new numbering, and the offer is gone.
+    let trace = &app.decisions.as_ref().unwrap().trace;
+    assert_eq!(trace.video.frame_count, 159);
+    assert!(h.query_by_label("· check frame numbers").is_none());
 }

@@ -473,7 +473,11 @@ fn assert_frames_equal_cli(v: &Video, path: &std::path::Path, numbers: &[usize],
 
 /// A copy of `src` with packet `k`'s picture data overwritten (its length prefix kept).
 fn destroy_packet(src: &std::path::Path, k: usize, out: &std::path::Path) {
-    std::fs::write(out, damage_packet(src, k, 4, usize::MAX, Some(0xff))).unwrap();
+    std::fs::write(
+        out,
+        common::damage_packet(src, k, 4, usize::MAX, Some(0xff)),
+    )
+    .unwrap();
 }
 
 #[test]
@@ -499,39 +503,6 @@ fn a_packet_whose_picture_is_destroyed_gets_no_frame_number_as_in_the_cli() {
         assert_eq!(n, 99, "{name}");
         assert_frames_equal_cli(&v, &bad, &[0, 19, 20, 21, 30, n - 1], name);
     }
-}
-
-/// A copy of `src` with bytes `from..to` of video packet `k` (file order, offsets inside the
-/// packet, clamped to it) overwritten by `fill` (`None`: pseudo-random bytes).
-fn damage_packet(
-    src: &std::path::Path,
-    k: usize,
-    from: usize,
-    to: usize,
-    fill: Option<u8>,
-) -> Vec<u8> {
-    let o = std::process::Command::new("ffprobe")
-        .args(["-v", "error", "-select_streams", "v:0"])
-        .args(["-show_entries", "packet=pos,size", "-of", "csv=p=0"])
-        .arg(src)
-        .output()
-        .unwrap();
-    let line = String::from_utf8_lossy(&o.stdout)
-        .lines()
-        .nth(k)
-        .unwrap()
-        .to_string();
-    let mut fields = line.split(',').map(|f| f.trim().parse::<usize>().unwrap());
-    let (size, pos) = (fields.next().unwrap(), fields.next().unwrap());
-    let mut bytes = std::fs::read(src).unwrap();
-    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ k as u64;
-    for b in &mut bytes[pos + from.min(size)..pos + to.min(size)] {
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        *b = fill.unwrap_or((x >> 24) as u8);
-    }
-    bytes
 }
 
 /// Issue 26, kind 4: a packet whose picture data is there but so damaged that the decoder
@@ -616,7 +587,7 @@ fn a_packet_the_decoder_refuses_gets_no_frame_number_as_in_the_cli() {
     for (name, codec, k, from, to, fill) in cases {
         let good = src(name, codec);
         let bad = d.path().join(format!("bad_{name}"));
-        std::fs::write(&bad, damage_packet(&good, k, from, to, fill)).unwrap();
+        std::fs::write(&bad, common::damage_packet(&good, k, from, to, fill)).unwrap();
         let packets = Video::open_with(&bad, DecodeCheck::Never, &Control::default())
             .unwrap()
             .frame_count();

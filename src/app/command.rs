@@ -8,6 +8,9 @@ pub enum Command {
     /// Show the file dialog for a video.
     PickVideo,
     OpenVideo(PathBuf),
+    /// Open the loaded video again, decoding every packet so that a packet too damaged for
+    /// the decoder gets no frame number, as in the ffmpeg CLI (long files skip this on open).
+    CheckFrameNumbers,
     /// Show the file dialog for a checkpoint.
     PickCheckpoint,
     OpenCheckpoint(PathBuf),

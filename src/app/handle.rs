@@ -9,6 +9,7 @@ use super::model_worker::ModelRequest;
 use super::{to_color_image, AdalensApp, ErrorNote, Playing};
 use crate::figure::{FigureOptions, Lane};
 use crate::model::config::Knobs;
+use crate::video::DecodeCheck;
 
 use crate::batch::VIDEO_EXTENSIONS;
 const CHECKPOINT_EXTENSIONS: &[&str] = &["safetensors", "pth", "tar", "pyth", "pt", "bin"];
@@ -106,8 +107,24 @@ impl AdalensApp {
                 }
                 Command::OpenVideo(path) => {
                     self.issued += 1;
-                    self.jobs
-                        .open_video(path, self.state.strip_frames, self.issued);
+                    self.jobs.open_video(
+                        path,
+                        DecodeCheck::Auto,
+                        self.state.strip_frames,
+                        self.issued,
+                    );
+                }
+                Command::CheckFrameNumbers => {
+                    if let Some(l) = &self.loaded {
+                        self.issued += 1;
+                        let path = l.video.path().to_path_buf();
+                        self.jobs.open_video(
+                            path,
+                            DecodeCheck::Always,
+                            self.state.strip_frames,
+                            self.issued,
+                        );
+                    }
                 }
                 Command::PickTrace => {
                     if let Some(p) = self

@@ -10,7 +10,7 @@ use crossbeam_channel::{Receiver, Sender};
 
 pub use super::job_event::JobEvent;
 use super::model_worker::{ModelRequest, ModelWorker};
-use crate::video::{plan, Control, Resize, RgbFrame, Video};
+use crate::video::{plan, Control, DecodeCheck, Resize, RgbFrame, Video};
 
 /// Largest picture the viewer asks for; bigger videos are scaled down to fit (memory, upload).
 pub const VIEW_MAX: (u32, u32) = (1920, 1080);
@@ -124,8 +124,15 @@ impl Jobs {
         cancel
     }
 
-    /// Open a video, then decode its strip of thumbnails, in a worker thread.
-    pub fn open_video(&mut self, path: PathBuf, strip_frames: usize, generation: u64) {
+    /// Open a video, then decode its strip of thumbnails, in a worker thread. `check`: whether
+    /// every packet is decoded to number the frames (see [`DecodeCheck`]).
+    pub fn open_video(
+        &mut self,
+        path: PathBuf,
+        check: DecodeCheck,
+        strip_frames: usize,
+        generation: u64,
+    ) {
         let cancel = self.fresh_cancel();
         self.spawn_video_job(move |send| {
             let what = "Opening the video".to_string();
@@ -134,7 +141,8 @@ impl Jobs {
                 done: 0,
                 total: 1,
             });
-            // Small files have every packet decoded to number frames as the CLI does.
+            // Small files (and any on request) have every packet decoded to number frames as
+            // the CLI does.
             let checking = "Decoding every packet to number the frames".to_string();
             let progress = |done, total| {
                 send(JobEvent::Progress {
@@ -148,7 +156,7 @@ impl Jobs {
                 progress: Some(&progress),
                 threads: 0,
             };
-            match Video::open_with(&path, crate::video::DecodeCheck::Auto, &ctl) {
+            match Video::open_with(&path, check, &ctl) {
                 // A newer open (or Cancel) came while this one was indexing the file.
                 Ok(_) if cancel.load(Ordering::Relaxed) => send(JobEvent::Cancelled),
                 Ok(video) => {

@@ -309,3 +309,36 @@ pub fn peak_rss() -> u64 {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
         .map_or(0, |kb| kb * 1024)
 }
+
+/// A copy of `src` with bytes `from..to` of video packet `k` (file order, offsets inside the
+/// packet, clamped to it) overwritten by `fill` (`None`: pseudo-random bytes).
+pub fn damage_packet(
+    src: &std::path::Path,
+    k: usize,
+    from: usize,
+    to: usize,
+    fill: Option<u8>,
+) -> Vec<u8> {
+    let o = std::process::Command::new("ffprobe")
+        .args(["-v", "error", "-select_streams", "v:0"])
+        .args(["-show_entries", "packet=pos,size", "-of", "csv=p=0"])
+        .arg(src)
+        .output()
+        .unwrap();
+    let line = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .nth(k)
+        .unwrap()
+        .to_string();
+    let mut fields = line.split(',').map(|f| f.trim().parse::<usize>().unwrap());
+    let (size, pos) = (fields.next().unwrap(), fields.next().unwrap());
+    let mut bytes = std::fs::read(src).unwrap();
+    let mut x = 0x9E37_79B9_7F4A_7C15u64 ^ k as u64;
+    for b in &mut bytes[pos + from.min(size)..pos + to.min(size)] {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        *b = fill.unwrap_or((x >> 24) as u8);
+    }
+    bytes
+}

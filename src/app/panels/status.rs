@@ -1,5 +1,6 @@
 use crate::app::command::Command;
 use crate::app::AdalensApp;
+use crate::video::DecodeChecked;
 
 impl AdalensApp {
     /// Bottom status bar: errors with their detail, the device, the checkpoint's arch and the
@@ -77,6 +78,19 @@ impl AdalensApp {
                         }
                         for w in l.video.warnings() {
                             ui.colored_label(ui.visuals().warn_fg_color, format!("· {w}"));
+                        }
+                        if *l.video.decode_checked() == DecodeChecked::NotRun
+                            && ui
+                                .link("· check frame numbers")
+                                .on_hover_text(
+                                    "This long file's frames are numbered from its packets. \
+                                     Checking decodes every packet (about as long as ffmpeg \
+                                     decoding the whole file) so that a packet too damaged to \
+                                     decode gets no frame number, as in the ffmpeg CLI's count.",
+                                )
+                                .clicked()
+                        {
+                            self.commands.push(Command::CheckFrameNumbers);
                         }
                         if let Some(w) = self.decisions.as_ref().and_then(|d| d.warning.as_ref()) {
                             ui.colored_label(ui.visuals().error_fg_color, format!("· {w}"));
