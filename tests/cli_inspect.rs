@@ -302,3 +302,53 @@ fn inspect_runs_ada3d_focus_on_a_video() {
         steps.len()
     );
 }
+
+/// A long file is numbered from its packets unless `--exact` decodes them all: then a packet
+/// the decoder gives no picture for gets no frame number, as in the ffmpeg CLI, and stderr
+/// says so.
+#[test]
+fn inspect_exact_numbers_a_long_damaged_file_as_the_cli_does() {
+    let d = tempfile::tempdir().unwrap();
+    // 1920×1080 × 160 frames: over the 300 M pixels up to which opening checks by itself.
+    let good = common::make_video(
+        d.path(),
+        "long.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1920x1080:rate=25",
+            "-t",
+            "6.4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-bf",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let bad = d.path().join("damaged.mp4");
+    std::fs::write(
+        &bad,
+        common::damage_packet(&good, 60, 6, usize::MAX, Some(0xff)),
+    )
+    .unwrap();
+    assert_eq!(common::cli_frame_count(&bad), 159);
+    let ck = fixture("uni_adafocus_tiny.safetensors");
+    let frames_of = |extra: &[&str]| {
+        let mut args = vec!["inspect", path(&bad), "--checkpoint", path(&ck), "--json"];
+        args.extend_from_slice(extra);
+        let o = adalens(&args);
+        let json: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+        let count = json["video"]["frame_count"].as_u64().unwrap();
+        (count, String::from_utf8_lossy(&o.stderr).to_string())
+    };
+    let (packets, _) = frames_of(&[]);
+    assert_eq!(packets, 160, "numbered from the packets");
+    let (exact, err) = frames_of(&["--exact"]);
+    assert_eq!(exact, 159, "as the CLI counts");
+    assert!(err.contains("1 packet is too damaged"), "{err}");
+}

@@ -11,7 +11,7 @@ use crate::model::device;
 use crate::model::load::{ConfigOverrides, LoadedModel, Network};
 use crate::model::uni_adafocus::UniAdaFocusOutput;
 use crate::runner::{Input, Quiet, RawOutput, Session};
-use crate::video::{Control, Video};
+use crate::video::{Control, DecodeCheck, Video};
 use anyhow::Context;
 
 use super::print::{checkpoint_json, print_checkpoint_head, print_parameters, print_steps};
@@ -93,6 +93,11 @@ pub struct InspectArgs {
     /// outputs and the FLOPs by part (to compare with another implementation).
     #[arg(long, requires = "json")]
     pub raw: bool,
+    /// Decode every packet of the video, whatever its size, so that frame numbers are exactly
+    /// the ffmpeg CLI's even where a damaged packet gives no picture (files up to 300 M pixels
+    /// in all are checked anyway; see `adalens probe --exact`).
+    #[arg(long, conflicts_with = "input")]
+    pub exact: bool,
 }
 
 pub fn run_inspect(a: &InspectArgs) -> anyhow::Result<()> {
@@ -100,7 +105,18 @@ pub fn run_inspect(a: &InspectArgs) -> anyhow::Result<()> {
     let t0 = Instant::now();
     let mut input = match (&a.video, &a.input) {
         (_, Some(frames)) => Input::from_tensor_file(frames, &model)?,
-        (Some(v), None) => Input::plan(&Video::open(v)?, &model)?,
+        (Some(v), None) => {
+            let check = if a.exact {
+                DecodeCheck::Always
+            } else {
+                DecodeCheck::Auto
+            };
+            let video = Video::open_with(v, check, &Control::default())?;
+            for w in video.warnings() {
+                eprintln!("warning: {}: {w}", v.display());
+            }
+            Input::plan(&video, &model)?
+        }
         (None, None) => anyhow::bail!("give a VIDEO or --input FRAMES.safetensors"),
     };
     // Decode every clip first, so that the two times below are apart.
