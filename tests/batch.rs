@@ -412,3 +412,79 @@ fn a_list_typed_another_way_finds_the_same_results() {
         "{text}"
     );
 }
+
+/// `--exact` numbers a long file's frames as the ffmpeg CLI does, where by default (over 300 M
+/// pixels) they come from its packets; it is one of the run's settings, so a rerun without it
+/// into the same folder is refused.
+#[test]
+fn exact_numbers_a_long_damaged_video_as_the_cli_and_is_part_of_the_settings() {
+    let d = tempfile::tempdir().unwrap();
+    let videos = d.path().join("videos/some_class");
+    std::fs::create_dir_all(&videos).unwrap();
+    // 1920×1080 × 160 frames, packet 60 destroyed: the CLI decodes 159 pictures.
+    let good = common::make_video(
+        d.path(),
+        "long.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1920x1080:rate=25",
+            "-t",
+            "6.4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-bf",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    let bad = videos.join("damaged.mp4");
+    std::fs::write(
+        &bad,
+        common::damage_packet(&good, 60, 6, usize::MAX, Some(0xff)),
+    )
+    .unwrap();
+    assert_eq!(common::cli_frame_count(&bad), 159);
+    let frames_of = |out: &Path, extra: &[&str]| {
+        let root = d.path().join("videos");
+        let mut args = vec!["batch", s(&root), "--checkpoint"];
+        let ck = checkpoint();
+        args.push(s(&ck));
+        args.extend_from_slice(&["--out", s(out)]);
+        args.extend_from_slice(extra);
+        let o = adalens(&args);
+        ok(o);
+        let traces: Vec<_> = std::fs::read_dir(out.join("traces"))
+            .unwrap()
+            .flatten()
+            .collect();
+        assert_eq!(traces.len(), 1);
+        let t: DecisionTrace =
+            serde_json::from_slice(&std::fs::read(traces[0].path()).unwrap()).unwrap();
+        t.video.frame_count
+    };
+    let (plain, exact) = (d.path().join("plain"), d.path().join("exact"));
+    assert_eq!(frames_of(&plain, &[]), 160, "numbered from the packets");
+    assert_eq!(frames_of(&exact, &["--exact"]), 159, "as the CLI counts");
+    let settings = std::fs::read_to_string(exact.join("batch.json")).unwrap();
+    assert!(settings.contains("\"exact_frames\": true"), "{settings}");
+    assert!(!std::fs::read_to_string(plain.join("batch.json"))
+        .unwrap()
+        .contains("exact_frames"));
+    let root = d.path().join("videos");
+    let ck = checkpoint();
+    let o = adalens(&[
+        "batch",
+        s(&root),
+        "--checkpoint",
+        s(&ck),
+        "--out",
+        s(&exact),
+    ]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("other settings"));
+}

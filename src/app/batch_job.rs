@@ -52,6 +52,7 @@ impl Jobs {
                 arch: model.arch().to_string(),
                 knobs,
                 exit: None,
+                exact_frames: false,
             };
             let table = RunTable::starting(
                 &out,

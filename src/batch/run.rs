@@ -19,7 +19,7 @@ use crate::fsutil::{write_atomic, ResumableDir};
 use crate::model::config::Knobs;
 use crate::model::load::LoadedModel;
 use crate::runner::{run_video, Quiet, RunError};
-use crate::video::Video;
+use crate::video::{Control, DecodeCheck, Video};
 
 /// What produced the results in a folder: a rerun must match it.
 #[derive(Debug, Clone, Serialize)]
@@ -28,6 +28,11 @@ pub struct BatchSettings {
     pub arch: String,
     pub knobs: Knobs,
     pub exit: Option<ExitRule>,
+    /// Every packet of every video decoded to number its frames as the ffmpeg CLI does
+    /// (`DecodeCheck::Always`; otherwise files over 300 M pixels are numbered from their
+    /// packets). Written only when set, so folders from before it resume as they were.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub exact_frames: bool,
 }
 
 /// What happened to one video.
@@ -275,7 +280,13 @@ fn run_one(
     // Without a rule every clip runs to its last step, and the trace says so.
     let last = ExitRule::last_step(Criterion::Entropy);
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let video = Video::open(&e.path).map_err(RunError::from)?;
+        let check = if settings.exact_frames {
+            DecodeCheck::Always
+        } else {
+            DecodeCheck::Auto
+        };
+        let video =
+            Video::open_with(&e.path, check, &Control::default()).map_err(RunError::from)?;
         run_video(
             model,
             &video,

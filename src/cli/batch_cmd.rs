@@ -29,6 +29,11 @@ pub struct BatchArgs {
     /// Try the videos that failed in an earlier run again.
     #[arg(long)]
     pub retry_failed: bool,
+    /// Decode every packet of each video, whatever its size, so that frame numbers are
+    /// exactly the ffmpeg CLI's even where a damaged packet gives no picture (files up to
+    /// 300 M pixels in all are checked anyway). Part of the run's settings.
+    #[arg(long)]
+    pub exact: bool,
 }
 
 pub fn run(a: &BatchArgs) -> anyhow::Result<()> {
@@ -56,6 +61,7 @@ pub fn run(a: &BatchArgs) -> anyhow::Result<()> {
         arch: model.arch().to_string(),
         knobs,
         exit,
+        exact_frames: a.exact,
     };
     eprintln!(
         "adalens batch: {} of {total} videos (shard {}/{}) → {}",
