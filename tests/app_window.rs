@@ -704,39 +704,8 @@ fn reopening_a_video_reuses_its_results() {
 fn checking_a_long_files_frame_numbers_drops_a_packet_the_decoder_refuses() {
     let mut h = demo_app();
     let d = tempfile::tempdir().unwrap();
-    // 1920×1080 × 160 frames: over the 300 M pixels up to which opening checks by itself.
-    let good = common::make_video(
-        d.path(),
-        "long.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1920x1080:rate=25",
-            "-t",
-            "6.4",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-bf",
-            "0",
-            "-pix_fmt",
-            "yuv420p",
-        ],
-    );
     let bad = d.path().join("damaged.mp4");
-    // Packet 60's slice data after its header bytes, destroyed.
-    std::fs::write(
-        &bad,
-        common::damage_packet(&good, 60, 6, usize::MAX, Some(0xff)),
-    )
-    .unwrap();
-    assert_eq!(
-        common::cli_frame_count(&bad),
-        159,
-        "the CLI drops the damaged picture"
-    );
+    common::make_long_damaged_video(d.path(), &bad);
 
     h.state_mut().push(Command::OpenVideo(bad.clone()));
     let opened = |a: &AdalensApp| {

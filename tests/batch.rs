@@ -421,34 +421,8 @@ fn exact_numbers_a_long_damaged_video_as_the_cli_and_is_part_of_the_settings() {
     let d = tempfile::tempdir().unwrap();
     let videos = d.path().join("videos/some_class");
     std::fs::create_dir_all(&videos).unwrap();
-    // 1920×1080 × 160 frames, packet 60 destroyed: the CLI decodes 159 pictures.
-    let good = common::make_video(
-        d.path(),
-        "long.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1920x1080:rate=25",
-            "-t",
-            "6.4",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-bf",
-            "0",
-            "-pix_fmt",
-            "yuv420p",
-        ],
-    );
     let bad = videos.join("damaged.mp4");
-    std::fs::write(
-        &bad,
-        common::damage_packet(&good, 60, 6, usize::MAX, Some(0xff)),
-    )
-    .unwrap();
-    assert_eq!(common::cli_frame_count(&bad), 159);
+    common::make_long_damaged_video(d.path(), &bad);
     let frames_of = |out: &Path, extra: &[&str]| {
         let root = d.path().join("videos");
         let mut args = vec!["batch", s(&root), "--checkpoint"];

@@ -309,34 +309,8 @@ fn inspect_runs_ada3d_focus_on_a_video() {
 #[test]
 fn inspect_exact_numbers_a_long_damaged_file_as_the_cli_does() {
     let d = tempfile::tempdir().unwrap();
-    // 1920×1080 × 160 frames: over the 300 M pixels up to which opening checks by itself.
-    let good = common::make_video(
-        d.path(),
-        "long.mp4",
-        &[
-            "-f",
-            "lavfi",
-            "-i",
-            "testsrc2=size=1920x1080:rate=25",
-            "-t",
-            "6.4",
-            "-c:v",
-            "libx264",
-            "-preset",
-            "ultrafast",
-            "-bf",
-            "0",
-            "-pix_fmt",
-            "yuv420p",
-        ],
-    );
     let bad = d.path().join("damaged.mp4");
-    std::fs::write(
-        &bad,
-        common::damage_packet(&good, 60, 6, usize::MAX, Some(0xff)),
-    )
-    .unwrap();
-    assert_eq!(common::cli_frame_count(&bad), 159);
+    common::make_long_damaged_video(d.path(), &bad);
     let ck = fixture("uni_adafocus_tiny.safetensors");
     let frames_of = |extra: &[&str]| {
         let mut args = vec!["inspect", path(&bad), "--checkpoint", path(&ck), "--json"];

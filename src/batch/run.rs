@@ -280,11 +280,7 @@ fn run_one(
     // Without a rule every clip runs to its last step, and the trace says so.
     let last = ExitRule::last_step(Criterion::Entropy);
     let run = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        let check = if settings.exact_frames {
-            DecodeCheck::Always
-        } else {
-            DecodeCheck::Auto
-        };
+        let check = DecodeCheck::exact_if(settings.exact_frames);
         let video =
             Video::open_with(&e.path, check, &Control::default()).map_err(RunError::from)?;
         run_video(

@@ -106,11 +106,7 @@ pub fn run_inspect(a: &InspectArgs) -> anyhow::Result<()> {
     let mut input = match (&a.video, &a.input) {
         (_, Some(frames)) => Input::from_tensor_file(frames, &model)?,
         (Some(v), None) => {
-            let check = if a.exact {
-                DecodeCheck::Always
-            } else {
-                DecodeCheck::Auto
-            };
+            let check = DecodeCheck::exact_if(a.exact);
             let video = Video::open_with(v, check, &Control::default())?;
             for w in video.warnings() {
                 eprintln!("warning: {}: {w}", v.display());

@@ -16,11 +16,7 @@ pub struct ProbeArgs {
 }
 
 pub fn run(a: &ProbeArgs) -> anyhow::Result<()> {
-    let check = if a.exact {
-        DecodeCheck::Always
-    } else {
-        DecodeCheck::Auto
-    };
+    let check = DecodeCheck::exact_if(a.exact);
     let video = Video::open_with(&a.video, check, &Control::default())?;
     let p = video.probe();
     let idx = video.index();

@@ -54,6 +54,17 @@ pub enum DecodeCheck {
     Never,
 }
 
+impl DecodeCheck {
+    /// A command's `--exact`: always check, or only when cheap.
+    pub fn exact_if(exact: bool) -> Self {
+        if exact {
+            Self::Always
+        } else {
+            Self::Auto
+        }
+    }
+}
+
 /// Frames × pixels a frame up to which [`DecodeCheck::Auto`] decodes every packet.
 pub const AUTO_CHECK_PIXELS: u64 = 300_000_000;
 

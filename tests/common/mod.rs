@@ -342,3 +342,36 @@ pub fn damage_packet(
     }
     bytes
 }
+
+/// A long video with one packet the decoder outputs no picture for, written as `out`:
+/// 1920×1080 × 160 frames H.264 (over the 300 M pixels up to which opening decodes every
+/// packet by itself) with packet 60's slice data destroyed. The ffmpeg CLI decodes 159
+/// pictures; the packets alone promise 160.
+pub fn make_long_damaged_video(dir: &Path, out: &Path) {
+    let good = make_video(
+        dir,
+        "long_undamaged.mp4",
+        &[
+            "-f",
+            "lavfi",
+            "-i",
+            "testsrc2=size=1920x1080:rate=25",
+            "-t",
+            "6.4",
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-bf",
+            "0",
+            "-pix_fmt",
+            "yuv420p",
+        ],
+    );
+    std::fs::write(out, damage_packet(&good, 60, 6, usize::MAX, Some(0xff))).unwrap();
+    assert_eq!(
+        cli_frame_count(out),
+        159,
+        "the CLI drops the damaged picture"
+    );
+}
