@@ -72,6 +72,13 @@ impl AdalensApp {
     }
 
     /// Remember where a dialog's file was, for the next dialog.
+    /// Open `path` as the newest video (an older open still running is dropped when done).
+    fn open_video(&mut self, path: PathBuf, check: DecodeCheck) {
+        self.issued += 1;
+        self.jobs
+            .open_video(path, check, self.state.strip_frames, self.issued);
+    }
+
     fn remember_folder(&mut self, file: &std::path::Path) {
         if let Some(folder) = file.parent().filter(|f| !f.as_os_str().is_empty()) {
             self.state.last_folder = Some(folder.to_path_buf());
@@ -105,25 +112,11 @@ impl AdalensApp {
                         self.commands.push(Command::OpenCheckpoint(p));
                     }
                 }
-                Command::OpenVideo(path) => {
-                    self.issued += 1;
-                    self.jobs.open_video(
-                        path,
-                        DecodeCheck::Auto,
-                        self.state.strip_frames,
-                        self.issued,
-                    );
-                }
+                Command::OpenVideo(path) => self.open_video(path, DecodeCheck::Auto),
                 Command::CheckFrameNumbers => {
                     if let Some(l) = &self.loaded {
-                        self.issued += 1;
                         let path = l.video.path().to_path_buf();
-                        self.jobs.open_video(
-                            path,
-                            DecodeCheck::Always,
-                            self.state.strip_frames,
-                            self.issued,
-                        );
+                        self.open_video(path, DecodeCheck::Always);
                     }
                 }
                 Command::PickTrace => {

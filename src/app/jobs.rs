@@ -151,7 +151,7 @@ impl Jobs {
                     total,
                 })
             };
-            let ctl = crate::video::Control {
+            let ctl = Control {
                 cancel: Some(&*cancel),
                 progress: Some(&progress),
                 threads: 0,

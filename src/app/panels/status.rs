@@ -79,9 +79,13 @@ impl AdalensApp {
                         for w in l.video.warnings() {
                             ui.colored_label(ui.visuals().warn_fg_color, format!("· {w}"));
                         }
-                        if *l.video.decode_checked() == DecodeChecked::NotRun
-                            && ui
-                                .link("· check frame numbers")
+                        if *l.video.decode_checked() == DecodeChecked::NotRun {
+                            // Not split over two rows: it moves to the next one whole.
+                            let wrap = ui.style().wrap_mode;
+                            ui.style_mut().wrap_mode = Some(egui::TextWrapMode::Extend);
+                            let link = ui.link("· check frame numbers");
+                            ui.style_mut().wrap_mode = wrap;
+                            if link
                                 .on_hover_text(
                                     "This long file's frames are numbered from its packets. \
                                      Checking decodes every packet (about as long as ffmpeg \
@@ -89,8 +93,9 @@ impl AdalensApp {
                                      decode gets no frame number, as in the ffmpeg CLI's count.",
                                 )
                                 .clicked()
-                        {
-                            self.commands.push(Command::CheckFrameNumbers);
+                            {
+                                self.commands.push(Command::CheckFrameNumbers);
+                            }
                         }
                         if let Some(w) = self.decisions.as_ref().and_then(|d| d.warning.as_ref()) {
                             ui.colored_label(ui.visuals().error_fg_color, format!("· {w}"));
